@@ -1,0 +1,100 @@
+package probe
+
+import (
+	"fmt"
+	"sort"
+	"sync"
+)
+
+// Service is one application protocol ScannerGrouper can recognise in a first
+// probe. Implementations live in internal/service/<name> and register
+// themselves from internal/service/all.
+type Service interface {
+	// Name is the lower-case service name stored with each probe ("http").
+	Name() string
+	// Detect reports how sure the service is that payload is one of its
+	// first messages: 0 = not this protocol. Content decides before port:
+	// a ClientHello on port 80 is TLS (DESIGN §4.1).
+	Detect(payload []byte, transport Transport, dstPort uint16) Confidence
+	// Complete reports whether payload holds a whole first message, so TCP
+	// reassembly can stop waiting for more segments. It is only asked after
+	// Detect accepted the payload.
+	Complete(payload []byte, transport Transport) bool
+	// Parse turns a payload into named fields (names: DESIGN §4.2). It must
+	// never panic and must bound its allocations by len(payload).
+	Parse(payload []byte, transport Transport) (Fields, error)
+	// Kind says how a field of this service is encoded. Unknown names get
+	// the service's default kind.
+	Kind(field string) Kind
+}
+
+// Confidence is a Detect score; the highest wins.
+type Confidence uint8
+
+const (
+	NotMine Confidence = 0
+	// ByPort means only the destination port suggests the protocol.
+	ByPort Confidence = 10
+	// ByContent means the bytes look like the protocol's message.
+	ByContent Confidence = 50
+	// Certain means the bytes can only be this protocol.
+	Certain Confidence = 100
+)
+
+// Other is the service name for payloads no registered service claims. They
+// are stored with raw payload and port so a later service can be added
+// without re-ingesting.
+const Other = "other"
+
+var (
+	regMu    sync.RWMutex
+	services = map[string]Service{}
+	// sorted caches Services() because Classify runs once per session.
+	sorted []Service
+)
+
+// Register adds a service. It panics on a duplicate name, which is a
+// programming error found at start-up.
+func Register(s Service) {
+	regMu.Lock()
+	defer regMu.Unlock()
+	if _, dup := services[s.Name()]; dup {
+		panic(fmt.Sprintf("probe: service %q registered twice", s.Name()))
+	}
+	services[s.Name()] = s
+	sorted = make([]Service, 0, len(services))
+	for _, svc := range services {
+		sorted = append(sorted, svc)
+	}
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Name() < sorted[j].Name() })
+}
+
+// Lookup returns the registered service with that name.
+func Lookup(name string) (Service, bool) {
+	regMu.RLock()
+	defer regMu.RUnlock()
+	s, ok := services[name]
+	return s, ok
+}
+
+// Services returns the registered services sorted by name. The slice is
+// shared: callers must not modify it.
+func Services() []Service {
+	regMu.RLock()
+	defer regMu.RUnlock()
+	return sorted
+}
+
+// Classify picks the service with the highest confidence for a payload; ties
+// go to the name that sorts first so the result never depends on map order.
+// It returns nil when no service claims the payload.
+func Classify(payload []byte, transport Transport, dstPort uint16) Service {
+	var best Service
+	var bestScore Confidence
+	for _, s := range Services() {
+		if c := s.Detect(payload, transport, dstPort); c > bestScore {
+			best, bestScore = s, c
+		}
+	}
+	return best
+}
