@@ -1,0 +1,181 @@
+// Package tls recognises and parses the TLS ClientHello a scanner sends as
+// its first probe, and computes the JA3 and JA4 fingerprints analysts use to
+// name TLS clients.
+package tls
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"strconv"
+	"strings"
+
+	"github.com/scannergrouper/scannergrouper/internal/probe"
+)
+
+// Name is the service name stored with each TLS probe.
+const Name = "tls"
+
+// Field names (DESIGN §4.2), in the order Parse emits them.
+const (
+	FieldVersion             = "tls_version"
+	FieldHandshakeVersion    = "handshake_version"
+	FieldRandom              = "handshake_random_bytes"
+	FieldTime                = "handshake_time"
+	FieldSessionID           = "handshake_sessionid"
+	FieldCipherSuites        = "handshake_ciphersuites"
+	FieldCompression         = "handshake_comp_methods"
+	FieldExtensions          = "extensions"
+	FieldSignatureAlgorithms = "extensions_hash_algs"
+	FieldSupportedGroups     = "extensions_supported_groups"
+	FieldECPointFormats      = "extensions_ec_point_formats"
+	FieldSNI                 = "extensions_sni"
+	FieldALPN                = "extensions_alpn"
+	FieldSupportedVersions   = "extensions_supported_versions"
+	FieldJA3                 = "ja3"
+	FieldJA3MD5              = "ja3_md5"
+	FieldJA4                 = "ja4"
+)
+
+var optionFields = map[string]bool{
+	FieldCipherSuites:        true,
+	FieldCompression:         true,
+	FieldExtensions:          true,
+	FieldSignatureAlgorithms: true,
+	FieldSupportedGroups:     true,
+	FieldECPointFormats:      true,
+	FieldALPN:                true,
+	FieldSupportedVersions:   true,
+}
+
+type service struct{}
+
+// New returns the TLS service. Registration is left to internal/service/all.
+func New() probe.Service { return service{} }
+
+func (service) Name() string { return Name }
+
+// Detect claims payloads that begin with a handshake record of SSLv3..TLS1.3
+// carrying a ClientHello. The port is ignored: a ClientHello on port 80 is
+// still TLS. With fewer than six bytes the handshake type is not yet visible,
+// so a matching record header alone only earns ByContent.
+func (service) Detect(payload []byte, _ probe.Transport, _ uint16) probe.Confidence {
+	if len(payload) < 3 || payload[0] != recordTypeHandshake || payload[1] != 3 || payload[2] > 4 {
+		return probe.NotMine
+	}
+	if len(payload) < recordHeaderLen+1 {
+		return probe.ByContent
+	}
+	if binary.BigEndian.Uint16(payload[3:5]) == 0 || payload[5] != handshakeTypeClientHello {
+		return probe.NotMine
+	}
+	return probe.Certain
+}
+
+// Complete reports whether the whole ClientHello handshake message has
+// arrived, however it is split across records and segments. Bytes that can
+// never become a ClientHello also count as complete: waiting for more of
+// them would only hold the session open until the payload cap.
+func (service) Complete(payload []byte, _ probe.Transport) bool {
+	_, err := reassemble(payload)
+	return err == nil || !errors.Is(err, ErrTruncated)
+}
+
+// Parse returns the ClientHello fields in the DESIGN §4.2 order.
+func (service) Parse(payload []byte, _ probe.Transport) (probe.Fields, error) {
+	ch, err := ParseClientHello(payload)
+	if err != nil {
+		return nil, err
+	}
+	return ch.Fields(), nil
+}
+
+// Kind is option for the list fields and string for everything else.
+func (service) Kind(field string) probe.Kind {
+	if optionFields[field] {
+		return probe.KindOption
+	}
+	return probe.KindString
+}
+
+// Fields turns the hello into named probe fields. List fields carry their
+// members in Items (GREASE as "GREASE") and the comma-joined list in Value;
+// an absent extension gives probe.NotAvailable.
+func (ch *ClientHello) Fields() probe.Fields {
+	fs := make(probe.Fields, 0, 17)
+	fs = append(fs,
+		probe.Field{Name: FieldVersion, Value: hex4(ch.RecordVersion)},
+		probe.Field{Name: FieldHandshakeVersion, Value: hex4(ch.Version)},
+		probe.Field{Name: FieldRandom, Value: hex.EncodeToString(ch.Random)},
+		probe.Field{Name: FieldTime, Value: strconv.FormatUint(uint64(binary.BigEndian.Uint32(ch.Random)), 10)},
+		probe.Field{Name: FieldSessionID, Value: hex.EncodeToString(ch.SessionID)},
+		listField(FieldCipherSuites, mapItems(ch.CipherSuites, CipherSuiteName)),
+		listField(FieldCompression, byteItems(ch.CompressionMethods)),
+	)
+	if ch.HasExtensionBlock {
+		items := make([]string, len(ch.Extensions))
+		for i, e := range ch.Extensions {
+			items[i] = decimalOrGREASE(e.Type)
+		}
+		fs = append(fs, listField(FieldExtensions, items))
+	} else {
+		fs = append(fs, absent(FieldExtensions))
+	}
+	fs = append(fs,
+		ch.extList(ExtSignatureAlgorithms, FieldSignatureAlgorithms, func() []string { return mapItems(ch.SignatureAlgorithms, SignatureSchemeName) }),
+		ch.extList(ExtSupportedGroups, FieldSupportedGroups, func() []string { return mapItems(ch.SupportedGroups, GroupName) }),
+		ch.extList(ExtECPointFormats, FieldECPointFormats, func() []string { return byteItems(ch.ECPointFormats) }),
+	)
+	if ch.HasExtension(ExtServerName) {
+		fs = append(fs, probe.Field{Name: FieldSNI, Value: ch.ServerName})
+	} else {
+		fs = append(fs, absent(FieldSNI))
+	}
+	fs = append(fs,
+		ch.extList(ExtALPN, FieldALPN, func() []string { return ch.ALPN }),
+		ch.extList(ExtSupportedVersions, FieldSupportedVersions, func() []string { return mapItems(ch.SupportedVersions, versionItem) }),
+	)
+	ja3 := ch.JA3()
+	fs = append(fs,
+		probe.Field{Name: FieldJA3, Value: ja3},
+		probe.Field{Name: FieldJA3MD5, Value: JA3MD5(ja3)},
+		probe.Field{Name: FieldJA4, Value: ch.JA4()},
+	)
+	return fs
+}
+
+func (ch *ClientHello) extList(typ uint16, name string, items func() []string) probe.Field {
+	if !ch.HasExtension(typ) {
+		return absent(name)
+	}
+	return listField(name, items())
+}
+
+func absent(name string) probe.Field { return probe.Field{Name: name, Value: probe.NotAvailable} }
+
+func listField(name string, items []string) probe.Field {
+	return probe.Field{Name: name, Value: strings.Join(items, ","), Items: items}
+}
+
+func mapItems(vs []uint16, name func(uint16) string) []string {
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = name(v)
+	}
+	return out
+}
+
+func byteItems(vs []uint8) []string {
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = strconv.Itoa(int(v))
+	}
+	return out
+}
+
+func versionItem(v uint16) string {
+	if IsGREASE(v) {
+		return grease
+	}
+	return hex4(v)
+}
