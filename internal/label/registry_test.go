@@ -1,0 +1,129 @@
+package label
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestCanonical(t *testing.T) {
+	r := DefaultRegistry()
+	cases := map[string]string{
+		"censys":                              "censys",
+		"Censys":                              "censys",
+		"internet-measurement":                "driftnet",
+		"driftnet (internet-measurement.com)": "driftnet",
+		"driftnet_v6":                         "driftnet",
+		"expanse":                             "paloalto_expanse",
+		"xpanse":                              "paloalto_expanse",
+		"Palo Alto Networks (Cortex-Xpanse)":  "paloalto_expanse",
+		"Palo Alto Networks(Cortex-Xpanse)":   "paloalto_expanse",
+		"internet-census":                     "internet_census",
+		"internetcensus":                      "internet_census",
+		"webRay":                              "webray",
+		"webray":                              "webray",
+		"quake360":                            "quake",
+		"strechoid_v4":                        "stretchoid",
+		"inactive_scanopticon_v4":             "scanopticon",
+		"censys.io-ipv6":                      "censys",
+		"shodan-nt-scanning":                  "shodan",
+		"onyphe.io":                           "onyphe",
+		"Rapid7 (Project Sonar)":              "rapid7",
+		"Limes Security (Alpha Strike Labs)":  "alphastrike",
+		"The Technical University of Munich (TUM)": "tum",
+		"unknown":              "",
+		"":                     "",
+		"Some New Scanner Co.": "some_new_scanner_co",
+	}
+	for in, want := range cases {
+		if got := r.Canonical(in); got != want {
+			t.Errorf("Canonical(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestFullyDisclosed(t *testing.T) {
+	r := DefaultRegistry()
+	for _, org := range []string{"censys", "driftnet", "internet-measurement"} {
+		if !r.FullyDisclosed(org) {
+			t.Errorf("%s should be fully disclosed", org)
+		}
+	}
+	for _, org := range []string{"shodan", "stretchoid", "nobody"} {
+		if r.FullyDisclosed(org) {
+			t.Errorf("%s should not be fully disclosed", org)
+		}
+	}
+}
+
+func TestRegistryCoversArtifactClasses(t *testing.T) {
+	r := DefaultRegistry()
+	// The artifact's class index (reference/label_class_index.csv).
+	for _, org := range []string{"adscore", "ahrefs", "arbor", "archive", "binaryedge", "censys", "criminalip",
+		"cybergreen", "driftnet", "fofa", "internet_census", "internettl", "intrinsec", "ipip", "leakix", "onyphe",
+		"quadmetrics", "quake", "rapid7", "rau", "shadowserver", "shodan", "stretchoid", "tum", "webray",
+		"x_threatbook", "zoomeye"} {
+		if !r.Known(org) || r.Canonical(org) != org {
+			t.Errorf("artifact class %s missing from the registry or renamed to %q", org, r.Canonical(org))
+		}
+	}
+}
+
+func TestOrgForPTR(t *testing.T) {
+	r := DefaultRegistry()
+	cases := []struct{ ptr, org string }{
+		{"scanner-20.ch1.censys-scanner.com", "censys"},
+		{"scanner-20.ch1.censys-scanner.com.", "censys"},
+		{"SCAN-47D.shadowserver.org", "shadowserver"},
+		{"shadowserver.org", "shadowserver"},
+		{"stretchoid.com", "stretchoid"},
+		{"ip-1-2.binaryedge.ninja", "binaryedge"},
+		{"census12.shodan.io", "shodan"},
+		{"worker.internet-measurement.com", "driftnet"},
+		{"b1.onyphe.net", "onyphe"},
+		{"researchscanner101.eecs.berkeley.edu", "berkeley"},
+		{"notshadowserver.org", ""},
+		{"example.com", ""},
+		{"", ""},
+	}
+	for _, c := range cases {
+		got, ok := r.OrgForPTR(c.ptr)
+		if got != c.org || ok != (c.org != "") {
+			t.Errorf("OrgForPTR(%q) = %q, %v; want %q", c.ptr, got, ok, c.org)
+		}
+	}
+}
+
+func TestLoadRegistryOverrides(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "orgs.json")
+	doc := `{"orgs":[{"org":"shodan","role":"fully_disclosed","aliases":["shodan.io","sho-dan"],"rdns":["*.shodan.io"]},
+	{"org":"acme_scan","aliases":["ACME Scanning"],"rdns":["probe*.acme.example"]}]}`
+	if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := LoadRegistry(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.FullyDisclosed("shodan") || r.Canonical("sho-dan") != "shodan" {
+		t.Error("user entry for shodan did not replace the default")
+	}
+	if r.Canonical("ACME scanning") != "acme_scan" {
+		t.Error("user org alias not applied")
+	}
+	if org, _ := r.OrgForPTR("probe7.acme.example"); org != "acme_scan" {
+		t.Errorf("glob pattern: got %q", org)
+	}
+	if org, ok := r.OrgForPTR("mail.acme.example"); ok {
+		t.Errorf("glob pattern matched a non-probe name: %q", org)
+	}
+	if !r.FullyDisclosed("censys") {
+		t.Error("default orgs lost after override")
+	}
+	if DefaultRegistry().FullyDisclosed("shodan") {
+		t.Error("override leaked into the default registry")
+	}
+	if _, err := ParseRegistry([]byte(`{"orgs":[{"org":"a","aliases":["x"]},{"org":"b","aliases":["x"]}]}`)); err == nil {
+		t.Error("an alias claimed by two orgs must be rejected")
+	}
+}
