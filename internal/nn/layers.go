@@ -1,0 +1,349 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+)
+
+// Dense is a fully connected layer y = x·Wᵀ + b with W of shape [Out, In]
+// (PyTorch nn.Linear). Any input whose rows have In elements is accepted.
+type Dense struct {
+	In, Out int
+	W       *Param
+	B       *Param // nil without bias
+	x       *Tensor
+}
+
+// NewDense returns a zero-initialised dense layer; use an Init function.
+func NewDense(name string, in, out int, bias bool) *Dense {
+	d := &Dense{In: in, Out: out, W: newParam(name+".weight", out, in)}
+	if bias {
+		d.B = newParam(name+".bias", out)
+	}
+	return d
+}
+
+// Forward computes x·Wᵀ + b.
+func (d *Dense) Forward(x *Tensor, _ *Pass) *Tensor {
+	n := x.Rows()
+	if x.RowLen() != d.In && n > 0 {
+		panic(fmt.Sprintf("nn: %s expects %d inputs, got %d", d.W.Name, d.In, x.RowLen()))
+	}
+	d.x = x
+	y := NewTensor(n, d.Out)
+	if d.B != nil {
+		for i := 0; i < n; i++ {
+			copy(y.Data[i*d.Out:(i+1)*d.Out], d.B.Data)
+		}
+	}
+	beta := float32(0)
+	if d.B != nil {
+		beta = 1
+	}
+	gemm(false, true, n, d.Out, d.In, 1, x.Data, d.In, d.W.Data, d.In, beta, y.Data, d.Out)
+	return y
+}
+
+// Backward accumulates dW = dyᵀ·x, db = Σ dy and returns dy·W.
+func (d *Dense) Backward(dy *Tensor) *Tensor {
+	n := dy.Rows()
+	gemm(true, false, d.Out, d.In, n, 1, dy.Data, d.Out, d.x.Data, d.In, 1, d.W.Grad, d.In)
+	if d.B != nil {
+		for i := 0; i < n; i++ {
+			row := dy.Data[i*d.Out : (i+1)*d.Out]
+			for j, v := range row {
+				d.B.Grad[j] += v
+			}
+		}
+	}
+	dx := &Tensor{Shape: append([]int(nil), d.x.Shape...), Data: make([]float32, len(d.x.Data))}
+	gemm(false, false, n, d.In, d.Out, 1, dy.Data, d.Out, d.W.Data, d.In, 0, dx.Data, d.In)
+	return dx
+}
+
+// Params returns W (and b).
+func (d *Dense) Params() []*Param {
+	if d.B == nil {
+		return []*Param{d.W}
+	}
+	return []*Param{d.W, d.B}
+}
+
+// Buffers returns nothing.
+func (d *Dense) Buffers() []*Buffer { return nil }
+
+// LeakyReLU is max(x, slope·x); slope 0 is ReLU. The derivative at exactly 0
+// is taken as slope, as PyTorch does.
+type LeakyReLU struct {
+	Slope float32
+	x     *Tensor
+}
+
+// Forward applies the activation.
+func (a *LeakyReLU) Forward(x *Tensor, _ *Pass) *Tensor {
+	a.x = x
+	y := &Tensor{Shape: append([]int(nil), x.Shape...), Data: make([]float32, len(x.Data))}
+	for i, v := range x.Data {
+		if v > 0 {
+			y.Data[i] = v
+		} else {
+			y.Data[i] = v * a.Slope
+		}
+	}
+	return y
+}
+
+// Backward passes dy where x > 0 and slope·dy elsewhere.
+func (a *LeakyReLU) Backward(dy *Tensor) *Tensor {
+	dx := &Tensor{Shape: append([]int(nil), dy.Shape...), Data: make([]float32, len(dy.Data))}
+	for i, v := range a.x.Data {
+		if v > 0 {
+			dx.Data[i] = dy.Data[i]
+		} else {
+			dx.Data[i] = dy.Data[i] * a.Slope
+		}
+	}
+	return dx
+}
+
+// Params returns nothing.
+func (a *LeakyReLU) Params() []*Param { return nil }
+
+// Buffers returns nothing.
+func (a *LeakyReLU) Buffers() []*Buffer { return nil }
+
+// GlobalAvgPool averages an NHWC tensor over H and W, giving [N, C]
+// (adaptive_avg_pool2d to 1×1 followed by a flatten).
+type GlobalAvgPool struct {
+	shape []int
+}
+
+// Forward averages over the spatial positions.
+func (g *GlobalAvgPool) Forward(x *Tensor, _ *Pass) *Tensor {
+	if len(x.Shape) != 4 {
+		panic("nn: GlobalAvgPool needs an NHWC tensor")
+	}
+	g.shape = append(g.shape[:0], x.Shape...)
+	n, hw, c := x.Shape[0], x.Shape[1]*x.Shape[2], x.Shape[3]
+	y := NewTensor(n, c)
+	acc := make([]float64, c)
+	for i := 0; i < n; i++ {
+		clear(acc)
+		base := x.Data[i*hw*c : (i+1)*hw*c]
+		for p := 0; p < hw; p++ {
+			for j, v := range base[p*c : (p+1)*c] {
+				acc[j] += float64(v)
+			}
+		}
+		for j := range acc {
+			y.Data[i*c+j] = float32(acc[j] / float64(hw))
+		}
+	}
+	return y
+}
+
+// Backward spreads dy/(H·W) over every position.
+func (g *GlobalAvgPool) Backward(dy *Tensor) *Tensor {
+	n, hw, c := g.shape[0], g.shape[1]*g.shape[2], g.shape[3]
+	dx := NewTensor(g.shape...)
+	inv := 1 / float32(hw)
+	for i := 0; i < n; i++ {
+		src := dy.Data[i*c : (i+1)*c]
+		for p := 0; p < hw; p++ {
+			dst := dx.Data[(i*hw+p)*c : (i*hw+p+1)*c]
+			for j, v := range src {
+				dst[j] = v * inv
+			}
+		}
+	}
+	return dx
+}
+
+// Params returns nothing.
+func (g *GlobalAvgPool) Params() []*Param { return nil }
+
+// Buffers returns nothing.
+func (g *GlobalAvgPool) Buffers() []*Buffer { return nil }
+
+// BatchNorm normalises the last dimension (channels) of its input over all
+// other positions, as nn.BatchNorm1d/2d do for [N, C] and NCHW inputs.
+// Training uses the (row-weighted) batch statistics and updates running
+// statistics with PyTorch's convention running = (1−m)·running + m·batch,
+// where the running variance takes the unbiased batch variance.
+type BatchNorm struct {
+	C        int
+	Momentum float64
+	Eps      float64
+	Gamma    *Param
+	Beta     *Param
+	RunMean  *Buffer
+	RunVar   *Buffer
+
+	train     bool
+	xhat      []float32
+	invStd    []float64
+	posWeight []float32 // weight of each normalised position (nil = 1)
+	total     float64   // Σ weights over positions
+}
+
+// NewBatchNorm returns BN with γ = 1, β = 0, running mean 0, running var 1.
+func NewBatchNorm(name string, c int, momentum, eps float64) *BatchNorm {
+	b := &BatchNorm{C: c, Momentum: momentum, Eps: eps,
+		Gamma: newParam(name+".weight", c), Beta: newParam(name+".bias", c),
+		RunMean: &Buffer{Name: name + ".running_mean", Data: make([]float32, c)},
+		RunVar:  &Buffer{Name: name + ".running_var", Data: make([]float32, c)},
+	}
+	for i := 0; i < c; i++ {
+		b.Gamma.Data[i] = 1
+		b.RunVar.Data[i] = 1
+	}
+	return b
+}
+
+// Forward normalises x.
+func (b *BatchNorm) Forward(x *Tensor, p *Pass) *Tensor {
+	c := b.C
+	if x.Shape[len(x.Shape)-1] != c {
+		panic(fmt.Sprintf("nn: %s expects %d channels, got shape %v", b.Gamma.Name, c, x.Shape))
+	}
+	positions := len(x.Data) / c
+	y := &Tensor{Shape: append([]int(nil), x.Shape...), Data: make([]float32, len(x.Data))}
+	b.train = p != nil && p.Train
+	if !b.train {
+		b.invStd = make([]float64, c)
+		b.xhat = make([]float32, len(x.Data))
+		for j := 0; j < c; j++ {
+			inv := 1 / math.Sqrt(float64(b.RunVar.Data[j])+b.Eps)
+			b.invStd[j] = inv
+			mean := float64(b.RunMean.Data[j])
+			for i := j; i < len(x.Data); i += c {
+				xh := float32((float64(x.Data[i]) - mean) * inv)
+				b.xhat[i] = xh
+				y.Data[i] = b.Gamma.Data[j]*xh + b.Beta.Data[j]
+			}
+		}
+		return y
+	}
+
+	// Row weights are per batch entry; every spatial position of an entry
+	// carries its entry's weight.
+	perRow := 1
+	if x.Rows() > 0 {
+		perRow = positions / x.Rows()
+	}
+	b.posWeight = b.posWeight[:0]
+	if p.Weights != nil {
+		if len(p.Weights) != x.Rows() {
+			panic("nn: Pass.Weights length differs from the batch size")
+		}
+		b.posWeight = make([]float32, 0, positions)
+		for _, w := range p.Weights {
+			for k := 0; k < perRow; k++ {
+				b.posWeight = append(b.posWeight, w)
+			}
+		}
+	} else {
+		b.posWeight = nil
+	}
+	weight := func(pos int) float64 {
+		if b.posWeight == nil {
+			return 1
+		}
+		return float64(b.posWeight[pos])
+	}
+
+	mean := make([]float64, c)
+	total := 0.0
+	for pos := 0; pos < positions; pos++ {
+		w := weight(pos)
+		total += w
+		for j, v := range x.Data[pos*c : (pos+1)*c] {
+			mean[j] += w * float64(v)
+		}
+	}
+	b.total = total
+	for j := range mean {
+		mean[j] /= total
+	}
+	variance := make([]float64, c)
+	for pos := 0; pos < positions; pos++ {
+		w := weight(pos)
+		for j, v := range x.Data[pos*c : (pos+1)*c] {
+			d := float64(v) - mean[j]
+			variance[j] += w * d * d
+		}
+	}
+	b.invStd = make([]float64, c)
+	for j := range variance {
+		variance[j] /= total
+		b.invStd[j] = 1 / math.Sqrt(variance[j]+b.Eps)
+	}
+	b.xhat = make([]float32, len(x.Data))
+	for pos := 0; pos < positions; pos++ {
+		for j := 0; j < c; j++ {
+			i := pos*c + j
+			xh := float32((float64(x.Data[i]) - mean[j]) * b.invStd[j])
+			b.xhat[i] = xh
+			y.Data[i] = b.Gamma.Data[j]*xh + b.Beta.Data[j]
+		}
+	}
+	m := b.Momentum
+	unbias := 1.0
+	if total > 1 {
+		unbias = total / (total - 1)
+	}
+	for j := 0; j < c; j++ {
+		b.RunMean.Data[j] = float32((1-m)*float64(b.RunMean.Data[j]) + m*mean[j])
+		b.RunVar.Data[j] = float32((1-m)*float64(b.RunVar.Data[j]) + m*variance[j]*unbias)
+	}
+	return y
+}
+
+// Backward differentiates through the batch statistics. With weights w, dy
+// of a row is the sum of the gradients of its w copies, and
+// dx = γ/σ · (dy − w·(Σdy + x̂·Σdy·x̂)/Σw).
+func (b *BatchNorm) Backward(dy *Tensor) *Tensor {
+	c := b.C
+	dx := &Tensor{Shape: append([]int(nil), dy.Shape...), Data: make([]float32, len(dy.Data))}
+	positions := len(dy.Data) / c
+	sdy := make([]float64, c)
+	sdyx := make([]float64, c)
+	for pos := 0; pos < positions; pos++ {
+		for j := 0; j < c; j++ {
+			i := pos*c + j
+			g := float64(dy.Data[i])
+			sdy[j] += g
+			sdyx[j] += g * float64(b.xhat[i])
+		}
+	}
+	for j := 0; j < c; j++ {
+		b.Beta.Grad[j] += float32(sdy[j])
+		b.Gamma.Grad[j] += float32(sdyx[j])
+	}
+	if !b.train {
+		// Running statistics are constants: the map is affine per channel.
+		for i := range dx.Data {
+			j := i % c
+			dx.Data[i] = float32(float64(b.Gamma.Data[j]) * b.invStd[j] * float64(dy.Data[i]))
+		}
+		return dx
+	}
+	for pos := 0; pos < positions; pos++ {
+		w := 1.0
+		if b.posWeight != nil {
+			w = float64(b.posWeight[pos])
+		}
+		for j := 0; j < c; j++ {
+			i := pos*c + j
+			k := float64(b.Gamma.Data[j]) * b.invStd[j]
+			dx.Data[i] = float32(k * (float64(dy.Data[i]) - w*(sdy[j]+float64(b.xhat[i])*sdyx[j])/b.total))
+		}
+	}
+	return dx
+}
+
+// Params returns γ and β.
+func (b *BatchNorm) Params() []*Param { return []*Param{b.Gamma, b.Beta} }
+
+// Buffers returns the running mean and variance.
+func (b *BatchNorm) Buffers() []*Buffer { return []*Buffer{b.RunMean, b.RunVar} }
