@@ -255,28 +255,36 @@ func (p *helloParser) malformed(s cryptobyte.String, format string, args ...any)
 func (p *helloParser) parse() (*ClientHello, error) {
 	s := p.whole[handshakeHeaderLen:]
 	ch := &ClientHello{}
+	// at marks where the field being read starts: a failed cryptobyte read
+	// may already have consumed its length prefix.
+	var at cryptobyte.String
+	at = s
 	if !s.ReadUint16(&ch.Version) {
-		return nil, p.truncated(s, "client version")
+		return nil, p.truncated(at, "client version")
 	}
+	at = s
 	if !s.ReadBytes(&ch.Random, randomLen) {
-		return nil, p.truncated(s, "random")
+		return nil, p.truncated(at, "random")
 	}
 	var sid cryptobyte.String
+	at = s
 	if !s.ReadUint8LengthPrefixed(&sid) {
-		return nil, p.truncated(s, "session id")
+		return nil, p.truncated(at, "session id")
 	}
 	ch.SessionID = sid
 	var suites cryptobyte.String
+	at = s
 	if !s.ReadUint16LengthPrefixed(&suites) {
-		return nil, p.truncated(s, "cipher suites")
+		return nil, p.truncated(at, "cipher suites")
 	}
 	if len(suites)%2 != 0 {
 		return nil, p.malformed(suites, "odd cipher suites length %d", len(suites))
 	}
 	ch.CipherSuites = readUint16s(suites)
 	var comp cryptobyte.String
+	at = s
 	if !s.ReadUint8LengthPrefixed(&comp) {
-		return nil, p.truncated(s, "compression methods")
+		return nil, p.truncated(at, "compression methods")
 	}
 	ch.CompressionMethods = comp
 	if s.Empty() {
@@ -284,8 +292,9 @@ func (p *helloParser) parse() (*ClientHello, error) {
 	}
 	ch.HasExtensionBlock = true
 	var exts cryptobyte.String
+	at = s
 	if !s.ReadUint16LengthPrefixed(&exts) {
-		return nil, p.truncated(s, "extensions")
+		return nil, p.truncated(at, "extensions")
 	}
 	if !s.Empty() {
 		return nil, p.malformed(s, "%d trailing bytes after extensions", len(s))
@@ -356,10 +365,11 @@ func (p *helloParser) parseExtension(ch *ClientHello, typ uint16, data cryptobyt
 			return p.malformed(start, "bad server_name extension")
 		}
 		for !list.Empty() {
+			entry := list
 			var nameType uint8
 			var name cryptobyte.String
 			if !list.ReadUint8(&nameType) || !list.ReadUint16LengthPrefixed(&name) {
-				return p.malformed(list, "bad server_name entry")
+				return p.malformed(entry, "bad server_name entry")
 			}
 			if nameType == 0 && ch.ServerName == "" {
 				ch.ServerName = string(name)
@@ -372,9 +382,10 @@ func (p *helloParser) parseExtension(ch *ClientHello, typ uint16, data cryptobyt
 		}
 		ch.ALPN = make([]string, 0, min(len(list), 8))
 		for !list.Empty() {
+			entry := list
 			var proto cryptobyte.String
 			if !list.ReadUint8LengthPrefixed(&proto) {
-				return p.malformed(list, "bad ALPN protocol name")
+				return p.malformed(entry, "bad ALPN protocol name")
 			}
 			ch.ALPN = append(ch.ALPN, string(proto))
 		}
