@@ -98,3 +98,39 @@ func Classify(payload []byte, transport Transport, dstPort uint16) Service {
 	}
 	return best
 }
+
+// Summarizer is implemented by services that can describe a probe in one
+// short line for listings (request line and User-Agent, JA4 and SNI, ...).
+type Summarizer interface {
+	Summary(fields Fields) string
+}
+
+// Summary describes a probe in one line, using its service's Summarizer when
+// there is one and the first fields otherwise.
+func Summary(p Probe) string {
+	if s, ok := Lookup(p.Service); ok {
+		if sum, ok := s.(Summarizer); ok {
+			return sum.Summary(p.Fields)
+		}
+	}
+	if len(p.Fields) == 0 {
+		n := len(p.Payload)
+		if n > 24 {
+			n = 24
+		}
+		return fmt.Sprintf("%q", p.Payload[:n])
+	}
+	var b []byte
+	for i, f := range p.Fields {
+		if i == 3 {
+			break
+		}
+		if i > 0 {
+			b = append(b, ' ')
+		}
+		b = append(b, f.Name...)
+		b = append(b, '=')
+		b = append(b, f.Value...)
+	}
+	return string(b)
+}

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/scannergrouper/scannergrouper/internal/capture"
+	"github.com/scannergrouper/scannergrouper/internal/ingest"
+	_ "github.com/scannergrouper/scannergrouper/internal/service/all"
+	"github.com/scannergrouper/scannergrouper/internal/store"
+)
+
+func init() {
+	var (
+		format           string
+		sensor           string
+		honeypots        []string
+		requireHandshake bool
+		maxFlows         int
+	)
+	cmd := &cobra.Command{
+		Use:   "ingest [flags] PATH...",
+		Short: "Extract the first probe of every session from captures or payload logs into the store",
+		Long: `ingest reads pcap/pcapng files (gzip-compressed or not; directories are read
+recursively in name order, one file per day is common) or payload CSV logs, finds
+the first service probe of each TCP/UDP session, parses it (HTTP, TLS, DNS, other)
+and stores it. Ingesting the same input twice stores each probe once.
+
+Payload CSV (--format payload-csv) needs a header row with the columns
+time, src_ip, src_port, dst_ip, dst_port, transport, payload
+(payload as hex or base64; name the column payload_hex or payload_base64 to force
+one). Times are RFC 3339, "YYYY-MM-DD HH:MM:SS" (UTC) or Unix seconds.`,
+		Args: minArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts := capture.Options{Sensor: sensor, RequireHandshake: requireHandshake, MaxFlows: maxFlows}
+			for _, h := range honeypots {
+				pfx, err := parsePrefixOrAddr(h)
+				if err != nil {
+					return usagef("--honeypot %q: %v", h, err)
+				}
+				opts.Honeypots = append(opts.Honeypots, pfx)
+			}
+			var f ingest.Format
+			switch format {
+			case "capture", "pcap", "pcapng":
+				f = ingest.Capture
+			case "payload-csv":
+				f = ingest.PayloadCSV
+			default:
+				return usagef("--format %q: want capture or payload-csv", format)
+			}
+			st, err := store.Open(cmd.Context(), global.DB)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			start := time.Now()
+			last := start
+			res, runErr := ingest.Run(cmd.Context(), st, f, args, opts, func(r ingest.Result) {
+				if time.Since(last) > 2*time.Second {
+					last = time.Now()
+					fmt.Fprintf(os.Stderr, "ingest: %d packets, %d probes, %d stored\n", r.Packets, r.Probes, r.Stored)
+				}
+			})
+			if global.JSON {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(res); err != nil {
+					return err
+				}
+			} else {
+				printIngestSummary(cmd, res, time.Since(start))
+			}
+			return runErr
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&format, "format", "capture", "input format: capture (pcap/pcapng) or payload-csv")
+	fl.StringVar(&sensor, "sensor", "", "sensor (honeypot) name stored with each probe")
+	fl.StringSliceVar(&honeypots, "honeypot", nil, "honeypot address or CIDR (repeatable): decides direction when a capture starts mid-connection")
+	fl.BoolVar(&requireHandshake, "require-handshake", false, "ignore TCP sessions whose SYN was not captured")
+	fl.IntVar(&maxFlows, "max-flows", 1<<20, "bound on tracked sessions (memory stays constant)")
+	rootCmd.AddCommand(cmd)
+}
+
+func parsePrefixOrAddr(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		return netip.ParsePrefix(s)
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+func printIngestSummary(cmd *cobra.Command, r ingest.Result, took time.Duration) {
+	w := cmd.OutOrStdout()
+	fmt.Fprintf(w, "files %d, packets %d, sessions %d (%d without handshake), first probes %d, newly stored %d, in %s\n",
+		r.Files, r.Packets, r.Sessions, r.Midstream, r.Probes, r.Stored, took.Round(time.Millisecond))
+	services := make([]string, 0, len(r.ByService))
+	for s := range r.ByService {
+		services = append(services, s)
+	}
+	sort.Strings(services)
+	for _, s := range services {
+		fmt.Fprintf(w, "  %-6s %d\n", s, r.ByService[s])
+	}
+}
