@@ -121,6 +121,11 @@ func (w *recordWalker) next() (frag []byte, fragOff int, err error) {
 		w.recordVersion = version
 	}
 	n := int(h[3])<<8 | int(h[4])
+	if n == 0 {
+		// RFC 8446 §5.1 forbids empty handshake fragments; accepting them
+		// would let a record stream stall without ever making progress.
+		return nil, w.off + 3, &ParseError{Offset: w.off + 3, Msg: "empty handshake record"}
+	}
 	start := w.off + recordHeaderLen
 	end := min(start+n, len(w.b))
 	w.off = end
@@ -299,8 +304,7 @@ func (p *helloParser) parse() (*ClientHello, error) {
 	if !s.Empty() {
 		return nil, p.malformed(s, "%d trailing bytes after extensions", len(s))
 	}
-	// Each extension takes at least 4 bytes, which bounds the slice.
-	ch.Extensions = make([]Extension, 0, len(exts)/4)
+	ch.Extensions = make([]Extension, 0, countExtensions(exts))
 	var seen uint8
 	for !exts.Empty() {
 		start := exts
@@ -320,6 +324,19 @@ func (p *helloParser) parse() (*ClientHello, error) {
 		}
 	}
 	return ch, nil
+}
+
+// countExtensions walks the extension headers so the slice is allocated
+// once at its exact size; a malformed tail ends the count and is reported
+// by the real pass.
+func countExtensions(exts cryptobyte.String) int {
+	n := 0
+	var typ uint16
+	var data cryptobyte.String
+	for exts.ReadUint16(&typ) && exts.ReadUint16LengthPrefixed(&data) {
+		n++
+	}
+	return n
 }
 
 // decodedBit gives each extension that parseExtension decodes its own bit.
