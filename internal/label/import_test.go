@@ -1,0 +1,268 @@
+package label
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/scannergrouper/scannergrouper/internal/sharedtest"
+	"github.com/scannergrouper/scannergrouper/internal/store"
+)
+
+func openTestDB(t testing.TB) (*LabelDB, *store.SQL) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "labels.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	db, err := Open(ctx, st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db, st
+}
+
+func mustPrefix(s string) netip.Prefix { return netip.MustParsePrefix(s) }
+
+func TestParseList(t *testing.T) {
+	in := "# *.censys-scanner.com\r\n162.142.125.0/24\r\n\r\n167.94.138.7 # host\r\nnot-an-ip\r\n2602:80d:1000::/48\n192.0.2.1 extra\n::ffff:198.51.100.7\n10.0.0.5/8\n"
+	p, err := Parse(strings.NewReader(in), "lists/censys_v4.txt", nil, ImportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Report.Format != FormatList {
+		t.Fatalf("format %q", p.Report.Format)
+	}
+	want := []string{"162.142.125.0/24", "167.94.138.7/32", "2602:80d:1000::/48", "198.51.100.7/32", "10.0.0.0/8"}
+	if len(p.Labels) != len(want) {
+		t.Fatalf("labels %v", p.Labels)
+	}
+	for i, w := range want {
+		l := p.Labels[i]
+		if l.Prefix != mustPrefix(w) || l.Org != "censys" || l.Source != "censys_v4" {
+			t.Errorf("label %d = %+v, want %s censys censys_v4", i, l, w)
+		}
+	}
+	var skipped []string
+	for _, e := range p.Report.Skipped {
+		skipped = append(skipped, e.Error())
+	}
+	wantSkip := []string{`lists/censys_v4.txt:5: "not-an-ip" is not an IP address or CIDR`, `lists/censys_v4.txt:7: unexpected "extra" after the address`}
+	if strings.Join(skipped, "\n") != strings.Join(wantSkip, "\n") {
+		t.Errorf("skipped:\n%s\nwant:\n%s", strings.Join(skipped, "\n"), strings.Join(wantSkip, "\n"))
+	}
+}
+
+func TestParseListNeedsOrg(t *testing.T) {
+	_, err := Parse(strings.NewReader("192.0.2.1\n"), "mylist.txt", nil, ImportOptions{})
+	if err == nil || !strings.Contains(err.Error(), "--org") {
+		t.Fatalf("want a --org hint, got %v", err)
+	}
+	p, err := Parse(strings.NewReader("192.0.2.1\n"), "mylist.txt", nil, ImportOptions{Org: "Xpanse", Source: "mine",
+		From: time.Date(2024, 2, 1, 0, 0, 0, 0, time.UTC), Until: time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := p.Labels[0]
+	if l.Org != "paloalto_expanse" || l.Source != "mine" || l.Validity() != "2024-02-01..2024-05-01" {
+		t.Errorf("got %+v (%s)", l, l.Validity())
+	}
+}
+
+func TestParseListCommentOrg(t *testing.T) {
+	// maltrail style: the org is only in the rDNS comment.
+	in := "5.63.151.0/24 # scanners.labs.rapid7.com\n13.249.87.0/24 # 13.249.87.125\n104.131.0.5 # ip-1.binaryedge.ninja\n"
+	p, err := Parse(strings.NewReader(in), "maltrail/mass_scanner_cidr.txt", nil, ImportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Labels) != 2 || p.Labels[0].Org != "rapid7" || p.Labels[1].Org != "binaryedge" || p.Labels[0].Source != "maltrail" {
+		t.Errorf("labels %+v", p.Labels)
+	}
+	if p.Report.Unattributed != 1 {
+		t.Errorf("unattributed %d, want 1", p.Report.Unattributed)
+	}
+}
+
+func TestParseCSVFormats(t *testing.T) {
+	cases := []struct {
+		name, file, in string
+		format         Format
+		want           []string // prefix org source validity
+		unattributed   int
+		skipped        []string
+	}{
+		{"artifact", "labels.csv", "IP,Label\n1.2.3.4,censys\n5.6.7.8,unknown\n9.9.9.9,webRay\n", FormatCSV,
+			[]string{"1.2.3.4/32 censys labels -..-", "9.9.9.9/32 webray labels -..-"}, 1, nil},
+		{"ip-org with validity", "x.csv", "ip,org,source,valid_from,valid_until\n1.2.3.4,Shodan,mine,2024-02-01,2024-02-29\n1.2.3.5,shodan,,2024-03-01,2024-02-01\n", FormatCSV,
+			[]string{"1.2.3.4/32 shodan mine 2024-02-01..2024-03-01"}, 0, []string{"x.csv:3: valid_from is not before valid_until"}},
+		{"headerless", "y.csv", "1.2.3.4,internet-measurement\r\nbad,censys\r\n", FormatCSV,
+			[]string{"1.2.3.4/32 driftnet y -..-"}, 0, []string{`y.csv:2: "bad" is not an IP address or CIDR`}},
+		{"unified", "u.csv", "network,org,source,source_label,extra\n162.142.125.0/24,censys,openfilters,censys,\n3.4.5.6/32,censys,nict-2026Q1,Censys,\n", FormatUnified,
+			[]string{"162.142.125.0/24 censys openfilters -..-", "3.4.5.6/32 censys nict-2026Q1 2026-01-01..2026-04-01"}, 0, nil},
+		{"nict", "nict/s.csv", "period,ip,scanner,last_seen\n2024_1Q,1.2.3.4,Palo Alto Networks (Cortex-Xpanse),2024-03-01\n2023,5.6.7.8,\"University of California, Berkeley\",2023-05-01\nQ9,1.1.1.1,Censys,\n", FormatNICT,
+			[]string{"1.2.3.4/32 paloalto_expanse nict 2024-01-01..2024-04-01", "5.6.7.8/32 berkeley nict 2023-01-01..2024-01-01"}, 0, []string{`nict/s.csv:4: period "Q9": want YYYY or YYYY_nQ`}},
+		{"misp", "misp/m.csv", "list,value\nshodan-nt-scanning,1.2.3.0/24\ncensys-scanning,2602:80d:1000::/48\n", FormatMISP,
+			[]string{"1.2.3.0/24 shodan misp-warninglists -..-", "2602:80d:1000::/48 censys misp-warninglists -..-"}, 0, nil},
+		{"acknowledged", "a.csv", "cidr,org_domain,family\n45.83.64.0/22,alphastrike.io,v4\n2602:80d::/32,censys.io-ipv6,v6\n", FormatAcknowledged,
+			[]string{"45.83.64.0/22 alphastrike a -..-", "2602:80d::/32 censys a -..-"}, 0, nil},
+		{"maltrail", "maltrail/l.csv", "ip,org_derived,comment\n1.2.3.4,binaryedge,binaryedge.ninja\n1.2.3.5,,scan-1.shadowserver.org\n1.2.3.6,,(unknown)\n", FormatMaltrail,
+			[]string{"1.2.3.4/32 binaryedge maltrail -..-", "1.2.3.5/32 shadowserver maltrail -..-"}, 1, nil},
+		{"ptr", "p.csv", "ip,ptr\n1.2.3.4,scanner-1.ch1.censys-scanner.com.\n1.2.3.5,mail.example.com\n1.2.3.6,bad name!\n", FormatPTR,
+			[]string{"1.2.3.4/32 censys rdns -..-"}, 1, []string{`p.csv:4: "bad name!" is not a host name`}},
+		{"quotes", "q.csv", "ip,org\n\"1.2.3.4\",\"censys\"\n1.2.3.5,\"cen\"sys\n\"1.2.3.6,censys\n", FormatCSV,
+			[]string{"1.2.3.4/32 censys q -..-"}, 0, []string{"q.csv:3: text after closing quote at column 14", "q.csv:4: unterminated quoted field"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p, err := Parse(strings.NewReader(c.in), c.file, nil, ImportOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Report.Format != c.format {
+				t.Errorf("format %q, want %q", p.Report.Format, c.format)
+			}
+			var got []string
+			for _, l := range p.Labels {
+				got = append(got, l.Prefix.String()+" "+l.Org+" "+l.Source+" "+l.Validity())
+			}
+			if strings.Join(got, "\n") != strings.Join(c.want, "\n") {
+				t.Errorf("labels:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(c.want, "\n"))
+			}
+			if p.Report.Unattributed != c.unattributed {
+				t.Errorf("unattributed %d, want %d", p.Report.Unattributed, c.unattributed)
+			}
+			var skipped []string
+			for _, e := range p.Report.Skipped {
+				skipped = append(skipped, e.Error())
+			}
+			if strings.Join(skipped, "\n") != strings.Join(c.skipped, "\n") {
+				t.Errorf("skipped:\n%s\nwant:\n%s", strings.Join(skipped, "\n"), strings.Join(c.skipped, "\n"))
+			}
+		})
+	}
+}
+
+func TestParseRejects(t *testing.T) {
+	long := "ip,org\n" + strings.Repeat("1", MaxLineBytes+10) + "\n1.2.3.4,censys\n"
+	p, err := Parse(strings.NewReader(long), "long.csv", nil, ImportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Labels) != 1 || len(p.Report.Skipped) != 1 || p.Report.Skipped[0].Line != 2 {
+		t.Errorf("over-long line: labels %v skipped %v", p.Labels, p.Report.Skipped)
+	}
+	if _, err := Parse(strings.NewReader("ip,org\n1.2.3.4,censys\nx,y\n"), "s.csv", nil, ImportOptions{Strict: true}); err == nil || !strings.Contains(err.Error(), "s.csv:3:") {
+		t.Errorf("strict import: %v", err)
+	}
+	if _, err := Parse(strings.NewReader("foo,bar\n1,2\n"), "f.csv", nil, ImportOptions{}); err == nil || !strings.Contains(err.Error(), "--format") {
+		t.Errorf("undetectable header: %v", err)
+	}
+	if _, err := Parse(strings.NewReader("1.2.3.4\n"), "f.txt", nil, ImportOptions{Format: "bogus"}); err == nil {
+		t.Error("unknown format accepted")
+	}
+}
+
+func TestImportAtomicAndIdempotent(t *testing.T) {
+	ctx := context.Background()
+	db, st := openTestDB(t)
+	in := "ip,org\n1.2.3.4,censys\n1.2.3.5,shodan\n1.2.3.6,boom\n1.2.3.7,shodan\n"
+	// A trigger that fails on the third row stands for any failure
+	// half-way (disk full, constraint): nothing of the import may stay.
+	if _, err := st.DB().ExecContext(ctx, `CREATE TRIGGER fail_boom BEFORE INSERT ON label_entries
+		WHEN NEW.org = 'boom' BEGIN SELECT RAISE(ABORT, 'boom refused'); END`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Import(ctx, strings.NewReader(in), "a.csv", ImportOptions{}); err == nil || !strings.Contains(err.Error(), "boom refused") {
+		t.Fatalf("want the trigger's failure, got %v", err)
+	}
+	if ls, _ := db.Labels(ctx, Query{}); len(ls) != 0 {
+		t.Fatalf("failed import left %d labels", len(ls))
+	}
+	if _, err := st.DB().ExecContext(ctx, `DROP TRIGGER fail_boom`); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := db.Import(ctx, strings.NewReader(in), "a.csv", ImportOptions{})
+	if err != nil || rep.Added != 4 {
+		t.Fatalf("import: %+v %v", rep, err)
+	}
+	rep, err = db.Import(ctx, strings.NewReader(in), "a.csv", ImportOptions{})
+	if err != nil || rep.Added != 0 || rep.Labels != 4 {
+		t.Fatalf("re-import added %d (err %v)", rep.Added, err)
+	}
+	// Replace: the list shrank to one entry.
+	rep, err = db.Import(ctx, strings.NewReader("ip,org\n1.2.3.4,censys\n"), "a.csv", ImportOptions{Replace: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ls, _ := db.Labels(ctx, Query{}); len(ls) != 1 || ls[0].Org != "censys" {
+		t.Fatalf("after replace: %+v", ls)
+	}
+	var imports int
+	st.DB().QueryRowContext(ctx, `SELECT COUNT(*) FROM label_imports`).Scan(&imports)
+	if imports != 3 {
+		t.Errorf("import log has %d rows, want 3 (the failed one is rolled back)", imports)
+	}
+}
+
+// After importing the artifact's ground truth, every attributed IP resolves
+// to its org and unattributed ones resolve to nothing.
+func TestSelfDeploy24Labels(t *testing.T) {
+	ctx := context.Background()
+	path := sharedtest.Path(t, "reference", "labels_SelfDeploy24.csv")
+	db, _ := openTestDB(t)
+	rep, err := db.ImportFile(ctx, path, ImportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Skipped) != 0 {
+		t.Fatalf("skipped lines: %v", rep.Skipped[:min(5, len(rep.Skipped))])
+	}
+	if rep.Labels != 4182 || rep.Unattributed != 29205 {
+		t.Errorf("labels %d unattributed %d; want 4182 and 29205 (33,387 rows)", rep.Labels, rep.Unattributed)
+	}
+	res, err := db.Resolver(ctx, Policy{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)
+	for _, row := range rows[1:] {
+		addr := netip.MustParseAddr(row[0])
+		org, ok := res.Lookup(addr, at)
+		want := DefaultRegistry().Canonical(row[1])
+		if want == "" {
+			if ok {
+				t.Errorf("%s is unattributed but resolves to %s", addr, org)
+			}
+			continue
+		}
+		if !ok || org != want {
+			t.Errorf("%s resolves to %q (%v), want %q", addr, org, ok, want)
+		}
+	}
+}
+
+func TestImportFileErrors(t *testing.T) {
+	db, _ := openTestDB(t)
+	_, err := db.ImportFile(context.Background(), filepath.Join(t.TempDir(), "missing.csv"), ImportOptions{})
+	if !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing file: %v", err)
+	}
+}
