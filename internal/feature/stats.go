@@ -1,0 +1,368 @@
+package feature
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/scannergrouper/scannergrouper/internal/probe"
+)
+
+// Unattributed reports whether an org label means "no ground truth": "" or
+// "unknown" (any case). Such probes count for coverage and distinct values
+// but not for mutual information: "unknown" is a mixture of many scanners,
+// not an organisation. Fully disclosed orgs (censys, driftnet) are orgs like
+// any other here: their payloads are as characteristic as anyone's, and the
+// open-set treatment (DESIGN §4.3) belongs to training, not field ranking.
+func Unattributed(org string) bool {
+	return org == "" || strings.EqualFold(org, "unknown")
+}
+
+// FieldStats describes one field of a service over a set of probes.
+type FieldStats struct {
+	Field string `json:"field"`
+	Kind  string `json:"kind"`
+	// Present is the number of probes that carry the field; Coverage is
+	// Present over all probes.
+	Present  int     `json:"present"`
+	Coverage float64 `json:"coverage"`
+	// Distinct counts the distinct values over all probes, N/A included when
+	// some probe lacks the field.
+	Distinct int `json:"distinct"`
+	// UniqueRatio is distinct present values per present probe: near 1 for
+	// per-connection values (TLS random bytes), near 0 for fingerprints.
+	UniqueRatio float64 `json:"unique_ratio"`
+	// MI is the mutual information (nats) between the label-encoded field
+	// value and the org, on attributed probes (sklearn mutual_info_score).
+	MI float64 `json:"mi"`
+	// AMI is MI adjusted for chance (sklearn adjusted_mutual_info_score,
+	// arithmetic mean): ≈0 for a field that separates orgs only because it
+	// is unique per probe, 1 for a field that is a relabelling of the org.
+	AMI float64 `json:"ami"`
+	// Selected is set by Select.
+	Selected bool `json:"selected"`
+}
+
+// FieldTable is the statistics of every field of a service.
+type FieldTable struct {
+	Service  string       `json:"service"`
+	Probes   int          `json:"probes"`
+	Labelled int          `json:"labelled"`
+	Orgs     int          `json:"orgs"`
+	Mode     SelectMode   `json:"mode,omitempty"`
+	Fields   []FieldStats `json:"fields"`
+
+	// codes holds, per field (same order as Fields), the label-encoded value
+	// of every attributed probe, for the redundancy test of Select.
+	codes [][]int32
+}
+
+// FieldStatistics computes coverage, distinct values, MI and AMI for every
+// field of service seen in probes (and, for DNS, every DNS field). labels is
+// parallel to probes (org per probe, see Unattributed) or nil. The field
+// value is the whole value as sent (first occurrence), N/A when absent: the
+// label encoding of the paper.
+func FieldStatistics(service string, probes []probe.Probe, labels []string) (*FieldTable, error) {
+	if labels != nil && len(labels) != len(probes) {
+		return nil, fmt.Errorf("feature: %d labels for %d probes", len(labels), len(probes))
+	}
+	names := fieldNamesSeen(service, probes)
+	slices.Sort(names)
+	fieldIdx := make(map[string]int, len(names))
+	for i, n := range names {
+		fieldIdx[n] = i
+	}
+
+	orgIdx := map[string]int32{}
+	var orgOf []int32 // per attributed probe
+	var attributed []int
+	for i := range probes {
+		if labels == nil || Unattributed(labels[i]) {
+			continue
+		}
+		o, ok := orgIdx[labels[i]]
+		if !ok {
+			o = int32(len(orgIdx))
+			orgIdx[labels[i]] = o
+		}
+		orgOf = append(orgOf, o)
+		attributed = append(attributed, i)
+	}
+
+	t := &FieldTable{Service: service, Probes: len(probes), Labelled: len(attributed), Orgs: len(orgIdx)}
+	t.Fields = make([]FieldStats, len(names))
+	t.codes = make([][]int32, len(names))
+	values := make([]map[string]int32, len(names))
+	present := make([]int, len(names))
+	for i, n := range names {
+		t.Fields[i] = FieldStats{Field: n, Kind: RuleFor(service, n).Kind.String()}
+		values[i] = map[string]int32{probe.NotAvailable: 0}
+		t.codes[i] = make([]int32, len(attributed))
+	}
+	pos := 0 // next attributed probe
+	seen := make([]bool, len(names))
+	for pi := range probes {
+		isAttr := pos < len(attributed) && attributed[pos] == pi
+		clear(seen)
+		for _, f := range probes[pi].Fields {
+			fi := fieldIdx[f.Name]
+			if seen[fi] {
+				continue
+			}
+			seen[fi] = true
+			if f.Value != probe.NotAvailable {
+				present[fi]++
+			}
+			code, ok := values[fi][f.Value]
+			if !ok {
+				code = int32(len(values[fi]))
+				values[fi][f.Value] = code
+			}
+			if isAttr {
+				t.codes[fi][pos] = code
+			}
+		}
+		if isAttr {
+			pos++
+		}
+	}
+	for fi := range t.Fields {
+		s := &t.Fields[fi]
+		s.Present = present[fi]
+		if len(probes) > 0 {
+			s.Coverage = float64(present[fi]) / float64(len(probes))
+		}
+		distinctPresent := len(values[fi]) - 1
+		s.Distinct = distinctPresent
+		if present[fi] < len(probes) {
+			s.Distinct++ // N/A is a value
+		}
+		if present[fi] > 0 {
+			s.UniqueRatio = float64(distinctPresent) / float64(present[fi])
+		}
+		if len(attributed) > 0 {
+			s.MI, s.AMI = mutualInformation(t.codes[fi], len(values[fi]), orgOf, len(orgIdx))
+		}
+	}
+	return t, nil
+}
+
+// mutualInformation returns MI (nats) and AMI (arithmetic normalisation)
+// between two label encodings with nu and nv possible codes.
+func mutualInformation(u []int32, nu int, v []int32, nv int) (mi, ami float64) {
+	n := len(u)
+	if n == 0 {
+		return 0, 0
+	}
+	a := make([]int, nu) // row sums
+	b := make([]int, nv) // column sums
+	joint := make(map[int64]int, min(n, nu*nv))
+	for i := range u {
+		a[u[i]]++
+		b[v[i]]++
+		joint[int64(u[i])*int64(nv)+int64(v[i])]++
+	}
+	N := float64(n)
+	for k, nij := range joint {
+		ai := float64(a[k/int64(nv)])
+		bj := float64(b[k%int64(nv)])
+		x := float64(nij)
+		mi += x / N * math.Log(N*x/(ai*bj))
+	}
+	mi = max(mi, 0) // rounding
+	hu, hv := entropy(a, n), entropy(b, n)
+	if nonZero(a) == 1 && nonZero(b) == 1 {
+		// One cluster on both sides: identical labelings (sklearn's rule).
+		return mi, 1
+	}
+	emi := expectedMutualInformation(a, b, n)
+	den := (hu+hv)/2 - emi
+	if math.Abs(den) < 1e-12 {
+		return mi, 0
+	}
+	return mi, (mi - emi) / den
+}
+
+func nonZero(c []int) int {
+	k := 0
+	for _, x := range c {
+		if x > 0 {
+			k++
+		}
+	}
+	return k
+}
+
+func entropy(counts []int, n int) float64 {
+	h := 0.0
+	for _, c := range counts {
+		if c > 0 {
+			p := float64(c) / float64(n)
+			h -= p * math.Log(p)
+		}
+	}
+	return h
+}
+
+// expectedMutualInformation is E[MI] under the hypergeometric model of
+// random labelings with the same marginals (Vinh, Epps & Bailey 2010, eq.
+// 24a). Rows with the same size contribute the same amount, so the sum runs
+// once per distinct row size: a near-unique field (thousands of rows of size
+// 1) costs as little as a field with a handful of values.
+func expectedMutualInformation(a, b []int, n int) float64 {
+	lgN := lgamma(float64(n) + 1)
+	N := float64(n)
+	rowSizes := map[int]int{}
+	for _, ai := range a {
+		if ai > 0 {
+			rowSizes[ai]++
+		}
+	}
+	var emi float64
+	for ai, mult := range rowSizes {
+		var sum float64
+		for _, bj := range b {
+			if bj == 0 {
+				continue
+			}
+			lo := max(1, ai+bj-n)
+			hi := min(ai, bj)
+			base := lgamma(float64(ai)+1) + lgamma(float64(bj)+1) + lgamma(float64(n-ai)+1) + lgamma(float64(n-bj)+1) - lgN
+			for nij := lo; nij <= hi; nij++ {
+				x := float64(nij)
+				lp := base - lgamma(x+1) - lgamma(float64(ai-nij)+1) - lgamma(float64(bj-nij)+1) - lgamma(float64(n-ai-bj+nij)+1)
+				sum += x / N * math.Log(N*x/(float64(ai)*float64(bj))) * math.Exp(lp)
+			}
+		}
+		emi += float64(mult) * sum
+	}
+	return emi
+}
+
+func lgamma(x float64) float64 {
+	v, _ := math.Lgamma(x)
+	return v
+}
+
+// SelectMode picks how Select chooses fields.
+type SelectMode string
+
+const (
+	// SelectPaper: the paper's rule, top PaperTopK fields by MI for HTTP and
+	// TLS, every DNS field. It picks TLS random bytes and gmt time, which
+	// separate orgs only by being unique per probe.
+	SelectPaper SelectMode = "paper"
+	// SelectDefault: top PaperTopK fields by AMI for HTTP and TLS, skipping
+	// fields no better than chance (AMI < MinAMI) and fields that are a
+	// relabelling of an already chosen one (ja3 vs ja3_md5); every DNS field.
+	SelectDefault SelectMode = "default"
+)
+
+// Selection constants.
+const (
+	PaperTopK = 6
+	// MinAMI is the least AMI a field needs in the default mode: below it the
+	// field's agreement with the org is what chance gives.
+	MinAMI = 0.01
+)
+
+// ParseSelectMode accepts "paper" and "default" ("" = default).
+func ParseSelectMode(s string) (SelectMode, error) {
+	switch SelectMode(s) {
+	case SelectPaper:
+		return SelectPaper, nil
+	case SelectDefault, "":
+		return SelectDefault, nil
+	}
+	return "", fmt.Errorf("feature: unknown selection mode %q (paper or default)", s)
+}
+
+// Select marks and returns the encoded fields (alphabetical, the canvas
+// order). Ranking needs attributed probes except for DNS, where every field
+// is kept.
+func (t *FieldTable) Select(mode SelectMode) ([]string, error) {
+	t.Mode = mode
+	for i := range t.Fields {
+		t.Fields[i].Selected = false
+	}
+	var chosen []int
+	switch {
+	case t.Service == ServiceDNS:
+		want := map[string]bool{}
+		for _, f := range DNSFields {
+			want[f.Name] = true
+		}
+		for i, f := range t.Fields {
+			if want[f.Field] {
+				chosen = append(chosen, i)
+			}
+		}
+	case t.Labelled == 0:
+		return nil, errors.New("feature: field selection needs attributed probes (labels)")
+	case mode == SelectPaper:
+		order := t.ranked(func(s FieldStats) float64 { return s.MI })
+		chosen = order[:min(PaperTopK, len(order))]
+	case mode == SelectDefault:
+		for _, i := range t.ranked(func(s FieldStats) float64 { return s.AMI }) {
+			if len(chosen) == PaperTopK {
+				break
+			}
+			if t.Fields[i].AMI < MinAMI {
+				break
+			}
+			if slices.ContainsFunc(chosen, func(j int) bool { return samePartition(t.codes[i], t.codes[j]) }) {
+				continue
+			}
+			chosen = append(chosen, i)
+		}
+	default:
+		return nil, fmt.Errorf("feature: unknown selection mode %q", mode)
+	}
+	names := make([]string, 0, len(chosen))
+	for _, i := range chosen {
+		t.Fields[i].Selected = true
+		names = append(names, t.Fields[i].Field)
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
+// ranked orders field indexes by score desc, then MI desc, then name.
+func (t *FieldTable) ranked(score func(FieldStats) float64) []int {
+	order := make([]int, len(t.Fields))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(x, y int) int {
+		a, b := t.Fields[x], t.Fields[y]
+		if c := cmp.Compare(score(b), score(a)); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(b.MI, a.MI); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Field, b.Field)
+	})
+	return order
+}
+
+// samePartition reports whether two encodings group the probes identically
+// (one is a relabelling of the other), so the second adds nothing.
+func samePartition(u, v []int32) bool {
+	uv := map[int32]int32{}
+	vu := map[int32]int32{}
+	for i := range u {
+		if x, ok := uv[u[i]]; ok && x != v[i] {
+			return false
+		}
+		if x, ok := vu[v[i]]; ok && x != u[i] {
+			return false
+		}
+		uv[u[i]] = v[i]
+		vu[v[i]] = u[i]
+	}
+	return true
+}
