@@ -56,7 +56,13 @@ type Extension struct {
 // when the hello sits in one record; callers that keep a ClientHello beyond
 // the payload's lifetime must not modify the payload.
 type ClientHello struct {
-	// RecordVersion is the version of the first record header.
+	// SSLv2 marks an SSLv2-compatible hello: CipherSpecs holds its 3-byte
+	// cipher specs, Random its challenge (16 to 32 bytes), and there are no
+	// compression methods or extensions.
+	SSLv2       bool
+	CipherSpecs []uint32
+	// RecordVersion is the version of the first record header (VersionSSLv2
+	// for SSLv2 framing).
 	RecordVersion uint16
 	// Version is the legacy_version of the hello (0x0303 for TLS 1.3 too).
 	Version            uint16
@@ -203,11 +209,18 @@ func reassemble(b []byte) (*reassembly, error) {
 }
 
 // ParseClientHello parses a TLS ClientHello from a payload that starts with
-// a TLS record; the hello may span several handshake records. Bytes after the
+// a TLS record (the hello may span several handshake records) or with an
+// SSLv2-compatible CLIENT-HELLO. Bytes after the
 // hello are ignored. It never panics and allocates in proportion to len(b).
 // Errors are *ParseError values; errors.Is(err, ErrTruncated) means more
 // bytes could still complete the hello.
 func ParseClientHello(b []byte) (*ClientHello, error) {
+	if msgLen, ok := sslv2Hello(b); ok {
+		return parseSSLv2Hello(b, msgLen)
+	}
+	if len(b) < sslv2FixedLen && sslv2Prefix(b) {
+		return nil, &ParseError{Offset: 0, Msg: "truncated SSLv2 hello header", Kind: ErrTruncated}
+	}
 	r, err := reassemble(b)
 	if err != nil {
 		if r != nil && errors.Is(err, ErrTruncated) && len(r.msg) >= handshakeHeaderLen {

@@ -11,8 +11,12 @@ import (
 
 // JA3 returns the Salesforce JA3 string:
 // SSLVersion,Ciphers,Extensions,EllipticCurves,EllipticCurvePointFormats
-// with decimal values joined by '-' and GREASE values left out.
+// with decimal values joined by '-' and GREASE values left out. It is empty
+// for an SSLv2 hello.
 func (ch *ClientHello) JA3() string {
+	if ch.SSLv2 {
+		return ""
+	}
 	var b strings.Builder
 	b.Grow(64 + 6*(len(ch.CipherSuites)+len(ch.Extensions)+len(ch.SupportedGroups)) + 4*len(ch.ECPointFormats))
 	b.WriteString(strconv.Itoa(int(ch.Version)))
@@ -86,8 +90,12 @@ func (ch *ClientHello) ja4Version() uint16 {
 	return best
 }
 
-// JA4 returns the FoxIO JA4 fingerprint of a hello sent over TCP.
+// JA4 returns the FoxIO JA4 fingerprint of a hello sent over TCP; empty for
+// an SSLv2 hello.
 func (ch *ClientHello) JA4() string {
+	if ch.SSLv2 {
+		return ""
+	}
 	var a strings.Builder
 	a.Grow(36)
 	a.WriteByte('t')
@@ -200,11 +208,14 @@ func hash12(s string) string {
 }
 
 // Fingerprint parses the ClientHello at the start of payload and returns its
-// JA3 string, JA3 MD5 and JA4.
+// JA3 string, JA3 MD5 and JA4 (ErrNoFingerprint for an SSLv2 hello).
 func Fingerprint(payload []byte) (ja3, ja3md5, ja4 string, err error) {
 	ch, err := ParseClientHello(payload)
 	if err != nil {
 		return "", "", "", err
+	}
+	if ch.SSLv2 {
+		return "", "", "", ErrNoFingerprint
 	}
 	ja3 = ch.JA3()
 	return ja3, JA3MD5(ja3), ch.JA4(), nil

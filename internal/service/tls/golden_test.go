@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"os"
 	"slices"
 	"strconv"
@@ -277,4 +278,61 @@ func nilIfEmptyS(v []string) []string {
 		return nil
 	}
 	return v
+}
+
+// TestCorpusOtherProbes runs Detect over every captured probe that is not a
+// TLS-record ClientHello (HTTP, DNS, nmap's service probes, alerts): only the
+// SSLv2 hellos of sslscan and testssl may be claimed, and they must parse.
+func TestCorpusOtherProbes(t *testing.T) {
+	f, err := os.Open(sharedtest.Path(t, "realdata", "probe_corpus", "real_tool_probes.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	svc := New()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	others, sslv2 := 0, 0
+	for sc.Scan() {
+		var rec struct {
+			Tool       string          `json:"tool"`
+			PayloadHex string          `json:"payload_hex"`
+			TLS        json.RawMessage `json:"tls"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+			t.Fatal(err)
+		}
+		payload, err := hex.DecodeString(rec.PayloadHex)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(payload) == 0 || (len(rec.TLS) > 0 && string(rec.TLS) != "null") {
+			continue
+		}
+		others++
+		isSSLv2 := (rec.Tool == "sslscan" || rec.Tool == "testssl") && payload[0] == 0x80 && payload[2] == 1
+		got := svc.Detect(payload, probe.TCP, 443)
+		if !isSSLv2 {
+			if got != probe.NotMine {
+				t.Errorf("%s payload %x...: Detect = %d, want NotMine", rec.Tool, payload[:min(8, len(payload))], got)
+			}
+			continue
+		}
+		sslv2++
+		if len(payload) < sslv2FixedLen {
+			// sslscan's first segment holds only the SSLv2 header.
+			_, err := ParseClientHello(payload)
+			if got != probe.ByContent || svc.Complete(payload, probe.TCP) || !errors.Is(err, ErrTruncated) {
+				t.Errorf("%s SSLv2 header segment: Detect %d, parse %v", rec.Tool, got, err)
+			}
+			continue
+		}
+		ch, err := ParseClientHello(payload)
+		if got != probe.Certain || err != nil || !ch.SSLv2 || ch.Length != len(payload) || !svc.Complete(payload, probe.TCP) {
+			t.Errorf("%s SSLv2 hello: Detect %d, parse %v", rec.Tool, got, err)
+		}
+	}
+	if others < 130 || sslv2 != 3 {
+		t.Errorf("saw %d other probes and %d SSLv2 hellos; the corpus has more than 130 and 3", others, sslv2)
+	}
 }

@@ -56,10 +56,18 @@ func New() probe.Service { return service{} }
 func (service) Name() string { return Name }
 
 // Detect claims payloads that begin with a handshake record of SSLv3..TLS1.3
-// carrying a ClientHello. The port is ignored: a ClientHello on port 80 is
+// carrying a ClientHello, or with an SSLv2-compatible CLIENT-HELLO whose
+// length fields all agree (ByContent while only its first 7..10 bytes are
+// there). The port is ignored: a ClientHello on port 80 is
 // still TLS. With fewer than six bytes the handshake type is not yet visible,
 // so a matching record header alone only earns ByContent.
 func (service) Detect(payload []byte, _ probe.Transport, _ uint16) probe.Confidence {
+	if _, ok := sslv2Hello(payload); ok {
+		return probe.Certain
+	}
+	if len(payload) < sslv2FixedLen && sslv2Prefix(payload) {
+		return probe.ByContent
+	}
 	if len(payload) < 3 || payload[0] != recordTypeHandshake || payload[1] != 3 || payload[2] > 4 {
 		return probe.NotMine
 	}
@@ -77,6 +85,12 @@ func (service) Detect(payload []byte, _ probe.Transport, _ uint16) probe.Confide
 // never become a ClientHello also count as complete: waiting for more of
 // them would only hold the session open until the payload cap.
 func (service) Complete(payload []byte, _ probe.Transport) bool {
+	if msgLen, ok := sslv2Hello(payload); ok {
+		return len(payload) >= sslv2HeaderLen+msgLen
+	}
+	if len(payload) < sslv2FixedLen && sslv2Prefix(payload) {
+		return false
+	}
 	_, err := reassemble(payload)
 	return err == nil || !errors.Is(err, ErrTruncated)
 }
@@ -102,6 +116,9 @@ func (service) Kind(field string) probe.Kind {
 // members in Items (GREASE as "GREASE") and the comma-joined list in Value;
 // an absent extension gives probe.NotAvailable.
 func (ch *ClientHello) Fields() probe.Fields {
+	if ch.SSLv2 {
+		return ch.sslv2Fields()
+	}
 	fs := make(probe.Fields, 0, 17)
 	fs = append(fs,
 		probe.Field{Name: FieldVersion, Value: hex4(ch.RecordVersion)},
@@ -178,4 +195,26 @@ func versionItem(v uint16) string {
 		return grease
 	}
 	return hex4(v)
+}
+
+// sslv2Fields gives an SSLv2 hello the same field list: what SSLv2 cannot
+// carry (compression, extensions) and the TLS-only fingerprints are N/A.
+func (ch *ClientHello) sslv2Fields() probe.Fields {
+	specs := make([]string, len(ch.CipherSpecs))
+	for i, s := range ch.CipherSpecs {
+		specs[i] = CipherSpecName(s)
+	}
+	fs := probe.Fields{
+		{Name: FieldVersion, Value: hex4(ch.RecordVersion)},
+		{Name: FieldHandshakeVersion, Value: hex4(ch.Version)},
+		{Name: FieldRandom, Value: hex.EncodeToString(ch.Random)},
+		{Name: FieldTime, Value: strconv.FormatUint(uint64(binary.BigEndian.Uint32(ch.Random)), 10)},
+		{Name: FieldSessionID, Value: hex.EncodeToString(ch.SessionID)},
+		listField(FieldCipherSuites, specs),
+	}
+	for _, name := range []string{FieldCompression, FieldExtensions, FieldSignatureAlgorithms, FieldSupportedGroups,
+		FieldECPointFormats, FieldSNI, FieldALPN, FieldSupportedVersions, FieldJA3, FieldJA3MD5, FieldJA4} {
+		fs = append(fs, absent(name))
+	}
+	return fs
 }

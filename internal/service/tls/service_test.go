@@ -29,6 +29,10 @@ func sha12(s string) string {
 // real-tool corpus; tshark gives it JA3 78f0dc5a....
 var curlHello = "1603010200010001fc0303f56085ecbd6daa463ec22d02945dbaf59ec9888cecd2dc755b2b3c68523217f920b000abfa6ec0aecea52bdf76832a0a39fda95de832971fa07e015286a9cc266c003e130213031301c02cc030009fcca9cca8ccaac02bc02f009ec024c028006bc023c0270067c00ac0140039c009c0130033009d009c003d003c0035002f00ff01000175000b000403000102000a00160014001d0017001e00190018010001010102010301040010000e000c02683208687474702f312e31001600000017000000310000000d002a0028040305030603080708080809080a080b080408050806040105010601030303010302040205020602002b0009080304030303020301002d00020101003300260024001d00201788649a117b2206eb2fd0802f7d4b53bc1b9fbf6705000891f72cd8acf2a146001500c6" + strings.Repeat("00", 198)
 
+// testsslSSLv2Hello is testssl.sh's SSLv2 CLIENT-HELLO: 13 cipher specs, no
+// session id, a 16-byte challenge.
+const testsslSSLv2Hello = "80400100020027000000100500800300800100800700c00800800600400400800200800601400701c0ff8000ff80100000002922beb35a018b04fe5f8003a013ebc4"
+
 // nmapSSLv3Hello is nmap -sV's SSLv3 probe: no extension block at all.
 const nmapSSLv3Hello = "16030000530100004f03003f47d7f7ba2ceeeab2607ef300fd827bb9d596c8779be6c4db3c3ddb6fef106e00002800160013000a006600050004006500640063006200610060001500120009001400110008000600030100"
 
@@ -84,7 +88,14 @@ func TestDetect(t *testing.T) {
 		{"unknown record version 3.5", []byte{0x16, 0x03, 0x05, 0x00, 0x10, 0x01}, 443, probe.NotMine},
 		{"record version 2.0", []byte{0x16, 0x02, 0x00, 0x00, 0x10, 0x01}, 443, probe.NotMine},
 		{"empty first record", []byte{0x16, 0x03, 0x01, 0x00, 0x00, 0x16}, 443, probe.NotMine},
-		{"SSLv2 compatible hello", mustHex("80400100020027000000100500800300800100800700c00800800600400400800200800601400701c0ff8000ff80100000002922beb35a018b04fe5f8003a013ebc4"), 443, probe.NotMine},
+		{"SSLv2 compatible hello", mustHex(testsslSSLv2Hello), 443, probe.Certain},
+		{"SSLv2 hello, first 11 bytes", mustHex(testsslSSLv2Hello)[:11], 443, probe.Certain},
+		{"SSLv2 hello, first 10 bytes", mustHex(testsslSSLv2Hello)[:10], 443, probe.ByContent},
+		{"SSLv2 hello, first 7 bytes", mustHex(testsslSSLv2Hello)[:7], 443, probe.ByContent},
+		{"SSLv2 hello, first 6 bytes", mustHex(testsslSSLv2Hello)[:6], 443, probe.NotMine},
+		{"SSLv2 hello with a length that disagrees", patch(mustHex(testsslSSLv2Hello), 1, 0x41), 443, probe.NotMine},
+		{"SSLv2 hello with 17-byte session id", patch(mustHex(testsslSSLv2Hello), 7, 0x00, 0x11), 443, probe.NotMine},
+		{"SunRPC record marking (nmap)", mustHex("8000002872fe1d130000000000000002000186a00001977c0000000000000000000000000000000000000000"), 443, probe.NotMine},
 	} {
 		if got := svc.Detect(tc.payload, probe.TCP, tc.port); got != tc.want {
 			t.Errorf("%s: Detect = %d, want %d", tc.name, got, tc.want)
@@ -464,4 +475,54 @@ func withTrailing(spec helloSpec) []byte {
 	n := len(msg) - handshakeHeaderLen
 	msg[1], msg[2], msg[3] = byte(n>>16), byte(n>>8), byte(n)
 	return inRecords(msg, 0x0301)
+}
+
+func TestSSLv2Hello(t *testing.T) {
+	svc := New()
+	b := mustHex(testsslSSLv2Hello)
+	fs, err := svc.Parse(b, probe.TCP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		FieldVersion:          "0x0002",
+		FieldHandshakeVersion: "0x0002",
+		FieldRandom:           "2922beb35a018b04fe5f8003a013ebc4",
+		FieldTime:             "690142899",
+		FieldSessionID:        "",
+		// 050080 030080 010080 0700c0 080080 060040 040080 020080 060140 0701c0 ff8000 ff8010 000000
+		FieldCipherSuites: "SSL_CK_IDEA_128_CBC_WITH_MD5,SSL_CK_RC2_128_CBC_WITH_MD5,SSL_CK_RC4_128_WITH_MD5,SSL_CK_DES_192_EDE3_CBC_WITH_MD5," +
+			"0x080080,SSL_CK_DES_64_CBC_WITH_MD5,SSL_CK_RC2_128_CBC_EXPORT40_WITH_MD5,SSL_CK_RC4_128_EXPORT40_WITH_MD5," +
+			"0x060140,0x0701c0,0xff8000,0xff8010,TLS_NULL_WITH_NULL_NULL",
+		FieldCompression: probe.NotAvailable,
+		FieldExtensions:  probe.NotAvailable,
+		FieldJA3:         probe.NotAvailable,
+		FieldJA4:         probe.NotAvailable,
+	}
+	for name, w := range want {
+		if got := fs.Value(name); got != w {
+			t.Errorf("%s = %q, want %q", name, got, w)
+		}
+	}
+	if len(fs) != len(fieldOrder) {
+		t.Errorf("%d fields, want %d", len(fs), len(fieldOrder))
+	}
+	if _, _, _, err := Fingerprint(b); !errors.Is(err, ErrNoFingerprint) {
+		t.Errorf("Fingerprint: %v, want ErrNoFingerprint", err)
+	}
+	for n := sslv2PrefixLen; n <= len(b); n++ {
+		if got := svc.Complete(b[:n], probe.TCP); got != (n == len(b)) {
+			t.Fatalf("Complete(prefix %d of %d) = %v", n, len(b), got)
+		}
+		if n == len(b) {
+			continue
+		}
+		_, err := ParseClientHello(b[:n])
+		if !errors.Is(err, ErrTruncated) || !strings.Contains(err.Error(), "truncated SSLv2") || svc.Detect(b[:n], probe.TCP, 443) == probe.NotMine {
+			t.Fatalf("prefix %d: %v", n, err)
+		}
+	}
+	if _, err := ParseClientHello(b[:20]); err == nil || err.Error() != "tls: truncated SSLv2 cipher specs at offset 11" {
+		t.Errorf("cut in cipher specs: %v", err)
+	}
 }
