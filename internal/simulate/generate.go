@@ -1,0 +1,301 @@
+package simulate
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ServiceCounts holds one number per service.
+type ServiceCounts struct {
+	HTTP int `json:"http"`
+	TLS  int `json:"tls"`
+	DNS  int `json:"dns"`
+}
+
+func (c *ServiceCounts) add(svc, n int) {
+	switch svc {
+	case 0:
+		c.HTTP += n
+	case 1:
+		c.TLS += n
+	default:
+		c.DNS += n
+	}
+}
+
+// Total is the sum over services.
+func (c ServiceCounts) Total() int { return c.HTTP + c.TLS + c.DNS }
+
+// OrgStats describes one org of the world ("unknown" = unattributed).
+type OrgStats struct {
+	Org string `json:"org"`
+	// Scanners counts source IPs; Labelled of them are in labels.csv and
+	// Hidden are members that only truth.csv knows.
+	Scanners int           `json:"scanners"`
+	Labelled int           `json:"labelled"`
+	Hidden   int           `json:"hidden"`
+	Probes   ServiceCounts `json:"probes"`
+	// DistinctPayloads counts payload templates: HTTP requests with the
+	// Host value left out, TLS JA3 strings with ALPN, DNS questions+flags.
+	DistinctPayloads ServiceCounts `json:"distinct_payloads"`
+}
+
+// Counts are the world's totals.
+type Counts struct {
+	Probes          ServiceCounts `json:"probes"`
+	Packets         int           `json:"packets"`
+	Scanners        int           `json:"scanners"`
+	LabelledIPs     int           `json:"labelled_ips"`
+	HiddenIPs       int           `json:"hidden_ips"`
+	UnattributedIPs int           `json:"unattributed_ips"`
+	// UnattributedProbeShare is the share of probes from scanners without
+	// a label (hidden members included), as a classifier sees it.
+	UnattributedProbeShare float64 `json:"unattributed_probe_share"`
+	TrainProbes            int     `json:"train_probes"`
+	TestProbes             int     `json:"test_probes"`
+}
+
+// World is the summary of a generated world; it is also written as world.json.
+type World struct {
+	Seed      uint64     `json:"seed"`
+	Preset    string     `json:"preset"`
+	Start     time.Time  `json:"start"`
+	End       time.Time  `json:"end"`
+	Split     time.Time  `json:"split"`
+	Weeks     int        `json:"weeks"`
+	Honeypots []string   `json:"honeypots"`
+	Counts    Counts     `json:"counts"`
+	Orgs      []OrgStats `json:"orgs"`
+	PcapFiles []string   `json:"pcap_files"`
+}
+
+// Truth CSV header; one row per generated first probe (session).
+var truthHeader = []string{"time", "src_ip", "src_port", "dst_ip", "dst_port", "transport", "service", "org", "profile", "hidden", "ja3"}
+
+// Generate writes a world into outDir: pcap/YYYY-MM-DD.pcap (one classic
+// pcap per UTC day, Ethernet/IPv4), labels.csv (ip,org of labelled scanners),
+// truth.csv (every first probe with its true org) and world.json. The same
+// Config gives byte-identical files.
+func Generate(ctx context.Context, cfg Config, outDir string) (*World, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	cat, err := loadCatalog()
+	if err != nil {
+		return nil, fmt.Errorf("simulate: embedded profiles: %w", err)
+	}
+	p := newPlanner(cfg, cat)
+	p.chooseScanners()
+	p.planSessions()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	pcapDir := filepath.Join(outDir, "pcap")
+	if err := os.MkdirAll(pcapDir, 0o755); err != nil {
+		return nil, err
+	}
+	w := p.summary()
+	// Sessions are sorted by probe time; a day's file holds the sessions
+	// whose SYN falls in that UTC day (visits never cross midnight).
+	byDay := map[int64][]*session{}
+	for _, s := range p.sessions {
+		d := (s.synTime - p.start) / day
+		byDay[d] = append(byDay[d], s)
+	}
+	nDays := (p.end - p.start) / day
+	for d := range nDays {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		name := time.UnixMicro(p.start + d*day).UTC().Format("2006-01-02") + ".pcap"
+		daySessions := byDay[d]
+		slices.SortStableFunc(daySessions, func(a, b *session) int {
+			if a.synTime != b.synTime {
+				if a.synTime < b.synTime {
+					return -1
+				}
+				return 1
+			}
+			return a.seq - b.seq
+		})
+		n, err := writeDay(filepath.Join(pcapDir, name), daySessions)
+		if err != nil {
+			return nil, fmt.Errorf("simulate: %s: %w", name, err)
+		}
+		w.Counts.Packets += n
+		w.PcapFiles = append(w.PcapFiles, filepath.ToSlash(filepath.Join("pcap", name)))
+	}
+	if err := writeFile(filepath.Join(outDir, "truth.csv"), p.writeTruth); err != nil {
+		return nil, err
+	}
+	if err := writeFile(filepath.Join(outDir, "labels.csv"), p.writeLabels); err != nil {
+		return nil, err
+	}
+	if err := writeFile(filepath.Join(outDir, "world.json"), func(out io.Writer) error {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(w)
+	}); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+func writeFile(path string, fill func(io.Writer) error) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriter(f)
+	if err := fill(bw); err != nil {
+		f.Close()
+		return fmt.Errorf("simulate: %s: %w", path, err)
+	}
+	if err := bw.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// TimeFormat is how truth.csv writes times: UTC, microseconds (the pcap
+// resolution).
+const TimeFormat = "2006-01-02T15:04:05.000000Z"
+
+func (p *planner) writeTruth(out io.Writer) error {
+	if _, err := io.WriteString(out, strings.Join(truthHeader, ",")+"\n"); err != nil {
+		return err
+	}
+	for _, s := range p.sessions {
+		transport := "tcp"
+		if s.service == 2 {
+			transport = "udp"
+		}
+		row := []string{
+			time.UnixMicro(s.probeTime).UTC().Format(TimeFormat),
+			s.scanner.ip.String(), strconv.Itoa(int(s.sport)),
+			s.dst.String(), strconv.Itoa(int(s.dport)),
+			transport, serviceNames[s.service], s.scanner.org, s.profile,
+			strconv.FormatBool(s.scanner.hidden), s.ja3,
+		}
+		if _, err := io.WriteString(out, strings.Join(row, ",")+"\n"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeLabels lists the labelled scanners that appear in the world, by IP.
+func (p *planner) writeLabels(out io.Writer) error {
+	if _, err := io.WriteString(out, "ip,org\n"); err != nil {
+		return err
+	}
+	var labelled []*scanner
+	for _, s := range p.scanners {
+		if s.labelled() {
+			labelled = append(labelled, s)
+		}
+	}
+	slices.SortFunc(labelled, func(a, b *scanner) int { return a.ip.Compare(b.ip) })
+	for _, s := range labelled {
+		if _, err := io.WriteString(out, s.ip.String()+","+s.org+"\n"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *planner) summary() *World {
+	start, end := p.cfg.Span()
+	w := &World{
+		Seed: p.cfg.Seed, Preset: p.cfg.Preset, Start: start, End: end,
+		Split: p.cfg.SplitTime(), Weeks: p.cfg.Weeks,
+	}
+	for _, h := range p.cfg.Honeypots {
+		w.Honeypots = append(w.Honeypots, h.String())
+	}
+	stats := map[string]*OrgStats{}
+	distinct := map[string][numServices]map[string]bool{}
+	get := func(org string) *OrgStats {
+		if stats[org] == nil {
+			stats[org] = &OrgStats{Org: org}
+			distinct[org] = [numServices]map[string]bool{{}, {}, {}}
+		}
+		return stats[org]
+	}
+	for _, s := range p.scanners {
+		st := get(s.org)
+		st.Scanners++
+		w.Counts.Scanners++
+		switch {
+		case s.hidden:
+			st.Hidden++
+			w.Counts.HiddenIPs++
+		case s.labelled():
+			st.Labelled++
+			w.Counts.LabelledIPs++
+		default:
+			w.Counts.UnattributedIPs++
+		}
+	}
+	unattributed := 0
+	for _, s := range p.sessions {
+		st := get(s.scanner.org)
+		st.Probes.add(s.service, 1)
+		w.Counts.Probes.add(s.service, 1)
+		distinct[s.scanner.org][s.service][s.signature] = true
+		if !s.scanner.labelled() {
+			unattributed++
+		}
+		if s.probeTime < p.split {
+			w.Counts.TrainProbes++
+		} else {
+			w.Counts.TestProbes++
+		}
+	}
+	if n := len(p.sessions); n > 0 {
+		w.Counts.UnattributedProbeShare = float64(int(float64(unattributed)/float64(n)*10000+0.5)) / 10000
+	}
+	names := make([]string, 0, len(stats))
+	for org := range stats {
+		names = append(names, org)
+	}
+	slices.Sort(names)
+	for _, org := range names {
+		st := stats[org]
+		for svc := range numServices {
+			st.DistinctPayloads.add(svc, len(distinct[org][svc]))
+		}
+		w.Orgs = append(w.Orgs, *st)
+	}
+	return w
+}
+
+// WriteReport prints the short statistics report of a world.
+func (w *World) WriteReport(out io.Writer) error {
+	bw := bufio.NewWriter(out)
+	fmt.Fprintf(bw, "world %s seed %d: %s .. %s (%d weeks, split %s), %d honeypots\n",
+		w.Preset, w.Seed, w.Start.Format("2006-01-02"), w.End.Format("2006-01-02"), w.Weeks,
+		w.Split.Format("2006-01-02"), len(w.Honeypots))
+	c := w.Counts
+	fmt.Fprintf(bw, "probes %d (http %d, tls %d, dns %d; train %d, test %d), packets %d\n",
+		c.Probes.Total(), c.Probes.HTTP, c.Probes.TLS, c.Probes.DNS, c.TrainProbes, c.TestProbes, c.Packets)
+	fmt.Fprintf(bw, "scanners %d: labelled %d, hidden members %d, unattributed %d; unattributed probe share %.1f%%\n",
+		c.Scanners, c.LabelledIPs, c.HiddenIPs, c.UnattributedIPs, 100*c.UnattributedProbeShare)
+	fmt.Fprintf(bw, "%-16s %8s %6s %8s %8s %8s %12s\n", "org", "scanners", "hidden", "http", "tls", "dns", "distinct h/t/d")
+	for _, o := range w.Orgs {
+		fmt.Fprintf(bw, "%-16s %8d %6d %8d %8d %8d %12s\n", o.Org, o.Scanners, o.Hidden,
+			o.Probes.HTTP, o.Probes.TLS, o.Probes.DNS,
+			fmt.Sprintf("%d/%d/%d", o.DistinctPayloads.HTTP, o.DistinctPayloads.TLS, o.DistinctPayloads.DNS))
+	}
+	return bw.Flush()
+}

@@ -1,0 +1,116 @@
+package simulate
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// defaultPort is the port a client leaves out of the Host header.
+var defaultPort = [numServices]uint16{80, 443, 53}
+
+func (p *planner) buildHTTP(sess *session, v *httpVariant, owner string) {
+	url := v.URL
+	if len(v.URLs) > 0 {
+		url = v.URLs[p.rng.IntN(len(v.URLs))]
+	}
+	if v.ExploitURL && len(p.cat.exploitURLs) > 0 {
+		url = p.cat.exploitURLs[p.rng.IntN(len(p.cat.exploitURLs))]
+	}
+	ua := ""
+	if v.BotUA && len(p.cat.bots) > 0 {
+		ua = p.cat.bots[p.rng.IntN(len(p.cat.bots))]
+	}
+	host := sess.dst.String()
+	if sess.dport != defaultPort[0] {
+		host += ":" + strconv.Itoa(int(sess.dport))
+	}
+	var req, sig strings.Builder
+	line := v.Method + " " + url + " " + v.Version + "\r\n"
+	req.WriteString(line)
+	sig.WriteString(line)
+	for _, h := range v.Headers {
+		val := strings.ReplaceAll(h[1], "{ua}", ua)
+		sig.WriteString(h[0] + ": " + val + "\r\n")
+		req.WriteString(h[0] + ": " + strings.ReplaceAll(val, "{host}", host) + "\r\n")
+	}
+	req.WriteString("\r\n")
+	sess.payload = []byte(req.String())
+	sess.signature = sig.String()
+	sess.profile = owner + "/" + v.Name
+	sess.reply = httpReply(url, sess)
+}
+
+// httpReply is the honeypot's answer: a small page for "/", 404 elsewhere.
+func httpReply(url string, sess *session) []byte {
+	status, body := "404 Not Found", "<html><head><title>404 Not Found</title></head><body><center><h1>404 Not Found</h1></center><hr><center>nginx</center></body></html>\n"
+	if url == "/" {
+		status, body = "200 OK", "<!DOCTYPE html>\n<html><head><title>Welcome to nginx!</title></head><body><h1>Welcome to nginx!</h1></body></html>\n"
+	}
+	date := time.UnixMicro(sess.probeTimeEstimate()).UTC().Format(time.RFC1123)
+	date = strings.Replace(date, "UTC", "GMT", 1)
+	return []byte("HTTP/1.1 " + status + "\r\nServer: nginx/1.24.0\r\nDate: " + date +
+		"\r\nContent-Type: text/html\r\nContent-Length: " + strconv.Itoa(len(body)) +
+		"\r\nConnection: close\r\n\r\n" + body)
+}
+
+// probeTimeEstimate is the second the reply is sent in; the Date header
+// only has second resolution, so the SYN time is close enough.
+func (s *session) probeTimeEstimate() int64 { return s.synTime }
+
+func (p *planner) buildTLS(sess *session, v *tlsVariant, owner string) {
+	sess.payload = v.stack.clientHello(p.rng, "")
+	str, md5 := v.stack.ja3()
+	sess.ja3 = md5
+	sess.signature = str + "|" + strings.Join(v.stack.ALPN, ",")
+	sess.profile = owner + "/" + v.Name
+	sess.reply = tlsAlertHandshakeFailure
+}
+
+func (p *planner) buildDNS(sess *session, v *dnsVariant, owner string) {
+	q := new(dns.Msg)
+	q.Id = uint16(p.rng.Uint32())
+	q.Opcode = int(v.flags>>11) & 0xf
+	q.RecursionDesired = v.flags&0x0100 != 0
+	q.AuthenticatedData = v.flags&0x0020 != 0
+	q.CheckingDisabled = v.flags&0x0010 != 0
+	q.Question = []dns.Question{{Name: dns.Fqdn(v.QName), Qtype: v.QType, Qclass: v.QClass}}
+	if v.EDNS {
+		q.SetEdns0(1232, false)
+	}
+	payload, err := q.Pack()
+	if err != nil {
+		// Profiles are validated at load; a name that does not pack is a
+		// bug in profiles.json, not a runtime condition.
+		panic("simulate: dns profile " + v.Name + ": " + err.Error())
+	}
+	sess.payload = payload
+	sess.signature = strings.Join([]string{v.QName, strconv.Itoa(int(v.QType)), strconv.Itoa(int(v.QClass)), v.Flags, strconv.FormatBool(v.EDNS)}, "|")
+	sess.profile = owner + "/" + v.Name
+	sess.reply = dnsReply(q)
+}
+
+// dnsReply answers CHAOS TXT queries with a BIND version string, as a
+// default BIND does, and refuses everything else: the honeypot is no open
+// resolver.
+func dnsReply(q *dns.Msg) []byte {
+	r := new(dns.Msg)
+	r.SetReply(q)
+	r.Authoritative = false
+	qq := q.Question[0]
+	if qq.Qclass == dns.ClassCHAOS && qq.Qtype == dns.TypeTXT {
+		r.Answer = []dns.RR{&dns.TXT{
+			Hdr: dns.RR_Header{Name: qq.Name, Rrtype: dns.TypeTXT, Class: dns.ClassCHAOS, Ttl: 0},
+			Txt: []string{"9.18.24-1-Debian"},
+		}}
+	} else {
+		r.Rcode = dns.RcodeRefused
+	}
+	b, err := r.Pack()
+	if err != nil {
+		panic("simulate: dns reply: " + err.Error())
+	}
+	return b
+}

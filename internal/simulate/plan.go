@@ -1,0 +1,466 @@
+package simulate
+
+import (
+	"cmp"
+	"math"
+	"math/rand/v2"
+	"net/netip"
+	"slices"
+	"time"
+)
+
+const (
+	day = int64(24 * time.Hour / time.Microsecond)
+	sec = int64(time.Second / time.Microsecond)
+	ms  = int64(time.Millisecond / time.Microsecond)
+	// dayTail keeps visits away from midnight so that every session lies
+	// inside one daily pcap file.
+	dayTail = 15 * 60 * sec
+	// ephemeralLow..+ephemeralSpan is the Linux ephemeral port range.
+	ephemeralLow  = 32768
+	ephemeralSpan = 28232
+)
+
+// scanner is one source IP of the world.
+type scanner struct {
+	idx      int
+	ip       netip.Addr
+	org      string // true org, unknownOrg for unattributed
+	hidden   bool   // member of org, but not in labels.csv
+	counts   [2][numServices]int
+	profile  *orgProfile
+	tools    [numServices]*toolProfile // primary generic tool (unattributed only)
+	rtt      int64                     // µs
+	ttl      uint8
+	portBase uint32
+	portStep uint32
+	nextPort uint32
+}
+
+func (s *scanner) labelled() bool { return s.org != unknownOrg && !s.hidden }
+
+// newPort returns a source port this scanner has not used before: the range
+// has 28232 = 2^3·3529 ports and every stride is odd and below 3529, so the
+// sequence visits each port once before it wraps.
+func (s *scanner) newPort() uint16 {
+	p := (s.portBase + s.nextPort*s.portStep) % ephemeralSpan
+	s.nextPort++
+	return uint16(ephemeralLow + p)
+}
+
+// session is one generated connection with its first probe.
+type session struct {
+	scanner   *scanner
+	seq       int // generation order, breaks time ties
+	service   int
+	dst       netip.Addr
+	dport     uint16
+	sport     uint16
+	synTime   int64 // µs since the Unix epoch
+	probeTime int64 // arrival of the first payload byte
+	profile   string
+	payload   []byte
+	reply     []byte
+	ja3       string
+	signature string
+	shape     sessionShape
+}
+
+// sessionShape holds every random choice of the packet exchange, drawn at
+// planning time so that writing packets consumes no randomness.
+type sessionShape struct {
+	clientISN, serverISN uint32
+	rtt                  int64 // scanner <-> honeypot round trip, µs
+	clientDelay          int64 // ACK of the handshake -> first payload
+	split                int   // bytes in the first payload segment (0 = whole)
+	splitGap             int64
+	retransmit           bool
+	rto                  int64
+	serverDelay          int64 // payload -> honeypot reply
+	closeWithRST         bool
+	serverClosesFirst    bool
+	ipID                 uint16
+	ttl                  uint8
+	window               uint16
+}
+
+// planner draws the whole world from one seeded source, in a fixed order.
+type planner struct {
+	cfg        Config
+	cat        *catalog
+	rng        *rand.Rand
+	start, end int64
+	split      int64
+	scanners   []*scanner
+	sessions   []*session
+}
+
+func newPlanner(cfg Config, cat *catalog) *planner {
+	start, end := cfg.Span()
+	return &planner{
+		cfg: cfg, cat: cat,
+		// One source for everything; the second PCG word is a fixed tag so
+		// that seed 0 is as good as any other.
+		rng:   rand.New(rand.NewPCG(cfg.Seed, 0x5ca9_9e2b_0b5e_55ed)),
+		start: start.UnixMicro(), end: end.UnixMicro(), split: cfg.SplitTime().UnixMicro(),
+	}
+}
+
+// chooseScanners keeps a share of the real scanners of every org (at least
+// one per labelled org), scales their probe counts to the world's length
+// and turns a share of the unattributed ones into hidden org members.
+func (p *planner) chooseScanners() {
+	byOrg := map[string][]realScanner{}
+	for _, rs := range p.cat.scanners {
+		byOrg[rs.Org] = append(byOrg[rs.Org], rs)
+	}
+	orgs := append(slices.Clone(p.cat.orgNames), unknownOrg)
+	var unknownPicked []*scanner
+	for _, org := range orgs {
+		rows := byOrg[org]
+		if len(rows) == 0 {
+			continue
+		}
+		frac := p.cfg.KnownFraction
+		if org == unknownOrg {
+			frac = p.cfg.UnknownFraction
+		}
+		n := max(1, int(math.Round(float64(len(rows))*frac)))
+		perm := p.rng.Perm(len(rows))[:n]
+		slices.Sort(perm) // keep the file's (org, ip) order
+		for _, i := range perm {
+			s := p.newScanner(rows[i], org)
+			if org == unknownOrg {
+				unknownPicked = append(unknownPicked, s)
+			}
+		}
+	}
+	p.hideMembers(unknownPicked, byOrg)
+	for _, s := range p.scanners {
+		p.scaleCounts(s)
+	}
+}
+
+func (p *planner) newScanner(rs realScanner, org string) *scanner {
+	s := &scanner{
+		idx: len(p.scanners), ip: rs.IP, org: org, counts: rs.Counts,
+		profile:  p.cat.orgs[org],
+		rtt:      (5 + int64(p.rng.ExpFloat64()*60)) * ms,
+		ttl:      []uint8{64, 128, 255}[weightedIndex(p.rng, []float64{70, 15, 15})] - uint8(6+p.rng.IntN(20)),
+		portBase: p.rng.Uint32N(ephemeralSpan),
+		portStep: []uint32{1, 3, 5, 11, 13, 17, 19, 23, 29, 31}[p.rng.IntN(10)],
+	}
+	s.rtt = min(s.rtt, 400*ms)
+	if org == unknownOrg {
+		for svc := range numServices {
+			s.tools[svc] = p.pickTool(svc)
+		}
+	}
+	p.scanners = append(p.scanners, s)
+	return s
+}
+
+// hideMembers assigns HiddenShare of the unattributed scanners to a known
+// org (never a fully disclosed one), weighted by org size, and gives each
+// the probe counts of a random real member of that org.
+func (p *planner) hideMembers(unknown []*scanner, byOrg map[string][]realScanner) {
+	n := int(math.Round(float64(len(unknown)) * p.cfg.HiddenShare))
+	if n == 0 {
+		return
+	}
+	var names []string
+	var weights []float64
+	for _, org := range p.cat.orgNames {
+		if slices.Contains(FullyDisclosed, org) || len(byOrg[org]) == 0 {
+			continue
+		}
+		names = append(names, org)
+		weights = append(weights, float64(len(byOrg[org])))
+	}
+	for _, i := range p.rng.Perm(len(unknown))[:n] {
+		s := unknown[i]
+		org := names[weightedIndex(p.rng, weights)]
+		rows := byOrg[org]
+		s.org, s.hidden, s.profile = org, true, p.cat.orgs[org]
+		s.counts = rows[p.rng.IntN(len(rows))].Counts
+		s.tools = [numServices]*toolProfile{}
+	}
+}
+
+func (p *planner) scaleCounts(s *scanner) {
+	factor := float64(p.cfg.Weeks) / realWeeks
+	total := 0
+	var weights []float64
+	for seg := range 2 {
+		for svc := range numServices {
+			c := s.counts[seg][svc]
+			weights = append(weights, float64(c))
+			x := float64(c) * factor
+			n := int(x)
+			if p.rng.Float64() < x-float64(n) {
+				n++
+			}
+			if p.cfg.MaxProbesPerScanner > 0 {
+				n = min(n, p.cfg.MaxProbesPerScanner)
+			}
+			s.counts[seg][svc] = n
+			total += n
+		}
+	}
+	if total == 0 {
+		// A scanner that was chosen is seen at least once; where depends on
+		// where its real probes were.
+		i := weightedIndex(p.rng, weights)
+		s.counts[i/numServices][i%numServices] = 1
+	}
+	if s.profile != nil {
+		// An org without a profile for a service sends those probes in a
+		// service it has (only happens for hidden members of small orgs).
+		for seg := range 2 {
+			for svc := range numServices {
+				if s.counts[seg][svc] > 0 && !s.profile.has(svc) {
+					for alt := range numServices {
+						if s.profile.has(alt) {
+							s.counts[seg][alt] += s.counts[seg][svc]
+							s.counts[seg][svc] = 0
+							break
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+func (sv *serviceVariants) has(svc int) bool {
+	switch svc {
+	case 0:
+		return len(sv.HTTP) > 0
+	case 1:
+		return len(sv.TLS) > 0
+	}
+	return len(sv.DNS) > 0
+}
+
+func (p *planner) pickTool(svc int) *toolProfile {
+	var cands []*toolProfile
+	var weights []float64
+	for _, t := range p.cat.tools {
+		if t.has(svc) {
+			cands = append(cands, t)
+			weights = append(weights, t.Weight)
+		}
+	}
+	return cands[weightedIndex(p.rng, weights)]
+}
+
+// planSessions spreads each scanner's probes over visits in its train and
+// test windows and draws every probe's payload and packet shape.
+func (p *planner) planSessions() {
+	for _, s := range p.scanners {
+		for seg := range 2 {
+			from, to := p.start, p.split
+			if seg == 1 {
+				from, to = p.split, p.end
+			}
+			var svcs []int
+			for svc := range numServices {
+				for range s.counts[seg][svc] {
+					svcs = append(svcs, svc)
+				}
+			}
+			p.rng.Shuffle(len(svcs), func(i, j int) { svcs[i], svcs[j] = svcs[j], svcs[i] })
+			visitMean := 1.6
+			if s.profile != nil {
+				visitMean = s.profile.VisitMean
+			}
+			for len(svcs) > 0 {
+				size := 1 + int(p.rng.ExpFloat64()*(visitMean-1)+0.5)
+				size = min(size, len(svcs))
+				p.planVisit(s, svcs[:size], from, to)
+				svcs = svcs[size:]
+			}
+		}
+	}
+	slices.SortStableFunc(p.sessions, func(a, b *session) int {
+		return cmp.Or(cmp.Compare(a.probeTime, b.probeTime), cmp.Compare(a.seq, b.seq))
+	})
+}
+
+func (p *planner) planVisit(s *scanner, svcs []int, from, to int64) {
+	t := from + p.rng.Int64N(max(1, to-from-dayTail))
+	if tod := (t - p.start) % day; tod > day-dayTail {
+		t -= dayTail // keep the visit inside its UTC day
+	}
+	hpOffset := p.rng.IntN(len(p.cfg.Honeypots))
+	var prev *session
+	var prevHTTP *httpVariant
+	for k, svc := range svcs {
+		sess := &session{scanner: s, seq: len(p.sessions), service: svc}
+		var chained *httpVariant
+		if svc == 0 && prevHTTP != nil && prevHTTP.Next != "" && prev != nil && prev.service == 0 {
+			chained = s.profile.httpByName(prevHTTP.Next)
+		}
+		if k > 0 {
+			if chained != nil {
+				t += p.rng.Int64N(4*sec) + 50*ms
+			} else {
+				t += min(int64(p.rng.ExpFloat64()*float64(3*sec))+20*ms, 60*sec)
+			}
+		}
+		sess.synTime = t
+		if chained != nil {
+			sess.dst, sess.dport = prev.dst, prev.dport
+		} else {
+			sess.dst = p.cfg.Honeypots[(hpOffset+k)%len(p.cfg.Honeypots)]
+			sess.dport = p.pickPort(svc)
+		}
+		sess.sport = s.newPort()
+		frac := float64(t-p.start) / float64(p.end-p.start)
+		switch svc {
+		case 0:
+			v, owner := chained, ""
+			if v == nil {
+				v, owner = p.pickHTTP(s, frac)
+			} else {
+				owner = s.org
+			}
+			p.buildHTTP(sess, v, owner)
+			prevHTTP = v
+		case 1:
+			v, owner := p.pickTLS(s, frac)
+			p.buildTLS(sess, v, owner)
+			prevHTTP = nil
+		default:
+			v, owner := p.pickDNS(s, frac)
+			p.buildDNS(sess, v, owner)
+			prevHTTP = nil
+		}
+		p.drawShape(sess)
+		p.sessions = append(p.sessions, sess)
+		prev = sess
+	}
+}
+
+func (op *orgProfile) httpByName(name string) *httpVariant {
+	for i := range op.HTTP {
+		if op.HTTP[i].Name == name {
+			return &op.HTTP[i]
+		}
+	}
+	return nil
+}
+
+func (p *planner) pickPort(svc int) uint16 {
+	ports := [numServices][]weightedPort{p.cat.httpPorts, p.cat.tlsPorts, p.cat.dnsPorts}[svc]
+	w := make([]float64, len(ports))
+	for i, wp := range ports {
+		w[i] = float64(wp[1])
+	}
+	return uint16(ports[weightedIndex(p.rng, w)][0])
+}
+
+// variantSource returns the variants a scanner draws from for svc: its org's
+// profile, or a generic tool (its own in 85 % of probes, another otherwise).
+func (p *planner) variantSource(s *scanner, svc int) (*serviceVariants, string) {
+	if s.profile != nil {
+		return &s.profile.serviceVariants, s.org
+	}
+	tool := s.tools[svc]
+	if p.rng.Float64() < 0.15 {
+		tool = p.pickTool(svc)
+	}
+	return &tool.serviceVariants, unknownOrg + "/" + tool.Name
+}
+
+func active(a []float64, frac float64) bool {
+	return a == nil || (frac >= a[0] && frac < a[1])
+}
+
+// pickActive chooses among the variants active at frac by weight, falling
+// back to all variants if a profile leaves a gap in time.
+func pickActive(rng *rand.Rand, n int, weight func(int) float64, act func(int) []float64, frac float64) int {
+	w := make([]float64, n)
+	any := false
+	for i := range n {
+		if active(act(i), frac) {
+			w[i] = weight(i)
+			any = true
+		}
+	}
+	if !any {
+		for i := range n {
+			w[i] = weight(i)
+		}
+	}
+	return weightedIndex(rng, w)
+}
+
+func (p *planner) pickHTTP(s *scanner, frac float64) (*httpVariant, string) {
+	sv, owner := p.variantSource(s, 0)
+	i := pickActive(p.rng, len(sv.HTTP), func(i int) float64 { return sv.HTTP[i].Weight },
+		func(i int) []float64 { return sv.HTTP[i].Active }, frac)
+	return &sv.HTTP[i], owner
+}
+
+func (p *planner) pickTLS(s *scanner, frac float64) (*tlsVariant, string) {
+	sv, owner := p.variantSource(s, 1)
+	i := pickActive(p.rng, len(sv.TLS), func(i int) float64 { return sv.TLS[i].Weight },
+		func(i int) []float64 { return sv.TLS[i].Active }, frac)
+	return &sv.TLS[i], owner
+}
+
+func (p *planner) pickDNS(s *scanner, frac float64) (*dnsVariant, string) {
+	sv, owner := p.variantSource(s, 2)
+	i := pickActive(p.rng, len(sv.DNS), func(i int) float64 { return sv.DNS[i].Weight },
+		func(i int) []float64 { return sv.DNS[i].Active }, frac)
+	return &sv.DNS[i], owner
+}
+
+// drawShape decides how the session looks on the wire: handshake timing,
+// ClientHellos split over two segments, a retransmitted first segment, and
+// how the connection ends.
+func (p *planner) drawShape(sess *session) {
+	r := p.rng
+	s := sess.scanner
+	sh := &sess.shape
+	sh.clientISN, sh.serverISN = r.Uint32(), r.Uint32()
+	sh.rtt = max(ms, s.rtt+int64(r.NormFloat64()*float64(s.rtt)/20))
+	sh.clientDelay = int64(r.ExpFloat64() * float64(2*ms))
+	if sess.service == 1 && len(sess.payload) > 64 && r.Float64() < 0.3 {
+		sh.split = 5 + r.IntN(len(sess.payload)-10)
+		sh.splitGap = int64(r.ExpFloat64()*float64(ms)) + 20
+	}
+	sh.retransmit = sess.service != 2 && r.Float64() < 0.03
+	sh.rto = 200*ms + r.Int64N(100*ms)
+	sh.serverDelay = 100 + r.Int64N(3*ms)
+	sh.closeWithRST = r.Float64() < 0.3
+	sh.serverClosesFirst = sess.service == 1 && r.Float64() < 0.5
+	sh.ipID = uint16(r.Uint32())
+	sh.ttl = s.ttl
+	sh.window = []uint16{64240, 65535, 29200, 1024}[weightedIndex(r, []float64{60, 20, 15, 5})]
+	if sess.service == 2 {
+		sess.probeTime = sess.synTime
+	} else {
+		sess.probeTime = sess.synTime + sh.rtt + sh.clientDelay
+	}
+}
+
+// weightedIndex draws i with probability w[i]/sum(w).
+func weightedIndex(rng *rand.Rand, w []float64) int {
+	total := 0.0
+	for _, x := range w {
+		total += x
+	}
+	if total <= 0 {
+		return rng.IntN(len(w))
+	}
+	x := rng.Float64() * total
+	for i, v := range w {
+		if x < v {
+			return i
+		}
+		x -= v
+	}
+	return len(w) - 1
+}
