@@ -607,3 +607,116 @@ func (p *parser) listLine(n int, line string) error {
 var hostnameRE = regexp.MustCompile(`^[a-z0-9_]([a-z0-9_-]{0,62})(\.[a-z0-9_]([a-z0-9_-]{0,62}))*$`)
 
 func validHostname(s string) bool { return len(s) <= 253 && hostnameRE.MatchString(s) }
+
+// ImportFiles parses every file first and stores them all in one
+// transaction, so a directory import lands whole or not at all. Under a
+// directory, files that hold no address at all (notes, reports) are left
+// out with a note instead of failing the import; a named file is never
+// left out silently.
+func (s *LabelDB) ImportFiles(ctx context.Context, paths []string, opts ImportOptions) ([]ImportReport, error) {
+	files, err := expandPaths(paths)
+	if err != nil {
+		return nil, err
+	}
+	var reports []ImportReport
+	var parsed []Parsed
+	for _, f := range files {
+		fh, err := os.Open(f.path)
+		if err != nil {
+			return reports, err
+		}
+		p, err := Parse(fh, f.path, s.reg, opts)
+		fh.Close()
+		if f.fromDir && p.Report.Labels == 0 && p.Report.Unattributed == 0 && len(p.PTRs) == 0 &&
+			(err != nil || p.Report.Format == FormatList) {
+			p.Report.Note = "no addresses: not a label file, left out"
+			p.Report.Skipped = nil
+			reports = append(reports, p.Report)
+			continue
+		}
+		if err != nil {
+			return append(reports, p.Report), err
+		}
+		parsed = append(parsed, p)
+		reports = append(reports, p.Report)
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return reports, err
+	}
+	defer tx.Rollback()
+	now := time.Now()
+	for i := range reports {
+		var p *Parsed
+		for j := range parsed {
+			if parsed[j].Report.File == reports[i].File {
+				p = &parsed[j]
+			}
+		}
+		if p == nil {
+			continue
+		}
+		var replace []string
+		if opts.Replace {
+			replace = p.Report.Sources
+		}
+		added, err := addLabelsTx(ctx, tx, p.Labels, replace, p.Report.File)
+		if err != nil {
+			return reports, err
+		}
+		if len(p.PTRs) > 0 {
+			if err := storePTRsTx(ctx, tx, p.PTRs, p.Report.File, now); err != nil {
+				return reports, err
+			}
+		}
+		rep := p.Report
+		if _, err := tx.ExecContext(ctx, `INSERT INTO label_imports (file, format, source, lines, labels, added, skipped, imported_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, rep.File, string(rep.Format), strings.Join(rep.Sources, ","), rep.Lines, rep.Labels, added,
+			len(rep.Skipped), now.UTC().Format(time.RFC3339)); err != nil {
+			return reports, fmt.Errorf("labels: record import: %w", err)
+		}
+		reports[i].Added = added
+	}
+	if err := tx.Commit(); err != nil {
+		return reports, fmt.Errorf("labels: commit import: %w", err)
+	}
+	return reports, nil
+}
+
+type inputFile struct {
+	path    string
+	fromDir bool
+}
+
+// labelFileExts are the file kinds a directory import reads.
+var labelFileExts = map[string]bool{".txt": true, ".csv": true, ".lst": true, ".list": true, ".netset": true, ".ipset": true}
+
+func expandPaths(paths []string) ([]inputFile, error) {
+	var out []inputFile
+	for _, p := range paths {
+		info, err := os.Stat(p)
+		if err != nil {
+			return nil, err
+		}
+		if !info.IsDir() {
+			out = append(out, inputFile{path: p})
+			continue
+		}
+		err = filepath.WalkDir(p, func(path string, d os.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() && path != p && strings.HasPrefix(d.Name(), ".") {
+				return filepath.SkipDir
+			}
+			if d.Type().IsRegular() && labelFileExts[strings.ToLower(filepath.Ext(path))] {
+				out = append(out, inputFile{path: path, fromDir: true})
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
