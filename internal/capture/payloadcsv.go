@@ -104,8 +104,9 @@ func ExtractPayloadCSV(ctx context.Context, path string, opts Options, emit func
 		if err == io.EOF {
 			break
 		}
-		line, _ := r.FieldPos(0)
-		if err == nil {
+		line := 0
+		if err == nil && len(rec) > 0 {
+			line, _ = r.FieldPos(0)
 			err = parseCSVRow(rec, col, payloadEncoding(col["enc"]), &pkt)
 		}
 		if err != nil {
