@@ -1,0 +1,176 @@
+package feature
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/scannergrouper/scannergrouper/internal/probe"
+)
+
+func near(a, b, tol float64) bool { return math.Abs(a-b) <= tol }
+
+func TestMutualInformationKnownValues(t *testing.T) {
+	cases := []struct {
+		u, v    []int32
+		mi, ami float64
+	}{
+		// Identical and relabelled partitions (sklearn docs: AMI 1.0).
+		{[]int32{0, 0, 1, 1}, []int32{0, 0, 1, 1}, math.Ln2, 1},
+		{[]int32{0, 0, 1, 1}, []int32{1, 1, 0, 0}, math.Ln2, 1},
+		// One field value for everyone: no information (sklearn: 0.0).
+		{[]int32{0, 0, 0, 0}, []int32{0, 1, 2, 3}, 0, 0},
+		// Every probe unique: MI = H(org) but AMI = 0, the TLS-random case.
+		{[]int32{0, 1, 2, 3}, []int32{0, 0, 1, 1}, math.Ln2, 0},
+	}
+	for _, c := range cases {
+		mi, ami := mutualInformation(c.u, 4, c.v, 4)
+		if !near(mi, c.mi, 1e-12) || !near(ami, c.ami, 1e-9) {
+			t.Errorf("MI(%v, %v) = %.6f, AMI %.6f; want %.6f, %.6f", c.u, c.v, mi, ami, c.mi, c.ami)
+		}
+	}
+}
+
+// TestExpectedMIByPermutation checks EMI against its definition: the mean
+// MI over every permutation of one labelling (the hypergeometric model).
+func TestExpectedMIByPermutation(t *testing.T) {
+	u := []int32{0, 0, 0, 1, 1, 2, 3}
+	v := []int32{0, 0, 1, 1, 1, 1, 2}
+	perm := slices.Clone(v)
+	var sum float64
+	var count int
+	var permute func(k int)
+	permute = func(k int) {
+		if k == len(perm) {
+			mi, _ := mutualInformation(u, 4, perm, 3)
+			sum += mi
+			count++
+			return
+		}
+		for i := k; i < len(perm); i++ {
+			perm[k], perm[i] = perm[i], perm[k]
+			permute(k + 1)
+			perm[k], perm[i] = perm[i], perm[k]
+		}
+	}
+	permute(0)
+	want := sum / float64(count)
+	a, b := []int{3, 2, 1, 1}, []int{2, 4, 1}
+	if got := expectedMutualInformation(a, b, 7); !near(got, want, 1e-12) {
+		t.Errorf("EMI = %.15f, mean MI over %d permutations = %.15f", got, count, want)
+	}
+}
+
+// TestFieldStatisticsRanking: on traffic where the org decides a few
+// fields and per-connection fields are unique, the paper's MI ranks the
+// unique fields first and the adjusted score ranks them last.
+func TestFieldStatisticsRanking(t *testing.T) {
+	ps, labels := synthTLS(rand.New(rand.NewPCG(1, 2)), 3000)
+	table, err := FieldStatistics(ServiceTLS, ps, labels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	by := map[string]FieldStats{}
+	for _, s := range table.Fields {
+		by[s.Field] = s
+	}
+	rnd, suites := by["handshake_random_bytes"], by["handshake_ciphersuites"]
+	if rnd.UniqueRatio < 0.99 || rnd.MI < suites.MI-1e-9 || rnd.AMI > 0.05 || suites.AMI < 0.5 {
+		t.Errorf("random bytes MI %.3f AMI %.3f unique %.2f; cipher suites MI %.3f AMI %.3f",
+			rnd.MI, rnd.AMI, rnd.UniqueRatio, suites.MI, suites.AMI)
+	}
+	paper, err := table.Select(SelectPaper)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(paper, "handshake_random_bytes") || !slices.Contains(paper, "handshake_time") {
+		t.Errorf("paper mode chose %v, without the near-unique fields the paper picked", paper)
+	}
+	def, err := table.Select(SelectDefault)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"handshake_random_bytes", "handshake_time"} {
+		if slices.Contains(def, bad) {
+			t.Errorf("default mode chose the near-unique %s: %v", bad, def)
+		}
+	}
+	if slices.Contains(def, "ja3") && slices.Contains(def, "ja3_md5") {
+		t.Errorf("default mode chose both ja3 and its hash: %v", def)
+	}
+	// In this data ja3 and ja3_md5 are relabellings of the cipher suites
+	// and three fields are constant, so fewer than six fields qualify.
+	if len(def) < 4 || len(def) > PaperTopK || slices.Contains(def, "ja3") || slices.Contains(def, "tls_version") {
+		t.Errorf("default mode chose %v", def)
+	}
+	sel := 0
+	for _, s := range table.Fields {
+		if s.Selected {
+			sel++
+		}
+	}
+	if sel != len(def) {
+		t.Errorf("%d fields marked selected, %d returned", sel, len(def))
+	}
+}
+
+func TestFieldStatisticsCounts(t *testing.T) {
+	ps := []probe.Probe{
+		mkProbe("http", 0, f("Url", "/"), f("User-Agent", "a")),
+		mkProbe("http", 1, f("Url", "/"), f("User-Agent", "b"), f("User-Agent", "c")),
+		mkProbe("http", 2, f("Url", "/x")),
+		mkProbe("http", 3, f("Url", "/")),
+	}
+	labels := []string{"censys", "censys", "unknown", ""}
+	table, err := FieldStatistics(ServiceHTTP, ps, labels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if table.Labelled != 2 || table.Orgs != 1 || table.Probes != 4 {
+		t.Errorf("table %+v", table)
+	}
+	ua := table.Fields[slices.IndexFunc(table.Fields, func(s FieldStats) bool { return s.Field == "User-Agent" })]
+	// Two probes carry it (the repeat counts once); values a, b and N/A.
+	if ua.Present != 2 || ua.Coverage != 0.5 || ua.Distinct != 3 || ua.UniqueRatio != 1 || ua.Kind != "option" {
+		t.Errorf("User-Agent stats %+v", ua)
+	}
+	if _, err := FieldStatistics(ServiceHTTP, ps, labels[:2]); err == nil {
+		t.Error("mismatched label slice accepted")
+	}
+	if _, err := table.Select(SelectDefault); err != nil {
+		t.Error(err)
+	}
+	unlabelled, _ := FieldStatistics(ServiceHTTP, ps, nil)
+	if _, err := unlabelled.Select(SelectPaper); err == nil {
+		t.Error("HTTP selection without labels succeeded")
+	}
+	dns, _ := FieldStatistics(ServiceDNS, dnsFixture(), nil)
+	names, err := dns.Select(SelectPaper)
+	if err != nil || len(names) != len(DNSFields) {
+		t.Errorf("DNS selection = %v, %v; want all %d fields", names, err, len(DNSFields))
+	}
+}
+
+func TestParseSelectMode(t *testing.T) {
+	for in, want := range map[string]SelectMode{"": SelectDefault, "default": SelectDefault, "paper": SelectPaper} {
+		if got, err := ParseSelectMode(in); err != nil || got != want {
+			t.Errorf("ParseSelectMode(%q) = %v, %v", in, got, err)
+		}
+	}
+	if _, err := ParseSelectMode("best"); err == nil {
+		t.Error("unknown mode accepted")
+	}
+}
+
+func ExampleTokens() {
+	ua := probe.Field{Name: "User-Agent", Value: "Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/115.0"}
+	for _, tok := range Tokens(TokProduct, ua) {
+		fmt.Println(tok)
+	}
+	// Output:
+	// Mozilla/5.0 (X11; Linux x86_64)
+	// Gecko/20100101
+	// Firefox/115.0
+}
