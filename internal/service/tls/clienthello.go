@@ -39,12 +39,13 @@ var ErrNotClientHello = errors.New("not a ClientHello")
 type ParseError struct {
 	Offset int
 	Msg    string
-	Kind   error // ErrTruncated, ErrNotClientHello, or nil for malformed data
+	// Cause is ErrTruncated, ErrNotClientHello, or nil for malformed data.
+	Cause error
 }
 
 func (e *ParseError) Error() string { return fmt.Sprintf("tls: %s at offset %d", e.Msg, e.Offset) }
 
-func (e *ParseError) Unwrap() error { return e.Kind }
+func (e *ParseError) Unwrap() error { return e.Cause }
 
 // Extension is one ClientHello extension as sent.
 type Extension struct {
@@ -110,18 +111,18 @@ type recordWalker struct {
 // A final record cut short by the end of the payload yields what is there.
 func (w *recordWalker) next() (frag []byte, fragOff int, err error) {
 	if w.off >= len(w.b) {
-		return nil, w.off, &ParseError{Offset: w.off, Msg: "truncated handshake message", Kind: ErrTruncated}
+		return nil, w.off, &ParseError{Offset: w.off, Msg: "truncated handshake message", Cause: ErrTruncated}
 	}
 	if len(w.b)-w.off < recordHeaderLen {
-		return nil, w.off, &ParseError{Offset: w.off, Msg: "truncated record header", Kind: ErrTruncated}
+		return nil, w.off, &ParseError{Offset: w.off, Msg: "truncated record header", Cause: ErrTruncated}
 	}
 	h := w.b[w.off:]
 	if h[0] != recordTypeHandshake {
-		return nil, w.off, &ParseError{Offset: w.off, Msg: fmt.Sprintf("record type 0x%02x is not handshake", h[0]), Kind: ErrNotClientHello}
+		return nil, w.off, &ParseError{Offset: w.off, Msg: fmt.Sprintf("record type 0x%02x is not handshake", h[0]), Cause: ErrNotClientHello}
 	}
 	version := uint16(h[1])<<8 | uint16(h[2])
 	if h[1] != 3 || h[2] > 4 {
-		return nil, w.off + 1, &ParseError{Offset: w.off + 1, Msg: fmt.Sprintf("record version %s is not SSLv3/TLS", hex4(version)), Kind: ErrNotClientHello}
+		return nil, w.off + 1, &ParseError{Offset: w.off + 1, Msg: fmt.Sprintf("record version %s is not SSLv3/TLS", hex4(version)), Cause: ErrNotClientHello}
 	}
 	if w.off == 0 {
 		w.recordVersion = version
@@ -166,7 +167,9 @@ func (r *reassembly) payloadOffset(msgOff int) int {
 // len(b) bytes because the declared length is checked against what is there.
 // When the payload ends early it returns the error together with the part of
 // the message that did arrive, so the caller can say which field was cut.
-func reassemble(b []byte) (*reassembly, error) {
+// With keep false it only measures (for Complete, called once per segment)
+// and copies nothing.
+func reassemble(b []byte, keep bool) (*reassembly, error) {
 	w := recordWalker{b: b}
 	r := &reassembly{}
 	var hdr [handshakeHeaderLen]byte
@@ -178,7 +181,7 @@ func reassemble(b []byte) (*reassembly, error) {
 			return r, err
 		}
 		if have == 0 && len(frag) > 0 && frag[0] != handshakeTypeClientHello {
-			return nil, &ParseError{Offset: fragOff, Msg: fmt.Sprintf("handshake type %d is not ClientHello", frag[0]), Kind: ErrNotClientHello}
+			return nil, &ParseError{Offset: fragOff, Msg: fmt.Sprintf("handshake type %d is not ClientHello", frag[0]), Cause: ErrNotClientHello}
 		}
 		r.frags = append(r.frags, fragment{msgOff: have, payloadOff: fragOff})
 		for i := 0; have+i < handshakeHeaderLen && i < len(frag); i++ {
@@ -192,15 +195,19 @@ func reassemble(b []byte) (*reassembly, error) {
 				r.recordVersion = w.recordVersion
 				return r, nil
 			}
-			// Every message byte needs a payload byte, so the copy is
-			// bounded by what is left of b, not by the declared length.
-			r.msg = append(make([]byte, 0, have+min(need-have, len(b)-fragOff)), r.msg...)
+			if keep {
+				// Every message byte needs a payload byte, so the copy is
+				// bounded by what is left of b, not by the declared length.
+				r.msg = append(make([]byte, 0, have+min(need-have, len(b)-fragOff)), r.msg...)
+			}
 		}
 		take := len(frag)
 		if need >= 0 {
 			take = min(take, need-have)
 		}
-		r.msg = append(r.msg, frag[:take]...)
+		if keep {
+			r.msg = append(r.msg, frag[:take]...)
+		}
 		have += take
 	}
 	r.consumed = w.off
@@ -210,8 +217,8 @@ func reassemble(b []byte) (*reassembly, error) {
 
 // ParseClientHello parses a TLS ClientHello from a payload that starts with
 // a TLS record (the hello may span several handshake records) or with an
-// SSLv2-compatible CLIENT-HELLO. Bytes after the
-// hello are ignored. It never panics and allocates in proportion to len(b).
+// SSLv2-compatible CLIENT-HELLO. Bytes after the hello are ignored. It never
+// panics and allocates in proportion to len(b).
 // Errors are *ParseError values; errors.Is(err, ErrTruncated) means more
 // bytes could still complete the hello.
 func ParseClientHello(b []byte) (*ClientHello, error) {
@@ -219,9 +226,9 @@ func ParseClientHello(b []byte) (*ClientHello, error) {
 		return parseSSLv2Hello(b, msgLen)
 	}
 	if len(b) < sslv2FixedLen && sslv2Prefix(b) {
-		return nil, &ParseError{Offset: 0, Msg: "truncated SSLv2 hello header", Kind: ErrTruncated}
+		return nil, &ParseError{Offset: 0, Msg: "truncated SSLv2 hello header", Cause: ErrTruncated}
 	}
-	r, err := reassemble(b)
+	r, err := reassemble(b, true)
 	if err != nil {
 		if r != nil && errors.Is(err, ErrTruncated) && len(r.msg) >= handshakeHeaderLen {
 			// Name the field the payload ended in rather than just "truncated".
@@ -261,7 +268,7 @@ func (p *helloParser) at(s cryptobyte.String) int {
 func (p *helloParser) truncated(s cryptobyte.String, what string) error {
 	e := &ParseError{Offset: p.at(s), Msg: "truncated " + what}
 	if p.partial {
-		e.Kind = ErrTruncated
+		e.Cause = ErrTruncated
 	}
 	return e
 }

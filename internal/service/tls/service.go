@@ -57,10 +57,9 @@ func (service) Name() string { return Name }
 
 // Detect claims payloads that begin with a handshake record of SSLv3..TLS1.3
 // carrying a ClientHello, or with an SSLv2-compatible CLIENT-HELLO whose
-// length fields all agree (ByContent while only its first 7..10 bytes are
-// there). The port is ignored: a ClientHello on port 80 is
-// still TLS. With fewer than six bytes the handshake type is not yet visible,
-// so a matching record header alone only earns ByContent.
+// length fields all agree. The port is ignored: a ClientHello on port 80 is
+// still TLS. A prefix too short to show the handshake type (a TLS record
+// header alone, the first 7..10 bytes of an SSLv2 hello) earns ByContent.
 func (service) Detect(payload []byte, _ probe.Transport, _ uint16) probe.Confidence {
 	if _, ok := sslv2Hello(payload); ok {
 		return probe.Certain
@@ -91,7 +90,7 @@ func (service) Complete(payload []byte, _ probe.Transport) bool {
 	if len(payload) < sslv2FixedLen && sslv2Prefix(payload) {
 		return false
 	}
-	_, err := reassemble(payload)
+	_, err := reassemble(payload, false)
 	return err == nil || !errors.Is(err, ErrTruncated)
 }
 

@@ -109,7 +109,7 @@ func parseSSLv2Hello(b []byte, msgLen int) (*ClientHello, error) {
 		case len(b) < sslv2FixedLen+specs+sid:
 			what, at = "session id", sslv2FixedLen+specs
 		}
-		return nil, &ParseError{Offset: at, Msg: "truncated SSLv2 " + what, Kind: ErrTruncated}
+		return nil, &ParseError{Offset: at, Msg: "truncated SSLv2 " + what, Cause: ErrTruncated}
 	}
 	specLen := int(binary.BigEndian.Uint16(b[5:7]))
 	sidLen := int(binary.BigEndian.Uint16(b[7:9]))
