@@ -116,7 +116,7 @@ func Generate(ctx context.Context, cfg Config, outDir string) (*World, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		name := time.UnixMicro(p.start + d*day).UTC().Format("2006-01-02") + ".pcap"
+		name := time.UnixMicro(p.start+d*day).UTC().Format("2006-01-02") + ".pcap"
 		daySessions := byDay[d]
 		slices.SortStableFunc(daySessions, func(a, b *session) int {
 			if a.synTime != b.synTime {

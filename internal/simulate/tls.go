@@ -25,6 +25,7 @@ const (
 	extPadding           = 21
 	extCompressCert      = 27
 	extRecordSizeLimit   = 28
+	extPreSharedKey      = 41
 	extSupportedVersions = 43
 	extPSKModes          = 45
 	extSigAlgsCert       = 50
@@ -245,6 +246,16 @@ func (s *tlsStack) extensionBody(b *cryptobyte.Builder, ext uint16, ks keyShareE
 		})
 	case extRenegotiationInfo:
 		b.AddUint8(0)
+	case extPreSharedKey:
+		// One resumption identity and its binder (testssl sends these); the
+		// bytes are derived from the key share so they vary per hello.
+		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+			b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(ks.key[:min(len(ks.key), 32)]) })
+			b.AddUint32(uint32(ks.key[0])<<24 | uint32(ks.key[1]))
+		})
+		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+			b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(make([]byte, 32)) })
+		})
 	default:
 		if isGREASE(ext) {
 			b.AddUint8(0)

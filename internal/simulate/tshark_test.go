@@ -1,0 +1,146 @@
+package simulate
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"math"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestTsharkAgreesWithTruth dissects every file of a tiny world with tshark
+// (Wireshark), an independent implementation of every layer we write, and
+// checks that it reports no malformed packets or errors, that it finds
+// exactly the HTTP requests, ClientHellos and DNS queries of truth.csv, that
+// the JA3 of every ClientHello is the one truth.csv gives, and that each
+// session's first payload byte arrives at truth.csv's time.
+func TestTsharkAgreesWithTruth(t *testing.T) {
+	tshark, err := exec.LookPath("tshark")
+	if err != nil {
+		t.Skip("tshark not installed (apt-get install -y tshark); skipping the Wireshark cross-check")
+	}
+	dir, w := generateTiny(t, 1)
+	truth := readCSV(t, filepath.Join(dir, "truth.csv"))[1:]
+
+	type expect struct {
+		service, ja3 string
+		time         time.Time
+	}
+	want := map[string]expect{}
+	portService := map[string]string{}
+	for _, r := range truth {
+		ts, _ := time.Parse(TimeFormat, r[0])
+		want[r[1]+":"+r[2]] = expect{service: r[6], ja3: r[10], time: ts}
+		if r[5] == "tcp" {
+			if prev, ok := portService[r[4]]; ok && prev != r[6] {
+				t.Fatalf("port %s carries both %s and %s; tshark's decode-as is per port", r[4], prev, r[6])
+			}
+			portService[r[4]] = r[6]
+		}
+	}
+	args := []string{"-n"}
+	ports := make([]string, 0, len(portService))
+	for p := range portService {
+		ports = append(ports, p)
+	}
+	slices.Sort(ports)
+	for _, p := range ports {
+		proto := "http"
+		if portService[p] == ServiceTLS {
+			proto = "tls"
+		}
+		args = append(args, "-d", "tcp.port=="+p+","+proto)
+	}
+	honeypots := map[string]bool{}
+	for _, h := range w.Honeypots {
+		honeypots[h] = true
+	}
+
+	got := map[string]expect{}
+	firstPayload := map[string]time.Time{}
+	for _, rel := range w.PcapFiles {
+		path := filepath.Join(dir, rel)
+		// 1. No malformed frames, no expert errors.
+		out, err := exec.Command(tshark, append(slices.Clone(args), "-r", path, "-Y", "_ws.malformed || _ws.expert.severity == error",
+			"-T", "fields", "-e", "frame.number", "-e", "_ws.expert.message")...).Output()
+		if err != nil {
+			t.Fatalf("tshark %s: %v", rel, err)
+		}
+		if s := strings.TrimSpace(string(out)); s != "" {
+			t.Errorf("%s: tshark reports errors:\n%s", rel, s)
+		}
+		// 2. Every payload frame, with what tshark made of it.
+		out, err = exec.Command(tshark, append(slices.Clone(args), "-r", path, "-Y", "tcp.len > 0 || udp",
+			"-T", "fields", "-E", "separator=|", "-e", "frame.time_epoch", "-e", "ip.src", "-e", "ip.dst",
+			"-e", "tcp.srcport", "-e", "udp.srcport", "-e", "tcp.analysis.retransmission",
+			"-e", "http.request.method", "-e", "tls.handshake.type", "-e", "tls.handshake.ja3",
+			"-e", "dns.flags.response")...).Output()
+		if err != nil {
+			t.Fatalf("tshark %s: %v", rel, err)
+		}
+		sc := bufio.NewScanner(bytes.NewReader(out))
+		for sc.Scan() {
+			f := strings.Split(sc.Text(), "|")
+			if len(f) != 10 {
+				t.Fatalf("%s: unexpected tshark line %q", rel, sc.Text())
+			}
+			if !honeypots[f[2]] {
+				continue // honeypot replies
+			}
+			key := f[1] + ":" + f[3] + f[4]
+			if _, ok := firstPayload[key]; !ok {
+				sec, err := strconv.ParseFloat(f[0], 64)
+				if err != nil {
+					t.Fatal(err)
+				}
+				whole, frac := math.Modf(sec)
+				firstPayload[key] = time.Unix(int64(whole), int64(math.Round(frac*1e6))*1000).UTC()
+			}
+			if f[5] != "" {
+				continue // a retransmitted copy is not a second probe
+			}
+			var e expect
+			switch {
+			case f[6] != "":
+				e.service = ServiceHTTP
+			case slices.Contains(strings.Split(f[7], ","), "1"):
+				e.service, e.ja3 = ServiceTLS, f[8]
+			case f[9] == "0" || f[9] == "False":
+				e.service = ServiceDNS
+			default:
+				continue // first half of a split ClientHello
+			}
+			if prev, dup := got[key]; dup {
+				t.Errorf("%s: tshark sees a second %s probe in session %s (first %s)", rel, e.service, key, prev.service)
+			}
+			got[key] = e
+		}
+	}
+	counts := func(m map[string]expect) string {
+		c := map[string]int{}
+		for _, e := range m {
+			c[e.service]++
+		}
+		return fmt.Sprint(c)
+	}
+	if counts(got) != counts(want) {
+		t.Errorf("tshark found %s, truth.csv has %s", counts(got), counts(want))
+	}
+	for key, e := range want {
+		g, ok := got[key]
+		switch {
+		case !ok:
+			t.Errorf("session %s (%s): tshark found no probe", key, e.service)
+		case g.service != e.service || g.ja3 != e.ja3:
+			t.Errorf("session %s: tshark %s ja3=%q, truth %s ja3=%q", key, g.service, g.ja3, e.service, e.ja3)
+		case !firstPayload[key].Equal(e.time):
+			t.Errorf("session %s: first payload at %s, truth says %s", key, firstPayload[key], e.time)
+		}
+	}
+}
