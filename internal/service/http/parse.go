@@ -10,10 +10,11 @@ import (
 )
 
 const (
-	// maxLineLen bounds the request line and each header line. Real request
-	// lines this long are buffer-overflow probes whose tail carries nothing a
-	// string field keeps; a payload with no line end for 8 KiB is not HTTP.
-	maxLineLen = 8 << 10
+	// maxLineLen bounds the request line and each header line. It is as
+	// large as a captured payload: overflow probes with 10 KiB URLs are real
+	// HTTP and keep their headers; only larger inputs from other sources
+	// (payload CSVs) are refused.
+	maxLineLen = probe.MaxPayload
 	// maxHeaders bounds the field slice: a probe with more header lines is
 	// garbage, and an attacker must not make us allocate one field per byte.
 	maxHeaders = 256
@@ -227,9 +228,6 @@ func detectRequestLine(payload []byte) probe.Confidence {
 		if end > start && payload[end-1] == '\r' {
 			end--
 		}
-	}
-	if end-start > maxLineLen {
-		return probe.NotMine
 	}
 	line := payload[start:end]
 	m := 0

@@ -257,3 +257,21 @@ func TestKind(t *testing.T) {
 		t.Errorf("Name() = %q", svc.Name())
 	}
 }
+
+// Overflow probes send request lines of many KiB; they are HTTP and keep
+// their headers.
+func TestLongRequestLineIsStillHTTP(t *testing.T) {
+	url := "/" + strings.Repeat("A", 10<<10)
+	payload := []byte("GET " + url + " HTTP/1.1\r\nHost: h\r\n\r\n")
+	svc := New()
+	if c := svc.Detect(payload, probe.TCP, 80); c != probe.Certain {
+		t.Fatalf("Detect = %d, want Certain", c)
+	}
+	fields, err := svc.Parse(payload, probe.TCP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fields.Value(FieldURL) != url || fields.Value("Host") != "h" {
+		t.Fatalf("Url of %d bytes, Host %q", len(fields.Value(FieldURL)), fields.Value("Host"))
+	}
+}
