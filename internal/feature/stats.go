@@ -159,18 +159,26 @@ func mutualInformation(u []int32, nu int, v []int32, nv int) (mi, ami float64) {
 	}
 	a := make([]int, nu) // row sums
 	b := make([]int, nv) // column sums
-	joint := make(map[int64]int, min(n, nu*nv))
+	cells := make([]int64, n)
 	for i := range u {
 		a[u[i]]++
 		b[v[i]]++
-		joint[int64(u[i])*int64(nv)+int64(v[i])]++
+		cells[i] = int64(u[i])*int64(nv) + int64(v[i])
 	}
+	// Sorted cells give a fixed summation order: equal partitions get
+	// bit-identical scores, so rankings never depend on map order.
+	slices.Sort(cells)
 	N := float64(n)
-	for k, nij := range joint {
-		ai := float64(a[k/int64(nv)])
-		bj := float64(b[k%int64(nv)])
-		x := float64(nij)
+	for i := 0; i < n; {
+		j := i
+		for j < n && cells[j] == cells[i] {
+			j++
+		}
+		ai := float64(a[cells[i]/int64(nv)])
+		bj := float64(b[cells[i]%int64(nv)])
+		x := float64(j - i)
 		mi += x / N * math.Log(N*x/(ai*bj))
+		i = j
 	}
 	mi = max(mi, 0) // rounding
 	hu, hv := entropy(a, n), entropy(b, n)
@@ -215,14 +223,20 @@ func entropy(counts []int, n int) float64 {
 func expectedMutualInformation(a, b []int, n int) float64 {
 	lgN := lgamma(float64(n) + 1)
 	N := float64(n)
-	rowSizes := map[int]int{}
+	mults := map[int]int{}
+	var sizes []int
 	for _, ai := range a {
 		if ai > 0 {
-			rowSizes[ai]++
+			if mults[ai] == 0 {
+				sizes = append(sizes, ai)
+			}
+			mults[ai]++
 		}
 	}
+	slices.Sort(sizes) // fixed summation order
 	var emi float64
-	for ai, mult := range rowSizes {
+	for _, ai := range sizes {
+		mult := mults[ai]
 		var sum float64
 		for _, bj := range b {
 			if bj == 0 {
@@ -338,10 +352,10 @@ func (t *FieldTable) ranked(score func(FieldStats) float64) []int {
 	}
 	slices.SortStableFunc(order, func(x, y int) int {
 		a, b := t.Fields[x], t.Fields[y]
-		if c := cmp.Compare(score(b), score(a)); c != 0 {
+		if c := compareScore(score(b), score(a)); c != 0 {
 			return c
 		}
-		if c := cmp.Compare(b.MI, a.MI); c != 0 {
+		if c := compareScore(b.MI, a.MI); c != 0 {
 			return c
 		}
 		return cmp.Compare(a.Field, b.Field)
@@ -365,4 +379,13 @@ func samePartition(u, v []int32) bool {
 		vu[v[i]] = u[i]
 	}
 	return true
+}
+
+// compareScore compares scores that differ by more than rounding noise, so
+// ties fall through to the next key whatever the last bits say.
+func compareScore(x, y float64) int {
+	if math.Abs(x-y) <= 1e-9 {
+		return 0
+	}
+	return cmp.Compare(x, y)
 }
