@@ -23,7 +23,8 @@ const (
 // ParseRequest parses an HTTP-like request into fields (see the package
 // comment for names and order). It tolerates every irregularity a scanner
 // may send and fails only on payloads that cannot be a request: empty, a
-// method that is not a token, or a line longer than 8 KiB. A payload cut
+// method that is not a token, a line longer than probe.MaxPayload, or more
+// than 256 header lines. A payload cut
 // short (the capture ended first) parses as far as it goes.
 func ParseRequest(payload []byte) (probe.Fields, error) {
 	if len(payload) == 0 {
