@@ -24,8 +24,8 @@ const (
 // comment for names and order). It tolerates every irregularity a scanner
 // may send and fails only on payloads that cannot be a request: empty, a
 // method that is not a token, a line longer than probe.MaxPayload, or more
-// than 256 header lines. A payload cut
-// short (the capture ended first) parses as far as it goes.
+// than 256 header lines. A payload cut short (the capture ended first)
+// parses as far as it goes.
 func ParseRequest(payload []byte) (probe.Fields, error) {
 	if len(payload) == 0 {
 		return nil, fmt.Errorf("http: empty payload")
