@@ -62,6 +62,12 @@ type Counts struct {
 	UnattributedProbeShare float64 `json:"unattributed_probe_share"`
 	TrainProbes            int     `json:"train_probes"`
 	TestProbes             int     `json:"test_probes"`
+	// Sessions whose first payload segment is sent twice, and ClientHellos
+	// split over two segments: the cases an extractor must get right.
+	Retransmitted int `json:"retransmitted_sessions"`
+	SplitHellos   int `json:"split_client_hellos"`
+	// Weekly counts probes per week of the span (incremental mode).
+	Weekly []ServiceCounts `json:"weekly"`
 }
 
 // World is the summary of a generated world; it is also written as world.json.
@@ -248,6 +254,7 @@ func (p *planner) summary() *World {
 		}
 	}
 	unattributed := 0
+	w.Counts.Weekly = make([]ServiceCounts, p.cfg.Weeks)
 	for _, s := range p.sessions {
 		st := get(s.scanner.org)
 		st.Probes.add(s.service, 1)
@@ -261,6 +268,14 @@ func (p *planner) summary() *World {
 		} else {
 			w.Counts.TestProbes++
 		}
+		if s.shape.retransmit {
+			w.Counts.Retransmitted++
+		}
+		if s.shape.split > 0 {
+			w.Counts.SplitHellos++
+		}
+		week := min(int((s.probeTime-p.start)/(7*day)), len(w.Counts.Weekly)-1)
+		w.Counts.Weekly[week].add(s.service, 1)
 	}
 	if n := len(p.sessions); n > 0 {
 		w.Counts.UnattributedProbeShare = float64(int(float64(unattributed)/float64(n)*10000+0.5)) / 10000
@@ -289,6 +304,8 @@ func (w *World) WriteReport(out io.Writer) error {
 	c := w.Counts
 	fmt.Fprintf(bw, "probes %d (http %d, tls %d, dns %d; train %d, test %d), packets %d\n",
 		c.Probes.Total(), c.Probes.HTTP, c.Probes.TLS, c.Probes.DNS, c.TrainProbes, c.TestProbes, c.Packets)
+	fmt.Fprintf(bw, "sessions with a retransmitted first segment %d, ClientHellos split over two segments %d\n",
+		c.Retransmitted, c.SplitHellos)
 	fmt.Fprintf(bw, "scanners %d: labelled %d, hidden members %d, unattributed %d; unattributed probe share %.1f%%\n",
 		c.Scanners, c.LabelledIPs, c.HiddenIPs, c.UnattributedIPs, 100*c.UnattributedProbeShare)
 	fmt.Fprintf(bw, "%-16s %8s %6s %8s %8s %8s %12s\n", "org", "scanners", "hidden", "http", "tls", "dns", "distinct h/t/d")

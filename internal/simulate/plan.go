@@ -313,7 +313,6 @@ func (p *planner) planVisit(s *scanner, svcs []int, from, to int64) {
 			sess.dst, sess.dport = prev.dst, prev.dport
 		} else {
 			sess.dst = p.cfg.Honeypots[(hpOffset+k)%len(p.cfg.Honeypots)]
-			sess.dport = p.pickPort(svc)
 		}
 		sess.sport = s.newPort()
 		frac := float64(t-p.start) / float64(p.end-p.start)
@@ -322,6 +321,7 @@ func (p *planner) planVisit(s *scanner, svcs []int, from, to int64) {
 			v, owner := chained, ""
 			if v == nil {
 				v, owner = p.pickHTTP(s, frac)
+				sess.dport = p.pickPort(svc, nil)
 			} else {
 				owner = s.org
 			}
@@ -329,10 +329,12 @@ func (p *planner) planVisit(s *scanner, svcs []int, from, to int64) {
 			prevHTTP = v
 		case 1:
 			v, owner := p.pickTLS(s, frac)
+			sess.dport = p.pickPort(svc, v.Ports)
 			p.buildTLS(sess, v, owner)
 			prevHTTP = nil
 		default:
 			v, owner := p.pickDNS(s, frac)
+			sess.dport = p.pickPort(svc, nil)
 			p.buildDNS(sess, v, owner)
 			prevHTTP = nil
 		}
@@ -351,8 +353,13 @@ func (op *orgProfile) httpByName(name string) *httpVariant {
 	return nil
 }
 
-func (p *planner) pickPort(svc int) uint16 {
-	ports := [numServices][]weightedPort{p.cat.httpPorts, p.cat.tlsPorts, p.cat.dnsPorts}[svc]
+// pickPort draws a destination port from the variant's own list if it has
+// one (tools that send a ClientHello to web ports), else from the service's.
+func (p *planner) pickPort(svc int, own []weightedPort) uint16 {
+	ports := own
+	if len(ports) == 0 {
+		ports = [numServices][]weightedPort{p.cat.httpPorts, p.cat.tlsPorts, p.cat.dnsPorts}[svc]
+	}
 	w := make([]float64, len(ports))
 	for i, wp := range ports {
 		w[i] = float64(wp[1])

@@ -48,6 +48,9 @@ type tlsVariant struct {
 	Source string    `json:"source"`
 	Active []float64 `json:"active"`
 	Stack  string    `json:"stack"`
+	// Ports replaces the TLS port list for tools that send a ClientHello
+	// whatever the port (a ClientHello on port 80 is still TLS).
+	Ports []weightedPort `json:"ports"`
 
 	stack *tlsStack
 }

@@ -153,6 +153,12 @@ func TestTinyWorldTruthAndLabels(t *testing.T) {
 			t.Errorf("org %s missing from the tiny world", org)
 		}
 	}
+	if w.Counts.Retransmitted == 0 || w.Counts.SplitHellos == 0 {
+		t.Errorf("no retransmissions or split hellos in the tiny world: %+v", w.Counts)
+	}
+	if len(w.Counts.Weekly) != 1 || w.Counts.Weekly[0] != w.Counts.Probes {
+		t.Errorf("weekly counts %+v do not add up to %+v", w.Counts.Weekly, w.Counts.Probes)
+	}
 	if w.Counts.TrainProbes == 0 || w.Counts.TestProbes == 0 {
 		t.Errorf("train/test split empty: %+v", w.Counts)
 	}

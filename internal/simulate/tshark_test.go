@@ -33,29 +33,39 @@ func TestTsharkAgreesWithTruth(t *testing.T) {
 		time         time.Time
 	}
 	want := map[string]expect{}
-	portService := map[string]string{}
+	portServices := map[string]map[string]bool{}
 	for _, r := range truth {
 		ts, _ := time.Parse(TimeFormat, r[0])
 		want[r[1]+":"+r[2]] = expect{service: r[6], ja3: r[10], time: ts}
 		if r[5] == "tcp" {
-			if prev, ok := portService[r[4]]; ok && prev != r[6] {
-				t.Fatalf("port %s carries both %s and %s; tshark's decode-as is per port", r[4], prev, r[6])
+			if portServices[r[4]] == nil {
+				portServices[r[4]] = map[string]bool{}
 			}
-			portService[r[4]] = r[6]
+			portServices[r[4]][r[6]] = true
 		}
 	}
-	args := []string{"-n"}
-	ports := make([]string, 0, len(portService))
-	for p := range portService {
+	// tshark picks a dissector per port. A port that carries both HTTP and
+	// TLS (a ClientHello sent to a web port) is read twice: once as HTTP,
+	// once as TLS, and the second reading contributes only ClientHellos.
+	ports := make([]string, 0, len(portServices))
+	mixed := false
+	for p, svcs := range portServices {
 		ports = append(ports, p)
+		mixed = mixed || len(svcs) > 1
 	}
 	slices.Sort(ports)
-	for _, p := range ports {
-		proto := "http"
-		if portService[p] == ServiceTLS {
-			proto = "tls"
+	decodeArgs := func(mixedAs string) []string {
+		args := []string{"-n"}
+		for _, p := range ports {
+			proto := "http"
+			if svcs := portServices[p]; len(svcs) > 1 {
+				proto = mixedAs
+			} else if svcs[ServiceTLS] {
+				proto = "tls"
+			}
+			args = append(args, "-d", "tcp.port=="+p+","+proto)
 		}
-		args = append(args, "-d", "tcp.port=="+p+","+proto)
+		return args
 	}
 	honeypots := map[string]bool{}
 	for _, h := range w.Honeypots {
@@ -67,7 +77,7 @@ func TestTsharkAgreesWithTruth(t *testing.T) {
 	for _, rel := range w.PcapFiles {
 		path := filepath.Join(dir, rel)
 		// 1. No malformed frames, no expert errors.
-		out, err := exec.Command(tshark, append(slices.Clone(args), "-r", path, "-Y", "_ws.malformed || _ws.expert.severity == error",
+		out, err := exec.Command(tshark, append(decodeArgs("http"), "-r", path, "-Y", "_ws.malformed || _ws.expert.severity == error",
 			"-T", "fields", "-e", "frame.number", "-e", "_ws.expert.message")...).Output()
 		if err != nil {
 			t.Fatalf("tshark %s: %v", rel, err)
@@ -76,50 +86,59 @@ func TestTsharkAgreesWithTruth(t *testing.T) {
 			t.Errorf("%s: tshark reports errors:\n%s", rel, s)
 		}
 		// 2. Every payload frame, with what tshark made of it.
-		out, err = exec.Command(tshark, append(slices.Clone(args), "-r", path, "-Y", "tcp.len > 0 || udp",
-			"-T", "fields", "-E", "separator=|", "-e", "frame.time_epoch", "-e", "ip.src", "-e", "ip.dst",
-			"-e", "tcp.srcport", "-e", "udp.srcport", "-e", "tcp.analysis.retransmission",
-			"-e", "http.request.method", "-e", "tls.handshake.type", "-e", "tls.handshake.ja3",
-			"-e", "dns.flags.response")...).Output()
-		if err != nil {
-			t.Fatalf("tshark %s: %v", rel, err)
+		readings := []string{"http"}
+		if mixed {
+			readings = append(readings, "tls")
 		}
-		sc := bufio.NewScanner(bytes.NewReader(out))
-		for sc.Scan() {
-			f := strings.Split(sc.Text(), "|")
-			if len(f) != 10 {
-				t.Fatalf("%s: unexpected tshark line %q", rel, sc.Text())
+		for _, mixedAs := range readings {
+			out, err = exec.Command(tshark, append(decodeArgs(mixedAs), "-r", path, "-Y", "tcp.len > 0 || udp",
+				"-T", "fields", "-E", "separator=|", "-e", "frame.time_epoch", "-e", "ip.src", "-e", "ip.dst",
+				"-e", "tcp.srcport", "-e", "udp.srcport", "-e", "tcp.analysis.retransmission",
+				"-e", "http.request.method", "-e", "tls.handshake.type", "-e", "tls.handshake.ja3",
+				"-e", "dns.flags.response", "-e", "tcp.dstport")...).Output()
+			if err != nil {
+				t.Fatalf("tshark %s: %v", rel, err)
 			}
-			if !honeypots[f[2]] {
-				continue // honeypot replies
-			}
-			key := f[1] + ":" + f[3] + f[4]
-			if _, ok := firstPayload[key]; !ok {
-				sec, err := strconv.ParseFloat(f[0], 64)
-				if err != nil {
-					t.Fatal(err)
+			sc := bufio.NewScanner(bytes.NewReader(out))
+			for sc.Scan() {
+				f := strings.Split(sc.Text(), "|")
+				if len(f) != 11 {
+					t.Fatalf("%s: unexpected tshark line %q", rel, sc.Text())
 				}
-				whole, frac := math.Modf(sec)
-				firstPayload[key] = time.Unix(int64(whole), int64(math.Round(frac*1e6))*1000).UTC()
+				if !honeypots[f[2]] {
+					continue // honeypot replies
+				}
+				if mixedAs == "tls" && len(portServices[f[10]]) < 2 {
+					continue // already read in the first pass
+				}
+				key := f[1] + ":" + f[3] + f[4]
+				if _, ok := firstPayload[key]; !ok {
+					sec, err := strconv.ParseFloat(f[0], 64)
+					if err != nil {
+						t.Fatal(err)
+					}
+					whole, frac := math.Modf(sec)
+					firstPayload[key] = time.Unix(int64(whole), int64(math.Round(frac*1e6))*1000).UTC()
+				}
+				if f[5] != "" {
+					continue // a retransmitted copy is not a second probe
+				}
+				var e expect
+				switch {
+				case f[6] != "" && mixedAs == "http":
+					e.service = ServiceHTTP
+				case slices.Contains(strings.Split(f[7], ","), "1"):
+					e.service, e.ja3 = ServiceTLS, f[8]
+				case f[9] == "0" || f[9] == "False":
+					e.service = ServiceDNS
+				default:
+					continue // first half of a split ClientHello, or TLS read as HTTP
+				}
+				if prev, dup := got[key]; dup {
+					t.Errorf("%s: tshark sees a second %s probe in session %s (first %s)", rel, e.service, key, prev.service)
+				}
+				got[key] = e
 			}
-			if f[5] != "" {
-				continue // a retransmitted copy is not a second probe
-			}
-			var e expect
-			switch {
-			case f[6] != "":
-				e.service = ServiceHTTP
-			case slices.Contains(strings.Split(f[7], ","), "1"):
-				e.service, e.ja3 = ServiceTLS, f[8]
-			case f[9] == "0" || f[9] == "False":
-				e.service = ServiceDNS
-			default:
-				continue // first half of a split ClientHello
-			}
-			if prev, dup := got[key]; dup {
-				t.Errorf("%s: tshark sees a second %s probe in session %s (first %s)", rel, e.service, key, prev.service)
-			}
-			got[key] = e
 		}
 	}
 	counts := func(m map[string]expect) string {
