@@ -454,6 +454,10 @@ func (l *Layout) SaveFile(path string) error {
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("feature: save layout: %w", err)
 	}
+	// CreateTemp makes the file private; a layout is shared like the model.
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return fmt.Errorf("feature: save layout: %w", err)
+	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("feature: save layout: %w", err)
 	}

@@ -1,0 +1,162 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"os"
+	"slices"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/scannergrouper/scannergrouper/internal/feature"
+	"github.com/scannergrouper/scannergrouper/internal/probe"
+	"github.com/scannergrouper/scannergrouper/internal/store"
+)
+
+func init() {
+	var service, from, until, labelsFile, mode string
+	cmd := &cobra.Command{
+		Use:   "fields",
+		Short: "Per-field coverage, distinct values, mutual information with the org, and the selected fields",
+		Long: `fields ranks the payload fields of one service for the semantic encoding.
+
+For every field: coverage (share of probes that carry it), distinct values,
+unique ratio (distinct values per probe carrying it), MI = mutual information
+between the whole field value and the org on attributed probes (the paper's
+score), and AMI = MI adjusted for chance, which does not reward fields that are
+unique per probe (TLS random bytes). Labels come from an ip,org (or IP,Label)
+CSV; "unknown" or a missing IP is unattributed.
+
+--mode paper keeps the top 6 HTTP/TLS fields by MI; --mode default keeps the top
+6 by AMI, skipping fields at chance level and relabellings of a chosen field.
+DNS keeps every field in both modes.`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			sel, err := feature.ParseSelectMode(mode)
+			if err != nil {
+				return usageError{err}
+			}
+			ps, labels, err := loadFeatureInput(cmd.Context(), service, from, until, labelsFile)
+			if err != nil {
+				return err
+			}
+			table, err := feature.FieldStatistics(service, ps, labels)
+			if err != nil {
+				return err
+			}
+			if _, err := table.Select(sel); err != nil && table.Labelled > 0 {
+				return err
+			}
+			if global.JSON {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(table)
+			}
+			return printFieldTable(cmd, table, sel)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&service, "service", "", "service: http, tls or dns (required)")
+	fl.StringVar(&from, "from", "", "first time (RFC 3339 or YYYY-MM-DD, inclusive)")
+	fl.StringVar(&until, "until", "", "end time (exclusive)")
+	fl.StringVar(&until, "to", "", "same as --until")
+	fl.StringVar(&labelsFile, "labels", "", "ip,org CSV (or the artifact's IP,Label) giving the org of each scanner IP")
+	fl.StringVar(&mode, "mode", "default", "field selection: paper or default")
+	rootCmd.AddCommand(cmd)
+}
+
+// loadFeatureInput reads the probes of one service in [from, until) from the
+// store, and their org labels when a label file is given (nil otherwise).
+func loadFeatureInput(ctx context.Context, service, from, until, labelsFile string) ([]probe.Probe, []string, error) {
+	switch service {
+	case feature.ServiceHTTP, feature.ServiceTLS, feature.ServiceDNS:
+	case "":
+		return nil, nil, usagef("--service is required (http, tls or dns)")
+	default:
+		return nil, nil, usagef("--service %q: want http, tls or dns", service)
+	}
+	q := store.ProbeQuery{Service: service}
+	var err error
+	if q.From, err = parseTimeFlag("from", from); err != nil {
+		return nil, nil, err
+	}
+	if q.To, err = parseTimeFlag("until", until); err != nil {
+		return nil, nil, err
+	}
+	var labels []string
+	var byIP map[netip.Addr]string
+	if labelsFile != "" {
+		f, err := os.Open(labelsFile)
+		if err != nil {
+			return nil, nil, err
+		}
+		byIP, err = feature.ReadOrgLabels(f)
+		f.Close()
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", labelsFile, err)
+		}
+	}
+	st, err := store.Open(ctx, global.DB)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer st.Close()
+	var ps []probe.Probe
+	for p, err := range st.Probes(ctx, q) {
+		if err != nil {
+			return nil, nil, err
+		}
+		ps = append(ps, p)
+	}
+	if len(ps) == 0 {
+		return nil, nil, fmt.Errorf("no %s probes in %s for the chosen time range", service, global.DB)
+	}
+	if byIP != nil {
+		labels = feature.LabelProbes(ps, byIP)
+	}
+	return ps, labels, nil
+}
+
+func printFieldTable(cmd *cobra.Command, t *feature.FieldTable, mode feature.SelectMode) error {
+	out := cmd.OutOrStdout()
+	fmt.Fprintf(out, "service %s: %d probes, %d attributed to %d orgs; selection mode %s\n",
+		t.Service, t.Probes, t.Labelled, t.Orgs, mode)
+	if t.Labelled == 0 {
+		fmt.Fprintln(out, "no attributed probes: MI and AMI need --labels")
+	}
+	rows := slices.Clone(t.Fields)
+	// Selected first, then by the score the mode ranks by.
+	score := func(s feature.FieldStats) float64 { return s.AMI }
+	if mode == feature.SelectPaper {
+		score = func(s feature.FieldStats) float64 { return s.MI }
+	}
+	slices.SortStableFunc(rows, func(a, b feature.FieldStats) int {
+		if a.Selected != b.Selected {
+			if a.Selected {
+				return -1
+			}
+			return 1
+		}
+		switch sa, sb := score(a), score(b); {
+		case sa > sb:
+			return -1
+		case sa < sb:
+			return 1
+		}
+		return 0
+	})
+	tw := tabwriter.NewWriter(out, 2, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "SEL\tFIELD\tKIND\tCOVERAGE\tDISTINCT\tUNIQUE\tMI\tAMI")
+	for _, s := range rows {
+		mark := ""
+		if s.Selected {
+			mark = "*"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.1f%%\t%d\t%.3f\t%.3f\t%.3f\n",
+			mark, s.Field, s.Kind, 100*s.Coverage, s.Distinct, s.UniqueRatio, s.MI, s.AMI)
+	}
+	return tw.Flush()
+}
