@@ -66,7 +66,7 @@ one). Times are RFC 3339, "YYYY-MM-DD HH:MM:SS" (UTC) or Unix seconds.`,
 			res, runErr := ingest.Run(cmd.Context(), st, f, args, opts, func(r ingest.Result) {
 				if time.Since(last) > 2*time.Second {
 					last = time.Now()
-					fmt.Fprintf(os.Stderr, "ingest: %d packets, %d probes, %d stored\n", r.Packets, r.Probes, r.Stored)
+					fmt.Fprintf(os.Stderr, "ingest: %d first probes extracted, %d newly stored\n", r.Extracted, r.Stored)
 				}
 			})
 			if global.JSON {

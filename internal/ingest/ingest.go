@@ -26,7 +26,8 @@ const batchSize = 4096
 // Result reports what an ingest did.
 type Result struct {
 	capture.Stats
-	Stored int64 `json:"stored"` // probes new to the store (the rest were already there)
+	Extracted int64 `json:"-"`      // first probes handed to the store so far (for progress)
+	Stored    int64 `json:"stored"` // probes new to the store (the rest were already there)
 }
 
 // Run extracts first probes from paths and stores them. Probes already
@@ -47,6 +48,7 @@ func Run(ctx context.Context, st store.Store, format Format, paths []string, opt
 		return err
 	}
 	emit := func(p probe.Probe) error {
+		res.Extracted++
 		batch = append(batch, p)
 		if len(batch) == batchSize {
 			return flush()

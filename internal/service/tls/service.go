@@ -100,7 +100,7 @@ func (service) Parse(payload []byte, _ probe.Transport) (probe.Fields, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ch.Fields(), nil
+	return memoFields(ch), nil
 }
 
 // Kind is option for the list fields and string for everything else.
