@@ -3,6 +3,7 @@ package simulate
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"math"
 	"os/exec"
@@ -25,7 +26,27 @@ func TestTsharkAgreesWithTruth(t *testing.T) {
 	if err != nil {
 		t.Skip("tshark not installed (apt-get install -y tshark); skipping the Wireshark cross-check")
 	}
-	dir, w := generateTiny(t, 1)
+	presets := []string{"tiny"}
+	if !testing.Short() {
+		presets = append(presets, "small")
+	}
+	for _, preset := range presets {
+		t.Run(preset, func(t *testing.T) {
+			cfg, err := PresetConfig(preset, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			w, err := Generate(context.Background(), cfg, dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tsharkCheck(t, tshark, dir, w)
+		})
+	}
+}
+
+func tsharkCheck(t *testing.T, tshark, dir string, w *World) {
 	truth := readCSV(t, filepath.Join(dir, "truth.csv"))[1:]
 
 	type expect struct {
