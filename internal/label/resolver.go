@@ -3,6 +3,7 @@ package label
 import (
 	"context"
 	"fmt"
+	"iter"
 	"math"
 	"net/netip"
 	"slices"
@@ -368,12 +369,35 @@ func (r *Resolver) Lookup(addr netip.Addr, t time.Time) (org string, ok bool) {
 	if !found {
 		return "", false
 	}
-	e := &r.entries[i]
+	org = r.entries[i].at(t)
+	return org, org != ""
+}
+
+// Len returns the number of distinct prefixes the resolver holds.
+func (r *Resolver) Len() int { return len(r.entries) }
+
+// All yields every stored prefix with its org at time t (zero t: latest
+// knowledge), in address order, skipping prefixes with no org then.
+func (r *Resolver) All(t time.Time) iter.Seq2[netip.Prefix, string] {
+	return func(yield func(netip.Prefix, string) bool) {
+		for p, i := range r.table.AllSorted() {
+			org := r.entries[i].at(t)
+			if org == "" {
+				continue
+			}
+			if !yield(p, org) {
+				return
+			}
+		}
+	}
+}
+
+func (e *entry) at(t time.Time) string {
 	if e.always != "" {
-		return e.always, true
+		return e.always
 	}
 	if t.IsZero() {
-		return e.latest, e.latest != ""
+		return e.latest
 	}
 	ts := t.Unix()
 	for j := range e.segs {
@@ -382,11 +406,8 @@ func (r *Resolver) Lookup(addr netip.Addr, t time.Time) (org string, ok bool) {
 			break
 		}
 		if ts < s.until {
-			return s.org, true
+			return s.org
 		}
 	}
-	return "", false
+	return ""
 }
-
-// Len returns the number of distinct prefixes the resolver holds.
-func (r *Resolver) Len() int { return len(r.entries) }
