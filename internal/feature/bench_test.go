@@ -106,3 +106,22 @@ func BenchmarkDedupHTTP(b *testing.B) {
 	}
 	b.ReportMetric(float64(unique), "unique")
 }
+
+// BenchmarkExportNPY writes 20k HTTP probes as 32×32 images plus metadata;
+// the npy writer inspects every element, which dominates.
+func BenchmarkExportNPY(b *testing.B) {
+	loadBenchData()
+	ps := benchData.http[:20_000]
+	l, err := BuildLayout(ServiceHTTP, ps, LayoutConfig{Fields: httpFixtureFields, Mode: ModeIncremental})
+	if err != nil {
+		b.Fatal(err)
+	}
+	dir := b.TempDir()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := ExportNPY(dir, l, ps, benchData.httpLabel[:20_000]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(ps)*b.N)/b.Elapsed().Seconds(), "probes/s")
+}

@@ -4,12 +4,12 @@ import (
 	"bufio"
 	"encoding/csv"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strconv"
+	"strings"
 	"time"
-	"unsafe"
 
 	"codeberg.org/sbinet/npyio/npy"
 
@@ -39,7 +39,7 @@ func ExportNPY(dir string, l *Layout, probes []probe.Probe, labels []string) err
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("feature: export: %w", err)
 	}
-	if err := writeNPY(filepath.Join(dir, ExportImages), imageArray(l, probes)); err != nil {
+	if err := writeImagesNPY(filepath.Join(dir, ExportImages), l, probes); err != nil {
 		return err
 	}
 	n := len(probes)
@@ -69,21 +69,48 @@ func ExportNPY(dir string, l *Layout, probes []probe.Probe, labels []string) err
 	return l.SaveFile(filepath.Join(dir, ExportLayout))
 }
 
-// imageArray encodes probes into a Go value of type [][Side][Side]uint8,
-// from which npy writes the N×Side×Side shape. The encoder writes straight
-// into the slice's backing bytes: [N][S][S]uint8 is laid out exactly as N
-// consecutive S·S-byte images.
-func imageArray(l *Layout, probes []probe.Probe) any {
-	side, px := l.Side, l.Pixels()
-	row := reflect.ArrayOf(side, reflect.ArrayOf(side, reflect.TypeFor[uint8]()))
-	images := reflect.MakeSlice(reflect.SliceOf(row), len(probes), len(probes))
-	if len(probes) > 0 {
-		flat := unsafe.Slice((*uint8)(images.UnsafePointer()), len(probes)*px)
-		for i := range probes {
-			l.Encode(probes[i], flat[i*px:(i+1)*px])
+// writeImagesNPY writes the images of probes as an N×Side×Side uint8 .npy
+// (format 1.0). This one file bypasses npyio's writer: npyio inspects every
+// element by reflection (≈1 µs per pixel: 26 s for 20k 32×32 images), while
+// the images are already one contiguous row-major byte array. The header is
+// the fixed dictionary of the format spec, padded with spaces to a 64-byte
+// boundary; the export test reads the file back with npyio's reader.
+func writeImagesNPY(path string, l *Layout, probes []probe.Probe) (err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("feature: export: %w", err)
+	}
+	defer func() {
+		if cerr := f.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("feature: export %s: %w", path, cerr)
+		}
+	}()
+	w := bufio.NewWriterSize(f, 1<<20)
+	dict := fmt.Sprintf("{'descr': '|u1', 'fortran_order': False, 'shape': (%d, %d, %d), }", len(probes), l.Side, l.Side)
+	const preamble = 10 // magic (6) + version (2) + header length (2)
+	pad := 64 - (preamble+len(dict)+1)%64
+	if pad == 64 {
+		pad = 0
+	}
+	header := dict + strings.Repeat(" ", pad) + "\n"
+	if len(header) > math.MaxUint16 {
+		return fmt.Errorf("feature: export %s: npy header too long", path)
+	}
+	w.WriteString("\x93NUMPY\x01\x00")
+	w.WriteByte(byte(len(header)))
+	w.WriteByte(byte(len(header) >> 8))
+	w.WriteString(header)
+	img := make([]uint8, l.Pixels())
+	for i := range probes {
+		l.Encode(probes[i], img)
+		if _, err := w.Write(img); err != nil {
+			return fmt.Errorf("feature: export %s: %w", path, err)
 		}
 	}
-	return images.Interface()
+	if err := w.Flush(); err != nil {
+		return fmt.Errorf("feature: export %s: %w", path, err)
+	}
+	return nil
 }
 
 func writeNPY(path string, v any) (err error) {

@@ -27,6 +27,17 @@ func TestExportNPY(t *testing.T) {
 	if err := ExportNPY(dir, l, ps, labels); err != nil {
 		t.Fatal(err)
 	}
+	raw, err := os.ReadFile(filepath.Join(dir, ExportImages))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Format 1.0: magic, version, little-endian header length, header
+	// ending in '\n', data aligned to 64 bytes.
+	hlen := int(raw[8]) | int(raw[9])<<8
+	if string(raw[:8]) != "\x93NUMPY\x01\x00" || (10+hlen)%64 != 0 || raw[10+hlen-1] != '\n' ||
+		len(raw) != 10+hlen+len(ps)*l.Pixels() {
+		t.Fatalf("images.npy preamble %q, header length %d, size %d", raw[:10], hlen, len(raw))
+	}
 	f, err := os.Open(filepath.Join(dir, ExportImages))
 	if err != nil {
 		t.Fatal(err)
