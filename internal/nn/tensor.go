@@ -13,12 +13,7 @@
 // results are bit-identical on any number of cores.
 package nn
 
-import (
-	"fmt"
-
-	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/blas32"
-)
+import "fmt"
 
 // Tensor is a dense row-major float32 array. Four-dimensional image tensors
 // are NHWC.
@@ -103,34 +98,6 @@ type Layer interface {
 	Backward(dy *Tensor) *Tensor
 	Params() []*Param
 	Buffers() []*Buffer
-}
-
-// gemm computes C = alpha·op(A)·op(B) + beta·C for row-major matrices through
-// the registered blas32 implementation (gonum native unless a build tag
-// installs another one). gonum partitions only over C blocks and sums each
-// block's k dimension sequentially, so the result is independent of
-// GOMAXPROCS.
-func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	if m == 0 || n == 0 {
-		return
-	}
-	ta, tb := blas.NoTrans, blas.NoTrans
-	if transA {
-		ta = blas.Trans
-	}
-	if transB {
-		tb = blas.Trans
-	}
-	if k == 0 {
-		for i := 0; i < m; i++ {
-			row := c[i*ldc : i*ldc+n]
-			for j := range row {
-				row[j] *= beta
-			}
-		}
-		return
-	}
-	blas32.Implementation().Sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
 // Sequential chains layers.

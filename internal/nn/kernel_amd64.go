@@ -1,0 +1,25 @@
+//go:build amd64 && !purego
+
+package nn
+
+import "golang.org/x/sys/cpu"
+
+var haveKernel = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+// kernel4x16 is implemented in kernel_amd64.s: C[4×16] (row stride ldc)
+// += Σ_p a[4p:4p+4]ᵀ·b[16p:16p+16], with FMA accumulation in p order.
+//
+//go:noescape
+func kernel4x16(k int, a, b, c *float32, ldc int)
+
+func kernel(k int, a, b, c []float32, ldc int) {
+	if !haveKernel {
+		kernelGeneric(k, a, b, c, ldc)
+		return
+	}
+	// Bounds the assembly relies on.
+	_ = a[k*gemmMR-1]
+	_ = b[k*gemmNR-1]
+	_ = c[3*ldc+gemmNR-1]
+	kernel4x16(k, &a[0], &b[0], &c[0], ldc)
+}
