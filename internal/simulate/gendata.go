@@ -14,6 +14,7 @@ package main
 import (
 	"bufio"
 	"encoding/csv"
+	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -156,6 +157,9 @@ type httpRequest struct {
 	URL     string      `json:"url"`
 	Version string      `json:"version"`
 	Headers [][2]string `json:"headers"`
+	// Trailer is what the tool sent after the request's blank line
+	// (l9tcpid appends other protocols' probes).
+	Trailer string `json:"trailer,omitempty"`
 }
 
 type dnsQuery struct {
@@ -220,16 +224,29 @@ func writeCorpus(shared, out string) error {
 			hdrs := make([][2]string, 0, len(h.Headers))
 			for _, kv := range h.Headers {
 				if strings.EqualFold(kv[0], "host") {
-					kv[1] = "{host}"
+					// The tools were run against 127.0.0.1: keep whether they
+					// name the port ({host}) or not ({ip}), or send it empty.
+					switch kv[1] {
+					case fmt.Sprintf("127.0.0.1:%d", p.DstPort):
+						kv[1] = "{host}"
+					case "127.0.0.1":
+						kv[1] = "{ip}"
+					}
 				}
 				hdrs = append(hdrs, kv)
 			}
-			b, _ := json.Marshal([]any{h.Method, h.URL, h.Version, hdrs})
+			trailer := ""
+			if raw, err := hex.DecodeString(p.PayHex); err == nil {
+				if i := strings.Index(string(raw), "\r\n\r\n"); i >= 0 {
+					trailer = string(raw[i+4:])
+				}
+			}
+			b, _ := json.Marshal([]any{h.Method, h.URL, h.Version, hdrs, trailer})
 			if !seenHTTP[string(b)] {
 				seenHTTP[string(b)] = true
 				c.HTTPRequests = append(c.HTTPRequests, httpRequest{
 					Name: fmt.Sprintf("%s#%d", p.Tool, countPrefixHTTP(c.HTTPRequests, p.Tool)), Source: src,
-					Method: h.Method, URL: h.URL, Version: h.Version, Headers: hdrs,
+					Method: h.Method, URL: h.URL, Version: h.Version, Headers: hdrs, Trailer: trailer,
 				})
 			}
 		}

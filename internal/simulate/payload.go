@@ -23,7 +23,10 @@ func (p *planner) buildHTTP(sess *session, v *httpVariant, owner string) {
 	if v.BotUA && len(p.cat.bots) > 0 {
 		ua = p.cat.bots[p.rng.IntN(len(p.cat.bots))]
 	}
-	host := sess.dst.String()
+	// {host} is what most clients send (the port when it is not 80), {ip}
+	// what clients that never name the port send.
+	ip := sess.dst.String()
+	host := ip
 	if sess.dport != defaultPort[0] {
 		host += ":" + strconv.Itoa(int(sess.dport))
 	}
@@ -34,9 +37,12 @@ func (p *planner) buildHTTP(sess *session, v *httpVariant, owner string) {
 	for _, h := range v.Headers {
 		val := strings.ReplaceAll(h[1], "{ua}", ua)
 		sig.WriteString(h[0] + ": " + val + "\r\n")
-		req.WriteString(h[0] + ": " + strings.ReplaceAll(val, "{host}", host) + "\r\n")
+		val = strings.ReplaceAll(strings.ReplaceAll(val, "{host}", host), "{ip}", ip)
+		req.WriteString(h[0] + ": " + val + "\r\n")
 	}
 	req.WriteString("\r\n")
+	req.WriteString(v.trailer)
+	sig.WriteString(v.trailer)
 	sess.payload = []byte(req.String())
 	sess.signature = sig.String()
 	sess.profile = owner + "/" + v.Name
@@ -61,10 +67,14 @@ func httpReply(url string, sess *session) []byte {
 func (s *session) probeTimeEstimate() int64 { return s.synTime }
 
 func (p *planner) buildTLS(sess *session, v *tlsVariant, owner string) {
-	sess.payload = v.stack.clientHello(p.rng, "")
-	str, md5 := v.stack.ja3()
+	st := v.stacks[0]
+	if len(v.stacks) > 1 {
+		st = v.stacks[p.rng.IntN(len(v.stacks))]
+	}
+	sess.payload = st.clientHello(p.rng, "")
+	str, md5 := st.ja3()
 	sess.ja3 = md5
-	sess.signature = str + "|" + strings.Join(v.stack.ALPN, ",")
+	sess.signature = str + "|" + strings.Join(st.ALPN, ",")
 	sess.profile = owner + "/" + v.Name
 	sess.reply = tlsAlertHandshakeFailure
 }
@@ -76,7 +86,11 @@ func (p *planner) buildDNS(sess *session, v *dnsVariant, owner string) {
 	q.RecursionDesired = v.flags&0x0100 != 0
 	q.AuthenticatedData = v.flags&0x0020 != 0
 	q.CheckingDisabled = v.flags&0x0010 != 0
-	q.Question = []dns.Question{{Name: dns.Fqdn(v.QName), Qtype: v.QType, Qclass: v.QClass}}
+	qname := v.QName
+	if v.RandomLabel {
+		qname = strconv.FormatUint(uint64(p.rng.Uint32()|1<<31), 16) + "." + qname
+	}
+	q.Question = []dns.Question{{Name: dns.Fqdn(qname), Qtype: v.QType, Qclass: v.QClass}}
 	if v.EDNS {
 		q.SetEdns0(1232, false)
 	}
@@ -87,7 +101,11 @@ func (p *planner) buildDNS(sess *session, v *dnsVariant, owner string) {
 		panic("simulate: dns profile " + v.Name + ": " + err.Error())
 	}
 	sess.payload = payload
-	sess.signature = strings.Join([]string{v.QName, strconv.Itoa(int(v.QType)), strconv.Itoa(int(v.QClass)), v.Flags, strconv.FormatBool(v.EDNS)}, "|")
+	sig := v.QName
+	if v.RandomLabel {
+		sig = "*." + sig
+	}
+	sess.signature = strings.Join([]string{sig, strconv.Itoa(int(v.QType)), strconv.Itoa(int(v.QClass)), v.Flags, strconv.FormatBool(v.EDNS)}, "|")
 	sess.profile = owner + "/" + v.Name
 	sess.reply = dnsReply(q)
 }

@@ -40,6 +40,9 @@ type httpVariant struct {
 	ExploitURL bool              `json:"exploit_url"`
 	BotUA      bool              `json:"bot_ua"`
 	Next       string            `json:"next"`
+
+	// trailer is sent after the request's blank line (from the corpus).
+	trailer string
 }
 
 type tlsVariant struct {
@@ -48,11 +51,15 @@ type tlsVariant struct {
 	Source string    `json:"source"`
 	Active []float64 `json:"active"`
 	Stack  string    `json:"stack"`
+	// StackPrefix picks, per probe, one of all stacks whose name starts
+	// with it: tools such as testssl, sslscan or JARM open one connection
+	// per hello, so each of their hellos is a first probe.
+	StackPrefix string `json:"stack_prefix"`
 	// Ports replaces the TLS port list for tools that send a ClientHello
 	// whatever the port (a ClientHello on port 80 is still TLS).
 	Ports []weightedPort `json:"ports"`
 
-	stack *tlsStack
+	stacks []*tlsStack
 }
 
 type dnsVariant struct {
@@ -62,10 +69,13 @@ type dnsVariant struct {
 	Active []float64 `json:"active"`
 	Query  string    `json:"query"`
 	QName  string    `json:"qname"`
-	QType  uint16    `json:"qtype"`
-	QClass uint16    `json:"qclass"`
-	Flags  string    `json:"flags"`
-	EDNS   bool      `json:"edns"`
+	// RandomLabel prepends a random 8-hex-digit label to QName, as
+	// open-resolver surveys do to defeat caches and match answers.
+	RandomLabel bool   `json:"random_label"`
+	QType       uint16 `json:"qtype"`
+	QClass      uint16 `json:"qclass"`
+	Flags       string `json:"flags"`
+	EDNS        bool   `json:"edns"`
 
 	flags uint16
 }
@@ -146,6 +156,7 @@ type corpusHTTP struct {
 	URL     string      `json:"url"`
 	Version string      `json:"version"`
 	Headers [][2]string `json:"headers"`
+	Trailer string      `json:"trailer"`
 }
 
 type corpusDNS struct {
@@ -239,11 +250,22 @@ func loadCatalog() (*catalog, error) {
 			}
 		}
 		for i := range sv.TLS {
-			st, ok := c.stacks[sv.TLS[i].Stack]
-			if !ok {
-				return fmt.Errorf("%s tls %s: unknown stack %q", owner, sv.TLS[i].Name, sv.TLS[i].Stack)
+			v := &sv.TLS[i]
+			if err := checkWeight(v.Weight, v.Active); err != nil {
+				return fmt.Errorf("%s tls %s: %w", owner, v.Name, err)
 			}
-			sv.TLS[i].stack = st
+			if v.StackPrefix != "" {
+				for _, name := range sortedStackNames(c.stacks) {
+					if strings.HasPrefix(name, v.StackPrefix) {
+						v.stacks = append(v.stacks, c.stacks[name])
+					}
+				}
+			} else if st, ok := c.stacks[v.Stack]; ok {
+				v.stacks = []*tlsStack{st}
+			}
+			if len(v.stacks) == 0 {
+				return fmt.Errorf("%s tls %s: no stack %q%q", owner, v.Name, v.Stack, v.StackPrefix)
+			}
 		}
 		for i := range sv.DNS {
 			if err := sv.DNS[i].resolve(dnsByName); err != nil {
@@ -280,6 +302,15 @@ func loadCatalog() (*catalog, error) {
 	}
 	c.scanners = scanners
 	return c, nil
+}
+
+func sortedStackNames(m map[string]*tlsStack) []string {
+	names := make([]string, 0, len(m))
+	for name := range m {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
 }
 
 func readJSON(name string, v any) error {
@@ -348,6 +379,7 @@ func (v *httpVariant) resolve(corpus map[string]corpusHTTP) error {
 		if v.Headers == nil {
 			v.Headers = slices.Clone(base.Headers)
 		}
+		v.trailer = base.Trailer
 	}
 	if v.Method == "" || v.Version == "" || (v.URL == "" && len(v.URLs) == 0) {
 		return fmt.Errorf("incomplete request line")

@@ -16,20 +16,26 @@ import (
 const (
 	extServerName        = 0
 	extMaxFragment       = 1
+	extTrustedCAKeys     = 4
 	extStatusRequest     = 5
 	extSupportedGroups   = 10
 	extPointFormats      = 11
 	extSignatureAlgs     = 13
 	extHeartbeat         = 15
 	extALPN              = 16
+	extStatusRequestV2   = 17
 	extPadding           = 21
+	extTokenBinding      = 24
 	extCompressCert      = 27
 	extRecordSizeLimit   = 28
+	extDelegatedCreds    = 34
+	extKeyShareDraft     = 40
 	extPreSharedKey      = 41
 	extSupportedVersions = 43
 	extPSKModes          = 45
 	extSigAlgsCert       = 50
 	extKeyShare          = 51
+	extALPS              = 0x4469
 	extRenegotiationInfo = 0xff01
 )
 
@@ -215,7 +221,7 @@ func (s *tlsStack) extensionBody(b *cryptobyte.Builder, ext uint16, ks keyShareE
 		u16s(s.Groups)
 	case extPointFormats:
 		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(s.PointFormats) })
-	case extSignatureAlgs, extSigAlgsCert:
+	case extSignatureAlgs, extSigAlgsCert, extDelegatedCreds:
 		u16s(s.SigAlgs)
 	case extHeartbeat:
 		b.AddUint8(1)
@@ -239,7 +245,24 @@ func (s *tlsStack) extensionBody(b *cryptobyte.Builder, ext uint16, ks keyShareE
 		})
 	case extPSKModes:
 		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddUint8(1) }) // psk_dhe_ke
-	case extKeyShare:
+	case extTrustedCAKeys:
+		b.AddUint16(0) // no trusted authorities listed
+	case extStatusRequestV2:
+		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+			b.AddUint8(2) // ocsp_multi
+			b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+				b.AddUint16(0) // responder ids
+				b.AddUint16(0) // request extensions
+			})
+		})
+	case extTokenBinding:
+		b.AddUint16(0x0010)
+		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddUint8(2) }) // ecdsap256
+	case extALPS:
+		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+			b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte("h2")) })
+		})
+	case extKeyShare, extKeyShareDraft:
 		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
 			b.AddUint16(ks.group)
 			b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(ks.key) })

@@ -1,0 +1,89 @@
+package simulate
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"net/netip"
+	"os"
+	"testing"
+
+	"github.com/scannergrouper/scannergrouper/internal/sharedtest"
+)
+
+// TestHTTPRequestsAreTheToolsBytes rebuilds every real tool's HTTP request
+// from corpus.json for the address and port the tool was run against, and
+// checks that the bytes are exactly what the tool sent
+// (realdata/probe_corpus/real_tool_probes.jsonl).
+func TestHTTPRequestsAreTheToolsBytes(t *testing.T) {
+	path := sharedtest.Path(t, "realdata", "probe_corpus", "real_tool_probes.jsonl")
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var cf corpusFile
+	if err := readJSON("data/corpus.json", &cf); err != nil {
+		t.Fatal(err)
+	}
+	corpus := map[string]corpusHTTP{}
+	for _, h := range cf.HTTPRequests {
+		corpus[h.Name] = h
+	}
+	cat, err := loadCatalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newPlanner(Config{Seed: 1, Weeks: 1, TrainShare: 0.8}, cat)
+	checked := 0
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<22)
+	for sc.Scan() {
+		var rec struct {
+			Tool    string          `json:"tool"`
+			DstPort uint16          `json:"dst_port"`
+			Payload string          `json:"payload_hex"`
+			HTTP    json.RawMessage `json:"http"`
+			TLS     json.RawMessage `json:"tls"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+			t.Fatal(err)
+		}
+		if rec.HTTP == nil || string(rec.HTTP) == "null" || rec.TLS != nil || rec.Payload == "" {
+			continue
+		}
+		real, err := hex.DecodeString(rec.Payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.HasSuffix(real, []byte("\r\n\r\n")) || !bytes.Contains(real[:bytes.IndexByte(real, '\n')+1], []byte(" HTTP/")) {
+			continue // not a plain HTTP request (SIP, RTSP, multi-protocol probes)
+		}
+		matched := false
+		// gendata keeps one copy of identical requests, whichever tool sent
+		// them first, so any corpus entry may match.
+		for name, req := range corpus {
+			v := httpVariant{Name: name, Weight: 1, Request: req.Name}
+			if err := v.resolve(corpus); err != nil {
+				t.Fatal(err)
+			}
+			sess := &session{scanner: &scanner{}, dst: netip.MustParseAddr("127.0.0.1"), dport: rec.DstPort}
+			p.buildHTTP(sess, &v, "test")
+			if bytes.Equal(sess.payload, real) {
+				matched = true
+				break
+			}
+		}
+		if !matched {
+			t.Errorf("%s (port %d): no corpus request rebuilds the tool's bytes %q", rec.Tool, rec.DstPort, real)
+		}
+		checked++
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if checked < 20 {
+		t.Fatalf("only %d real HTTP requests checked", checked)
+	}
+}
