@@ -1,7 +1,9 @@
 package capture
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -24,16 +26,25 @@ func FuzzExtract(f *testing.F) {
 		f.Add(data)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		path := filepath.Join(t.TempDir(), "f.pcap")
-		if err := os.WriteFile(path, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		Extract(context.Background(), []string{path}, Options{MaxFlows: 64}, func(p probe.Probe) error {
+		st := Stats{}
+		tr := newTracker(Options{MaxFlows: 64}.withDefaults(), &st, func(p probe.Probe) error {
 			if len(p.Payload) > probe.MaxPayload {
 				t.Fatalf("payload of %d bytes exceeds the cap", len(p.Payload))
 			}
 			return nil
 		})
+		fr, err := openReader("fuzz", io.NopCloser(bytes.NewReader(data)))
+		if err != nil {
+			return
+		}
+		defer fr.Close()
+		var p packet
+		for fr.next(&p) == nil {
+			if err := tr.handle(&p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		tr.flush()
 	})
 }
 

@@ -69,7 +69,7 @@ type packetSource interface {
 // fileReader yields decoded packets from one pcap or pcapng file.
 type fileReader struct {
 	name    string
-	file    *os.File
+	file    io.Closer
 	gz      *gzip.Reader
 	counter *countingReader
 	buf     *bufio.Reader
@@ -93,14 +93,19 @@ func openFile(name string) (*fileReader, error) {
 	if err != nil {
 		return nil, err
 	}
-	fr := &fileReader{name: name, file: f}
-	var raw io.Reader = f
-	head := bufio.NewReader(f)
-	magic, _ := head.Peek(4)
-	if len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+	return openReader(name, f)
+}
+
+// openReader reads a capture from r, named name in errors; closing the
+// fileReader closes r.
+func openReader(name string, r io.ReadCloser) (*fileReader, error) {
+	fr := &fileReader{name: name, file: r}
+	var raw io.Reader = r
+	head := bufio.NewReader(r)
+	if magic, _ := head.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		gz, err := gzip.NewReader(head)
 		if err != nil {
-			f.Close()
+			r.Close()
 			return nil, &FileError{name, 0, fmt.Errorf("bad gzip header: %w", err)}
 		}
 		fr.gz = gz
@@ -112,7 +117,7 @@ func openFile(name string) (*fileReader, error) {
 	// pcapgo wraps its input in bufio.NewReader, which returns an existing
 	// *bufio.Reader of sufficient size unchanged; that keeps our offsets exact.
 	fr.buf = bufio.NewReaderSize(fr.counter, 1<<16)
-	magic, err = fr.buf.Peek(4)
+	magic, err := fr.buf.Peek(4)
 	if err != nil || len(magic) < 4 {
 		fr.Close()
 		return nil, &FileError{name, 0, ErrNotCapture}
