@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"net/netip"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -181,6 +182,64 @@ func tsharkCheck(t *testing.T, tshark, dir string, w *World) {
 			t.Errorf("session %s: tshark %s ja3=%q, truth %s ja3=%q", key, g.service, g.ja3, e.service, e.ja3)
 		case !firstPayload[key].Equal(e.time):
 			t.Errorf("session %s: first payload at %s, truth says %s", key, firstPayload[key], e.time)
+		}
+	}
+}
+
+// TestTsharkReadsEveryStack writes one session per TLS stack (every real
+// tool's hello and every org's) into a pcap and has tshark check that each
+// ClientHello dissects without error and has the JA3 we compute.
+func TestTsharkReadsEveryStack(t *testing.T) {
+	tshark, err := exec.LookPath("tshark")
+	if err != nil {
+		t.Skip("tshark not installed (apt-get install -y tshark); skipping the Wireshark cross-check")
+	}
+	cat, err := loadCatalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newPlanner(Config{Seed: 5, Weeks: 1, TrainShare: 0.8}, cat)
+	hp := netip.MustParseAddr("198.51.100.11")
+	names := sortedStackNames(cat.stacks)
+	want := map[string]string{}
+	var sessions []*session
+	for i, name := range names {
+		st := cat.stacks[name]
+		s := &scanner{ip: netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), rtt: 20 * ms, ttl: 50}
+		sess := &session{scanner: s, service: 1, dst: hp, dport: 443, sport: uint16(40000 + i),
+			synTime: p.start + int64(i)*sec, reply: tlsAlertHandshakeFailure}
+		sess.payload = st.clientHello(p.rng, "")
+		_, want[s.ip.String()] = st.ja3()
+		p.drawShape(sess)
+		sessions = append(sessions, sess)
+	}
+	path := filepath.Join(t.TempDir(), "stacks.pcap")
+	if _, err := writeDay(path, sessions); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(tshark, "-n", "-r", path, "-Y", "_ws.malformed || _ws.expert.severity == error",
+		"-T", "fields", "-e", "ip.src", "-e", "_ws.expert.message").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := strings.TrimSpace(string(out)); s != "" {
+		t.Errorf("tshark reports errors (scanner 10.0.x.y = stack index x*256+y):\n%s", s)
+	}
+	out, err = exec.Command(tshark, "-n", "-r", path, "-Y", "tls.handshake.type == 1",
+		"-T", "fields", "-E", "separator=|", "-e", "ip.src", "-e", "tls.handshake.ja3").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if f := strings.Split(line, "|"); len(f) == 2 {
+			got[f[0]] = f[1]
+		}
+	}
+	for i, name := range names {
+		ip := netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}).String()
+		if got[ip] != want[ip] {
+			t.Errorf("stack %s: tshark ja3 %q, ours %q", name, got[ip], want[ip])
 		}
 	}
 }
