@@ -217,30 +217,19 @@ func labelsLookupCmd() *cobra.Command {
 			if resolvePTR {
 				rdns = label.NewRDNS(net.DefaultResolver, label.RDNSOptions{Timeout: timeout})
 			}
-			res, err := db.Resolver(ctx, pol)
-			if err != nil {
-				return err
-			}
 			out := cmd.OutOrStdout()
 			for _, addr := range addrs {
 				if rdns != nil {
-					org, name, err := rdns.OrgOf(ctx, db.Registry(), addr)
-					switch {
-					case err != nil:
+					_, name, err := rdns.OrgOf(ctx, db.Registry(), addr)
+					if err != nil {
 						fmt.Fprintf(cmd.ErrOrStderr(), "%v\n", err)
-					case name != "":
+					} else if name != "" {
 						if _, err := db.StorePTR(ctx, addr, name, time.Now()); err != nil {
 							return err
 						}
-						if org != "" {
-							// The new label must count in this answer.
-							if res, err = db.Resolver(ctx, pol); err != nil {
-								return err
-							}
-						}
 					}
 				}
-				if err := printLookup(ctx, out, db, res, addr, t); err != nil {
+				if err := printLookup(ctx, out, db, pol, addr, t); err != nil {
 					return err
 				}
 			}
@@ -283,14 +272,20 @@ func toLabelJSON(l label.Label) labelJSON {
 	return j
 }
 
-func printLookup(ctx context.Context, out io.Writer, db *label.LabelDB, res *label.Resolver, addr netip.Addr, t time.Time) error {
-	org, ok := res.Lookup(addr, t)
-	if !ok {
-		org = label.Unknown
-	}
+func printLookup(ctx context.Context, out io.Writer, db *label.LabelDB, pol label.Policy, addr netip.Addr, t time.Time) error {
 	covering, err := db.Covering(ctx, addr)
 	if err != nil {
 		return err
+	}
+	// The decision for one address depends only on the labels covering
+	// it, so a resolver over those answers exactly as the full one would.
+	res, err := label.NewResolver(covering, pol)
+	if err != nil {
+		return err
+	}
+	org, ok := res.Lookup(addr, t)
+	if !ok {
+		org = label.Unknown
 	}
 	ptr, _, err := db.PTR(ctx, addr)
 	if err != nil {

@@ -365,3 +365,9 @@ func (r *Registry) OrgForPTR(ptr string) (string, bool) {
 	}
 	return "", false
 }
+
+// Canonical is DefaultRegistry().Canonical(name).
+func Canonical(name string) string { return DefaultRegistry().Canonical(name) }
+
+// FullyDisclosed is DefaultRegistry().FullyDisclosed(org).
+func FullyDisclosed(org string) bool { return DefaultRegistry().FullyDisclosed(org) }

@@ -1,9 +1,13 @@
 package label
 
 import (
+	"encoding/csv"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/scannergrouper/scannergrouper/internal/sharedtest"
 )
 
 func TestCanonical(t *testing.T) {
@@ -125,5 +129,66 @@ func TestLoadRegistryOverrides(t *testing.T) {
 	}
 	if _, err := ParseRegistry([]byte(`{"orgs":[{"org":"a","aliases":["x"]},{"org":"b","aliases":["x"]}]}`)); err == nil {
 		t.Error("an alias claimed by two orgs must be rejected")
+	}
+}
+
+// Every organisation named by the scanner lists and the artifact is in the
+// registry under some spelling.
+func TestRegistryCoversListOrgs(t *testing.T) {
+	r := DefaultRegistry()
+	check := func(file string, cols ...string) {
+		f, err := os.Open(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		rd := csv.NewReader(f)
+		rd.FieldsPerRecord = -1
+		rows, err := rd.ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		idx := map[string]int{}
+		for i, h := range rows[0] {
+			idx[strings.TrimPrefix(h, "\ufeff")] = i
+		}
+		missing := map[string]bool{}
+		for _, row := range rows[1:] {
+			for _, c := range cols {
+				name := row[idx[c]]
+				if name == "" || name == "unknown" {
+					continue
+				}
+				if !r.Known(name) {
+					missing[name] = true
+				}
+			}
+		}
+		for name := range missing {
+			t.Errorf("%s: %q (→ %q) is not in the registry", filepath.Base(file), name, r.Canonical(name))
+		}
+	}
+	lists := sharedtest.Path(t, "realdata", "scanner_ip_lists")
+	check(filepath.Join(lists, "unified_scanner_ips.csv"), "org", "source_label")
+	check(filepath.Join(lists, "nict", "surveyscanner_all_periods.csv"), "scanner")
+	scanorgs, _ := filepath.Glob(filepath.Join(lists, "nict", "scanorg_*.csv"))
+	for _, f := range scanorgs {
+		check(f, "scanner name")
+	}
+	check(filepath.Join(lists, "acknowledged_scanners", "acknowledged_scanners.csv"), "org_domain")
+	check(filepath.Join(lists, "misp", "misp_scanning_lists.csv"), "list")
+	check(filepath.Join(lists, "maltrail", "mass_scanner_labeled.csv"), "org_derived")
+	check(sharedtest.Path(t, "reference", "label_class_index.csv"), "org_name")
+	for _, dir := range []string{"openfilters", "xorlent", "connie-wild"} {
+		entries, err := os.ReadDir(filepath.Join(lists, dir))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			stem := strings.TrimSuffix(e.Name(), ".txt")
+			if !r.Known(stem) {
+				t.Errorf("%s/%s: %q is not in the registry", dir, e.Name(), r.Canonical(stem))
+			}
+		}
 	}
 }

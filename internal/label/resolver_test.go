@@ -207,3 +207,39 @@ func BenchmarkNewResolverUnified(b *testing.B) {
 		}
 	}
 }
+
+// A resolver over only the labels covering an address answers like the
+// full one (what `labels lookup` relies on), under every policy and at
+// several times.
+func TestResolverCoveringSubsetAgrees(t *testing.T) {
+	_, labels := loadUnified(t)
+	rng := rand.New(rand.NewPCG(7, 7))
+	times := []time.Time{{}, day("2025-06-01"), day("2026-02-01")}
+	for _, ps := range []string{"any", "min:2", "priority:nict-2026Q1,openfilters"} {
+		pol, _ := ParsePolicy(ps)
+		full, err := NewResolver(labels, pol)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 300; i++ {
+			addr := labels[rng.IntN(len(labels))].Prefix.Addr()
+			var covering []Label
+			for _, l := range labels {
+				if l.Prefix.Contains(addr) {
+					covering = append(covering, l)
+				}
+			}
+			sub, err := NewResolver(covering, pol)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, at := range times {
+				a, aok := full.Lookup(addr, at)
+				b, bok := sub.Lookup(addr, at)
+				if a != b || aok != bok {
+					t.Fatalf("%s %s at %v: full %q/%v, covering-only %q/%v", ps, addr, at, a, aok, b, bok)
+				}
+			}
+		}
+	}
+}
