@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -106,6 +108,14 @@ func Generate(ctx context.Context, cfg Config, outDir string) (*World, error) {
 		return nil, err
 	}
 	pcapDir := filepath.Join(outDir, "pcap")
+	nDays := (p.end - p.start) / day
+	dayNames := make([]string, nDays)
+	for d := range nDays {
+		dayNames[d] = time.UnixMicro(p.start+d*day).UTC().Format("2006-01-02") + ".pcap"
+	}
+	if err := checkNoOtherWorld(pcapDir, dayNames); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(pcapDir, 0o755); err != nil {
 		return nil, err
 	}
@@ -117,12 +127,11 @@ func Generate(ctx context.Context, cfg Config, outDir string) (*World, error) {
 		d := (s.synTime - p.start) / day
 		byDay[d] = append(byDay[d], s)
 	}
-	nDays := (p.end - p.start) / day
 	for d := range nDays {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		name := time.UnixMicro(p.start+d*day).UTC().Format("2006-01-02") + ".pcap"
+		name := dayNames[d]
 		daySessions := byDay[d]
 		slices.SortStableFunc(daySessions, func(a, b *session) int {
 			if a.synTime != b.synTime {
@@ -154,6 +163,25 @@ func Generate(ctx context.Context, cfg Config, outDir string) (*World, error) {
 		return nil, err
 	}
 	return w, nil
+}
+
+// checkNoOtherWorld refuses an output folder whose pcap/ holds capture
+// files this world would not write: an ingest of the folder would mix two
+// worlds. Re-generating the same world over itself is fine.
+func checkNoOtherWorld(pcapDir string, names []string) error {
+	entries, err := os.ReadDir(pcapDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if strings.Contains(e.Name(), ".pcap") && !slices.Contains(names, e.Name()) {
+			return fmt.Errorf("simulate: %s already holds %s from another world; use an empty folder", pcapDir, e.Name())
+		}
+	}
+	return nil
 }
 
 func writeFile(path string, fill func(io.Writer) error) error {

@@ -2,13 +2,10 @@ package simulate_test
 
 import (
 	"context"
-	"encoding/csv"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/scannergrouper/scannergrouper/internal/capture"
 	"github.com/scannergrouper/scannergrouper/internal/probe"
@@ -38,30 +35,13 @@ func TestCaptureFindsExactlyTheTruth(t *testing.T) {
 }
 
 func checkCapture(t *testing.T, dir string, w *simulate.World) {
-	f, err := os.Open(filepath.Join(dir, "truth.csv"))
+	rows, err := simulate.ReadTruth(filepath.Join(dir, "truth.csv"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows, err := csv.NewReader(f).ReadAll()
-	f.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	type truthRow struct {
-		time               time.Time
-		dst                string
-		dport              uint16
-		transport, service string
-		ja3                string
-	}
-	want := map[string]truthRow{}
-	for _, r := range rows[1:] {
-		ts, err := time.Parse(simulate.TimeFormat, r[0])
-		if err != nil {
-			t.Fatal(err)
-		}
-		dport, _ := strconv.Atoi(r[4])
-		want[r[1]+":"+r[2]] = truthRow{ts, r[3], uint16(dport), r[5], r[6], r[10]}
+	want := map[string]simulate.TruthRow{}
+	for _, r := range rows {
+		want[r.SrcIP.String()+":"+strconv.Itoa(int(r.SrcPort))] = r
 	}
 	var honeypots []netip.Prefix
 	for _, h := range w.Honeypots {
@@ -87,18 +67,18 @@ func checkCapture(t *testing.T, dir string, w *simulate.World) {
 	for key, tr := range want {
 		p, ok := got[key]
 		if !ok {
-			t.Errorf("session %s (%s): no probe extracted", key, tr.service)
+			t.Errorf("session %s (%s): no probe extracted", key, tr.Service)
 			bad++
 		} else {
 			ja3 := ""
 			if p.Service == simulate.ServiceTLS {
 				ja3 = p.Fields.Value("ja3_md5")
 			}
-			if p.Service != tr.service || string(p.Transport) != tr.transport || p.DstIP.String() != tr.dst ||
-				p.DstPort != tr.dport || !p.Time.Equal(tr.time) || ja3 != tr.ja3 || p.ParseError != "" {
+			if p.Service != tr.Service || string(p.Transport) != tr.Transport || p.DstIP != tr.DstIP ||
+				p.DstPort != tr.DstPort || !p.Time.Equal(tr.Time) || ja3 != tr.JA3 || p.ParseError != "" {
 				t.Errorf("session %s: extracted %s/%s %s:%d at %s ja3=%q err=%q; truth %s/%s %s:%d at %s ja3=%q",
 					key, p.Transport, p.Service, p.DstIP, p.DstPort, p.Time.Format(simulate.TimeFormat), ja3, p.ParseError,
-					tr.transport, tr.service, tr.dst, tr.dport, tr.time.Format(simulate.TimeFormat), tr.ja3)
+					tr.Transport, tr.Service, tr.DstIP, tr.DstPort, tr.Time.Format(simulate.TimeFormat), tr.JA3)
 				bad++
 			}
 		}

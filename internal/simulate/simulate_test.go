@@ -315,3 +315,52 @@ func BenchmarkGenerate(b *testing.B) {
 		})
 	}
 }
+
+func TestGenerateRefusesAnotherWorldsFolder(t *testing.T) {
+	dir, _ := generateTiny(t, 1)
+	cfg, _ := PresetConfig("tiny", 1)
+	if _, err := Generate(context.Background(), cfg, dir); err != nil {
+		t.Fatalf("re-generating the same world over itself: %v", err)
+	}
+	cfg.Start = cfg.Start.AddDate(0, 0, 7)
+	_, err := Generate(context.Background(), cfg, dir)
+	if err == nil || !strings.Contains(err.Error(), "another world") {
+		t.Fatalf("a different world into the same folder: err = %v", err)
+	}
+}
+
+func TestReadTruth(t *testing.T) {
+	dir, w := generateTiny(t, 2)
+	rows, err := ReadTruth(filepath.Join(dir, "truth.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != w.Counts.Probes.Total() {
+		t.Fatalf("%d rows, world has %d probes", len(rows), w.Counts.Probes.Total())
+	}
+	head := strings.Join(truthHeader, ",") + "\n"
+	good := "2024-02-01T00:00:01.000002Z,1.2.3.4,40000,198.51.100.11,443,tcp,tls,censys,censys/censys-zgrab2,false,35fa0a83e466acbec1cfbb9016d550ab\n"
+	for name, tc := range map[string]struct {
+		body, err string
+	}{
+		"good":        {head + good, ""},
+		"bad header":  {"ip,org\n", "wrong number of fields"},
+		"other names": {strings.Replace(head, "ja3", "ja4", 1), "header"},
+		"bad port":    {head + strings.Replace(good, "40000", "70000", 1), "src_port"},
+		"bad time":    {head + strings.Replace(good, "T00:", " 00:", 1), "parsing time"},
+		"bad hidden":  {head + strings.Replace(good, "false", "maybe", 1), "hidden"},
+		"short row":   {head + "2024-02-01T00:00:01.000002Z,1.2.3.4\n", "wrong number of fields"},
+	} {
+		path := filepath.Join(t.TempDir(), "truth.csv")
+		if err := os.WriteFile(path, []byte(tc.body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		rows, err := ReadTruth(path)
+		switch {
+		case tc.err == "" && (err != nil || len(rows) != 1 || rows[0].SrcPort != 40000 || rows[0].Org != "censys"):
+			t.Errorf("%s: rows %+v, err %v", name, rows, err)
+		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+			t.Errorf("%s: err %v, want it to mention %q", name, err, tc.err)
+		}
+	}
+}
