@@ -8,6 +8,7 @@ import (
 
 	"github.com/gopacket/gopacket/layers"
 
+	"github.com/scannergrouper/scannergrouper/internal/benchutil"
 	"github.com/scannergrouper/scannergrouper/internal/probe"
 )
 
@@ -46,10 +47,11 @@ func itoa(i int) string {
 // BenchmarkExtract measures capture reading, session tracking, reassembly
 // and parsing of first probes, reported as packets per second.
 func BenchmarkExtract(b *testing.B) {
-	path, packets := benchCapture(b, 120000)
+	path, packets := benchCapture(b, 135000)
 	info, _ := os.Stat(path)
 	b.SetBytes(info.Size())
 	b.ResetTimer()
+	m := benchutil.Start()
 	var probes int64
 	for i := 0; i < b.N; i++ {
 		st, err := Extract(context.Background(), []string{path}, Options{}, func(probe.Probe) error { return nil })
@@ -58,6 +60,6 @@ func BenchmarkExtract(b *testing.B) {
 		}
 		probes = st.Probes
 	}
-	b.ReportMetric(float64(packets)*float64(b.N)/b.Elapsed().Seconds(), "packets/s")
+	m.Report(b, float64(packets)*float64(b.N), "packets")
 	b.ReportMetric(float64(probes)*float64(b.N)/b.Elapsed().Seconds(), "probes/s")
 }

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/scannergrouper/scannergrouper/internal/benchutil"
 	"github.com/scannergrouper/scannergrouper/internal/capture"
 	"github.com/scannergrouper/scannergrouper/internal/probe"
 	"github.com/scannergrouper/scannergrouper/internal/simulate"
@@ -30,6 +31,7 @@ func sd24World(b *testing.B) string {
 func BenchmarkExtractSD24(b *testing.B) {
 	pcaps := sd24World(b)
 	b.ResetTimer()
+	m := benchutil.Start()
 	var st capture.Stats
 	for i := 0; i < b.N; i++ {
 		var err error
@@ -38,7 +40,7 @@ func BenchmarkExtractSD24(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(st.Packets)*float64(b.N)/b.Elapsed().Seconds(), "packets/s")
+	m.Report(b, float64(st.Packets)*float64(b.N), "packets")
 	b.ReportMetric(float64(st.Probes)*float64(b.N)/b.Elapsed().Seconds(), "probes/s")
 }
 
@@ -46,6 +48,7 @@ func BenchmarkExtractSD24(b *testing.B) {
 func BenchmarkIngestSD24(b *testing.B) {
 	pcaps := sd24World(b)
 	b.ResetTimer()
+	m := benchutil.Start()
 	var res Result
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
@@ -62,6 +65,6 @@ func BenchmarkIngestSD24(b *testing.B) {
 		st.Close()
 		b.StartTimer()
 	}
-	b.ReportMetric(float64(res.Packets)*float64(b.N)/b.Elapsed().Seconds(), "packets/s")
-	b.ReportMetric(float64(res.Stored)*float64(b.N)/b.Elapsed().Seconds(), "probes/s")
+	m.Report(b, float64(res.Packets)*float64(b.N), "packets")
+	m.Report(b, float64(res.Stored)*float64(b.N), "probes")
 }
