@@ -79,9 +79,17 @@ func (p Policy) String() string {
 // Resolver answers "which org had this address at that time" from a
 // snapshot of the labels. It is read-only and safe for concurrent use.
 type Resolver struct {
+	// table maps each stored prefix to a ref: with complexRef set, the
+	// low bits index entries (a timeline); otherwise they index orgs
+	// directly, so the common always-valid label costs one lookup and no
+	// further memory access but the org string.
 	table   bart.Fast[uint32]
 	entries []entry
+	orgs    []string // orgs[0] = "" (no org)
+	nPrefix int
 }
+
+const complexRef = 1 << 31
 
 // entry is the decided timeline of one stored prefix, with the labels of
 // every covering prefix already folded in, so a lookup needs only the
@@ -118,15 +126,30 @@ func NewResolver(labels []Label, policy Policy) (*Resolver, error) {
 	}
 	groups, table := groupByPrefix(labels)
 	rank := sourceRank(policy.Priority)
-	r := &Resolver{entries: make([]entry, len(groups))}
+	r := &Resolver{orgs: []string{""}, nPrefix: len(groups)}
+	orgIndex := map[string]uint32{"": 0}
 	var effective []spanLabel
-	for i, g := range groups {
+	for _, g := range groups {
 		effective = effective[:0]
 		for _, gi := range table.Supernets(g.prefix) {
 			effective = append(effective, groups[gi].labels...)
 		}
-		r.entries[i] = decideTimeline(effective, policy, rank)
-		r.table.Insert(g.prefix, uint32(i))
+		e := decideTimeline(effective, policy, rank)
+		if e.segs == nil {
+			id, ok := orgIndex[e.always]
+			if !ok {
+				id = uint32(len(r.orgs))
+				orgIndex[e.always] = id
+				r.orgs = append(r.orgs, e.always)
+			}
+			r.table.Insert(g.prefix, id)
+			continue
+		}
+		if len(r.entries) >= complexRef-1 {
+			return nil, fmt.Errorf("resolver: too many prefixes with validity periods")
+		}
+		r.table.Insert(g.prefix, complexRef|uint32(len(r.entries)))
+		r.entries = append(r.entries, e)
 	}
 	return r, nil
 }
@@ -365,23 +388,30 @@ func (r *Resolver) Lookup(addr netip.Addr, t time.Time) (org string, ok bool) {
 	if addr.Is4In6() {
 		addr = addr.Unmap()
 	}
-	i, found := r.table.Lookup(addr)
+	ref, found := r.table.Lookup(addr)
 	if !found {
 		return "", false
 	}
-	org = r.entries[i].at(t)
+	org = r.orgOf(ref, t)
 	return org, org != ""
 }
 
+func (r *Resolver) orgOf(ref uint32, t time.Time) string {
+	if ref&complexRef == 0 {
+		return r.orgs[ref]
+	}
+	return r.entries[ref&^complexRef].at(t)
+}
+
 // Len returns the number of distinct prefixes the resolver holds.
-func (r *Resolver) Len() int { return len(r.entries) }
+func (r *Resolver) Len() int { return r.nPrefix }
 
 // All yields every stored prefix with its org at time t (zero t: latest
 // knowledge), in address order, skipping prefixes with no org then.
 func (r *Resolver) All(t time.Time) iter.Seq2[netip.Prefix, string] {
 	return func(yield func(netip.Prefix, string) bool) {
-		for p, i := range r.table.AllSorted() {
-			org := r.entries[i].at(t)
+		for p, ref := range r.table.AllSorted() {
+			org := r.orgOf(ref, t)
 			if org == "" {
 				continue
 			}

@@ -1,6 +1,7 @@
 package label
 
 import (
+	"bytes"
 	"math/rand/v2"
 	"net/netip"
 	"os"
@@ -240,6 +241,20 @@ func TestResolverCoveringSubsetAgrees(t *testing.T) {
 					t.Fatalf("%s %s at %v: full %q/%v, covering-only %q/%v", ps, addr, at, a, aok, b, bok)
 				}
 			}
+		}
+	}
+}
+
+func BenchmarkParseUnified(b *testing.B) {
+	f := sharedtest.Path(b, "realdata", "scanner_ip_lists", "unified_scanner_ips.csv")
+	data, err := os.ReadFile(f)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	for i := 0; i < b.N; i++ {
+		if _, err := Parse(bytes.NewReader(data), f, nil, ImportOptions{}); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
