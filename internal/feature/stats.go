@@ -38,9 +38,12 @@ type FieldStats struct {
 	// MI is the mutual information (nats) between the label-encoded field
 	// value and the org, on attributed probes (sklearn mutual_info_score).
 	MI float64 `json:"mi"`
-	// AMI is MI adjusted for chance (sklearn adjusted_mutual_info_score,
-	// arithmetic mean): ≈0 for a field that separates orgs only because it
-	// is unique per probe, 1 for a field that is a relabelling of the org.
+	// AMI is the mutual information adjusted for chance (sklearn
+	// adjusted_mutual_info_score, arithmetic mean) of the value as the
+	// encoder sees it: a string field cut to its pixel width, so a Host
+	// header scores by the 10 bytes a model gets, not by the tail it never
+	// sees. ≈0 for a field that separates orgs only because it is unique per
+	// probe (TLS random bytes), 1 for a relabelling of the org.
 	AMI float64 `json:"ami"`
 	// Selected is set by Select.
 	Selected bool `json:"selected"`
@@ -55,8 +58,9 @@ type FieldTable struct {
 	Mode     SelectMode   `json:"mode,omitempty"`
 	Fields   []FieldStats `json:"fields"`
 
-	// codes holds, per field (same order as Fields), the label-encoded value
-	// of every attributed probe, for the redundancy test of Select.
+	// codes holds, per field (same order as Fields), the label-encoded
+	// encoder view of every attributed probe, for the redundancy test of
+	// Select.
 	codes [][]int32
 }
 
@@ -95,12 +99,22 @@ func FieldStatistics(service string, probes []probe.Probe, labels []string) (*Fi
 	t := &FieldTable{Service: service, Probes: len(probes), Labelled: len(attributed), Orgs: len(orgIdx)}
 	t.Fields = make([]FieldStats, len(names))
 	t.codes = make([][]int32, len(names))
+	rawCodes := make([][]int32, len(names))
 	values := make([]map[string]int32, len(names))
+	views := make([]map[string]int32, len(names))
+	widths := make([]int, len(names))
 	present := make([]int, len(names))
 	for i, n := range names {
 		t.Fields[i] = FieldStats{Field: n, Kind: RuleFor(service, n).Kind.String()}
 		values[i] = map[string]int32{probe.NotAvailable: 0}
-		t.codes[i] = make([]int32, len(attributed))
+		rawCodes[i] = make([]int32, len(attributed))
+		if r := RuleFor(service, n); r.Kind == probe.KindString {
+			widths[i] = r.Width
+			views[i] = map[string]int32{probe.NotAvailable: 0}
+			t.codes[i] = make([]int32, len(attributed))
+		} else {
+			t.codes[i] = rawCodes[i] // options and ints: the encoder sees the whole value
+		}
 	}
 	pos := 0 // next attributed probe
 	seen := make([]bool, len(names))
@@ -122,7 +136,19 @@ func FieldStatistics(service string, probes []probe.Probe, labels []string) (*Fi
 				values[fi][f.Value] = code
 			}
 			if isAttr {
-				t.codes[fi][pos] = code
+				rawCodes[fi][pos] = code
+				if views[fi] != nil {
+					v := f.Value
+					if v != probe.NotAvailable && len(v) > widths[fi] {
+						v = v[:widths[fi]]
+					}
+					vc, ok := views[fi][v]
+					if !ok {
+						vc = int32(len(views[fi]))
+						views[fi][v] = vc
+					}
+					t.codes[fi][pos] = vc
+				}
 			}
 		}
 		if isAttr {
@@ -144,7 +170,12 @@ func FieldStatistics(service string, probes []probe.Probe, labels []string) (*Fi
 			s.UniqueRatio = float64(distinctPresent) / float64(present[fi])
 		}
 		if len(attributed) > 0 {
-			s.MI, s.AMI = mutualInformation(t.codes[fi], len(values[fi]), orgOf, len(orgIdx))
+			s.MI, _ = mutualInformation(rawCodes[fi], len(values[fi]), orgOf, len(orgIdx))
+			nv := len(values[fi])
+			if views[fi] != nil {
+				nv = len(views[fi])
+			}
+			_, s.AMI = mutualInformation(t.codes[fi], nv, orgOf, len(orgIdx))
 		}
 	}
 	return t, nil

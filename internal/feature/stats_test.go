@@ -174,3 +174,35 @@ func ExampleTokens() {
 	// Gecko/20100101
 	// Firefox/115.0
 }
+
+// TestAMIScoresTheEncodedView: a Host header whose first 10 bytes depend on
+// the org and whose tail is unique per probe is worth what the encoder
+// keeps (the prefix), while its raw value is near-unique like TLS random bytes.
+func TestAMIScoresTheEncodedView(t *testing.T) {
+	var ps []probe.Probe
+	var labels []string
+	for i := range 400 {
+		org, prefix := "censys", "censys-hp"
+		if i%2 == 1 {
+			org, prefix = "shodan", "shodan-hp"
+		}
+		ps = append(ps, mkProbe("http", i, f("Host", fmt.Sprintf("%s-%06d", prefix, i)), f("X-Nonce", fmt.Sprintf("%06d-%s", i, prefix))))
+		labels = append(labels, org)
+	}
+	table, err := FieldStatistics(ServiceHTTP, ps, labels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range table.Fields {
+		switch s.Field {
+		case "Host":
+			if s.UniqueRatio != 1 || s.AMI < 0.99 {
+				t.Errorf("Host: unique %.2f AMI %.3f; want unique raw values and AMI 1 on the 10-byte prefix", s.UniqueRatio, s.AMI)
+			}
+		case "X-Nonce":
+			if s.AMI > 0.05 || s.MI < math.Ln2-1e-9 {
+				t.Errorf("X-Nonce (unique prefix): MI %.3f AMI %.3f; want MI = H(org), AMI ≈ 0", s.MI, s.AMI)
+			}
+		}
+	}
+}
