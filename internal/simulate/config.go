@@ -86,7 +86,7 @@ func PresetConfig(name string, seed uint64) (Config, error) {
 	case "tiny":
 		cfg.Weeks, cfg.KnownFraction, cfg.UnknownFraction, cfg.MaxProbesPerScanner = 1, 0.02, 0.03, 6
 	case "small":
-		cfg.Weeks, cfg.KnownFraction, cfg.UnknownFraction = 3, 0.5, 0.45
+		cfg.Weeks, cfg.KnownFraction, cfg.UnknownFraction = 3, 0.5, 0.35
 	case "sd24":
 		cfg.Weeks, cfg.KnownFraction, cfg.UnknownFraction = realWeeks, 1, 1
 	default:

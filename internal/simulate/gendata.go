@@ -68,8 +68,19 @@ func writeScanners(shared, out string) error {
 			}
 		}
 	}
+	// The artifact lists every driftnet probe twice, once labelled and once
+	// "unknown" (reference-impl.md §1.8): keep only the labelled scanner.
+	labelled := map[string]bool{}
+	for k := range rows {
+		if k[0] != "unknown" {
+			labelled[k[1]] = true
+		}
+	}
 	keys := make([][2]string, 0, len(rows))
 	for k := range rows {
+		if k[0] == "unknown" && labelled[k[1]] {
+			continue
+		}
 		keys = append(keys, k)
 	}
 	sort.Slice(keys, func(i, j int) bool {
@@ -84,7 +95,8 @@ func writeScanners(shared, out string) error {
 	}
 	w := bufio.NewWriter(f)
 	fmt.Fprintln(w, "# Derived from ../shared/reference/scanner_truth_SelfDeploy24_{train,test}.csv (ScannerGrouper artifact, SelfDeploy-24).")
-	fmt.Fprintln(w, "# One row per (ip, org): first-probe counts per service in the artifact's time-ordered 8:2 split.")
+	fmt.Fprintln(w, "# One row per scanner IP: first-probe counts per service in the artifact's time-ordered 8:2 split.")
+	fmt.Fprintln(w, "# The artifact's duplicate 'unknown' copies of labelled (driftnet) scanners are dropped.")
 	fmt.Fprintln(w, "org,ip,http_train,tls_train,dns_train,http_test,tls_test,dns_test")
 	for _, k := range keys {
 		c := rows[k]

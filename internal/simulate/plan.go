@@ -161,31 +161,59 @@ func (p *planner) newScanner(rs realScanner, org string) *scanner {
 }
 
 // hideMembers assigns HiddenShare of the unattributed scanners to a known
-// org (never a fully disclosed one), weighted by org size, and gives each
-// the probe counts of a random real member of that org.
+// org (never a fully disclosed one). Candidates are unattributed scanners
+// with org-like volumes (at most hiddenMaxProbes real probes: the busiest
+// org scanners of SelfDeploy-24 send a few dozen, unattributed ones up to
+// thousands), so the world's totals stay those of the real data. The org is
+// drawn by size among orgs that have a profile for every service the
+// scanner uses.
 func (p *planner) hideMembers(unknown []*scanner, byOrg map[string][]realScanner) {
 	n := int(math.Round(float64(len(unknown)) * p.cfg.HiddenShare))
-	if n == 0 {
-		return
+	var candidates []*scanner
+	for _, s := range unknown {
+		total := 0
+		for seg := range 2 {
+			for svc := range numServices {
+				total += s.counts[seg][svc]
+			}
+		}
+		if total <= hiddenMaxProbes {
+			candidates = append(candidates, s)
+		}
 	}
-	var names []string
-	var weights []float64
-	for _, org := range p.cat.orgNames {
-		if slices.Contains(FullyDisclosed, org) || len(byOrg[org]) == 0 {
+	n = min(n, len(candidates))
+	for _, i := range p.rng.Perm(len(candidates))[:n] {
+		s := candidates[i]
+		var names []string
+		var weights []float64
+		for _, org := range p.cat.orgNames {
+			op := p.cat.orgs[org]
+			if slices.Contains(FullyDisclosed, org) || len(byOrg[org]) == 0 {
+				continue
+			}
+			fits := true
+			for svc := range numServices {
+				if s.counts[0][svc]+s.counts[1][svc] > 0 && !op.has(svc) {
+					fits = false
+				}
+			}
+			if fits {
+				names = append(names, org)
+				weights = append(weights, float64(len(byOrg[org])))
+			}
+		}
+		if len(names) == 0 {
 			continue
 		}
-		names = append(names, org)
-		weights = append(weights, float64(len(byOrg[org])))
-	}
-	for _, i := range p.rng.Perm(len(unknown))[:n] {
-		s := unknown[i]
 		org := names[weightedIndex(p.rng, weights)]
-		rows := byOrg[org]
 		s.org, s.hidden, s.profile = org, true, p.cat.orgs[org]
-		s.counts = rows[p.rng.IntN(len(rows))].Counts
 		s.tools = [numServices]*toolProfile{}
 	}
 }
+
+// hiddenMaxProbes bounds the real probe count of a scanner that may become
+// a hidden org member.
+const hiddenMaxProbes = 40
 
 func (p *planner) scaleCounts(s *scanner) {
 	factor := float64(p.cfg.Weeks) / realWeeks

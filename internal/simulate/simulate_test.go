@@ -364,3 +364,22 @@ func TestReadTruth(t *testing.T) {
 		}
 	}
 }
+
+// TestRealScannersAreDistinct guards the embedded SelfDeploy-24 table: one
+// row per IP, so no address is both labelled and unattributed.
+func TestRealScannersAreDistinct(t *testing.T) {
+	cat, err := loadCatalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]string{}
+	for _, s := range cat.scanners {
+		if prev, dup := seen[s.IP.String()]; dup {
+			t.Errorf("%s is both %s and %s", s.IP, prev, s.Org)
+		}
+		seen[s.IP.String()] = s.Org
+	}
+	if len(seen) < 7000 {
+		t.Errorf("only %d real scanners", len(seen))
+	}
+}
