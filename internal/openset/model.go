@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"math/rand/v2"
 	"sort"
 	"sync"
@@ -11,6 +12,17 @@ import (
 
 	"github.com/scannergrouper/scannergrouper/internal/nn"
 )
+
+// imageKey identifies image contents by two independent 64-bit hashes: 128
+// bits make a collision among even billions of distinct images vanishingly
+// unlikely, and the map does not keep a copy of every image.
+type imageKey [2]uint64
+
+var keySeeds = [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}
+
+func keyOf(img []uint8) imageKey {
+	return imageKey{maphash.Bytes(keySeeds[0], img), maphash.Bytes(keySeeds[1], img)}
+}
 
 // Unlabeled marks a Dataset row without a known class.
 const Unlabeled = -1
@@ -108,7 +120,7 @@ type Model struct {
 	iter                int64
 
 	mu    sync.Mutex
-	cache map[string]*Prediction
+	cache map[imageKey]*Prediction
 }
 
 // NewModel initialises a model from cfg.Seed for h×w images.
@@ -177,18 +189,34 @@ func (s *sampler) at(it int64) []int {
 		need := s.per * s.batch
 		s.list = s.list[:0]
 		for len(s.list) < need {
-			perm := rng.Perm(int(total))
-			for _, x := range perm {
-				if len(s.list) == need {
-					break
-				}
-				member := sort.Search(len(s.cum), func(i int) bool { return s.cum[i] > int64(x) })
+			for _, x := range permPrefix(rng, total, min(int64(need-len(s.list)), total)) {
+				member := sort.Search(len(s.cum), func(i int) bool { return s.cum[i] > x })
 				s.list = append(s.list, s.rows[member])
 			}
 		}
 	}
 	off := int(it%int64(s.per)) * s.batch
 	return s.list[off : off+s.batch]
+}
+
+// permPrefix returns the first n elements of a uniformly random permutation
+// of [0, total) by a Fisher–Yates shuffle that stores only displaced
+// positions, so memory is O(n) however large the expanded set is.
+func permPrefix(rng *rand.Rand, total, n int64) []int64 {
+	displaced := make(map[int64]int64, n)
+	at := func(i int64) int64 {
+		if v, ok := displaced[i]; ok {
+			return v
+		}
+		return i
+	}
+	out := make([]int64, n)
+	for i := int64(0); i < n; i++ {
+		j := i + rng.Int64N(total-i)
+		out[i] = at(j)
+		displaced[j] = at(i)
+	}
+	return out
 }
 
 // batch is one training batch in row form.
@@ -253,13 +281,16 @@ func (m *Model) Train(ctx context.Context, ds Dataset, iters int, progress func(
 		return errors.New("openset: negative iteration count")
 	}
 	content := make([]int, len(ds.Images))
-	ids := make(map[string]int)
+	// Content ids are assigned in row order, so they do not depend on the
+	// (per-process) hash seeds.
+	ids := make(map[imageKey]int)
 	var labeled, all []int
 	for i, img := range ds.Images {
-		id, ok := ids[string(img)]
+		key := keyOf(img)
+		id, ok := ids[key]
 		if !ok {
 			id = len(ids)
-			ids[string(img)] = id
+			ids[key] = id
 		}
 		content[i] = id
 		all = append(all, i)
@@ -336,25 +367,29 @@ func (m *Model) Predict(images [][]uint8) ([]Prediction, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.cache == nil {
-		m.cache = make(map[string]*Prediction)
+		m.cache = make(map[imageKey]*Prediction)
 	}
+	keys := make([]imageKey, len(images))
 	var todo [][]uint8
-	pending := make(map[string]bool)
-	for _, img := range images {
-		if _, ok := m.cache[string(img)]; !ok && !pending[string(img)] {
-			pending[string(img)] = true
+	var todoKeys []imageKey
+	pending := make(map[imageKey]bool)
+	for i, img := range images {
+		keys[i] = keyOf(img)
+		if _, ok := m.cache[keys[i]]; !ok && !pending[keys[i]] {
+			pending[keys[i]] = true
 			todo = append(todo, img)
+			todoKeys = append(todoKeys, keys[i])
 		}
 	}
 	for lo := 0; lo < len(todo); lo += predictBatchSize {
-		chunk := todo[lo:min(lo+predictBatchSize, len(todo))]
-		for i, p := range m.infer(chunk) {
-			m.cache[string(chunk[i])] = p
+		hi := min(lo+predictBatchSize, len(todo))
+		for i, p := range m.infer(todo[lo:hi]) {
+			m.cache[todoKeys[lo+i]] = p
 		}
 	}
 	out := make([]Prediction, len(images))
-	for i, img := range images {
-		out[i] = *m.cache[string(img)]
+	for i, key := range keys {
+		out[i] = *m.cache[key]
 	}
 	return out, nil
 }

@@ -536,3 +536,51 @@ func assertOpenSet(t *testing.T, what string, classes, truth []int, k int, known
 		t.Fatalf("%s: known accuracy %.3f (floor %.2f), unknown recall %.3f (floor %.2f)", what, knownOK/knownN, knownFloor, unkOK/unkN, unknownFloor)
 	}
 }
+
+func TestPermPrefix(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	full := permPrefix(rng, 50, 50)
+	seen := make(map[int64]bool)
+	for _, v := range full {
+		if v < 0 || v >= 50 || seen[v] {
+			t.Fatalf("not a permutation: %v", full)
+		}
+		seen[v] = true
+	}
+	// Huge expanded sets (multiplicities in the billions) cost O(n) memory.
+	counts := []int{1 << 30, 1 << 30, 3}
+	s := newSampler(1, 1, 448, 100, []int{0, 1, 2}, counts)
+	got := map[int]int{}
+	for it := int64(0); it < 100; it++ {
+		for _, r := range s.at(it) {
+			got[r]++
+		}
+	}
+	if got[0]+got[1] != 44800 || got[0] < 21000 || got[1] < 21000 {
+		t.Fatalf("draws %v", got)
+	}
+	prefix := permPrefix(rng, 1<<40, 1000)
+	distinct := map[int64]bool{}
+	for _, v := range prefix {
+		distinct[v] = true
+	}
+	if len(distinct) != 1000 {
+		t.Fatal("prefix repeats an element")
+	}
+}
+
+// The cache is keyed by contents, not slice identity.
+func TestPredictCacheByContent(t *testing.T) {
+	m, _ := NewModel(tinyConfig(BackboneMLP, 3), 4, 4)
+	a := make([]uint8, 16)
+	b := make([]uint8, 16)
+	b[3] = 255
+	batch := [][]uint8{a, b, append([]uint8(nil), a...), append([]uint8(nil), b...)}
+	p, _ := m.Predict(batch)
+	if len(m.cache) != 2 {
+		t.Fatalf("cache holds %d entries, want 2", len(m.cache))
+	}
+	if p[0].Proj != p[2].Proj || p[1].Proj != p[3].Proj || p[0].Proj == p[1].Proj {
+		t.Fatal("predictions not per content")
+	}
+}
