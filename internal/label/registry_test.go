@@ -63,13 +63,18 @@ func TestFullyDisclosed(t *testing.T) {
 func TestRegistryCoversArtifactClasses(t *testing.T) {
 	r := DefaultRegistry()
 	// The artifact's class index (reference/label_class_index.csv).
-	for _, org := range []string{"adscore", "ahrefs", "arbor", "archive", "binaryedge", "censys", "criminalip",
+	for _, org := range []string{"adscore", "ahrefs", "archive", "binaryedge", "censys", "criminalip",
 		"cybergreen", "driftnet", "fofa", "internet_census", "internettl", "intrinsec", "ipip", "leakix", "onyphe",
 		"quadmetrics", "quake", "rapid7", "rau", "shadowserver", "shodan", "stretchoid", "tum", "webray",
 		"x_threatbook", "zoomeye"} {
 		if !r.Known(org) || r.Canonical(org) != org {
 			t.Errorf("artifact class %s missing from the registry or renamed to %q", org, r.Canonical(org))
 		}
+	}
+	// Arbor is NETSCOUT's scanning arm (arbor-observatory.com); the lists
+	// name it netscout, so the artifact's "arbor" is an alias.
+	if r.Canonical("arbor") != "netscout" {
+		t.Errorf("arbor → %q, want netscout", r.Canonical("arbor"))
 	}
 }
 
