@@ -43,7 +43,7 @@ func TestVoteWindows(t *testing.T) {
 		{"9.9.9.9", "http", at(6.999), 1},
 		{"9.9.9.9", "http", at(7), 2}, // first instant of window 1
 		{"9.9.9.9", "tls", at(13.9), 3},
-		{"9.9.9.9", "http", at(14), 2},  // trailing partial week: dropped
+		{"9.9.9.9", "http", at(14), 2},   // trailing partial week: dropped
 		{"9.9.9.9", "http", at(16.6), 2}, // after the end
 		{"8.8.8.8", "http", at(8), 6},
 	}
