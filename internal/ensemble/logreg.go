@@ -27,23 +27,11 @@ type binaryProblem struct {
 	pos, neg []float64
 	c        float64
 	total    float64 // Σ pos + neg, the normaliser sklearn's lbfgs path uses
-	z        []float64
-}
-
-// softplus(x) = log(1 + e^x) without overflow.
-func softplus(x float64) float64 {
-	if x > 0 {
-		return x + math.Log1p(math.Exp(-x))
-	}
-	return math.Log1p(math.Exp(x))
-}
-
-func sigmoid(x float64) float64 {
-	if x >= 0 {
-		return 1 / (1 + math.Exp(-x))
-	}
-	e := math.Exp(x)
-	return e / (1 + e)
+	// cache of the last evaluated point
+	z, sig []float64
+	lastX  []float64
+	loss   float64
+	valid  bool
 }
 
 // params: x[0:width] are the feature weights, x[width] the intercept
@@ -59,31 +47,48 @@ func (b *binaryProblem) margins(x []float64) {
 	}
 }
 
-// objective is (Σ_p pos·log(1+e^-z) + neg·log(1+e^z) + ||w||²/(2C)) / total,
-// sklearn's lbfgs objective for LogisticRegression with sample weights.
-func (b *binaryProblem) objective(x []float64) float64 {
+// evaluate computes the margins, the loss and σ(z) per pattern at x, once
+// per point: gonum asks for the function and the gradient at the same x.
+func (b *binaryProblem) evaluate(x []float64) {
+	if b.valid && floats.Equal(x, b.lastX) {
+		return
+	}
 	b.margins(x)
 	loss := 0.0
 	for p, z := range b.z {
-		if b.pos[p] != 0 {
-			loss += b.pos[p] * softplus(-z)
+		// softplus(z) = max(z, 0) + log1p(e^-|z|), and softplus(-z) =
+		// softplus(z) - z, so one exp and one log1p serve both terms.
+		e := math.Exp(-math.Abs(z))
+		sp := math.Log1p(e)
+		if z > 0 {
+			sp += z
+			b.sig[p] = 1 / (1 + e)
+		} else {
+			b.sig[p] = e / (1 + e)
 		}
-		if b.neg[p] != 0 {
-			loss += b.neg[p] * softplus(z)
-		}
+		loss += b.pos[p]*(sp-z) + b.neg[p]*sp
 	}
 	w := x[:b.pat.width]
-	return (loss + floats.Dot(w, w)/(2*b.c)) / b.total
+	b.loss = (loss + floats.Dot(w, w)/(2*b.c)) / b.total
+	b.lastX = append(b.lastX[:0], x...)
+	b.valid = true
+}
+
+// objective is (Σ_p pos·log(1+e^-z) + neg·log(1+e^z) + ||w||²/(2C)) / total,
+// sklearn's lbfgs objective for LogisticRegression with sample weights.
+func (b *binaryProblem) objective(x []float64) float64 {
+	b.evaluate(x)
+	return b.loss
 }
 
 func (b *binaryProblem) gradient(grad, x []float64) {
-	b.margins(x)
+	b.evaluate(x)
 	width := b.pat.width
 	for j := range grad {
 		grad[j] = 0
 	}
-	for p, z := range b.z {
-		g := (b.pos[p]+b.neg[p])*sigmoid(z) - b.pos[p]
+	for p, s := range b.sig {
+		g := (b.pos[p]+b.neg[p])*s - b.pos[p]
 		for _, j := range b.pat.active[p] {
 			grad[j] += g
 		}
@@ -118,6 +123,7 @@ func (b *binaryProblem) fit(s solverSettings) ([]float64, fitStats, error) {
 		return nil, fitStats{}, errors.New("ensemble: binary problem without samples")
 	}
 	b.z = make([]float64, len(b.pat.active))
+	b.sig = make([]float64, len(b.pat.active))
 	dim := b.pat.width + 1
 	x0 := make([]float64, dim)
 	settings := &optimize.Settings{
@@ -139,4 +145,12 @@ func (b *binaryProblem) fit(s solverSettings) ([]float64, fitStats, error) {
 	// which near the optimum just means it has converged.
 	st.Converged = st.GradNorm <= 10*s.gradTol
 	return res.X, st, nil
+}
+
+func sigmoid(x float64) float64 {
+	if x >= 0 {
+		return 1 / (1 + math.Exp(-x))
+	}
+	e := math.Exp(x)
+	return e / (1 + e)
 }

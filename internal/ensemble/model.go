@@ -8,8 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-
-	"github.com/scannergrouper/scannergrouper/internal/eval"
 )
 
 // Config sets up Fit. The zero value of every field but Unknown is a
@@ -411,6 +409,7 @@ func (m *Model) TuneTheta(rows []IPRow, labels []int) (float64, error) {
 	}
 	atts := m.PredictTheta(scored, 0)
 	pred := make([]int, len(atts))
+	var counts f1Counter
 	bestTheta, bestF1 := 0.0, -1.0
 	for i := 0; i <= ThetaSteps; i++ {
 		theta := float64(i) * 0.01
@@ -420,14 +419,41 @@ func (m *Model) TuneTheta(rows []IPRow, labels []int) (float64, error) {
 				pred[r] = m.Unknown
 			}
 		}
-		f1, err := eval.WeightedF1(truth, pred)
-		if err != nil {
-			return 0, err
-		}
+		f1 := counts.weightedF1(truth, pred, m.Unknown+1)
 		if f1 > bestF1 {
 			bestTheta, bestF1 = theta, f1
 		}
 	}
 	m.Theta, m.ThetaF1 = bestTheta, bestF1
 	return bestF1, nil
+}
+
+// f1Counter is eval.WeightedF1 for class indices in [0, n) with reusable
+// dense counts: the θ search scores a hundred thresholds.
+type f1Counter struct{ support, predicted, correct []int }
+
+func (c *f1Counter) weightedF1(truth, pred []int, n int) float64 {
+	if len(truth) == 0 {
+		return 0
+	}
+	for _, s := range []*[]int{&c.support, &c.predicted, &c.correct} {
+		*s = slices.Grow((*s)[:0], n)[:n]
+		clear(*s)
+	}
+	for i, t := range truth {
+		p := pred[i]
+		c.support[t]++
+		c.predicted[p]++
+		if t == p {
+			c.correct[t]++
+		}
+	}
+	sum := 0.0
+	for k, s := range c.support {
+		if s > 0 {
+			// F1 = 2·tp / (support + predicted), sklearn's zero_division=0.
+			sum += float64(s) * float64(2*c.correct[k]) / float64(s+c.predicted[k])
+		}
+	}
+	return sum / float64(len(truth))
 }

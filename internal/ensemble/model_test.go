@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/scannergrouper/scannergrouper/internal/eval"
 	"gonum.org/v1/gonum/mat"
 )
 
@@ -362,6 +363,28 @@ func TestProbaNormalisedOvR(t *testing.T) {
 	m.Coef = [][]float64{{0}, {0}, {0}}
 	if a := m.PredictTheta([]IPRow{{}}, 0)[0]; a.Class != 1 || math.Abs(a.Prob-1.0/3) > 1e-15 {
 		t.Errorf("tie: %+v, want class 1 at 1/3", a)
+	}
+}
+
+func TestDenseWeightedF1MatchesEval(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	var c f1Counter
+	for trial := range 20 {
+		n := 1 + rng.IntN(200)
+		truth, pred := make([]int, n), make([]int, n)
+		for i := range truth {
+			truth[i], pred[i] = rng.IntN(6), rng.IntN(6)
+			if rng.Float64() < 0.5 {
+				pred[i] = truth[i]
+			}
+		}
+		want, err := eval.WeightedF1(truth, pred)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.weightedF1(truth, pred, 6); math.Abs(got-want) > 1e-12 {
+			t.Errorf("trial %d: %v, eval says %v", trial, got, want)
+		}
 	}
 }
 

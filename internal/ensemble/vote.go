@@ -96,7 +96,11 @@ func VoteProbes(preds []ProbePred, window WindowConfig) ([]IPRow, error) {
 		ip, service string
 		window      int
 	}
-	counts := map[groupKey]map[int]int{}
+	type voteKey struct {
+		groupKey
+		class int
+	}
+	counts := map[voteKey]int{}
 	for i, p := range preds {
 		if p.Class < 0 {
 			return nil, fmt.Errorf("ensemble: probe %d (%s %s) has negative class %d", i, p.IP, p.Service, p.Class)
@@ -108,33 +112,29 @@ func VoteProbes(preds []ProbePred, window WindowConfig) ([]IPRow, error) {
 		if !ok {
 			continue
 		}
-		k := groupKey{p.IP, p.Service, win}
-		c := counts[k]
-		if c == nil {
-			c = map[int]int{}
-			counts[k] = c
+		counts[voteKey{groupKey{p.IP, p.Service, win}, p.Class}]++
+	}
+	type best struct{ class, count int }
+	mode := map[groupKey]best{}
+	for k, n := range counts {
+		cur, seen := mode[k.groupKey]
+		if !seen || n > cur.count || (n == cur.count && k.class < cur.class) {
+			mode[k.groupKey] = best{k.class, n}
 		}
-		c[p.Class]++
 	}
 	type rowKey struct {
 		ip     string
 		window int
 	}
 	rows := map[rowKey]*IPRow{}
-	for k, c := range counts {
-		best, bestCount := -1, 0
-		for class, n := range c {
-			if n > bestCount || (n == bestCount && class < best) {
-				best, bestCount = class, n
-			}
-		}
+	for k, b := range mode {
 		rk := rowKey{k.ip, k.window}
 		r := rows[rk]
 		if r == nil {
 			r = &IPRow{IP: k.ip, Window: k.window, Votes: map[string]int{}}
 			rows[rk] = r
 		}
-		r.Votes[k.service] = best
+		r.Votes[k.service] = b.class
 	}
 	out := make([]IPRow, 0, len(rows))
 	for _, r := range rows {
