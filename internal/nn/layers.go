@@ -213,11 +213,13 @@ func (b *BatchNorm) Forward(x *Tensor, p *Pass) *Tensor {
 		b.invStd = make([]float64, c)
 		b.xhat = make([]float32, len(x.Data))
 		for j := 0; j < c; j++ {
-			inv := 1 / math.Sqrt(float64(b.RunVar.Data[j])+b.Eps)
-			b.invStd[j] = inv
-			mean := float64(b.RunMean.Data[j])
-			for i := j; i < len(x.Data); i += c {
-				xh := float32((float64(x.Data[i]) - mean) * inv)
+			b.invStd[j] = 1 / math.Sqrt(float64(b.RunVar.Data[j])+b.Eps)
+		}
+		// Position-major so the tensor is streamed once.
+		for pos := 0; pos < positions; pos++ {
+			for j := 0; j < c; j++ {
+				i := pos*c + j
+				xh := float32((float64(x.Data[i]) - float64(b.RunMean.Data[j])) * b.invStd[j])
 				b.xhat[i] = xh
 				y.Data[i] = b.Gamma.Data[j]*xh + b.Beta.Data[j]
 			}
