@@ -55,16 +55,13 @@ func httpReply(url string, sess *session) []byte {
 	if url == "/" {
 		status, body = "200 OK", "<!DOCTYPE html>\n<html><head><title>Welcome to nginx!</title></head><body><h1>Welcome to nginx!</h1></body></html>\n"
 	}
-	date := time.UnixMicro(sess.probeTimeEstimate()).UTC().Format(time.RFC1123)
+	// The Date header has second resolution: the SYN's second is close enough.
+	date := time.UnixMicro(sess.synTime).UTC().Format(time.RFC1123)
 	date = strings.Replace(date, "UTC", "GMT", 1)
 	return []byte("HTTP/1.1 " + status + "\r\nServer: nginx/1.24.0\r\nDate: " + date +
 		"\r\nContent-Type: text/html\r\nContent-Length: " + strconv.Itoa(len(body)) +
 		"\r\nConnection: close\r\n\r\n" + body)
 }
-
-// probeTimeEstimate is the second the reply is sent in; the Date header
-// only has second resolution, so the SYN time is close enough.
-func (s *session) probeTimeEstimate() int64 { return s.synTime }
 
 func (p *planner) buildTLS(sess *session, v *tlsVariant, owner string) {
 	st := v.stacks[0]
@@ -80,24 +77,15 @@ func (p *planner) buildTLS(sess *session, v *tlsVariant, owner string) {
 }
 
 func (p *planner) buildDNS(sess *session, v *dnsVariant, owner string) {
-	q := new(dns.Msg)
-	q.Id = uint16(p.rng.Uint32())
-	q.Opcode = int(v.flags>>11) & 0xf
-	q.RecursionDesired = v.flags&0x0100 != 0
-	q.AuthenticatedData = v.flags&0x0020 != 0
-	q.CheckingDisabled = v.flags&0x0010 != 0
 	qname := v.QName
 	if v.RandomLabel {
 		qname = strconv.FormatUint(uint64(p.rng.Uint32()|1<<31), 16) + "." + qname
 	}
-	q.Question = []dns.Question{{Name: dns.Fqdn(qname), Qtype: v.QType, Qclass: v.QClass}}
-	if v.EDNS {
-		q.SetEdns0(1232, false)
-	}
+	q := v.query(uint16(p.rng.Uint32()), qname)
 	payload, err := q.Pack()
 	if err != nil {
-		// Profiles are validated at load; a name that does not pack is a
-		// bug in profiles.json, not a runtime condition.
+		// dnsVariant.resolve packed this question at load time, so only a
+		// bug in this package can get here.
 		panic("simulate: dns profile " + v.Name + ": " + err.Error())
 	}
 	sess.payload = payload
@@ -108,6 +96,21 @@ func (p *planner) buildDNS(sess *session, v *dnsVariant, owner string) {
 	sess.signature = strings.Join([]string{sig, strconv.Itoa(int(v.QType)), strconv.Itoa(int(v.QClass)), v.Flags, strconv.FormatBool(v.EDNS)}, "|")
 	sess.profile = owner + "/" + v.Name
 	sess.reply = dnsReply(q)
+}
+
+// query builds the DNS query of this variant.
+func (v *dnsVariant) query(id uint16, qname string) *dns.Msg {
+	q := new(dns.Msg)
+	q.Id = id
+	q.Opcode = int(v.flags>>11) & 0xf
+	q.RecursionDesired = v.flags&0x0100 != 0
+	q.AuthenticatedData = v.flags&0x0020 != 0
+	q.CheckingDisabled = v.flags&0x0010 != 0
+	q.Question = []dns.Question{{Name: dns.Fqdn(qname), Qtype: v.QType, Qclass: v.QClass}}
+	if v.EDNS {
+		q.SetEdns0(1232, false)
+	}
+	return q
 }
 
 // dnsReply answers CHAOS TXT queries with a BIND version string, as a

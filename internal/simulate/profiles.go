@@ -408,6 +408,15 @@ func (v *dnsVariant) resolve(corpus map[string]corpusDNS) error {
 		return fmt.Errorf("flags %q: %w", v.Flags, err)
 	}
 	v.flags = uint16(f)
+	// Pack once with the longest name this variant can produce, so that a
+	// bad name fails here and not in the middle of a generation.
+	name := v.QName
+	if v.RandomLabel {
+		name = "ffffffff." + name
+	}
+	if _, err := v.query(0, name).Pack(); err != nil {
+		return fmt.Errorf("question %q does not pack: %w", name, err)
+	}
 	return checkWeight(v.Weight, v.Active)
 }
 
