@@ -25,7 +25,8 @@ const (
 	// address, where a reverse-DNS name is mapped to its org).
 	FormatList = Format("list")
 	// FormatCSV: ip,org (also the artifact's IP,Label; optional source,
-	// valid_from, valid_until columns). "unknown" is unattributed.
+	// valid_from, valid_until columns, a bare valid_until date including
+	// its day). "unknown" is unattributed: counted, not stored.
 	FormatCSV = Format("csv")
 	// FormatUnified: network,org,source,source_label,extra (realdata).
 	FormatUnified = Format("unified")
@@ -271,17 +272,23 @@ func (p *parser) start(n int, first string) (func(int, string) error, bool, erro
 	format := p.opts.Format
 	var cols columns
 	isHeader := false
-	if fields, err := splitCSV(first); err == nil && len(fields) > 1 {
-		if _, err := ParseNet(fields[0]); err != nil {
-			cols = columns{}
-			for i, f := range fields {
-				cols[strings.ToLower(strings.TrimSpace(f))] = i
-			}
-			isHeader = true
+	// A data line starts with an address: a list line (maybe with a
+	// comment that holds commas) or a header-less ip,org record.
+	value, _, _ := strings.Cut(first, "#")
+	startsWithAddr := false
+	if tokens := strings.FieldsFunc(value, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' }); len(tokens) > 0 {
+		_, err := ParseNet(tokens[0])
+		startsWithAddr = err == nil
+	}
+	if fields, err := splitCSV(first); err == nil && len(fields) > 1 && !startsWithAddr {
+		cols = columns{}
+		for i, f := range fields {
+			cols[strings.ToLower(strings.TrimSpace(f))] = i
 		}
+		isHeader = true
 	}
 	if format == FormatAuto {
-		format = detect(cols, first)
+		format = detect(cols, value)
 		if format == FormatAuto {
 			return nil, false, fmt.Errorf("%s:%d: cannot detect the format (header %q); pass --format", p.name, n, first)
 		}
@@ -304,9 +311,11 @@ func (p *parser) start(n int, first string) (func(int, string) error, bool, erro
 	return h, isHeader, nil
 }
 
-func detect(cols columns, first string) Format {
+// detect names the format from the header columns, or for a header-less
+// file from its first data line (without its # comment).
+func detect(cols columns, firstValue string) Format {
 	if cols == nil {
-		if fields, err := splitCSV(first); err == nil && len(fields) > 1 {
+		if fields, err := splitCSV(strings.TrimSpace(firstValue)); err == nil && len(fields) > 1 {
 			return FormatCSV
 		}
 		return FormatList

@@ -77,6 +77,33 @@ func TestParseListNeedsOrg(t *testing.T) {
 	}
 }
 
+func TestDetectFormat(t *testing.T) {
+	cases := []struct {
+		in   string
+		want Format
+	}{
+		{"1.2.3.4 # scanner one, two\n", FormatList},
+		{"1.2.3.4\n", FormatList},
+		{"10.0.0.0/8 # x\n", FormatList},
+		{"1.2.3.4,censys\n", FormatCSV},
+		{"1.2.3.4, censys # note\n", FormatCSV},
+		{"\ufeffIP,Label\n1.2.3.4,censys\n", FormatCSV},
+		{"# comment\n\nnetwork,org,source,source_label,extra\n", FormatUnified},
+		{"scanner name,type\nCensys,x\n", FormatNICTOrgs},
+		{"address,hostname\n1.2.3.4,a.b\n", FormatPTR},
+	}
+	for _, c := range cases {
+		p, err := Parse(strings.NewReader(c.in), "x.csv", nil, ImportOptions{Org: ""})
+		if err != nil && !strings.Contains(err.Error(), "--org") {
+			t.Errorf("%q: %v", c.in, err)
+			continue
+		}
+		if p.Report.Format != c.want {
+			t.Errorf("%q detected as %q, want %q", c.in, p.Report.Format, c.want)
+		}
+	}
+}
+
 func TestParseListCommentOrg(t *testing.T) {
 	// maltrail style: the org is only in the rDNS comment.
 	in := "5.63.151.0/24 # scanners.labs.rapid7.com\n13.249.87.0/24 # 13.249.87.125\n104.131.0.5 # ip-1.binaryedge.ninja\n"

@@ -176,10 +176,14 @@ func addLabelsTx(ctx context.Context, tx *sql.Tx, labels []Label, replaceSources
 		if err := ctx.Err(); err != nil {
 			return 0, err
 		}
-		if !l.Prefix.IsValid() || l.Org == "" || l.Source == "" {
+		p := unmapPrefix(l.Prefix)
+		if !p.IsValid() || l.Org == "" || l.Source == "" {
 			return 0, fmt.Errorf("labels: label %d is incomplete (prefix %v, org %q, source %q)", i, l.Prefix, l.Org, l.Source)
 		}
-		r, err := stmt.ExecContext(ctx, l.Prefix.Masked().String(), l.Org, l.Source, toUnix(l.ValidFrom), toUnix(l.ValidUntil), l.Note, origin)
+		if !l.ValidFrom.IsZero() && !l.ValidUntil.IsZero() && !l.ValidFrom.Before(l.ValidUntil) {
+			return 0, fmt.Errorf("labels: label %d (%s → %s) has an empty validity period %s", i, p, l.Org, l.Validity())
+		}
+		r, err := stmt.ExecContext(ctx, p.String(), l.Org, l.Source, toUnix(l.ValidFrom), toUnix(l.ValidUntil), l.Note, origin)
 		if err != nil {
 			return 0, fmt.Errorf("labels: store %s → %s: %w", l.Prefix, l.Org, err)
 		}
