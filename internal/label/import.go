@@ -115,35 +115,57 @@ func (s *LabelDB) Import(ctx context.Context, r io.Reader, name string, opts Imp
 	if err != nil {
 		return p.Report, err
 	}
-	rep := p.Report
+	reports := []ImportReport{p.Report}
+	err = s.store(ctx, []Parsed{p}, []int{0}, reports, opts.Replace)
+	return reports[0], err
+}
+
+// store writes parsed files in one transaction and fills in Added of
+// reports[at[i]] for parsed[i]. With replace, the stored labels of every
+// source the files name are removed first, once, so files that share a
+// source (a publisher's folder) replace it together.
+func (s *LabelDB) store(ctx context.Context, parsed []Parsed, at []int, reports []ImportReport, replace bool) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return rep, err
+		return err
 	}
 	defer tx.Rollback()
-	var replace []string
-	if opts.Replace {
-		replace = rep.Sources
-	}
-	added, err := addLabelsTx(ctx, tx, p.Labels, replace, name)
-	if err != nil {
-		return rep, err
-	}
-	if len(p.PTRs) > 0 {
-		if err := storePTRsTx(ctx, tx, p.PTRs, name, time.Now()); err != nil {
-			return rep, err
+	if replace {
+		sources := map[string]bool{}
+		for _, p := range parsed {
+			for _, src := range p.Report.Sources {
+				sources[src] = true
+			}
+		}
+		if _, err := addLabelsTx(ctx, tx, nil, sortedKeys(sources), ""); err != nil {
+			return err
 		}
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO label_imports (file, format, source, lines, labels, added, skipped, imported_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, name, string(rep.Format), strings.Join(rep.Sources, ","), rep.Lines, rep.Labels, added,
-		len(rep.Skipped), time.Now().UTC().Format(time.RFC3339)); err != nil {
-		return rep, fmt.Errorf("labels: record import: %w", err)
+	now := time.Now()
+	added := make([]int, len(parsed))
+	for i, p := range parsed {
+		rep := p.Report
+		if added[i], err = addLabelsTx(ctx, tx, p.Labels, nil, rep.File); err != nil {
+			return err
+		}
+		if len(p.PTRs) > 0 {
+			if err := storePTRsTx(ctx, tx, p.PTRs, rep.File, now); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO label_imports (file, format, source, lines, labels, added, skipped, imported_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, rep.File, string(rep.Format), strings.Join(rep.Sources, ","), rep.Lines, rep.Labels, added[i],
+			len(rep.Skipped), now.UTC().Format(time.RFC3339)); err != nil {
+			return fmt.Errorf("labels: record import of %s: %w", rep.File, err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
-		return rep, fmt.Errorf("labels: commit import of %s: %w", name, err)
+		return fmt.Errorf("labels: commit import: %w", err)
 	}
-	rep.Added = added
-	return rep, nil
+	for i := range parsed {
+		reports[at[i]].Added = added[i]
+	}
+	return nil
 }
 
 // knownPublishers maps the folders of ../shared/realdata/scanner_ip_lists
@@ -629,6 +651,7 @@ func (s *LabelDB) ImportFiles(ctx context.Context, paths []string, opts ImportOp
 	}
 	var reports []ImportReport
 	var parsed []Parsed
+	var at []int
 	for _, f := range files {
 		fh, err := os.Open(f.path)
 		if err != nil {
@@ -646,50 +669,11 @@ func (s *LabelDB) ImportFiles(ctx context.Context, paths []string, opts ImportOp
 		if err != nil {
 			return append(reports, p.Report), err
 		}
+		at = append(at, len(reports))
 		parsed = append(parsed, p)
 		reports = append(reports, p.Report)
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return reports, err
-	}
-	defer tx.Rollback()
-	now := time.Now()
-	for i := range reports {
-		var p *Parsed
-		for j := range parsed {
-			if parsed[j].Report.File == reports[i].File {
-				p = &parsed[j]
-			}
-		}
-		if p == nil {
-			continue
-		}
-		var replace []string
-		if opts.Replace {
-			replace = p.Report.Sources
-		}
-		added, err := addLabelsTx(ctx, tx, p.Labels, replace, p.Report.File)
-		if err != nil {
-			return reports, err
-		}
-		if len(p.PTRs) > 0 {
-			if err := storePTRsTx(ctx, tx, p.PTRs, p.Report.File, now); err != nil {
-				return reports, err
-			}
-		}
-		rep := p.Report
-		if _, err := tx.ExecContext(ctx, `INSERT INTO label_imports (file, format, source, lines, labels, added, skipped, imported_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, rep.File, string(rep.Format), strings.Join(rep.Sources, ","), rep.Lines, rep.Labels, added,
-			len(rep.Skipped), now.UTC().Format(time.RFC3339)); err != nil {
-			return reports, fmt.Errorf("labels: record import: %w", err)
-		}
-		reports[i].Added = added
-	}
-	if err := tx.Commit(); err != nil {
-		return reports, fmt.Errorf("labels: commit import: %w", err)
-	}
-	return reports, nil
+	return reports, s.store(ctx, parsed, at, reports, opts.Replace)
 }
 
 type inputFile struct {

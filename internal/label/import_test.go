@@ -293,3 +293,36 @@ func TestImportFileErrors(t *testing.T) {
 		t.Errorf("missing file: %v", err)
 	}
 }
+
+// --replace over a folder whose files share one source keeps every file's
+// labels (the source is cleared once, before all of them).
+func TestImportFilesReplaceSharedSource(t *testing.T) {
+	ctx := context.Background()
+	db, _ := openTestDB(t)
+	dir := filepath.Join(t.TempDir(), "openfilters")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "censys_v4.txt"), []byte("192.0.2.0/24\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "shodan_v4.txt"), []byte("198.51.100.0/24\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "README.txt"), []byte("These lists come from OpenFilters.\n"), 0o644)
+	if _, err := db.ImportFiles(ctx, []string{dir}, ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "shodan_v4.txt"), []byte("198.51.100.0/25\n"), 0o644)
+	reps, err := db.ImportFiles(ctx, []string{dir}, ImportOptions{Replace: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(reps) != 3 || reps[0].Note == "" {
+		t.Errorf("reports %+v (README must be left out with a note)", reps)
+	}
+	ls, _ := db.Labels(ctx, Query{Source: "openfilters"})
+	var got []string
+	for _, l := range ls {
+		got = append(got, l.Prefix.String()+" "+l.Org)
+	}
+	if strings.Join(got, ",") != "192.0.2.0/24 censys,198.51.100.0/25 shodan" {
+		t.Errorf("after replace: %v", got)
+	}
+}
