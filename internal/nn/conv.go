@@ -49,12 +49,22 @@ func (c *Conv2D) chunkImages() int {
 	return max(1, colBudget/per)
 }
 
-// im2col fills col with the receptive fields of images [n0, n0+cnt).
+// imageGrain is how many images one goroutine handles in im2col/col2im.
+func (c *Conv2D) imageGrain() int {
+	return max(1, elementGrain/max(1, c.outH*c.outW*c.K*c.K*c.Cin))
+}
+
+// im2col fills col with the receptive fields of images [n0, n0+cnt), in
+// parallel over images (each writes its own rows).
 func (c *Conv2D) im2col(col []float32, n0, cnt int) {
+	parallelBlocks(cnt, c.imageGrain(), func(_, lo, hi int) { c.im2colRange(col, n0, lo, hi) })
+}
+
+func (c *Conv2D) im2colRange(col []float32, n0, lo, hi int) {
 	h, w, cin := c.x.Shape[1], c.x.Shape[2], c.Cin
 	kkc := c.K * c.K * cin
-	r := 0
-	for n := n0; n < n0+cnt; n++ {
+	r := lo * c.outH * c.outW
+	for n := n0 + lo; n < n0+hi; n++ {
 		img := c.x.Data[n*h*w*cin : (n+1)*h*w*cin]
 		for oh := 0; oh < c.outH; oh++ {
 			for ow := 0; ow < c.outW; ow++ {
@@ -77,12 +87,18 @@ func (c *Conv2D) im2col(col []float32, n0, cnt int) {
 	}
 }
 
-// col2im adds the column gradients back onto dx for images [n0, n0+cnt).
+// col2im adds the column gradients back onto dx for images [n0, n0+cnt),
+// in parallel over images (each image's sums stay in one goroutine, in a
+// fixed order).
 func (c *Conv2D) col2im(dcol []float32, dx []float32, n0, cnt int) {
+	parallelBlocks(cnt, c.imageGrain(), func(_, lo, hi int) { c.col2imRange(dcol, dx, n0, lo, hi) })
+}
+
+func (c *Conv2D) col2imRange(dcol []float32, dx []float32, n0, lo, hi int) {
 	h, w, cin := c.x.Shape[1], c.x.Shape[2], c.Cin
 	kkc := c.K * c.K * cin
-	r := 0
-	for n := n0; n < n0+cnt; n++ {
+	r := lo * c.outH * c.outW
+	for n := n0 + lo; n < n0+hi; n++ {
 		img := dx[n*h*w*cin : (n+1)*h*w*cin]
 		for oh := 0; oh < c.outH; oh++ {
 			for ow := 0; ow < c.outW; ow++ {

@@ -83,26 +83,30 @@ type LeakyReLU struct {
 func (a *LeakyReLU) Forward(x *Tensor, _ *Pass) *Tensor {
 	a.x = x
 	y := &Tensor{Shape: append([]int(nil), x.Shape...), Data: make([]float32, len(x.Data))}
-	for i, v := range x.Data {
-		if v > 0 {
-			y.Data[i] = v
-		} else {
-			y.Data[i] = v * a.Slope
+	parallelBlocks(len(x.Data), elementGrain, func(_, lo, hi int) {
+		for i, v := range x.Data[lo:hi] {
+			if v > 0 {
+				y.Data[lo+i] = v
+			} else {
+				y.Data[lo+i] = v * a.Slope
+			}
 		}
-	}
+	})
 	return y
 }
 
 // Backward passes dy where x > 0 and slope·dy elsewhere.
 func (a *LeakyReLU) Backward(dy *Tensor) *Tensor {
 	dx := &Tensor{Shape: append([]int(nil), dy.Shape...), Data: make([]float32, len(dy.Data))}
-	for i, v := range a.x.Data {
-		if v > 0 {
-			dx.Data[i] = dy.Data[i]
-		} else {
-			dx.Data[i] = dy.Data[i] * a.Slope
+	parallelBlocks(len(dy.Data), elementGrain, func(_, lo, hi int) {
+		for i, v := range a.x.Data[lo:hi] {
+			if v > 0 {
+				dx.Data[lo+i] = dy.Data[lo+i]
+			} else {
+				dx.Data[lo+i] = dy.Data[lo+i] * a.Slope
+			}
 		}
-	}
+	})
 	return dx
 }
 
@@ -207,23 +211,30 @@ func (b *BatchNorm) Forward(x *Tensor, p *Pass) *Tensor {
 		panic(fmt.Sprintf("nn: %s expects %d channels, got shape %v", b.Gamma.Name, c, x.Shape))
 	}
 	positions := len(x.Data) / c
+	grain := max(1, elementGrain/c)
 	y := &Tensor{Shape: append([]int(nil), x.Shape...), Data: make([]float32, len(x.Data))}
+	b.xhat = make([]float32, len(x.Data))
+	b.invStd = make([]float64, c)
+	normalise := func(mean []float64) {
+		parallelBlocks(positions, grain, func(_, lo, hi int) {
+			for pos := lo; pos < hi; pos++ {
+				for j := 0; j < c; j++ {
+					i := pos*c + j
+					xh := float32((float64(x.Data[i]) - mean[j]) * b.invStd[j])
+					b.xhat[i] = xh
+					y.Data[i] = b.Gamma.Data[j]*xh + b.Beta.Data[j]
+				}
+			}
+		})
+	}
 	b.train = p != nil && p.Train
 	if !b.train {
-		b.invStd = make([]float64, c)
-		b.xhat = make([]float32, len(x.Data))
+		mean := make([]float64, c)
 		for j := 0; j < c; j++ {
+			mean[j] = float64(b.RunMean.Data[j])
 			b.invStd[j] = 1 / math.Sqrt(float64(b.RunVar.Data[j])+b.Eps)
 		}
-		// Position-major so the tensor is streamed once.
-		for pos := 0; pos < positions; pos++ {
-			for j := 0; j < c; j++ {
-				i := pos*c + j
-				xh := float32((float64(x.Data[i]) - float64(b.RunMean.Data[j])) * b.invStd[j])
-				b.xhat[i] = xh
-				y.Data[i] = b.Gamma.Data[j]*xh + b.Beta.Data[j]
-			}
-		}
+		normalise(mean)
 		return y
 	}
 
@@ -233,7 +244,7 @@ func (b *BatchNorm) Forward(x *Tensor, p *Pass) *Tensor {
 	if x.Rows() > 0 {
 		perRow = positions / x.Rows()
 	}
-	b.posWeight = b.posWeight[:0]
+	b.posWeight = nil
 	if p.Weights != nil {
 		if len(p.Weights) != x.Rows() {
 			panic("nn: Pass.Weights length differs from the batch size")
@@ -244,8 +255,6 @@ func (b *BatchNorm) Forward(x *Tensor, p *Pass) *Tensor {
 				b.posWeight = append(b.posWeight, w)
 			}
 		}
-	} else {
-		b.posWeight = nil
 	}
 	weight := func(pos int) float64 {
 		if b.posWeight == nil {
@@ -254,41 +263,54 @@ func (b *BatchNorm) Forward(x *Tensor, p *Pass) *Tensor {
 		return float64(b.posWeight[pos])
 	}
 
+	// Two-pass weighted statistics with one partial sum per fixed block,
+	// combined in block order (deterministic for any GOMAXPROCS).
+	blocks := (positions + grain - 1) / grain
+	part := make([]float64, blocks*(c+1))
+	parallelBlocks(positions, grain, func(bk, lo, hi int) {
+		acc := part[bk*(c+1) : (bk+1)*(c+1)]
+		for pos := lo; pos < hi; pos++ {
+			w := weight(pos)
+			acc[c] += w
+			for j, v := range x.Data[pos*c : (pos+1)*c] {
+				acc[j] += w * float64(v)
+			}
+		}
+	})
 	mean := make([]float64, c)
 	total := 0.0
-	for pos := 0; pos < positions; pos++ {
-		w := weight(pos)
-		total += w
-		for j, v := range x.Data[pos*c : (pos+1)*c] {
-			mean[j] += w * float64(v)
+	for bk := 0; bk < blocks; bk++ {
+		for j := 0; j < c; j++ {
+			mean[j] += part[bk*(c+1)+j]
 		}
+		total += part[bk*(c+1)+c]
 	}
 	b.total = total
 	for j := range mean {
 		mean[j] /= total
 	}
+	clear(part)
+	parallelBlocks(positions, grain, func(bk, lo, hi int) {
+		acc := part[bk*(c+1) : bk*(c+1)+c]
+		for pos := lo; pos < hi; pos++ {
+			w := weight(pos)
+			for j, v := range x.Data[pos*c : (pos+1)*c] {
+				d := float64(v) - mean[j]
+				acc[j] += w * d * d
+			}
+		}
+	})
 	variance := make([]float64, c)
-	for pos := 0; pos < positions; pos++ {
-		w := weight(pos)
-		for j, v := range x.Data[pos*c : (pos+1)*c] {
-			d := float64(v) - mean[j]
-			variance[j] += w * d * d
+	for bk := 0; bk < blocks; bk++ {
+		for j := 0; j < c; j++ {
+			variance[j] += part[bk*(c+1)+j]
 		}
 	}
-	b.invStd = make([]float64, c)
 	for j := range variance {
 		variance[j] /= total
 		b.invStd[j] = 1 / math.Sqrt(variance[j]+b.Eps)
 	}
-	b.xhat = make([]float32, len(x.Data))
-	for pos := 0; pos < positions; pos++ {
-		for j := 0; j < c; j++ {
-			i := pos*c + j
-			xh := float32((float64(x.Data[i]) - mean[j]) * b.invStd[j])
-			b.xhat[i] = xh
-			y.Data[i] = b.Gamma.Data[j]*xh + b.Beta.Data[j]
-		}
-	}
+	normalise(mean)
 	m := b.Momentum
 	unbias := 1.0
 	if total > 1 {
@@ -308,39 +330,50 @@ func (b *BatchNorm) Backward(dy *Tensor) *Tensor {
 	c := b.C
 	dx := &Tensor{Shape: append([]int(nil), dy.Shape...), Data: make([]float32, len(dy.Data))}
 	positions := len(dy.Data) / c
+	grain := max(1, elementGrain/c)
+	blocks := (positions + grain - 1) / grain
+	part := make([]float64, blocks*2*c)
+	parallelBlocks(positions, grain, func(bk, lo, hi int) {
+		acc := part[bk*2*c : (bk+1)*2*c]
+		for pos := lo; pos < hi; pos++ {
+			for j := 0; j < c; j++ {
+				i := pos*c + j
+				g := float64(dy.Data[i])
+				acc[j] += g
+				acc[c+j] += g * float64(b.xhat[i])
+			}
+		}
+	})
 	sdy := make([]float64, c)
 	sdyx := make([]float64, c)
-	for pos := 0; pos < positions; pos++ {
+	for bk := 0; bk < blocks; bk++ {
 		for j := 0; j < c; j++ {
-			i := pos*c + j
-			g := float64(dy.Data[i])
-			sdy[j] += g
-			sdyx[j] += g * float64(b.xhat[i])
+			sdy[j] += part[bk*2*c+j]
+			sdyx[j] += part[bk*2*c+c+j]
 		}
 	}
 	for j := 0; j < c; j++ {
 		b.Beta.Grad[j] += float32(sdy[j])
 		b.Gamma.Grad[j] += float32(sdyx[j])
 	}
-	if !b.train {
-		// Running statistics are constants: the map is affine per channel.
-		for i := range dx.Data {
-			j := i % c
-			dx.Data[i] = float32(float64(b.Gamma.Data[j]) * b.invStd[j] * float64(dy.Data[i]))
+	parallelBlocks(positions, grain, func(_, lo, hi int) {
+		for pos := lo; pos < hi; pos++ {
+			w := 1.0
+			if b.posWeight != nil {
+				w = float64(b.posWeight[pos])
+			}
+			for j := 0; j < c; j++ {
+				i := pos*c + j
+				k := float64(b.Gamma.Data[j]) * b.invStd[j]
+				if !b.train {
+					// Running statistics are constants: the map is affine.
+					dx.Data[i] = float32(k * float64(dy.Data[i]))
+					continue
+				}
+				dx.Data[i] = float32(k * (float64(dy.Data[i]) - w*(sdy[j]+float64(b.xhat[i])*sdyx[j])/b.total))
+			}
 		}
-		return dx
-	}
-	for pos := 0; pos < positions; pos++ {
-		w := 1.0
-		if b.posWeight != nil {
-			w = float64(b.posWeight[pos])
-		}
-		for j := 0; j < c; j++ {
-			i := pos*c + j
-			k := float64(b.Gamma.Data[j]) * b.invStd[j]
-			dx.Data[i] = float32(k * (float64(dy.Data[i]) - w*(sdy[j]+float64(b.xhat[i])*sdyx[j])/b.total))
-		}
-	}
+	})
 	return dx
 }
 
