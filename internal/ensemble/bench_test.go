@@ -57,6 +57,15 @@ func BenchmarkFit50k(b *testing.B) {
 	}
 	b.ReportMetric(float64(iters)/float64(len(m.Fits)), "lbfgs-iters/class")
 	b.ReportMetric(m.ThetaF1, "train-wF1")
+	var fitRows []IPRow
+	var fitLabels []int
+	for i, l := range labels {
+		if l < m.Unknown {
+			fitRows, fitLabels = append(fitRows, rows[i]), append(fitLabels, l)
+		}
+	}
+	pat, _ := m.groupPatterns(fitRows, fitLabels)
+	b.ReportMetric(float64(len(pat.active)), "patterns")
 }
 
 func BenchmarkPredict50k(b *testing.B) {
