@@ -151,6 +151,17 @@ func (m *Model) Config() Config { return m.cfg }
 // Size returns the image height and width.
 func (m *Model) Size() (h, w int) { return m.h, m.w }
 
+// SetCosineHorizon changes the learning-rate schedule for later training
+// (see Config.CosineHorizon); the incremental reference re-creates its
+// LambdaLR each week with horizon 200·(week+1) (§4). 0 means constant.
+func (m *Model) SetCosineHorizon(iterations int) error {
+	if iterations < 0 {
+		return errors.New("openset: negative cosine horizon")
+	}
+	m.cfg.CosineHorizon = iterations
+	return nil
+}
+
 // Iteration is the number of training iterations done so far.
 func (m *Model) Iteration() int64 { return m.iter }
 

@@ -584,3 +584,22 @@ func TestPredictCacheByContent(t *testing.T) {
 		t.Fatal("predictions not per content")
 	}
 }
+
+func TestLearningRateSchedule(t *testing.T) {
+	c := PaperConfig(25, true)
+	if c.BatchLabeled != 32 || c.lrAt(0) != 0.03 || c.lrAt(1999) != 0.03 {
+		t.Fatalf("paper config %+v", c)
+	}
+	c.CosineHorizon = 25000
+	if got := c.lrAt(2000); math.Abs(got-0.03*math.Cos(7*math.Pi/16*0.08)) > 1e-12 || math.Abs(got-0.0298) > 1e-4 {
+		t.Fatalf("cosine lr at 2000: %v", got)
+	}
+	c.CosineHorizon = 200
+	if got := c.lrAt(200); math.Abs(got-0.03*0.1951) > 1e-5 {
+		t.Fatalf("week-0 incremental lr at 200: %v", got)
+	}
+	m, _ := NewModel(FastConfig(3), 4, 4)
+	if m.SetCosineHorizon(400) != nil || m.Config().CosineHorizon != 400 || m.SetCosineHorizon(-1) == nil {
+		t.Fatal("SetCosineHorizon")
+	}
+}
