@@ -61,7 +61,8 @@ type Attribution struct {
 // FitInfo tells how one binary fit ended.
 type FitInfo = fitStats
 
-// Model is a fitted ensemble.
+// Model is a fitted ensemble; it comes from Fit or Load. Predictions only
+// read it, so one Model serves concurrent callers.
 type Model struct {
 	Unknown    int
 	Classes    []int    // known classes with a binary model, ascending
@@ -105,7 +106,8 @@ func (cfg *Config) defaults() {
 // fully-disclosed censys/driftnet), negative an unattributed IP, which is
 // ignored. The logistic regression is fitted on known-class rows only;
 // θ is then tuned on the known and unknown-class rows (TuneTheta), as the
-// artifact does.
+// artifact's full mode does; its incremental mode tunes θ on the latest
+// week's rows only, which a caller gets by calling TuneTheta on them.
 func Fit(rows []IPRow, labels []int, cfg Config) (*Model, error) {
 	cfg.defaults()
 	if len(rows) != len(labels) {

@@ -1,7 +1,3 @@
-// Package ensemble turns per-probe predictions into scanner attributions:
-// a per (IP, service, window) vote, one-hot features per service, a
-// one-vs-rest logistic regression with balanced class weights and an
-// open-set threshold θ, as the paper's artifact does (reference-impl §5).
 package ensemble
 
 import (
