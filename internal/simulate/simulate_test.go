@@ -303,6 +303,14 @@ func TestSmallPresetSize(t *testing.T) {
 	if len(w.PcapFiles) != 21 {
 		t.Errorf("%d pcap files for 3 weeks", len(w.PcapFiles))
 	}
+	// Scanners come and go, but no week may be starved or flooded: a
+	// honeypot sees roughly steady traffic.
+	mean := float64(w.Counts.Probes.Total()) / float64(len(w.Counts.Weekly))
+	for i, c := range w.Counts.Weekly {
+		if r := float64(c.Total()) / mean; r < 0.6 || r > 1.4 {
+			t.Errorf("week %d has %d probes, %.0f%% of the weekly mean", i, c.Total(), 100*r)
+		}
+	}
 }
 
 func BenchmarkGenerate(b *testing.B) {
