@@ -147,6 +147,13 @@ func sampleReport(t *testing.T) Report {
 	}
 	r := NewReport("full", 0.36, m, names)
 	r.ProbeLevel["http"] = ProbeLevel{WeightedF1: 0.892, Support: 2469}
+	// The hand-computed case of TestClassifyHandComputed as DNS probes:
+	// weighted F1 (3·4/7 + 2·1/2 + 4·4/7)/9 = 5/9.
+	dns, err := ProbeScore([]int{0, 0, 0, 1, 1, 2, 2, 2, 2}, []int{0, 0, 2, 1, 0, 2, 2, 0, 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.ProbeLevel["dns"] = dns
 	r.TimingSeconds["total"] = 12.5
 	u := Unattributed([]int{2, 2, 0, 1, 2}, 2, names)
 	r.Unattributed = &u
@@ -188,8 +195,8 @@ func TestReportJSON(t *testing.T) {
 			t.Errorf("class row lacks %q", key)
 		}
 	}
-	var back Report
-	if err := json.Unmarshal(buf.Bytes(), &back); err != nil {
+	back, err := ReadReport(&buf)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if back.Classes[0].Org != "shodan" || !back.Classes[0].Small || back.Classes[1].Small || back.Classes[2].Org != "unknown" {
@@ -236,7 +243,7 @@ func TestWriteTable(t *testing.T) {
 		"    accuracy                          0.80        15",
 		"mode full, theta 0.36",
 		"* fewer than 5 test scanners (1 orgs)",
-		"  http    0.892  (2469 probes)",
+		"  dns     0.556  (9 probes)\n  http    0.892  (2469 probes)",
 		"unattributed test IPs attributed to a known org: 2 of 5 (40.0%)",
 		"generic-tool IPs attributed to an org: 1 of 4 (over-attribution 25.0%)",
 	} {

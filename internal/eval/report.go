@@ -186,3 +186,22 @@ func (r Report) WriteJSON(w io.Writer) error {
 	enc.SetIndent("", "  ")
 	return enc.Encode(r)
 }
+
+// ProbeScore is the probe-level entry of a service: weighted F1 over the
+// given probes (the caller leaves unattributed probes out) and their count.
+func ProbeScore(yTrue, yPred []int) (ProbeLevel, error) {
+	f1, err := WeightedF1(yTrue, yPred)
+	if err != nil {
+		return ProbeLevel{}, err
+	}
+	return ProbeLevel{WeightedF1: f1, Support: len(yTrue)}, nil
+}
+
+// ReadReport reads a report written by WriteJSON.
+func ReadReport(r io.Reader) (Report, error) {
+	var rep Report
+	if err := json.NewDecoder(r).Decode(&rep); err != nil {
+		return Report{}, fmt.Errorf("eval: reading report: %w", err)
+	}
+	return rep, nil
+}
