@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -54,16 +55,18 @@ func TestLoadRejects(t *testing.T) {
 	}
 	good := string(layoutJSON(t, l))
 	cases := map[string]string{
-		"newer format":      strings.Replace(good, `"format_version": 1`, `"format_version": 2`, 1),
-		"side too big":      strings.Replace(good, `"side": 7`, `"side": 100000`, 1),
-		"side zero":         strings.Replace(good, `"side": 7`, `"side": 0`, 1),
-		"used past canvas":  strings.Replace(good, `"used": 47`, `"used": 50`, 1),
-		"pixel twice":       strings.Replace(good, `"pixel": 1,`, `"pixel": 0,`, 1),
-		"pixel out of used": strings.Replace(good, `"used": 47`, `"used": 30`, 1),
-		"bad kind":          strings.Replace(good, `"kind": "string"`, `"kind": "blob"`, 1),
-		"bad tokenizer":     strings.Replace(good, `"tokenizer": "product"`, `"tokenizer": "magic"`, 1),
-		"bad mode":          strings.Replace(good, `"mode": "full"`, `"mode": "weekly"`, 1),
-		"not json":          good[:len(good)/2],
+		"newer format":        strings.Replace(good, `"format_version": 1`, `"format_version": 2`, 1),
+		"side too big":        strings.Replace(good, `"side": 7`, `"side": 100000`, 1),
+		"side zero":           strings.Replace(good, `"side": 7`, `"side": 0`, 1),
+		"used past canvas":    strings.Replace(good, `"used": 47`, `"used": 50`, 1),
+		"pixel twice":         strings.Replace(good, `"pixel": 1,`, `"pixel": 0,`, 1),
+		"pixel out of used":   strings.Replace(good, `"used": 47`, `"used": 30`, 1),
+		"bad kind":            strings.Replace(good, `"kind": "string"`, `"kind": "blob"`, 1),
+		"bad tokenizer":       strings.Replace(good, `"tokenizer": "product"`, `"tokenizer": "magic"`, 1),
+		"bad mode":            strings.Replace(good, `"mode": "full"`, `"mode": "weekly"`, 1),
+		"not json":            good[:len(good)/2],
+		"pending of no field": strings.Replace(good, `"field": "User-Agent"`, `"field": "Nope"`, 1),
+		"pending of a string": strings.Replace(good, `"field": "User-Agent"`, `"field": "Url"`, 1),
 	}
 	for name, text := range cases {
 		if text == good {
@@ -244,5 +247,45 @@ func TestDedup(t *testing.T) {
 	}
 	if u, c, x := Dedup(nil); len(u)+len(c)+len(x) != 0 {
 		t.Error("Dedup(nil) returned rows")
+	}
+}
+
+// TestExtendCountsAcrossWeeks: a value seen 6 times a week reaches the
+// frequency filter in its second week instead of being dropped forever.
+func TestExtendCountsAcrossWeeks(t *testing.T) {
+	base := repeat(20, "http", f("User-Agent", "curl/7.88.1"))
+	l, err := BuildLayout(ServiceHTTP, base, LayoutConfig{Fields: []string{"User-Agent"}, Mode: ModeIncremental})
+	if err != nil {
+		t.Fatal(err)
+	}
+	week := append(repeat(6, "http", f("User-Agent", "rare/1.0")), base...)
+	if added := l.Extend(week); added != 0 {
+		t.Fatalf("week 2 added %d values; rare/1.0 has only 6 sightings", added)
+	}
+	if len(l.Pending) != 1 || l.Pending[0] != (PendingOption{Field: "User-Agent", Value: "rare/1.0", Count: 6}) {
+		t.Fatalf("pending after week 2: %+v", l.Pending)
+	}
+	back, err := Load(bytes.NewReader(layoutJSON(t, l)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if added := back.Extend(week); added != 1 {
+		t.Fatalf("week 3 added %d, want rare/1.0 with 12 sightings", added)
+	}
+	opts := back.Fields[0].Options
+	if last := opts[len(opts)-1]; last.Value != "rare/1.0" || last.Count != 12 || last.Generation != 1 || back.Pending != nil {
+		t.Errorf("last option %+v, pending %+v", last, back.Pending)
+	}
+	// Pending stays bounded: 5000 one-off values keep the MaxPending most frequent.
+	var flood []probe.Probe
+	for i := range 5000 {
+		flood = append(flood, mkProbe("http", i, f("User-Agent", fmt.Sprintf("bot%04d/1", i))))
+	}
+	flood = append(flood, repeat(3, "http", f("User-Agent", "bot4999/1"))...)
+	back.Extend(flood)
+	if len(back.Pending) != MaxPending || !slices.ContainsFunc(back.Pending, func(p PendingOption) bool {
+		return p.Value == "bot4999/1" && p.Count == 4
+	}) {
+		t.Errorf("%d pending after a flood of one-off values; the most frequent must stay", len(back.Pending))
 	}
 }

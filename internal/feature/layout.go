@@ -59,6 +59,16 @@ type LayoutConfig struct {
 	Side int
 }
 
+// MaxPending bounds Layout.Pending.
+const MaxPending = 4096
+
+// PendingOption is an option value still below the frequency filter.
+type PendingOption struct {
+	Field string `json:"field"`
+	Value string `json:"value"`
+	Count int    `json:"count"`
+}
+
 // Option is one option value and the pixel that lights when a probe has it.
 type Option struct {
 	Value string `json:"value"`
@@ -103,6 +113,12 @@ type Layout struct {
 	// found no room (cap or canvas full).
 	Overflow int           `json:"overflow"`
 	Fields   []FieldLayout `json:"fields"`
+	// Pending are option values seen in fewer than MinCount probes so far,
+	// with their counts: Extend adds each week's counts and gives a value a
+	// pixel once its total reaches MinCount, so a value seen a few times
+	// every week is not dropped forever. Only the MaxPending most frequent
+	// are kept, which bounds the file whatever the traffic.
+	Pending []PendingOption `json:"pending,omitempty"`
 
 	fieldIndex map[string]int
 	options    []map[string]int32 // per field: option value → pixel
@@ -176,7 +192,7 @@ func BuildLayout(service string, probes []probe.Probe, cfg LayoutConfig) (*Layou
 	}
 	l.reindex()
 
-	cands := l.countOptions(probes, true)
+	cands := l.promote(l.countOptions(probes))
 	kept, overflow := pickByFrequency(cands, capacity-fixed)
 	l.Overflow = overflow
 	byField := make([][]candidate, len(l.Fields))
@@ -264,9 +280,8 @@ func pickByFrequency(cands []candidate, room int) ([]candidate, int) {
 }
 
 // countOptions counts, per option field, in how many probes each value
-// occurs, and returns the values that reach MinCount. With all=false only
-// values not yet in the layout are returned.
-func (l *Layout) countOptions(probes []probe.Probe, all bool) []candidate {
+// occurs, in (field, value) order.
+func (l *Layout) countOptions(probes []probe.Probe) []candidate {
 	type key struct {
 		field int
 		value string
@@ -303,26 +318,65 @@ func (l *Layout) countOptions(probes []probe.Probe, all bool) []candidate {
 			counts[k]++
 		}
 	}
-	var out []candidate
+	out := make([]candidate, 0, len(counts))
 	for k, n := range counts {
-		if n < l.MinCount {
-			continue
-		}
-		if !all {
-			if _, have := l.options[k.field][k.value]; have {
-				continue
-			}
-		}
 		out = append(out, candidate{field: k.field, value: k.value, count: n})
 	}
 	// Map order must not leak into the layout.
-	slices.SortFunc(out, func(a, b candidate) int {
-		if c := cmp.Compare(a.field, b.field); c != 0 {
+	slices.SortFunc(out, byFieldValue)
+	return out
+}
+
+func byFieldValue(a, b candidate) int {
+	if c := cmp.Compare(a.field, b.field); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.value, b.value)
+}
+
+// promote adds the pending counts to counts of values not in the layout,
+// returns those that reach MinCount and keeps the rest pending.
+func (l *Layout) promote(counts []candidate) []candidate {
+	total := map[candidate]int{} // count field unused in the key
+	for _, p := range l.Pending {
+		fi, ok := l.fieldIndex[p.Field]
+		if !ok {
+			continue
+		}
+		total[candidate{field: fi, value: p.Value}] += p.Count
+	}
+	for _, c := range counts {
+		if _, have := l.options[c.field][c.value]; have {
+			continue
+		}
+		total[candidate{field: c.field, value: c.value}] += c.count
+	}
+	var ready, waiting []candidate
+	for k, n := range total {
+		k.count = n
+		if n >= l.MinCount {
+			ready = append(ready, k)
+		} else {
+			waiting = append(waiting, k)
+		}
+	}
+	slices.SortFunc(ready, byFieldValue)
+	slices.SortFunc(waiting, func(a, b candidate) int {
+		if c := cmp.Compare(b.count, a.count); c != 0 {
 			return c
 		}
-		return cmp.Compare(a.value, b.value)
+		return byFieldValue(a, b)
 	})
-	return out
+	waiting = waiting[:min(len(waiting), MaxPending)]
+	slices.SortFunc(waiting, byFieldValue)
+	l.Pending = l.Pending[:0]
+	for _, w := range waiting {
+		l.Pending = append(l.Pending, PendingOption{Field: l.Fields[w.field].Name, Value: w.value, Count: w.count})
+	}
+	if len(l.Pending) == 0 {
+		l.Pending = nil
+	}
+	return ready
 }
 
 // reindex rebuilds the lookup tables Encode uses.
@@ -360,15 +414,15 @@ func (l *Layout) FieldNames() []string {
 	return out
 }
 
-// Extend appends the option values of probes (a new week) that pass the
-// frequency filter and are not in the layout yet, after the last used
-// pixel. Existing pixels never move and the field set never changes, so a
+// Extend appends the option values of probes (a new week) that are not in
+// the layout yet and pass the frequency filter, counting their earlier
+// sightings kept in Pending, after the last used pixel. Existing pixels never move and the field set never changes, so a
 // model trained on earlier images reads new images the same way. Values that
 // find no room (canvas or MaxPixels full) are counted in Overflow. It
 // returns how many pixels were added.
 func (l *Layout) Extend(probes []probe.Probe) (added int) {
 	room := min(l.Side*l.Side, l.MaxPixels) - l.Used
-	cands := l.countOptions(probes, false)
+	cands := l.promote(l.countOptions(probes))
 	kept, overflow := pickByFrequency(cands, room)
 	l.Overflow += overflow
 	if len(kept) == 0 {
@@ -573,6 +627,15 @@ func (l *Layout) validate() error {
 					return err
 				}
 			}
+		}
+	}
+	if len(l.Pending) > MaxPending {
+		return fmt.Errorf("%d pending options, at most %d", len(l.Pending), MaxPending)
+	}
+	for _, p := range l.Pending {
+		fi := slices.IndexFunc(l.Fields, func(f FieldLayout) bool { return f.Name == p.Field })
+		if fi < 0 || l.Fields[fi].Kind != probe.KindOption || p.Count < 1 {
+			return fmt.Errorf("pending option %q of %q: not an option field of the layout or no count", p.Value, p.Field)
 		}
 	}
 	return nil
