@@ -59,5 +59,7 @@
 // pixels exceed MaxPixels (1024) the most frequent options are kept. The canvas
 // is the smallest square that fits (full mode), 32×32 (incremental mode) or
 // 16×16 (DNS). Extend appends new option values after the last used pixel
-// and never moves or removes one.
+// and never moves or removes one; values still under MinCount stay in
+// Layout.Pending with their counts (the 4096 most frequent), so their
+// sightings add up across weeks.
 package feature
