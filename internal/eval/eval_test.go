@@ -252,3 +252,35 @@ func TestWriteTable(t *testing.T) {
 		}
 	}
 }
+
+// zero_division=NaN averages by hand:
+//
+//	true: 0 0 1 1 2 2 2    pred: 0 1 1 1 0 0 3
+//
+// class 0: tp 1, pred 3, sup 2 → P 1/3, R 1/2, F1 2/5
+// class 1: tp 2, pred 3, sup 2 → P 2/3, R 1,   F1 4/5
+// class 2: tp 0, pred 0, sup 3 → P undefined, R 0, F1 0
+// class 3: tp 0, pred 1, sup 0 → P 0, R undefined, F1 0
+//
+// macro P = (1/3 + 2/3 + 0)/3 = 1/3; macro R = (1/2 + 1 + 0)/3 = 1/2;
+// macro F1 = (2/5 + 4/5 + 0 + 0)/4 = 3/10. Weighted (by support 2,2,3,0):
+// P = (2/3 + 4/3)/4 = 1/2 (class 2 left out with its weight),
+// R = (1 + 2 + 0)/7 = 3/7, F1 = (4/5 + 8/5)/7 = 12/35.
+func TestPaperAverages(t *testing.T) {
+	m, err := Classify([]int{0, 0, 1, 1, 2, 2, 2}, []int{0, 1, 1, 1, 0, 0, 3}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	macro, weighted := PaperAverages(m)
+	near(t, "macro P", macro.Precision, 1.0/3)
+	near(t, "macro R", macro.Recall, 0.5)
+	near(t, "macro F1", macro.F1, 0.3)
+	near(t, "weighted P", weighted.Precision, 0.5)
+	near(t, "weighted R", weighted.Recall, 3.0/7)
+	near(t, "weighted F1", weighted.F1, 12.0/35)
+	// zero_division=0 for comparison: macro P over all four classes.
+	near(t, "zero-division-0 macro P", m.Macro.Precision, 0.25)
+	if macro.Support != 7 || weighted.Support != 7 {
+		t.Errorf("supports %d %d", macro.Support, weighted.Support)
+	}
+}
