@@ -108,8 +108,8 @@ type solverSettings struct {
 	gradTol float64
 }
 
-// fitStats tells how one binary fit ended.
-type fitStats struct {
+// FitInfo tells how one binary L-BFGS fit ended (saved with the model).
+type FitInfo struct {
 	Iterations int     `json:"iterations"`
 	GradNorm   float64 `json:"grad_norm"`
 	Converged  bool    `json:"converged"`
@@ -118,9 +118,9 @@ type fitStats struct {
 // fit minimises the objective with gonum's L-BFGS from zero (sklearn's
 // start). Like sklearn, running out of iterations is not an error (the
 // caller sees Converged false); a NaN is.
-func (b *binaryProblem) fit(s solverSettings) ([]float64, fitStats, error) {
+func (b *binaryProblem) fit(s solverSettings) ([]float64, FitInfo, error) {
 	if b.total <= 0 {
-		return nil, fitStats{}, errors.New("ensemble: binary problem without samples")
+		return nil, FitInfo{}, errors.New("ensemble: binary problem without samples")
 	}
 	b.z = make([]float64, len(b.pat.active))
 	b.sig = make([]float64, len(b.pat.active))
@@ -133,11 +133,11 @@ func (b *binaryProblem) fit(s solverSettings) ([]float64, fitStats, error) {
 	}
 	res, err := optimize.Minimize(optimize.Problem{Func: b.objective, Grad: b.gradient}, x0, settings, &optimize.LBFGS{})
 	if res == nil {
-		return nil, fitStats{}, fmt.Errorf("ensemble: L-BFGS: %w", err)
+		return nil, FitInfo{}, fmt.Errorf("ensemble: L-BFGS: %w", err)
 	}
 	grad := make([]float64, dim)
 	b.gradient(grad, res.X)
-	st := fitStats{Iterations: res.Stats.MajorIterations, GradNorm: floats.Norm(grad, math.Inf(1))}
+	st := FitInfo{Iterations: res.Stats.MajorIterations, GradNorm: floats.Norm(grad, math.Inf(1))}
 	if math.IsNaN(st.GradNorm) || floats.HasNaN(res.X) {
 		return nil, st, errors.New("ensemble: L-BFGS diverged (NaN)")
 	}

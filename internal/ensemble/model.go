@@ -58,8 +58,6 @@ type Attribution struct {
 	Prob float64
 }
 
-// FitInfo tells how one binary fit ended.
-type FitInfo = fitStats
 
 // Model is a fitted ensemble; it comes from Fit or Load. Predictions only
 // read it, so one Model serves concurrent callers.
