@@ -109,6 +109,7 @@ func loadFeatureInput(ctx context.Context, service, from, until, labelsFile stri
 		if err != nil {
 			return nil, nil, err
 		}
+		p.Payload = nil // features read parsed fields only; keeps SD-24-sized runs small
 		ps = append(ps, p)
 	}
 	if len(ps) == 0 {
