@@ -58,7 +58,6 @@ type Attribution struct {
 	Prob float64
 }
 
-
 // Model is a fitted ensemble; it comes from Fit or Load. Predictions only
 // read it, so one Model serves concurrent callers.
 type Model struct {
