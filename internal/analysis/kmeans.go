@@ -145,37 +145,46 @@ func sampleByWeight(weight []float64, total float64, rng *rand.Rand) int {
 	return len(weight) - 1
 }
 
+// lloyd runs Lloyd's iterations with Hamerly's bounds: each point keeps an upper bound on the
+// distance to its centre and a lower bound on the distance to any other, and only points whose
+// bounds overlap are measured again. The assignments are those of plain Lloyd; the work after the
+// first few iterations drops to a fraction.
 func lloyd(p *Points, k, maxIter int, rng *rand.Rand) *KMeansResult {
+	return lloydFrom(p, kmeansPlusPlus(p, k, rng), k, maxIter)
+}
+
+func lloydFrom(p *Points, cent []float64, k, maxIter int) *KMeansResult {
 	d := p.D
-	cent := kmeansPlusPlus(p, k, rng)
 	labels := make([]int, p.N)
-	for i := range labels {
-		labels[i] = -1
+	upper := make([]float64, p.N)
+	lower := make([]float64, p.N)
+	nearest := func(i int) {
+		row := p.Row(i)
+		b1, b2, c1 := math.Inf(1), math.Inf(1), 0
+		for c := range k {
+			dd := sqDist(row, cent[c*d:(c+1)*d])
+			if dd < b1 {
+				b2, b1, c1 = b1, dd, c
+			} else if dd < b2 {
+				b2 = dd
+			}
+		}
+		labels[i], upper[i], lower[i] = c1, math.Sqrt(b1), math.Sqrt(b2)
 	}
-	dist := make([]float64, p.N)
+	for i := range p.N {
+		nearest(i)
+	}
 	sums := make([]float64, k*d)
 	counts := make([]int, k)
+	old := make([]float64, k*d)
+	moved := make([]float64, k)
+	half := make([]float64, k)
 	iter := 0
 	for iter < maxIter {
 		iter++
-		changed := 0
-		for i := range p.N {
-			row := p.Row(i)
-			bestC, bestD := 0, math.Inf(1)
-			for c := range k {
-				if dd := sqDist(row, cent[c*d:(c+1)*d]); dd < bestD {
-					bestC, bestD = c, dd
-				}
-			}
-			if labels[i] != bestC {
-				labels[i] = bestC
-				changed++
-			}
-			dist[i] = bestD
-		}
-		if changed == 0 {
-			break
-		}
+		// Update step.
+		taken := map[int]bool{}
+		copy(old, cent)
 		clear(sums)
 		clear(counts)
 		for i := range p.N {
@@ -188,15 +197,15 @@ func lloyd(p *Points, k, maxIter int, rng *rand.Rand) *KMeansResult {
 		}
 		for c := range k {
 			if counts[c] == 0 {
-				// An emptied cluster takes the point worst served by its centroid, so K stays K.
-				far := 0
-				for i := range dist {
-					if dist[i] > dist[far] {
+				// An emptied cluster takes the point worst served by its centre, so K stays K.
+				far := -1
+				for i := range upper {
+					if !taken[i] && (far < 0 || upper[i] > upper[far]) {
 						far = i
 					}
 				}
+				taken[far] = true
 				copy(cent[c*d:(c+1)*d], p.Row(far))
-				dist[far] = 0
 				continue
 			}
 			inv := 1 / float64(counts[c])
@@ -204,8 +213,68 @@ func lloyd(p *Points, k, maxIter int, rng *rand.Rand) *KMeansResult {
 				cent[c*d+j] = sums[c*d+j] * inv
 			}
 		}
+		maxMove, secondMove, maxC := 0.0, 0.0, -1
+		for c := range k {
+			moved[c] = math.Sqrt(sqDist(cent[c*d:(c+1)*d], old[c*d:(c+1)*d]))
+			if moved[c] > maxMove {
+				secondMove, maxMove, maxC = maxMove, moved[c], c
+			} else if moved[c] > secondMove {
+				secondMove = moved[c]
+			}
+		}
+		for c := range k {
+			half[c] = math.Inf(1)
+			for o := range k {
+				if o != c {
+					half[c] = min(half[c], math.Sqrt(sqDist(cent[c*d:(c+1)*d], cent[o*d:(o+1)*d]))/2)
+				}
+			}
+		}
+		// Assignment step.
+		changed := 0
+		for i := range p.N {
+			a := labels[i]
+			upper[i] += moved[a]
+			if a == maxC {
+				lower[i] -= secondMove
+			} else {
+				lower[i] -= maxMove
+			}
+			bound := max(half[a], lower[i])
+			if upper[i] <= bound {
+				continue
+			}
+			upper[i] = math.Sqrt(sqDist(p.Row(i), cent[a*d:(a+1)*d]))
+			if upper[i] <= bound {
+				continue
+			}
+			nearest(i)
+			if labels[i] != a {
+				changed++
+			}
+		}
+		if changed == 0 {
+			break
+		}
 	}
 	res := &KMeansResult{K: k, Labels: labels, Iter: iter}
+	// Centres of the final assignment, so Centroids and Inertia describe Labels exactly.
+	clear(sums)
+	clear(counts)
+	for i := range p.N {
+		c := labels[i]
+		counts[c]++
+		for j, v := range p.Row(i) {
+			sums[c*d+j] += v
+		}
+	}
+	for c := range k {
+		if counts[c] > 0 {
+			for j := range d {
+				cent[c*d+j] = sums[c*d+j] / float64(counts[c])
+			}
+		}
+	}
 	for i := range p.N {
 		res.Inertia += sqDist(p.Row(i), cent[labels[i]*d:(labels[i]+1)*d])
 	}

@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"math/rand/v2"
 	"reflect"
 	"strings"
 	"testing"
@@ -179,5 +180,65 @@ func TestClusterFixedKAndTooFewPoints(t *testing.T) {
 	small, _ := PointsFromFloat64([][]float64{{0}, {1}, {2}})
 	if _, err := Cluster(small, ClusterConfig{}); err == nil {
 		t.Fatal("3 points cannot support a K search in 3..10")
+	}
+}
+
+// plainLloyd is the textbook algorithm, to check that the bounds never change an assignment.
+func plainLloyd(p *Points, cent []float64, k, maxIter int) []int {
+	d := p.D
+	labels := make([]int, p.N)
+	for i := range labels {
+		labels[i] = -1
+	}
+	for range maxIter {
+		changed := false
+		for i := range p.N {
+			best, bestD := 0, sqDist(p.Row(i), cent[:d])
+			for c := 1; c < k; c++ {
+				if dd := sqDist(p.Row(i), cent[c*d:(c+1)*d]); dd < bestD {
+					best, bestD = c, dd
+				}
+			}
+			if labels[i] != best {
+				labels[i], changed = best, true
+			}
+		}
+		if !changed {
+			break
+		}
+		sums := make([]float64, k*d)
+		counts := make([]int, k)
+		for i, c := range labels {
+			counts[c]++
+			for j, v := range p.Row(i) {
+				sums[c*d+j] += v
+			}
+		}
+		for c := range k {
+			for j := range d {
+				if counts[c] > 0 {
+					cent[c*d+j] = sums[c*d+j] / float64(counts[c])
+				}
+			}
+		}
+	}
+	return labels
+}
+
+func TestBoundedLloydMatchesPlainLloyd(t *testing.T) {
+	// Overlapping groups, so that many points change cluster over many iterations.
+	p, _ := blobs(6, 150, 8, 2.5, 17)
+	for seed := range uint64(5) {
+		for _, k := range []int{3, 6, 9} {
+			init := kmeansPlusPlus(p, k, rand.New(rand.NewPCG(seed, 9)))
+			want := plainLloyd(p, append([]float64(nil), init...), k, 300)
+			got := lloydFrom(p, append([]float64(nil), init...), k, 300)
+			if !reflect.DeepEqual(got.Labels, want) {
+				t.Fatalf("seed %d K=%d: bounded Lloyd differs from plain Lloyd", seed, k)
+			}
+			if got.Iter < 3 {
+				t.Errorf("seed %d K=%d converged in %d iterations; the case is too easy", seed, k, got.Iter)
+			}
+		}
 	}
 }

@@ -589,8 +589,8 @@ func (t *quadtree) repulsion(i int32, theta2 float64, stack []int32) (fx, fy, z 
 		}
 		dx, dy := yi-nd.comX, yj-nd.comY
 		d2 := dx*dx + dy*dy
-		side := 2 * nd.hw
-		if side*side < theta2*d2 {
+		// van der Maaten's opening criterion: half the cell width over the distance below θ.
+		if nd.hw*nd.hw < theta2*d2 {
 			q := 1 / (1 + d2)
 			m := float64(nd.count)
 			z += m * q

@@ -1,0 +1,76 @@
+package analysis
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// benchWorld is n still-unknown HTTP probes in 128-d: eight groups of very different sizes (as
+// generic tools are) at moderate separation, with real payload fields and source IPs.
+func benchWorld(b *testing.B, n int) ReportInput {
+	tools := []string{"curl", "wget", "python-urllib", "zgrab2-http", "go-nethttp", "masscan-1.3.2-http-hello", "node-fetch", "python-requests"}
+	weights := []float64{0.30, 0.20, 0.15, 0.12, 0.10, 0.07, 0.04, 0.02}
+	payloads := realToolProbes(b, tools)
+	ips := realHTTPSourceIPs(b)
+	centres, _ := blobs(len(tools), 1, 128, 25, 77)
+	rng := rand.New(rand.NewPCG(77, 1))
+	probes := make([]ProbeInput, n)
+	for i := range probes {
+		r, ti := rng.Float64(), 0
+		for ti < len(weights)-1 && r > weights[ti] {
+			r -= weights[ti]
+			ti++
+		}
+		v := make([]float32, 128)
+		for j := range v {
+			v[j] = float32(centres.Row(ti)[j] + rng.NormFloat64())
+		}
+		probes[i] = ProbeInput{IP: ips[(ti*97+rng.IntN(60))%len(ips)], Fields: payloads[tools[ti]], Vector: v}
+	}
+	return ReportInput{Title: "benchmark", Services: []ServiceInput{{Service: "http", KeyFields: httpKeyFields, Probes: probes}}}
+}
+
+func vectorsOf(in ReportInput) *Points {
+	rows := make([][]float32, len(in.Services[0].Probes))
+	for i, p := range in.Services[0].Probes {
+		rows[i] = p.Vector
+	}
+	p, _ := PointsFromFloat32(rows)
+	return p
+}
+
+// BenchmarkWriteReport20k is the whole analysis of one SD-24-sized service: K search 3..10 with
+// 10 restarts each, silhouettes on 2000 probes, Barnes–Hut t-SNE (1000 iterations), statistics,
+// two figures in two formats.
+func BenchmarkWriteReport20k(b *testing.B) {
+	in := benchWorld(b, 20000)
+	dir := b.TempDir()
+	b.ResetTimer()
+	for range b.N {
+		rep, err := WriteReport(dir, in, Config{Seed: 1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(rep.Services[0].K), "K")
+	}
+}
+
+func BenchmarkClusterSearch20k(b *testing.B) {
+	p := vectorsOf(benchWorld(b, 20000))
+	b.ResetTimer()
+	for range b.N {
+		if _, err := Cluster(p, ClusterConfig{Seed: 1}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkTSNEBarnesHut20k(b *testing.B) {
+	p := vectorsOf(benchWorld(b, 20000))
+	b.ResetTimer()
+	for range b.N {
+		if _, err := TSNE(p, TSNEConfig{Seed: 1}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
