@@ -46,6 +46,8 @@ func (m *Model) arrays() []nn.NamedArray {
 // (e.g. the feature-layout version) atomically to path. The same state and
 // meta always give the same bytes.
 func (m *Model) Save(path string, meta []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	lay, err := json.Marshal(layout{Version: layoutVersion, Config: m.cfg, H: m.h, W: m.w})
 	if err != nil {
 		return err

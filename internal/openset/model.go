@@ -146,7 +146,11 @@ func NewModel(cfg Config, h, w int) (*Model, error) {
 }
 
 // Config returns the model's configuration.
-func (m *Model) Config() Config { return m.cfg }
+func (m *Model) Config() Config {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.cfg
+}
 
 // Size returns the image height and width.
 func (m *Model) Size() (h, w int) { return m.h, m.w }
@@ -158,12 +162,18 @@ func (m *Model) SetCosineHorizon(iterations int) error {
 	if iterations < 0 {
 		return errors.New("openset: negative cosine horizon")
 	}
+	m.mu.Lock()
 	m.cfg.CosineHorizon = iterations
+	m.mu.Unlock()
 	return nil
 }
 
 // Iteration is the number of training iterations done so far.
-func (m *Model) Iteration() int64 { return m.iter }
+func (m *Model) Iteration() int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.iter
+}
 
 // sampler draws the reference's per-epoch index lists: each epoch
 // concatenates seeded random permutations of the (expanded) set until it
@@ -309,10 +319,13 @@ func (m *Model) Train(ctx context.Context, ds Dataset, iters int, progress func(
 			labeled = append(labeled, i)
 		}
 	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	// Whatever happens, predictions cached before this call are stale.
+	defer func() { m.cache = nil }()
 	cfg := m.cfg
 	lbs := newSampler(cfg.Seed, 0, cfg.BatchLabeled, cfg.IterationsPerEpoch, labeled, ds.Counts)
 	ulbs := newSampler(cfg.Seed, 1, cfg.BatchLabeled*cfg.UnlabeledRatio, cfg.IterationsPerEpoch, all, ds.Counts)
-	defer m.clearCache()
 	for i := 0; i < iters; i++ {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -357,18 +370,13 @@ func (m *Model) step(ds Dataset, content, lb, ulb []int) Stats {
 	}
 }
 
-func (m *Model) clearCache() {
-	m.mu.Lock()
-	m.cache = nil
-	m.mu.Unlock()
-}
-
 // predictBatchSize bounds the inference batch (memory).
 const predictBatchSize = 256
 
 // Predict classifies images (H·W bytes each) with the EMA network in
 // evaluation mode. Results are cached per distinct image until the next
-// Train or Load. Safe for concurrent use with other Predict calls.
+// Train. Model methods may be called from several goroutines: Train, Save
+// and Predict serialise on the model.
 func (m *Model) Predict(images [][]uint8) ([]Prediction, error) {
 	for i, img := range images {
 		if len(img) != m.h*m.w {

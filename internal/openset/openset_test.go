@@ -603,3 +603,25 @@ func TestLearningRateSchedule(t *testing.T) {
 		t.Fatal("SetCosineHorizon")
 	}
 }
+
+// Train, Predict and Save may be called concurrently (run with -race).
+func TestConcurrentUse(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	ds, test, _ := synthetic(rng, 3, 8, 0.5, 4, 4)
+	m, _ := NewModel(tinyConfig(BackboneMLP, 3), 4, 4)
+	done := make(chan error, 3)
+	go func() { done <- m.Train(context.Background(), ds, 5, nil) }()
+	go func() {
+		_, err := m.Predict(test)
+		done <- err
+	}()
+	go func() { done <- m.Save(filepath.Join(t.TempDir(), "c.ckpt"), nil) }()
+	for i := 0; i < 3; i++ {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if m.Iteration() != 5 {
+		t.Fatalf("iteration %d", m.Iteration())
+	}
+}
