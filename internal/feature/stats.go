@@ -302,7 +302,8 @@ const (
 	SelectPaper SelectMode = "paper"
 	// SelectDefault: top PaperTopK fields by AMI for HTTP and TLS, skipping
 	// fields no better than chance (AMI < MinAMI) and fields that are a
-	// relabelling of an already chosen one (ja3 vs ja3_md5); every DNS field.
+	// relabelling of an already chosen one (ja3 vs ja3_md5); the DNS fields
+	// with AMI ≥ MinAMI (all of them when no probe is attributed).
 	SelectDefault SelectMode = "default"
 )
 
@@ -341,8 +342,17 @@ func (t *FieldTable) Select(mode SelectMode) ([]string, error) {
 			want[f.Name] = true
 		}
 		for i, f := range t.Fields {
-			if want[f.Field] {
+			// The default mode drops DNS fields that tell orgs apart no better
+			// than chance: the random transaction id, constant flags.
+			if want[f.Field] && (mode != SelectDefault || t.Labelled == 0 || f.AMI >= MinAMI) {
 				chosen = append(chosen, i)
+			}
+		}
+		if len(chosen) == 0 {
+			for i, f := range t.Fields {
+				if want[f.Field] {
+					chosen = append(chosen, i)
+				}
 			}
 		}
 	case t.Labelled == 0:

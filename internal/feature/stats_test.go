@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"testing"
 
 	"github.com/scannergrouper/scannergrouper/internal/probe"
@@ -204,5 +205,39 @@ func TestAMIScoresTheEncodedView(t *testing.T) {
 				t.Errorf("X-Nonce (unique prefix): MI %.3f AMI %.3f; want MI = H(org), AMI ≈ 0", s.MI, s.AMI)
 			}
 		}
+	}
+}
+
+// TestDefaultDNSDropsChanceFields checks that the default selection keeps
+// the question but drops the random transaction id and constant flags,
+// while the paper mode keeps every DNS field.
+func TestDefaultDNSDropsChanceFields(t *testing.T) {
+	var probes []probe.Probe
+	var labels []string
+	for i := 0; i < 400; i++ {
+		org, qname := "shadowserver", "dnsscan.shadowserver.org"
+		if i%2 == 1 {
+			org, qname = "shodan", "id.server"
+		}
+		probes = append(probes, mkProbe(ServiceDNS, i,
+			probe.Field{Name: "id", Value: strconv.Itoa((i * 7919) % 65536)},
+			probe.Field{Name: "qr", Value: "0"},
+			probe.Field{Name: "qname", Value: qname}))
+		labels = append(labels, org)
+	}
+	table, err := FieldStatistics(ServiceDNS, probes, labels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, err := table.Select(SelectDefault)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(def, []string{"qname"}) {
+		t.Errorf("default DNS fields %v, want [qname]", def)
+	}
+	paper, _ := table.Select(SelectPaper)
+	if len(paper) != len(DNSFields) {
+		t.Errorf("paper mode kept %d DNS fields, want all %d", len(paper), len(DNSFields))
 	}
 }

@@ -1,0 +1,186 @@
+// Package pipeline runs ScannerGrouper end to end: from stored probes and
+// ground truth to per-service open-set classifiers, the ensemble, scanner
+// attributions and the evaluation report (DESIGN §2, §4.4, §5).
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/scannergrouper/scannergrouper/internal/probe"
+	"github.com/scannergrouper/scannergrouper/internal/store"
+)
+
+// Services are the services ScannerGrouper classifies, in ensemble order.
+var Services = []string{"http", "tls", "dns"}
+
+// Labeler returns the organisation of a scanner address at a time ("" when
+// unattributed); label.Resolver.Lookup fits after a small adapter.
+type Labeler func(addr netip.Addr, t time.Time) string
+
+// Data is the labelled probes of a time range, per service, in time order.
+type Data struct {
+	Probes map[string][]probe.Probe
+	Orgs   map[string][]string // parallel to Probes: org at probe time, "" unattributed
+}
+
+// honeypotFilter drops probes whose source is a honeypot itself (the
+// artifact's SD25 DNS arrays held honeypot responses as probes).
+type honeypotFilter func(netip.Addr) bool
+
+// Load reads the probes of services in [from, to) and labels them.
+func Load(ctx context.Context, st store.Store, services []string, from, to time.Time, labelOf Labeler) (*Data, error) {
+	d := &Data{Probes: map[string][]probe.Probe{}, Orgs: map[string][]string{}}
+	for _, svc := range services {
+		var ps []probe.Probe
+		var orgs []string
+		for p, err := range st.Probes(ctx, store.ProbeQuery{Service: svc, From: from, To: to}) {
+			if err != nil {
+				return nil, err
+			}
+			p.Payload = nil // the fields carry what the models need
+			ps = append(ps, p)
+			orgs = append(orgs, labelOf(p.SrcIP, p.Time))
+		}
+		d.Probes[svc], d.Orgs[svc] = ps, orgs
+	}
+	return d, nil
+}
+
+// Count returns the number of probes over all services.
+func (d *Data) Count() int {
+	n := 0
+	for _, ps := range d.Probes {
+		n += len(ps)
+	}
+	return n
+}
+
+// Span returns the first and last probe time.
+func (d *Data) Span() (first, last time.Time) {
+	for _, ps := range d.Probes {
+		if len(ps) == 0 {
+			continue
+		}
+		if first.IsZero() || ps[0].Time.Before(first) {
+			first = ps[0].Time
+		}
+		if l := ps[len(ps)-1].Time; l.After(last) {
+			last = l
+		}
+	}
+	return first, last
+}
+
+// SplitTime is the single cut of the time-ordered split: the time of the
+// first probe past the share split of all probes (every service together,
+// as the artifact's 8:2 split).
+func (d *Data) SplitTime(share float64) (time.Time, error) {
+	var times []int64
+	for _, ps := range d.Probes {
+		for _, p := range ps {
+			times = append(times, p.Time.UnixNano())
+		}
+	}
+	if len(times) < 2 {
+		return time.Time{}, fmt.Errorf("pipeline: %d probes are too few to split", len(times))
+	}
+	slices.Sort(times)
+	i := int(float64(len(times)) * share)
+	i = min(max(i, 1), len(times)-1)
+	return time.Unix(0, times[i]).UTC(), nil
+}
+
+// Slice returns the probes of [from, to) (zero bounds are open).
+func (d *Data) Slice(from, to time.Time) *Data {
+	out := &Data{Probes: map[string][]probe.Probe{}, Orgs: map[string][]string{}}
+	for svc, ps := range d.Probes {
+		lo := 0
+		if !from.IsZero() {
+			lo = sort.Search(len(ps), func(i int) bool { return !ps[i].Time.Before(from) })
+		}
+		hi := len(ps)
+		if !to.IsZero() {
+			hi = sort.Search(len(ps), func(i int) bool { return !ps[i].Time.Before(to) })
+		}
+		if hi < lo {
+			hi = lo
+		}
+		out.Probes[svc] = ps[lo:hi]
+		out.Orgs[svc] = d.Orgs[svc][lo:hi]
+	}
+	return out
+}
+
+// Classes maps organisations to model classes: the known organisations
+// (labelled in training and not fully disclosed) in alphabetical order are
+// 0..K-1, and K is "unknown" (the artifact's order, reference-impl §1.3).
+type Classes struct {
+	Names   []string // K known orgs then "unknown"
+	index   map[string]int
+	Unknown int
+	// fullyDisclosed orgs are scored as the unknown class.
+	fullyDisclosed func(string) bool
+}
+
+// NewClasses builds the class list from the training orgs.
+func NewClasses(train *Data, fullyDisclosed func(string) bool) *Classes {
+	seen := map[string]bool{}
+	for _, orgs := range train.Orgs {
+		for _, o := range orgs {
+			if o != "" && !fullyDisclosed(o) {
+				seen[o] = true
+			}
+		}
+	}
+	names := make([]string, 0, len(seen)+1)
+	for o := range seen {
+		names = append(names, o)
+	}
+	sort.Strings(names)
+	return newClasses(names, fullyDisclosed)
+}
+
+func newClasses(known []string, fullyDisclosed func(string) bool) *Classes {
+	c := &Classes{index: map[string]int{}, Unknown: len(known), fullyDisclosed: fullyDisclosed}
+	for i, o := range known {
+		c.index[o] = i
+	}
+	c.Names = append(append([]string(nil), known...), "unknown")
+	return c
+}
+
+// Truth is an org's evaluation class: a known class, Unknown for fully
+// disclosed orgs and for labelled orgs the models do not know, or -1 for an
+// unattributed scanner (excluded from the metrics).
+func (c *Classes) Truth(org string) int {
+	if org == "" {
+		return -1
+	}
+	if i, ok := c.index[org]; ok {
+		return i
+	}
+	return c.Unknown
+}
+
+// TrainLabel is an org's label for the open-set classifier: its class when
+// known, and unlabeled otherwise (fully disclosed and unattributed probes
+// are part of the unlabeled pool, reference-impl §1.6).
+func (c *Classes) TrainLabel(org string) int {
+	if i, ok := c.index[org]; ok {
+		return i
+	}
+	return -1
+}
+
+// Name returns a class's org name.
+func (c *Classes) Name(class int) string {
+	if class >= 0 && class < len(c.Names) {
+		return c.Names[class]
+	}
+	return "unknown"
+}

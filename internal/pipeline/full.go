@@ -1,0 +1,385 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/scannergrouper/scannergrouper/internal/ensemble"
+	"github.com/scannergrouper/scannergrouper/internal/eval"
+	"github.com/scannergrouper/scannergrouper/internal/feature"
+	"github.com/scannergrouper/scannergrouper/internal/openset"
+	"github.com/scannergrouper/scannergrouper/internal/probe"
+)
+
+// Options configure a training run. Paper returns the paper-faithful
+// settings; Default the project's defaults.
+type Options struct {
+	// Split is the share of probes (by time) in the training part.
+	Split float64
+	// Backbone is openset.BackboneWRN or openset.BackboneMLP.
+	Backbone string
+	// Iterations per service model.
+	Iterations int
+	// Select is the field selection mode.
+	Select feature.SelectMode
+	// Seed drives every random choice.
+	Seed uint64
+	// Window is the ensemble's vote window in training (7 days).
+	Window time.Duration
+	// Log receives progress lines; nil discards them.
+	Log func(format string, args ...any)
+}
+
+// Paper is the paper-faithful configuration: WRN-10-2, the top-6 MI
+// fields, 2000 iterations, in-sample ensemble rows (reference-impl §3–§5).
+func Paper(seed uint64) Options {
+	return Options{Split: 0.8, Backbone: openset.BackboneWRN, Iterations: 2000, Select: feature.SelectPaper, Seed: seed, Window: ensemble.Week}
+}
+
+// Default is the project's configuration: the MLP backbone and adjusted-MI
+// field selection, which reach the paper's accuracy at a fraction of its
+// CPU time (BENCHMARKS.md).
+func Default(seed uint64) Options {
+	o := Paper(seed)
+	o.Backbone = openset.BackboneMLP
+	o.Select = feature.SelectDefault
+	o.Iterations = 2000
+	return o
+}
+
+func (o Options) logf(format string, args ...any) {
+	if o.Log != nil {
+		o.Log(format, args...)
+	}
+}
+
+// ServiceModel is the trained classifier of one service.
+type ServiceModel struct {
+	Service string
+	Fields  []string
+	Layout  *feature.Layout
+	Model   *openset.Model
+}
+
+// Attribution is the verdict on one scanner IP over a time range.
+type Attribution struct {
+	IP       string
+	Class    int
+	Org      string // known org name or "unknown"
+	Prob     float64
+	Services []string // services the IP probed in the range
+	Truth    string   // ground-truth org ("" unattributed)
+}
+
+// Result is a full-mode run.
+type Result struct {
+	Options  Options
+	Cut      time.Time
+	Classes  *Classes
+	Models   map[string]*ServiceModel
+	Ensemble *ensemble.Model
+	// Test is the identification of every scanner IP of the test part.
+	Test   []Attribution
+	Report eval.Report
+}
+
+// TrainFull runs the full mode (ScannerGrouper-f): a single time cut at
+// opts.Split of all probes, field selection, layouts and one open-set
+// classifier per service on the training part, the ensemble on weekly
+// windows of the training part, and identification of the whole test part.
+func TrainFull(ctx context.Context, data *Data, fullyDisclosed func(string) bool, opts Options) (*Result, error) {
+	if data.Count() == 0 {
+		return nil, errors.New("pipeline: no probes to train on")
+	}
+	cut, err := data.SplitTime(opts.Split)
+	if err != nil {
+		return nil, err
+	}
+	train, test := data.Slice(time.Time{}, cut), data.Slice(cut, time.Time{})
+	classes := NewClasses(train, fullyDisclosed)
+	if classes.Unknown == 0 {
+		return nil, errors.New("pipeline: no labelled scanner of a known organisation in the training part")
+	}
+	first, _ := train.Span()
+	opts.logf("full mode: %d training and %d test probes, cut at %s, %d known organisations",
+		train.Count(), test.Count(), cut.Format(time.RFC3339), classes.Unknown)
+	res := &Result{Options: opts, Cut: cut, Classes: classes, Models: map[string]*ServiceModel{}}
+	timing := map[string]float64{}
+
+	trainPreds := map[string][]int{}
+	testPreds := map[string][]int{}
+	for _, svc := range Services {
+		if len(train.Probes[svc]) == 0 {
+			opts.logf("%s: no training probes, service left out", svc)
+			continue
+		}
+		t0 := time.Now()
+		sm, err := buildServiceModel(svc, train, classes, opts, feature.ModeFull)
+		if err != nil {
+			return nil, err
+		}
+		timing["encode"] += time.Since(t0).Seconds()
+		t0 = time.Now()
+		if err := trainService(ctx, sm, train, classes, opts, opts.Iterations); err != nil {
+			return nil, err
+		}
+		timing["train"] += time.Since(t0).Seconds()
+		t0 = time.Now()
+		if trainPreds[svc], err = predictClasses(sm, train.Probes[svc]); err != nil {
+			return nil, err
+		}
+		if testPreds[svc], err = predictClasses(sm, test.Probes[svc]); err != nil {
+			return nil, err
+		}
+		timing["identify"] += time.Since(t0).Seconds()
+		res.Models[svc] = sm
+	}
+
+	t0 := time.Now()
+	// The training part ends at the cut; the last, partial week keeps its rows
+	// (the artifact drops it, which loses a whole small world).
+	window := ensemble.WindowConfig{Origin: dayStart(first), Length: opts.Window}
+	rows, labels, err := ipRows(train, trainPreds, classes, window)
+	if err != nil {
+		return nil, err
+	}
+	ens, err := ensemble.Fit(rows, labels, ensemble.Config{Unknown: classes.Unknown, Services: Services, ClassNames: classes.Names, Window: window})
+	if err != nil {
+		return nil, fmt.Errorf("pipeline: ensemble: %w", err)
+	}
+	res.Ensemble = ens
+	opts.logf("ensemble: %d training rows, θ = %.2f (training weighted F1 %.3f)", len(rows), ens.Theta, ens.ThetaF1)
+	timing["ensemble"] = time.Since(t0).Seconds()
+
+	t0 = time.Now()
+	res.Test, err = Identify(test, testPreds, classes, ens)
+	if err != nil {
+		return nil, err
+	}
+	timing["identify"] += time.Since(t0).Seconds()
+	if res.Report, err = Evaluate("full", res.Test, test, testPreds, classes, ens.Theta); err != nil {
+		return nil, err
+	}
+	for k, v := range timing {
+		res.Report.TimingSeconds[k] = v
+	}
+	return res, nil
+}
+
+func dayStart(t time.Time) time.Time { return t.UTC().Truncate(24 * time.Hour) }
+
+// buildServiceModel selects fields and lays out the canvas on the training
+// probes of one service.
+func buildServiceModel(svc string, train *Data, classes *Classes, opts Options, mode feature.Mode) (*ServiceModel, error) {
+	probes, orgs := train.Probes[svc], train.Orgs[svc]
+	table, err := feature.FieldStatistics(svc, probes, orgs)
+	if err != nil {
+		return nil, fmt.Errorf("pipeline: %s field statistics: %w", svc, err)
+	}
+	fields, err := table.Select(opts.Select)
+	if err != nil {
+		return nil, fmt.Errorf("pipeline: %s field selection: %w", svc, err)
+	}
+	layout, err := feature.BuildLayout(svc, probes, feature.LayoutConfig{Fields: fields, Mode: mode})
+	if err != nil {
+		return nil, fmt.Errorf("pipeline: %s layout: %w", svc, err)
+	}
+	opts.logf("%s: fields %v, %d×%d canvas, %d pixels used", svc, fields, layout.Side, layout.Side, layout.Used)
+	return &ServiceModel{Service: svc, Fields: fields, Layout: layout}, nil
+}
+
+// datasetOf encodes probes and merges identical (image, label) rows with
+// their multiplicity: scanner payloads repeat heavily, and sampling the
+// expanded set is exactly sampling the probes.
+func datasetOf(layout *feature.Layout, probes []probe.Probe, orgs []string, classes *Classes) openset.Dataset {
+	ds := openset.Dataset{H: layout.Side, W: layout.Side}
+	index := map[string]int{}
+	buf := make([]uint8, layout.Pixels())
+	for i, p := range probes {
+		layout.Encode(p, buf)
+		y := classes.TrainLabel(orgs[i])
+		key := string(buf) + string(rune(y+2))
+		if j, ok := index[key]; ok {
+			ds.Counts[j]++
+			continue
+		}
+		index[key] = len(ds.Images)
+		ds.Images = append(ds.Images, append([]uint8(nil), buf...))
+		ds.Labels = append(ds.Labels, y)
+		ds.Counts = append(ds.Counts, 1)
+	}
+	return ds
+}
+
+func openSetConfig(opts Options, k int, incremental bool) openset.Config {
+	cfg := openset.PaperConfig(k, incremental)
+	cfg.Backbone = opts.Backbone
+	cfg.Seed = opts.Seed
+	return cfg
+}
+
+// trainService trains (or, when sm.Model exists, continues training) a
+// service's classifier on data's probes.
+func trainService(ctx context.Context, sm *ServiceModel, data *Data, classes *Classes, opts Options, iters int) error {
+	ds := datasetOf(sm.Layout, data.Probes[sm.Service], data.Orgs[sm.Service], classes)
+	labeled := 0
+	for i, y := range ds.Labels {
+		if y >= 0 {
+			labeled += ds.Counts[i]
+		}
+	}
+	if labeled == 0 {
+		return fmt.Errorf("pipeline: %s: no labelled probe of a known organisation to train on", sm.Service)
+	}
+	if sm.Model == nil {
+		m, err := openset.NewModel(openSetConfig(opts, classes.Unknown, false), sm.Layout.Side, sm.Layout.Side)
+		if err != nil {
+			return err
+		}
+		sm.Model = m
+	}
+	opts.logf("%s: training %s for %d iterations on %d probes (%d labelled) in %d distinct rows",
+		sm.Service, opts.Backbone, iters, len(data.Probes[sm.Service]), labeled, len(ds.Images))
+	start := time.Now()
+	last := start
+	err := sm.Model.Train(ctx, ds, iters, func(s openset.Stats) {
+		if time.Since(last) > 10*time.Second || s.Iteration%500 == 0 {
+			last = time.Now()
+			opts.logf("%s: iteration %d loss %.3f (s %.3f mb %.3f ui %.3f op %.3f) p-mask %.2f q-mask %.2f, %.0f img/s",
+				sm.Service, s.Iteration, s.Loss, s.LossS, s.LossMB, s.LossUI, s.LossOP, s.PMaskRatio, s.QMaskRatio, s.ImagesPerSec)
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("pipeline: train %s: %w", sm.Service, err)
+	}
+	opts.logf("%s: trained in %s", sm.Service, time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// predictClasses returns the open-set class of every probe.
+func predictClasses(sm *ServiceModel, probes []probe.Probe) ([]int, error) {
+	preds, err := predict(sm, probes)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]int, len(preds))
+	for i, p := range preds {
+		out[i] = p.Class
+	}
+	return out, nil
+}
+
+func predict(sm *ServiceModel, probes []probe.Probe) ([]openset.Prediction, error) {
+	if len(probes) == 0 {
+		return nil, nil
+	}
+	return sm.Model.Predict(sm.Layout.EncodeAll(probes))
+}
+
+// ipRows votes probe predictions per (IP, service, window) and labels each
+// row with the IP's ground truth.
+func ipRows(data *Data, preds map[string][]int, classes *Classes, window ensemble.WindowConfig) ([]ensemble.IPRow, []int, error) {
+	var pp []ensemble.ProbePred
+	orgOf := map[string]string{}
+	for _, svc := range Services {
+		for i, p := range data.Probes[svc] {
+			if preds[svc] == nil {
+				break
+			}
+			ip := p.SrcIP.String()
+			pp = append(pp, ensemble.ProbePred{IP: ip, Service: svc, Time: p.Time, Class: preds[svc][i]})
+			if o := data.Orgs[svc][i]; o != "" {
+				orgOf[ip] = o
+			}
+		}
+	}
+	rows, err := ensemble.VoteProbes(pp, window)
+	if err != nil {
+		return nil, nil, err
+	}
+	labels := make([]int, len(rows))
+	for i, r := range rows {
+		labels[i] = classes.Truth(orgOf[r.IP])
+	}
+	return rows, labels, nil
+}
+
+// Identify attributes every scanner IP of data (one window over the whole
+// range) with the ensemble.
+func Identify(data *Data, preds map[string][]int, classes *Classes, ens *ensemble.Model) ([]Attribution, error) {
+	rows, truths, err := ipRows(data, preds, classes, ensemble.WindowConfig{})
+	if err != nil {
+		return nil, err
+	}
+	orgOf := map[string]string{}
+	for _, svc := range Services {
+		for i, p := range data.Probes[svc] {
+			if o := data.Orgs[svc][i]; o != "" {
+				orgOf[p.SrcIP.String()] = o
+			}
+		}
+	}
+	_ = truths
+	atts := ens.Predict(rows)
+	out := make([]Attribution, len(rows))
+	for i, r := range rows {
+		svcs := make([]string, 0, len(r.Votes))
+		for s := range r.Votes {
+			svcs = append(svcs, s)
+		}
+		sort.Strings(svcs)
+		out[i] = Attribution{IP: r.IP, Class: atts[i].Class, Org: classes.Name(atts[i].Class), Prob: atts[i].Prob, Services: svcs, Truth: orgOf[r.IP]}
+	}
+	return out, nil
+}
+
+// Evaluate scores attributions and probe predictions against the ground
+// truth (DESIGN §4.4): unattributed IPs are left out of the metrics, fully
+// disclosed organisations count as the unknown class.
+func Evaluate(mode string, atts []Attribution, data *Data, preds map[string][]int, classes *Classes, theta float64) (eval.Report, error) {
+	var yTrue, yPred, unattributed []int
+	for _, a := range atts {
+		t := classes.Truth(a.Truth)
+		if t < 0 {
+			unattributed = append(unattributed, a.Class)
+			continue
+		}
+		yTrue = append(yTrue, t)
+		yPred = append(yPred, a.Class)
+	}
+	labels := make([]int, len(classes.Names))
+	for i := range labels {
+		labels[i] = i
+	}
+	m, err := eval.Classify(yTrue, yPred, labels)
+	if err != nil {
+		return eval.Report{}, err
+	}
+	rep := eval.NewReport(mode, theta, m, classes.Names)
+	ua := eval.Unattributed(unattributed, classes.Unknown, classes.Names)
+	rep.Unattributed = &ua
+	for _, svc := range Services {
+		var t, p []int
+		for i := range data.Probes[svc] {
+			if preds[svc] == nil {
+				break
+			}
+			if y := classes.Truth(data.Orgs[svc][i]); y >= 0 {
+				t = append(t, y)
+				p = append(p, preds[svc][i])
+			}
+		}
+		if len(t) == 0 {
+			continue
+		}
+		pl, err := eval.ProbeScore(t, p)
+		if err != nil {
+			return rep, err
+		}
+		rep.ProbeLevel[svc] = pl
+	}
+	return rep, nil
+}
