@@ -169,3 +169,94 @@ func TestTSNEDuplicatesAndTinySets(t *testing.T) {
 }
 
 func sqrt(x float64) float64 { return math.Sqrt(x) }
+
+// knnSets returns each point's k nearest neighbours (brute force).
+func knnSets(n, k int, dist func(i, j int) float64) [][]int {
+	out := make([][]int, n)
+	idx := make([]int, n)
+	for i := range n {
+		for j := range idx {
+			idx[j] = j
+		}
+		sort.SliceStable(idx, func(a, b int) bool { return dist(i, idx[a]) < dist(i, idx[b]) })
+		for _, j := range idx {
+			if j != i {
+				out[i] = append(out[i], j)
+				if len(out[i]) == k {
+					break
+				}
+			}
+		}
+	}
+	return out
+}
+
+// TestTSNEPreservesNeighbourhoodsOfAGrid embeds a flat 30×30 grid rotated into 40 dimensions: a
+// layout whose true 2-D picture is known. Most of each point's nearest neighbours in 40-d must be
+// among its nearest neighbours in the embedding, for the exact and the Barnes–Hut gradient.
+func TestTSNEPreservesNeighbourhoodsOfAGrid(t *testing.T) {
+	const side, dim, k = 30, 40, 8
+	rng := rand.New(rand.NewPCG(5, 5))
+	// Two random orthonormal directions span the plane of the grid.
+	u, v := make([]float64, dim), make([]float64, dim)
+	for j := range dim {
+		u[j], v[j] = rng.NormFloat64(), rng.NormFloat64()
+	}
+	normalise := func(a []float64) {
+		s := 0.0
+		for _, x := range a {
+			s += x * x
+		}
+		for j := range a {
+			a[j] /= math.Sqrt(s)
+		}
+	}
+	normalise(u)
+	dot := 0.0
+	for j := range dim {
+		dot += u[j] * v[j]
+	}
+	for j := range dim {
+		v[j] -= dot * u[j]
+	}
+	normalise(v)
+	p := &Points{N: side * side, D: dim}
+	for a := range side {
+		for b := range side {
+			for j := range dim {
+				p.X = append(p.X, float64(a)*u[j]+float64(b)*v[j]+0.01*rng.NormFloat64())
+			}
+		}
+	}
+	truth := knnSets(p.N, k, func(i, j int) float64 { return sqDist(p.Row(i), p.Row(j)) })
+	for _, tc := range []struct {
+		name     string
+		exactMax int
+	}{{"exact", 1000}, {"barnes-hut", 100}} {
+		y, err := TSNE(p, TSNEConfig{Seed: 1, Iterations: 500, ExactMax: tc.exactMax})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := knnSets(p.N, k, func(i, j int) float64 {
+			dx, dy := y[i][0]-y[j][0], y[i][1]-y[j][1]
+			return dx*dx + dy*dy
+		})
+		kept := 0
+		for i := range truth {
+			in := map[int]bool{}
+			for _, j := range got[i] {
+				in[j] = true
+			}
+			for _, j := range truth[i] {
+				if in[j] {
+					kept++
+				}
+			}
+		}
+		score := float64(kept) / float64(p.N*k)
+		t.Logf("%s: %.3f of the %d nearest neighbours kept", tc.name, score, k)
+		if score < 0.85 { // measured 0.961 exact, 0.951 Barnes–Hut
+			t.Errorf("%s: only %.3f of the nearest neighbours kept", tc.name, score)
+		}
+	}
+}
