@@ -74,3 +74,18 @@ func BenchmarkTSNEBarnesHut20k(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkTSNEBarnesHut20kDuplicates: half the probes are copies of 20 payloads, as real scans
+// repeat; coincident points must not turn the quadtree walk quadratic.
+func BenchmarkTSNEBarnesHut20kDuplicates(b *testing.B) {
+	p := vectorsOf(benchWorld(b, 20000))
+	for i := 0; i < p.N; i += 2 {
+		copy(p.Row(i), p.Row(i%40))
+	}
+	b.ResetTimer()
+	for range b.N {
+		if _, err := TSNE(p, TSNEConfig{Seed: 1}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

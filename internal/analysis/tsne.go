@@ -55,6 +55,7 @@ func (c TSNEConfig) withDefaults(n int) TSNEConfig {
 }
 
 const (
+	maxExact          = 5000
 	earlyExaggeration = 12.0
 	exaggerationIters = 250
 	minGain           = 0.01
@@ -98,7 +99,8 @@ func TSNE(p *Points, cfg TSNEConfig) ([][2]float64, error) {
 		}
 	}
 	var grad func(y, g []float64, exag float64)
-	if n <= cfg.ExactMax {
+	// The exact gradient keeps an N×N matrix; above maxExact it would not fit comfortably.
+	if n <= min(cfg.ExactMax, maxExact) {
 		pm := exactAffinities(x, cfg.Perplexity, cfg.Workers)
 		grad = func(y, g []float64, exag float64) { exactGradient(pm, y, g, exag, cfg.Workers) }
 	} else {
@@ -469,10 +471,11 @@ func siftDown(h []neighbour, i int) {
 
 // quadtree over the current layout; nodes live in one slice, leaves own a range of perm.
 type quadtree struct {
-	nodes []qnode
-	perm  []int32
-	tmp   []int32
-	y     []float64
+	nodes  []qnode
+	perm   []int32
+	tmp    []int32
+	leafOf []int32 // leaf node of each point
+	y      []float64
 }
 
 type qnode struct {
@@ -494,6 +497,7 @@ func (t *quadtree) build(y []float64) {
 	if cap(t.perm) < n {
 		t.perm = make([]int32, n)
 		t.tmp = make([]int32, n)
+		t.leafOf = make([]int32, n)
 	}
 	t.perm = t.perm[:n]
 	for i := range t.perm {
@@ -520,6 +524,9 @@ func (t *quadtree) add(start, end int32, cx, cy, hw float64, depth int) int32 {
 	t.nodes[id].comX, t.nodes[id].comY = sx/cnt, sy/cnt
 	if end-start <= 1 || depth >= maxTreeDepth {
 		t.nodes[id].leaf = true
+		for _, i := range t.perm[start:end] {
+			t.leafOf[i] = id
+		}
 		return id
 	}
 	// Counting sort of the range into the four quadrants (keeps the original order inside each).
@@ -572,19 +579,24 @@ func (t *quadtree) repulsion(i int32, theta2 float64, stack []int32) (fx, fy, z 
 	yi, yj := t.y[2*i], t.y[2*i+1]
 	stack = append(stack[:0], 0)
 	for len(stack) > 0 {
-		nd := &t.nodes[stack[len(stack)-1]]
+		id := stack[len(stack)-1]
+		nd := &t.nodes[id]
 		stack = stack[:len(stack)-1]
 		if nd.leaf {
-			for _, j := range t.perm[nd.start:nd.end] {
-				if j == i {
-					continue
-				}
-				dx, dy := yi-t.y[2*j], yj-t.y[2*j+1]
-				q := 1 / (1 + dx*dx + dy*dy)
-				z += q
-				fx += q * q * dx
-				fy += q * q * dy
+			// A leaf holds one point or, below the depth limit, points that coincide (identical
+			// payloads project identically); those act as one mass at their centre.
+			m := float64(nd.count)
+			if t.leafOf[i] == id {
+				m--
 			}
+			if m == 0 {
+				continue
+			}
+			dx, dy := yi-nd.comX, yj-nd.comY
+			q := 1 / (1 + dx*dx + dy*dy)
+			z += m * q
+			fx += m * q * q * dx
+			fy += m * q * q * dy
 			continue
 		}
 		dx, dy := yi-nd.comX, yj-nd.comY

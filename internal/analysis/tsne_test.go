@@ -260,3 +260,29 @@ func TestTSNEPreservesNeighbourhoodsOfAGrid(t *testing.T) {
 		}
 	}
 }
+
+// Identical payloads give identical projections: a Barnes–Hut run where most points coincide
+// must keep them together, keep the rest apart, and stay finite.
+func TestTSNEBarnesHutHeavyDuplicates(t *testing.T) {
+	p, truth := blobs(3, 100, 16, 12, 8)
+	for i := range p.N {
+		if truth[i] == 0 { // group 0 becomes 100 copies of one vector
+			copy(p.Row(i), p.Row(0))
+		}
+	}
+	y, err := TSNE(p, TSNEConfig{Seed: 1, Iterations: 300, ExactMax: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range y {
+		if math.IsNaN(y[i][0]) || math.IsNaN(y[i][1]) {
+			t.Fatalf("NaN at %d", i)
+		}
+		if truth[i] == 0 && y[i] != y[0] {
+			t.Fatalf("copies of one vector drifted apart: %v vs %v", y[i], y[0])
+		}
+	}
+	if a := neighbourAgreement(y, truth, 5); a < 0.99 {
+		t.Fatalf("groups mixed: agreement %.3f", a)
+	}
+}
