@@ -100,8 +100,7 @@ type Stats struct {
 type Prediction struct {
 	// Class is argmax of the K+1 open-set probabilities; K means unknown.
 	Class int
-	// Probs is the open-set softmax (K+1 values). Shared with the
-	// prediction cache: read-only.
+	// Probs is the open-set softmax (K+1 values).
 	Probs []float32
 	// Proj is the 128-d projection (feat_proj) used for clustering.
 	Proj [FeatureDim]float32
@@ -406,9 +405,15 @@ func (m *Model) Predict(images [][]uint8) ([]Prediction, error) {
 			m.cache[todoKeys[lo+i]] = p
 		}
 	}
+	// Callers get their own copy of the probabilities (one allocation).
+	k1 := m.cfg.K + 1
+	probs := make([]float32, len(images)*k1)
 	out := make([]Prediction, len(images))
 	for i, key := range keys {
 		out[i] = *m.cache[key]
+		dst := probs[i*k1 : (i+1)*k1 : (i+1)*k1]
+		copy(dst, out[i].Probs)
+		out[i].Probs = dst
 	}
 	return out, nil
 }
