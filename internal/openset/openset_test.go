@@ -625,3 +625,39 @@ func TestConcurrentUse(t *testing.T) {
 		t.Fatalf("iteration %d", m.Iteration())
 	}
 }
+
+// L_op is off during epoch 0 of a fresh run only; a resumed model (the
+// incremental mode's next week, on new data) has it from its first step.
+func TestOpenLossWarmupAndIncrementalResume(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	week0, _, _ := synthetic(rng, 3, 10, 0.5, 6, 6)
+	week1, _, _ := synthetic(rng, 3, 12, 0.4, 6, 6)
+	cfg := tinyConfig(BackboneMLP, 3)
+	cfg.QCutoff = 0 // every sample passes the q mask, so L_op > 0 whenever on
+	m, _ := NewModel(cfg, 6, 6)
+	var ops []float64
+	record := func(s Stats) { ops = append(ops, s.LossOP) }
+	if err := m.Train(context.Background(), week0, 2*cfg.IterationsPerEpoch, record); err != nil {
+		t.Fatal(err)
+	}
+	for i, op := range ops {
+		if on := i >= cfg.IterationsPerEpoch; on != (op > 0) {
+			t.Fatalf("iteration %d: L_op = %v", i, op)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "week0.ckpt")
+	if err := m.Save(path, nil); err != nil {
+		t.Fatal(err)
+	}
+	next, _, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops = nil
+	if err := next.Train(context.Background(), week1, 3, record); err != nil {
+		t.Fatal(err)
+	}
+	if ops[0] == 0 || next.Iteration() != int64(2*cfg.IterationsPerEpoch+3) {
+		t.Fatalf("resumed run: L_op %v, iteration %d", ops, next.Iteration())
+	}
+}
