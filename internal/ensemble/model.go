@@ -35,6 +35,18 @@ type Config struct {
 	// Workers fits that many binary problems at once; 0 means GOMAXPROCS.
 	// The result does not depend on it.
 	Workers int
+	// FitUnknown makes the unknown class a class of its own in the
+	// one-vs-rest regression, learnt from the rows labelled Unknown, instead
+	// of only a threshold on the known classes (the artifact). Vote patterns
+	// that mostly belong to scanners of no known organisation are then
+	// called unknown outright, whatever θ says.
+	FitUnknown bool
+	// Unweighted fits every row with weight 1 instead of sklearn's
+	// class_weight='balanced' (the artifact). Balancing inflates small
+	// classes, so a vote pattern shared by a few labelled scanners and many
+	// unattributed ones goes to the org; unweighted, the regression follows
+	// how often the pattern really belongs to each class.
+	Unweighted bool
 }
 
 // ServiceFeatures is one service's block of the one-hot layout: one
@@ -101,7 +113,8 @@ func (cfg *Config) defaults() {
 // Fit fits the ensemble. labels[i] is the true class of rows[i]: 0..K-1 a
 // known org, K (Config.Unknown) an unknown-class scanner (the artifact's
 // fully-disclosed censys/driftnet), negative an unattributed IP, which is
-// ignored. The logistic regression is fitted on known-class rows only;
+// ignored. The logistic regression is fitted on known-class rows only
+// (with Config.FitUnknown, on the unknown-class rows too, as a class);
 // θ is then tuned on the known and unknown-class rows (TuneTheta), as the
 // artifact's full mode does; its incremental mode tunes θ on the latest
 // week's rows only, which a caller gets by calling TuneTheta on them.
@@ -131,7 +144,7 @@ func Fit(rows []IPRow, labels []int, cfg Config) (*Model, error) {
 		if err := checkVotes(rows[i]); err != nil {
 			return nil, err
 		}
-		if l >= 0 && l < cfg.Unknown {
+		if l >= 0 && (l < cfg.Unknown || cfg.FitUnknown) {
 			fitRows = append(fitRows, rows[i])
 			fitLabels = append(fitLabels, l)
 		}
@@ -172,6 +185,9 @@ func Fit(rows []IPRow, labels []int, cfg Config) (*Model, error) {
 				// sklearn's class_weight='balanced' applied to each OvR
 				// binary problem: n / (2·count) for both sides.
 				wPos, wNeg := n/(2*nPos), n/(2*(n-nPos))
+				if cfg.Unweighted {
+					wPos, wNeg = 1, 1
+				}
 				prob := &binaryProblem{pat: pat, c: cfg.C, total: n,
 					pos: make([]float64, len(classCounts)), neg: make([]float64, len(classCounts))}
 				for p, cc := range classCounts {

@@ -2,6 +2,7 @@ package ensemble
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -514,4 +515,35 @@ func FuzzLoad(f *testing.F) {
 		// A model that loads must predict without panicking.
 		m.Predict(rows)
 	})
+}
+
+// TestFitUnknownLearnsUnknownPatterns: a vote pattern seen only for
+// unknown-class rows is attributed to a known org by the artifact's
+// regression (it never saw unknown rows) but called unknown with FitUnknown.
+func TestFitUnknownLearnsUnknownPatterns(t *testing.T) {
+	var rows []IPRow
+	var labels []int
+	add := func(n int, http, tls, label int) {
+		for i := 0; i < n; i++ {
+			rows = append(rows, IPRow{IP: fmt.Sprintf("ip%d-%d-%d-%d", http, tls, label, i), Votes: map[string]int{"http": http, "tls": tls}})
+			labels = append(labels, label)
+		}
+	}
+	add(30, 0, 0, 0) // org 0 votes 0 in both services
+	add(30, 1, 1, 1) // org 1 votes 1 in both
+	add(40, 0, 1, 2) // scanners of no known org: a mix that resembles both
+	probe := []IPRow{{IP: "x", Votes: map[string]int{"http": 0, "tls": 1}}}
+	for _, c := range []struct {
+		fitUnknown bool
+		want       int
+	}{{false, -1}, {true, 2}} {
+		m, err := Fit(rows, labels, Config{Unknown: 2, Services: []string{"http", "tls"}, FitUnknown: c.fitUnknown})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := m.PredictTheta(probe, 0)[0].Class
+		if c.want >= 0 && got != c.want || c.want < 0 && got == 2 {
+			t.Errorf("FitUnknown=%v: mixed pattern attributed to %d", c.fitUnknown, got)
+		}
+	}
 }

@@ -29,6 +29,13 @@ type Options struct {
 	Seed uint64
 	// Window is the ensemble's vote window in training (7 days).
 	Window time.Duration
+	// PresumeUnknown trains the ensemble with the unknown class as a class
+	// of its own, learnt from the fully disclosed organisations and from
+	// the unattributed training scanners, presumed to belong to no known
+	// organisation (most do; the few hidden members of known orgs are
+	// outvoted by the labelled ones). The paper fits known orgs only and
+	// relies on θ, which leaves generic tools attributed.
+	PresumeUnknown bool
 	// Log receives progress lines; nil discards them.
 	Log func(format string, args ...any)
 }
@@ -47,6 +54,7 @@ func Default(seed uint64) Options {
 	o.Backbone = openset.BackboneMLP
 	o.Select = feature.SelectDefault
 	o.Iterations = 2000
+	o.PresumeUnknown = true
 	return o
 }
 
@@ -146,7 +154,14 @@ func TrainFull(ctx context.Context, data *Data, fullyDisclosed func(string) bool
 	if err != nil {
 		return nil, err
 	}
-	ens, err := ensemble.Fit(rows, labels, ensemble.Config{Unknown: classes.Unknown, Services: Services, ClassNames: classes.Names, Window: window})
+	if opts.PresumeUnknown {
+		for i, l := range labels {
+			if l < 0 {
+				labels[i] = classes.Unknown
+			}
+		}
+	}
+	ens, err := ensemble.Fit(rows, labels, ensemble.Config{Unknown: classes.Unknown, Services: Services, ClassNames: classes.Names, Window: window, FitUnknown: opts.PresumeUnknown, Unweighted: opts.PresumeUnknown})
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: ensemble: %w", err)
 	}

@@ -6,7 +6,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"iter"
@@ -171,12 +170,10 @@ func (s *SQL) InsertProbes(ctx context.Context, probes []probe.Probe) (int, erro
 	}
 	defer stmt.Close()
 	inserted := 0
+	var fields []byte
 	for i := range probes {
 		p := &probes[i]
-		fields, err := json.Marshal(p.Fields)
-		if err != nil {
-			return 0, fmt.Errorf("store: encode fields of probe from %s: %w", p.SrcIP, err)
-		}
+		fields = p.Fields.AppendJSON(fields[:0])
 		payload := p.Payload
 		if len(payload) > probe.StoredPayloadCap {
 			payload = payload[:probe.StoredPayloadCap]
@@ -236,8 +233,9 @@ func (s *SQL) Probes(ctx context.Context, q ProbeQuery) iter.Seq2[probe.Probe, e
 			return
 		}
 		defer rows.Close()
+		var dec probe.FieldsDecoder
 		for rows.Next() {
-			p, err := scanProbe(rows)
+			p, err := scanProbe(rows, &dec)
 			if !yield(p, err) || err != nil {
 				return
 			}
@@ -248,11 +246,12 @@ func (s *SQL) Probes(ctx context.Context, q ProbeQuery) iter.Seq2[probe.Probe, e
 	}
 }
 
-func scanProbe(rows *sql.Rows) (probe.Probe, error) {
+func scanProbe(rows *sql.Rows, dec *probe.FieldsDecoder) (probe.Probe, error) {
 	var (
-		p                 probe.Probe
-		ts                int64
-		src, dst, tr, fjs string
+		p            probe.Probe
+		ts           int64
+		src, dst, tr string
+		fjs          sql.RawBytes
 	)
 	if err := rows.Scan(&ts, &src, &p.SrcPort, &dst, &p.DstPort, &tr, &p.Service, &p.Sensor, &fjs, &p.Payload, &p.ParseError, &p.SourceFile, &p.Offset); err != nil {
 		return p, fmt.Errorf("store: scan probe: %w", err)
@@ -266,7 +265,7 @@ func scanProbe(rows *sql.Rows) (probe.Probe, error) {
 	if p.DstIP, err = netip.ParseAddr(dst); err != nil {
 		return p, fmt.Errorf("store: bad dst_ip %q: %w", dst, err)
 	}
-	if err := json.Unmarshal([]byte(fjs), &p.Fields); err != nil {
+	if p.Fields, err = dec.Decode(fjs); err != nil {
 		return p, fmt.Errorf("store: bad fields JSON: %w", err)
 	}
 	return p, nil
