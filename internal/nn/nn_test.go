@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 )
 
@@ -448,4 +449,36 @@ func FuzzDecodeCheckpoint(f *testing.F) {
 			t.Fatal("re-encoding differs")
 		}
 	})
+}
+
+// Block-parallel BatchNorm, LeakyReLU and im2col give bit-identical results
+// for any GOMAXPROCS (tensors large enough to span many blocks).
+func TestParallelLayersDeterministic(t *testing.T) {
+	run := func(procs int) []float32 {
+		prev := runtime.GOMAXPROCS(procs)
+		defer runtime.GOMAXPROCS(prev)
+		rng := rand.New(rand.NewPCG(21, 22))
+		x := randTensor(rng, 40, 16, 16, 8)
+		weights := make([]float32, 40)
+		for i := range weights {
+			weights[i] = float32(1 + i%3)
+		}
+		conv := NewConv2D("c", 8, 16, 3, 1, 1, true)
+		initRandom(conv, rng)
+		bn := NewBatchNorm("bn", 16, 0.001, 1e-3)
+		net := &Sequential{Layers: []Layer{conv, bn, &LeakyReLU{Slope: 0.1}}}
+		y := net.Forward(x, &Pass{Train: true, Weights: weights})
+		dx := net.Backward(randTensor(rng, y.Shape...))
+		out := append(append([]float32(nil), y.Data...), dx.Data...)
+		for _, p := range net.Params() {
+			out = append(out, p.Grad...)
+		}
+		return append(out, bn.RunVar.Data...)
+	}
+	a, b, c := run(1), run(2), run(3)
+	for i := range a {
+		if a[i] != b[i] || a[i] != c[i] {
+			t.Fatalf("element %d: %v %v %v", i, a[i], b[i], c[i])
+		}
+	}
 }

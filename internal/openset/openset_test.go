@@ -311,7 +311,12 @@ func TestDeterminismAndExactResume(t *testing.T) {
 		b := trainBytes(t, cfg, ds, []int{5, 7})
 		prev := runtime.GOMAXPROCS(1)
 		c := trainBytes(t, cfg, ds, []int{12})
+		runtime.GOMAXPROCS(3)
+		c3 := trainBytes(t, cfg, ds, []int{12})
 		runtime.GOMAXPROCS(prev)
+		if !bytes.Equal(a, c3) {
+			t.Errorf("%s: GOMAXPROCS=3 run differs", backbone)
+		}
 		if !bytes.Equal(a, b) {
 			t.Errorf("%s: resumed run differs from straight run", backbone)
 		}
