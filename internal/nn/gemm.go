@@ -176,6 +176,19 @@ func packA(ap []float32, trans bool, a []float32, lda, ic, pc, mcl, kcl int) {
 			}
 			continue
 		}
+		if rows == gemmMR {
+			// Four read streams, sequential writes.
+			base := (ic+ir)*lda + pc
+			r0 := a[base : base+kcl]
+			r1 := a[base+lda : base+lda+kcl]
+			r2 := a[base+2*lda : base+2*lda+kcl]
+			r3 := a[base+3*lda : base+3*lda+kcl]
+			for p := range r0 {
+				d := pan[p*gemmMR : p*gemmMR+gemmMR : p*gemmMR+gemmMR]
+				d[0], d[1], d[2], d[3] = r0[p], r1[p], r2[p], r3[p]
+			}
+			continue
+		}
 		for r := 0; r < gemmMR; r++ {
 			if r >= rows {
 				for p := 0; p < kcl; p++ {
@@ -200,7 +213,14 @@ func packB(bp []float32, trans bool, b []float32, ldb, pc, jc, kcl, ncl int) {
 		if !trans {
 			for p := 0; p < kcl; p++ {
 				dst := pan[p*gemmNR : p*gemmNR+gemmNR]
-				copy(dst, b[(pc+p)*ldb+jc+jr:][:cols])
+				src := b[(pc+p)*ldb+jc+jr:]
+				if cols == gemmNR {
+					// A fixed-size array copy compiles to plain moves, no
+					// memmove call.
+					*(*[gemmNR]float32)(dst) = *(*[gemmNR]float32)(src)
+					continue
+				}
+				copy(dst, src[:cols])
 				clear(dst[cols:])
 			}
 			continue
