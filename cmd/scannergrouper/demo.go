@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -10,8 +11,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/scannergrouper/scannergrouper/internal/atomicfile"
 	"github.com/scannergrouper/scannergrouper/internal/capture"
 	"github.com/scannergrouper/scannergrouper/internal/ingest"
+	"github.com/scannergrouper/scannergrouper/internal/pipeline"
 	"github.com/scannergrouper/scannergrouper/internal/simulate"
 	"github.com/scannergrouper/scannergrouper/internal/store"
 )
@@ -20,10 +23,13 @@ func init() {
 	var out, preset string
 	cmd := &cobra.Command{
 		Use:   "demo [--out DIR] [--preset small]",
-		Short: "Run the main job on built-in data: simulate a honeypot world, ingest it, summarise",
+		Short: "Run the main job on built-in data: simulate a honeypot world, ingest, train, attribute, report",
 		Long: `demo needs nothing but the binary: it generates a synthetic honeypot world
-(simulate --preset small), ingests its daily captures into a fresh store and prints
-what was found per service. Everything it writes goes under --out.`,
+(simulate --preset small), ingests its daily captures into a fresh store, trains
+the per-service classifiers and the ensemble on the first 80% of the traffic,
+attributes every scanner IP of the rest and prints the evaluation report (with
+the over-attribution of innocent scanners, which the simulated truth allows to
+measure). Everything it writes goes under --out.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -57,20 +63,21 @@ what was found per service. Everything it writes goes under --out.`,
 			if err != nil {
 				return err
 			}
-			defer st.Close()
 			t := time.Now()
 			honeypots, err := prefixesOf(world.Honeypots)
 			if err != nil {
 				return err
 			}
-			res, err := ingest.Run(ctx, st, ingest.Capture, []string{filepath.Join(out, "world", "pcap")}, capture.Options{Sensor: "demo", Honeypots: honeypots}, nil)
+			ing, err := ingest.Run(ctx, st, ingest.Capture, []string{filepath.Join(out, "world", "pcap")}, capture.Options{Sensor: "demo", Honeypots: honeypots}, nil)
 			if err != nil {
+				st.Close()
 				return err
 			}
-			fmt.Fprintf(w, "   %d packets, %d sessions, %d first probes stored (%s)\n", res.Packets, res.Sessions, res.Stored, time.Since(t).Round(time.Millisecond))
+			fmt.Fprintf(w, "   %d packets, %d sessions, %d first probes stored (%s)\n", ing.Packets, ing.Sessions, ing.Stored, time.Since(t).Round(time.Millisecond))
 
 			counts, err := st.ServiceCounts(ctx, store.ProbeQuery{})
 			if err != nil {
+				st.Close()
 				return err
 			}
 			fmt.Fprintln(w, "3. first probes per service:")
@@ -80,8 +87,33 @@ what was found per service. Everything it writes goes under --out.`,
 				fmt.Fprintf(tw, "%s\t%d\t%d\t\n", c.Service, c.Probes, c.IPs)
 			}
 			tw.Flush()
-			fmt.Fprintf(w, "\nDone in %s. Look at the probes with:\n  scannergrouper probes --db %s --service tls --limit 10\n",
-				time.Since(start).Round(time.Millisecond), dbPath)
+			st.Close()
+
+			fmt.Fprintf(w, "\n4. training on the first 80%% of the traffic and attributing the rest (full mode) ...\n")
+			opts := pipeline.Default(uint64(global.Seed))
+			stderr := cmd.ErrOrStderr()
+			opts.Log = func(format string, a ...any) {
+				fmt.Fprintf(stderr, "   "+time.Now().Format("15:04:05")+" "+format+"\n", a...)
+			}
+			worldDir := filepath.Join(out, "world")
+			res, err := pipeline.RunEvaluation(ctx, pipeline.EvalConfig{DB: dbPath, Labels: filepath.Join(worldDir, "labels.csv"),
+				Truth: filepath.Join(worldDir, "truth.csv"), Mode: "full", Opts: opts})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(w)
+			if err := res.Report.WriteTable(w); err != nil {
+				return err
+			}
+			reportPath, predsPath := filepath.Join(out, "report.json"), filepath.Join(out, "predictions.csv")
+			if err := atomicfile.Write(reportPath, res.Report.WriteJSON); err != nil {
+				return err
+			}
+			if err := atomicfile.Write(predsPath, func(f io.Writer) error { return pipeline.WritePredictions(f, res.Test) }); err != nil {
+				return err
+			}
+			fmt.Fprintf(w, "\nDone in %s.\n  report:      %s\n  predictions: %s (every scanner IP of the test period)\n  store:       %s (try: scannergrouper probes --db %s --service tls --limit 10)\n",
+				time.Since(start).Round(time.Millisecond), reportPath, predsPath, dbPath, dbPath)
 			return nil
 		},
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/scannergrouper/scannergrouper/internal/eval"
 	"github.com/scannergrouper/scannergrouper/internal/ingest"
 	"github.com/scannergrouper/scannergrouper/internal/label"
+	_ "github.com/scannergrouper/scannergrouper/internal/service/all" // ingest parses HTTP, TLS, DNS
 	"github.com/scannergrouper/scannergrouper/internal/simulate"
 	"github.com/scannergrouper/scannergrouper/internal/store"
 )
