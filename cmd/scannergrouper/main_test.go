@@ -98,3 +98,29 @@ func TestIngestThenListProbes(t *testing.T) {
 	}
 	os.Remove(db)
 }
+
+// TestDemoOnTinyWorld runs the README's first command on the tiny preset.
+func TestDemoOnTinyWorld(t *testing.T) {
+	out := t.TempDir()
+	code, stdout := runCLI(t, "demo", "--preset", "tiny", "--out", out)
+	if code != exitOK {
+		t.Fatalf("demo exit %d:\n%s", code, stdout)
+	}
+	for _, want := range []string{"first probes per service", "weighted avg", "over-attribution", "report.json"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("demo output lacks %q", want)
+		}
+	}
+	for _, f := range []string{"report.json", "predictions.csv", "scannergrouper.db", "world/truth.csv"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Errorf("demo did not write %s: %v", f, err)
+		}
+	}
+	if testing.Short() {
+		return
+	}
+	// Running it again into the same folder works (fresh store, same world).
+	if code, stdout := runCLI(t, "demo", "--preset", "tiny", "--out", out); code != exitOK {
+		t.Fatalf("second demo exit %d:\n%s", code, stdout)
+	}
+}
