@@ -485,7 +485,6 @@ type qnode struct {
 	start, end int32 // points perm[start:end]
 	child      [4]int32
 	leaf       bool
-	_          [3]byte
 }
 
 const maxTreeDepth = 40

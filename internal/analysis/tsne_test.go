@@ -191,11 +191,15 @@ func knnSets(n, k int, dist func(i, j int) float64) [][]int {
 	return out
 }
 
-// TestTSNEPreservesNeighbourhoodsOfAGrid embeds a flat 30×30 grid rotated into 40 dimensions: a
+// TestTSNEPreservesNeighbourhoodsOfAGrid embeds a flat 30×30 grid (20×20 with -short) rotated into 40 dimensions: a
 // layout whose true 2-D picture is known. Most of each point's nearest neighbours in 40-d must be
 // among its nearest neighbours in the embedding, for the exact and the Barnes–Hut gradient.
 func TestTSNEPreservesNeighbourhoodsOfAGrid(t *testing.T) {
-	const side, dim, k = 30, 40, 8
+	const dim, k = 40, 8
+	side := 30
+	if testing.Short() {
+		side = 20
+	}
 	rng := rand.New(rand.NewPCG(5, 5))
 	// Two random orthonormal directions span the plane of the grid.
 	u, v := make([]float64, dim), make([]float64, dim)
