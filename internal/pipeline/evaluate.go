@@ -83,10 +83,15 @@ func RunEvaluation(ctx context.Context, cfg EvalConfig) (*Result, error) {
 		return nil, err
 	}
 	loadSecs := time.Since(t0).Seconds()
-	if cfg.Mode != "" && cfg.Mode != "full" {
-		return nil, fmt.Errorf("pipeline: mode %q is not available yet (full only)", cfg.Mode)
+	var res *Result
+	switch cfg.Mode {
+	case "", "full":
+		res, err = TrainFull(ctx, data, ldb.Registry().FullyDisclosed, cfg.Opts)
+	case "incremental":
+		res, err = TrainIncremental(ctx, data, ldb.Registry().FullyDisclosed, cfg.Opts, WeekIterations)
+	default:
+		err = fmt.Errorf("pipeline: unknown mode %q (full or incremental)", cfg.Mode)
 	}
-	res, err := TrainFull(ctx, data, ldb.Registry().FullyDisclosed, cfg.Opts)
 	if err != nil {
 		return nil, err
 	}

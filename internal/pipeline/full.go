@@ -155,13 +155,9 @@ func TrainFull(ctx context.Context, data *Data, fullyDisclosed func(string) bool
 		return nil, err
 	}
 	if opts.PresumeUnknown {
-		for i, l := range labels {
-			if l < 0 {
-				labels[i] = classes.Unknown
-			}
-		}
+		presumeUnknown(labels, classes)
 	}
-	ens, err := ensemble.Fit(rows, labels, ensemble.Config{Unknown: classes.Unknown, Services: Services, ClassNames: classes.Names, Window: window, FitUnknown: opts.PresumeUnknown, Unweighted: opts.PresumeUnknown})
+	ens, err := ensemble.Fit(rows, labels, ensembleConfig(opts, classes, window))
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: ensemble: %w", err)
 	}

@@ -1,0 +1,216 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/scannergrouper/scannergrouper/internal/ensemble"
+	"github.com/scannergrouper/scannergrouper/internal/eval"
+	"github.com/scannergrouper/scannergrouper/internal/feature"
+)
+
+// WeekIterations is the incremental mode's training per service and week
+// (the reference's 2 "epochs" of 100 iterations, reference-impl §4).
+const WeekIterations = 200
+
+// Weeks cuts [first, last] into consecutive 7-day windows from the day of
+// first; the last one is clipped to last.
+func Weeks(first, last time.Time) []time.Time {
+	var starts []time.Time
+	for d := dayStart(first); !d.After(last); d = d.Add(7 * 24 * time.Hour) {
+		starts = append(starts, d)
+	}
+	return starts
+}
+
+// TrainIncremental runs the incremental mode (ScannerGrouper-i): week 1
+// fixes the fields and the 32×32 layouts; every following week extends the
+// layouts, resumes each service model for WeekIterations on that week's
+// probes only, and refits the ensemble on the rows of all weeks so far. The
+// last week is the test week. Before training on a week, the models of the
+// weeks before score it, which gives the weekly F1 curve.
+func TrainIncremental(ctx context.Context, data *Data, fullyDisclosed func(string) bool, opts Options, weekIters int) (*Result, error) {
+	first, last := data.Span()
+	if first.IsZero() {
+		return nil, errors.New("pipeline: no probes to train on")
+	}
+	starts := Weeks(first, last)
+	if len(starts) < 2 {
+		return nil, fmt.Errorf("pipeline: incremental mode needs at least 2 weeks of traffic, have %s", last.Sub(first).Round(time.Hour))
+	}
+	testStart := starts[len(starts)-1]
+	train := data.Slice(time.Time{}, testStart)
+	test := data.Slice(testStart, time.Time{})
+	// The class list covers every organisation labelled before the test
+	// week, as the artifact fixes its 25 outputs up front.
+	classes := NewClasses(train, fullyDisclosed)
+	if classes.Unknown == 0 {
+		return nil, errors.New("pipeline: no labelled scanner of a known organisation before the test week")
+	}
+	opts.logf("incremental mode: %d training weeks, test week from %s, %d known organisations", len(starts)-1, testStart.Format("2006-01-02"), classes.Unknown)
+	res := &Result{Options: opts, Cut: testStart, Classes: classes, Models: map[string]*ServiceModel{}}
+	timing := map[string]float64{}
+	var (
+		allRows   []ensemble.IPRow
+		allLabels []int
+		weekly    []eval.WeekScore
+		ens       *ensemble.Model
+	)
+	window := ensemble.WindowConfig{Origin: starts[0], Length: opts.Window}
+	for w, ws := range starts[:len(starts)-1] {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		week := data.Slice(ws, ws.Add(7*24*time.Hour))
+		if week.Count() == 0 {
+			continue
+		}
+		// Out-of-sample score of this week with what was learnt before it.
+		if ens != nil {
+			if s, ok, err := scoreWeek(week, res, classes, ens, ws); err != nil {
+				return nil, err
+			} else if ok {
+				weekly = append(weekly, s)
+			}
+		}
+		t0 := time.Now()
+		preds := map[string][]int{}
+		for _, svc := range Services {
+			probes := week.Probes[svc]
+			sm := res.Models[svc]
+			if sm == nil {
+				if !hasKnownLabel(week.Orgs[svc], classes) {
+					continue // wait for a week that teaches this service something
+				}
+				var err error
+				if sm, err = buildServiceModel(svc, week, classes, opts, feature.ModeIncremental); err != nil {
+					return nil, err
+				}
+				res.Models[svc] = sm
+			} else if len(probes) > 0 {
+				if added := sm.Layout.Extend(probes); added > 0 {
+					opts.logf("%s: week %d added %d option pixels (%d used)", svc, w+1, added, sm.Layout.Used)
+				}
+			}
+			if hasKnownLabel(week.Orgs[svc], classes) {
+				if err := trainService(ctx, sm, week, classes, opts, weekIters); err != nil {
+					return nil, err
+				}
+			}
+			var err error
+			if preds[svc], err = predictClasses(sm, probes); err != nil {
+				return nil, err
+			}
+		}
+		rows, labels, err := ipRows(week, preds, classes, window)
+		if err != nil {
+			return nil, err
+		}
+		if opts.PresumeUnknown {
+			presumeUnknown(labels, classes)
+		}
+		allRows, allLabels = append(allRows, rows...), append(allLabels, labels...)
+		if ens, err = ensemble.Fit(allRows, allLabels, ensembleConfig(opts, classes, window)); err != nil {
+			return nil, fmt.Errorf("pipeline: ensemble after week %d: %w", w+1, err)
+		}
+		// The artifact tunes θ on the latest week's rows.
+		if _, err := ens.TuneTheta(rows, labels); err != nil {
+			return nil, err
+		}
+		timing["week_"+ws.Format("2006-01-02")] = time.Since(t0).Seconds()
+		opts.logf("week %d (%s): %d probes, ensemble on %d rows, θ = %.2f, %s",
+			w+1, ws.Format("2006-01-02"), week.Count(), len(allRows), ens.Theta, time.Since(t0).Round(time.Millisecond))
+	}
+	if ens == nil {
+		return nil, errors.New("pipeline: no training week had labelled probes")
+	}
+	res.Ensemble = ens
+	t0 := time.Now()
+	testPreds, err := predictAll(res, test)
+	if err != nil {
+		return nil, err
+	}
+	if res.Test, err = Identify(test, testPreds, classes, ens); err != nil {
+		return nil, err
+	}
+	timing["identify"] = time.Since(t0).Seconds()
+	if res.Report, err = Evaluate("incremental", res.Test, test, testPreds, classes, ens.Theta); err != nil {
+		return nil, err
+	}
+	if s, ok, err := scoreWeek(test, res, classes, ens, testStart); err == nil && ok {
+		weekly = append(weekly, s)
+	}
+	res.Report.Weekly = weekly
+	for k, v := range timing {
+		res.Report.TimingSeconds[k] = v
+	}
+	return res, nil
+}
+
+func hasKnownLabel(orgs []string, classes *Classes) bool {
+	for _, o := range orgs {
+		if classes.TrainLabel(o) >= 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func presumeUnknown(labels []int, classes *Classes) {
+	for i, l := range labels {
+		if l < 0 {
+			labels[i] = classes.Unknown
+		}
+	}
+}
+
+func ensembleConfig(opts Options, classes *Classes, window ensemble.WindowConfig) ensemble.Config {
+	return ensemble.Config{Unknown: classes.Unknown, Services: Services, ClassNames: classes.Names, Window: window,
+		FitUnknown: opts.PresumeUnknown, Unweighted: opts.PresumeUnknown}
+}
+
+// predictAll predicts every service's probes of data with the current models.
+func predictAll(res *Result, data *Data) (map[string][]int, error) {
+	preds := map[string][]int{}
+	for _, svc := range Services {
+		sm := res.Models[svc]
+		if sm == nil {
+			continue
+		}
+		p, err := predictClasses(sm, data.Probes[svc])
+		if err != nil {
+			return nil, err
+		}
+		preds[svc] = p
+	}
+	return preds, nil
+}
+
+// scoreWeek is the scanner-level weighted F1 of one week identified with
+// the current models.
+func scoreWeek(week *Data, res *Result, classes *Classes, ens *ensemble.Model, start time.Time) (eval.WeekScore, bool, error) {
+	preds, err := predictAll(res, week)
+	if err != nil {
+		return eval.WeekScore{}, false, err
+	}
+	atts, err := Identify(week, preds, classes, ens)
+	if err != nil {
+		return eval.WeekScore{}, false, err
+	}
+	var yt, yp []int
+	for _, a := range atts {
+		if t := classes.Truth(a.Truth); t >= 0 {
+			yt, yp = append(yt, t), append(yp, a.Class)
+		}
+	}
+	if len(yt) == 0 {
+		return eval.WeekScore{}, false, nil
+	}
+	f1, err := eval.WeightedF1(yt, yp)
+	if err != nil {
+		return eval.WeekScore{}, false, err
+	}
+	return eval.WeekScore{WeekStart: start.Format("2006-01-02"), Theta: ens.Theta, WeightedF1: f1, Support: len(yt)}, true, nil
+}
