@@ -107,24 +107,38 @@ func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 					packB(own, transB, b, ldb, pc, jc, kcl, ncl)
 					ap, bp = shared[pc*mpad:], own
 				}
-				for jr := 0; jr < ncl; jr += gemmNR {
-					bpan := bp[(jr/gemmNR)*kcl*gemmNR:] // the shared operand starts at column/row 0, which is jc/ic == 0 on that side
+				for jr := 0; jr < ncl; {
+					// The shared operand starts at row/column 0 (ic or jc is 0
+					// on that side), so panel indices are jr/NR and ir/MR.
+					panels := 1
+					if haveWide && jr+2*gemmNR <= ncl {
+						panels = 2
+					}
+					bpan := bp[(jr/gemmNR)*kcl*gemmNR:]
 					for ir := 0; ir < mcl; ir += gemmMR {
 						apan := ap[(ir/gemmMR)*kcl*gemmMR:]
 						ci := (ic+ir)*ldc + jc + jr
-						if ir+gemmMR <= mcl && jr+gemmNR <= ncl {
-							kernel(kcl, apan, bpan, c[ci:], ldc)
+						if ir+gemmMR <= mcl && jr+panels*gemmNR <= ncl {
+							if panels == 2 && kernelWide(kcl, apan, bpan, bpan[kcl*gemmNR:], c[ci:], ldc) {
+								continue
+							}
+							for q := 0; q < panels; q++ {
+								kernel(kcl, apan, bpan[q*kcl*gemmNR:], c[ci+q*gemmNR:], ldc)
+							}
 							continue
 						}
-						clear(tmp[:])
-						kernel(kcl, apan, bpan, tmp[:], gemmNR)
-						for r := 0; r < min(gemmMR, mcl-ir); r++ {
-							row := c[ci+r*ldc:]
-							for j := 0; j < min(gemmNR, ncl-jr); j++ {
-								row[j] += tmp[r*gemmNR+j]
+						for q := 0; q < panels; q++ {
+							clear(tmp[:])
+							kernel(kcl, apan, bpan[q*kcl*gemmNR:], tmp[:], gemmNR)
+							for r := 0; r < min(gemmMR, mcl-ir); r++ {
+								row := c[ci+q*gemmNR+r*ldc:]
+								for j := 0; j < min(gemmNR, ncl-jr-q*gemmNR); j++ {
+									row[j] += tmp[r*gemmNR+j]
+								}
 							}
 						}
 					}
+					jr += panels * gemmNR
 				}
 			}
 		}
