@@ -469,7 +469,8 @@ func siftDown(h []neighbour, i int) {
 	}
 }
 
-// quadtree over the current layout; nodes live in one slice, leaves own a range of perm.
+// quadtree over the current layout. Nodes live in one slice, the children of a node next to each
+// other, and hold only what the force walk reads, so the walk stays in cache.
 type quadtree struct {
 	nodes  []qnode
 	perm   []int32
@@ -479,12 +480,11 @@ type quadtree struct {
 }
 
 type qnode struct {
-	cx, cy, hw float64 // cell centre and half width
 	comX, comY float64 // centre of mass
-	count      int32
-	start, end int32 // points perm[start:end]
-	child      [4]int32
-	leaf       bool
+	hw2        float64 // squared half width of the cell
+	mass       float64 // number of points
+	firstChild int32
+	children   int32 // 0 for a leaf
 }
 
 const maxTreeDepth = 40
@@ -508,25 +508,23 @@ func (t *quadtree) build(y []float64) {
 		minY, maxY = min(minY, y[2*i+1]), max(maxY, y[2*i+1])
 	}
 	hw := max(maxX-minX, maxY-minY)/2 + 1e-5
-	t.add(0, int32(n), (minX+maxX)/2, (minY+maxY)/2, hw, 0)
+	t.nodes = append(t.nodes, qnode{})
+	t.fill(0, 0, int32(n), (minX+maxX)/2, (minY+maxY)/2, hw, 0)
 }
 
-func (t *quadtree) add(start, end int32, cx, cy, hw float64, depth int) int32 {
-	id := int32(len(t.nodes))
-	t.nodes = append(t.nodes, qnode{cx: cx, cy: cy, hw: hw, start: start, end: end, count: end - start, child: [4]int32{-1, -1, -1, -1}})
+func (t *quadtree) fill(id, start, end int32, cx, cy, hw float64, depth int) {
 	var sx, sy float64
 	for _, i := range t.perm[start:end] {
 		sx += t.y[2*i]
 		sy += t.y[2*i+1]
 	}
 	cnt := float64(end - start)
-	t.nodes[id].comX, t.nodes[id].comY = sx/cnt, sy/cnt
+	t.nodes[id] = qnode{comX: sx / cnt, comY: sy / cnt, hw2: hw * hw, mass: cnt}
 	if end-start <= 1 || depth >= maxTreeDepth {
-		t.nodes[id].leaf = true
 		for _, i := range t.perm[start:end] {
 			t.leafOf[i] = id
 		}
-		return id
+		return
 	}
 	// Counting sort of the range into the four quadrants (keeps the original order inside each).
 	var counts [4]int32
@@ -555,7 +553,15 @@ func (t *quadtree) add(start, end int32, cx, cy, hw float64, depth int) int32 {
 		offs[q]++
 	}
 	copy(t.perm[start:end], t.tmp[start:end])
+	first := int32(len(t.nodes))
+	for q := range 4 {
+		if counts[q] > 0 {
+			t.nodes = append(t.nodes, qnode{})
+		}
+	}
+	t.nodes[id].firstChild, t.nodes[id].children = first, int32(len(t.nodes))-first
 	h := hw / 2
+	child := first
 	for q := range 4 {
 		if counts[q] == 0 {
 			continue
@@ -567,52 +573,41 @@ func (t *quadtree) add(start, end int32, cx, cy, hw float64, depth int) int32 {
 		if q&2 != 0 {
 			ncy = cy + h
 		}
-		c := t.add(bounds[q], bounds[q]+counts[q], ncx, ncy, h, depth+1)
-		t.nodes[id].child[q] = c
+		t.fill(child, bounds[q], bounds[q]+counts[q], ncx, ncy, h, depth+1)
+		child++
 	}
-	return id
 }
 
 // repulsion returns the unnormalised repulsive force on point i and its share of Z.
 func (t *quadtree) repulsion(i int32, theta2 float64, stack []int32) (fx, fy, z float64, _ []int32) {
-	yi, yj := t.y[2*i], t.y[2*i+1]
+	xi, yi := t.y[2*i], t.y[2*i+1]
+	self := t.leafOf[i]
 	stack = append(stack[:0], 0)
 	for len(stack) > 0 {
 		id := stack[len(stack)-1]
-		nd := &t.nodes[id]
 		stack = stack[:len(stack)-1]
-		if nd.leaf {
-			// A leaf holds one point or, below the depth limit, points that coincide (identical
-			// payloads project identically); those act as one mass at their centre.
-			m := float64(nd.count)
-			if t.leafOf[i] == id {
+		nd := t.nodes[id]
+		dx, dy := xi-nd.comX, yi-nd.comY
+		d2 := dx*dx + dy*dy
+		// A leaf holds one point or, below the depth limit, points that coincide (identical
+		// payloads project identically), which act as one mass. An inner cell is summarised by
+		// van der Maaten's criterion: half its width over the distance below θ.
+		if nd.children == 0 || nd.hw2 < theta2*d2 {
+			m := nd.mass
+			if id == self {
 				m--
 			}
 			if m == 0 {
 				continue
 			}
-			dx, dy := yi-nd.comX, yj-nd.comY
-			q := 1 / (1 + dx*dx + dy*dy)
-			z += m * q
-			fx += m * q * q * dx
-			fy += m * q * q * dy
-			continue
-		}
-		dx, dy := yi-nd.comX, yj-nd.comY
-		d2 := dx*dx + dy*dy
-		// van der Maaten's opening criterion: half the cell width over the distance below θ.
-		if nd.hw*nd.hw < theta2*d2 {
 			q := 1 / (1 + d2)
-			m := float64(nd.count)
 			z += m * q
 			fx += m * q * q * dx
 			fy += m * q * q * dy
 			continue
 		}
-		for _, c := range nd.child {
-			if c >= 0 {
-				stack = append(stack, c)
-			}
+		for c := nd.firstChild; c < nd.firstChild+nd.children; c++ {
+			stack = append(stack, c)
 		}
 	}
 	return fx, fy, z, stack
