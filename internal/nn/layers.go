@@ -215,14 +215,24 @@ func (b *BatchNorm) Forward(x *Tensor, p *Pass) *Tensor {
 	y := &Tensor{Shape: append([]int(nil), x.Shape...), Data: make([]float32, len(x.Data))}
 	b.xhat = make([]float32, len(x.Data))
 	b.invStd = make([]float64, c)
+	// The per-element pass runs in float32 with per-channel constants; the
+	// statistics themselves are accumulated in float64.
 	normalise := func(mean []float64) {
+		mu := make([]float32, c)
+		inv := make([]float32, c)
+		for j := range mu {
+			mu[j], inv[j] = float32(mean[j]), float32(b.invStd[j])
+		}
+		gamma, beta := b.Gamma.Data[:c], b.Beta.Data[:c]
 		parallelBlocks(positions, grain, func(_, lo, hi int) {
 			for pos := lo; pos < hi; pos++ {
-				for j := 0; j < c; j++ {
-					i := pos*c + j
-					xh := float32((float64(x.Data[i]) - mean[j]) * b.invStd[j])
-					b.xhat[i] = xh
-					y.Data[i] = b.Gamma.Data[j]*xh + b.Beta.Data[j]
+				xs := x.Data[pos*c : (pos+1)*c]
+				xh := b.xhat[pos*c : (pos+1)*c]
+				ys := y.Data[pos*c : (pos+1)*c]
+				for j, v := range xs {
+					h := (v - mu[j]) * inv[j]
+					xh[j] = h
+					ys[j] = gamma[j]*h + beta[j]
 				}
 			}
 		})
@@ -334,13 +344,14 @@ func (b *BatchNorm) Backward(dy *Tensor) *Tensor {
 	blocks := (positions + grain - 1) / grain
 	part := make([]float64, blocks*2*c)
 	parallelBlocks(positions, grain, func(bk, lo, hi int) {
-		acc := part[bk*2*c : (bk+1)*2*c]
+		acc := part[bk*2*c : bk*2*c+c]
+		accX := part[bk*2*c+c : (bk+1)*2*c]
 		for pos := lo; pos < hi; pos++ {
-			for j := 0; j < c; j++ {
-				i := pos*c + j
-				g := float64(dy.Data[i])
+			xh := b.xhat[pos*c : (pos+1)*c]
+			for j, v := range dy.Data[pos*c : (pos+1)*c] {
+				g := float64(v)
 				acc[j] += g
-				acc[c+j] += g * float64(b.xhat[i])
+				accX[j] += g * float64(xh[j])
 			}
 		}
 	})
@@ -356,21 +367,34 @@ func (b *BatchNorm) Backward(dy *Tensor) *Tensor {
 		b.Beta.Grad[j] += float32(sdy[j])
 		b.Gamma.Grad[j] += float32(sdyx[j])
 	}
+	scale := make([]float32, c) // γ/σ
+	meanDy := make([]float32, c)
+	meanDyX := make([]float32, c)
+	for j := 0; j < c; j++ {
+		scale[j] = float32(float64(b.Gamma.Data[j]) * b.invStd[j])
+		if b.train {
+			meanDy[j] = float32(sdy[j] / b.total)
+			meanDyX[j] = float32(sdyx[j] / b.total)
+		}
+	}
 	parallelBlocks(positions, grain, func(_, lo, hi int) {
 		for pos := lo; pos < hi; pos++ {
-			w := 1.0
-			if b.posWeight != nil {
-				w = float64(b.posWeight[pos])
-			}
-			for j := 0; j < c; j++ {
-				i := pos*c + j
-				k := float64(b.Gamma.Data[j]) * b.invStd[j]
-				if !b.train {
-					// Running statistics are constants: the map is affine.
-					dx.Data[i] = float32(k * float64(dy.Data[i]))
-					continue
+			g := dy.Data[pos*c : (pos+1)*c]
+			d := dx.Data[pos*c : (pos+1)*c]
+			if !b.train {
+				// Running statistics are constants: the map is affine.
+				for j, v := range g {
+					d[j] = scale[j] * v
 				}
-				dx.Data[i] = float32(k * (float64(dy.Data[i]) - w*(sdy[j]+float64(b.xhat[i])*sdyx[j])/b.total))
+				continue
+			}
+			w := float32(1)
+			if b.posWeight != nil {
+				w = b.posWeight[pos]
+			}
+			xh := b.xhat[pos*c : (pos+1)*c]
+			for j, v := range g {
+				d[j] = scale[j] * (v - w*(meanDy[j]+xh[j]*meanDyX[j]))
 			}
 		}
 	})
