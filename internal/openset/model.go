@@ -131,11 +131,11 @@ func NewModel(cfg Config, h, w int) (*Model, error) {
 		return nil, fmt.Errorf("openset: image size %d×%d outside 1..%d", h, w, MaxSide)
 	}
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x696f6d61746368)) // "iomatch"
-	net, err := newNetwork(cfg.Backbone, cfg.K, h, w, rng)
+	net, err := newNetwork(cfg.Backbone, cfg.K, h, w, rng, cfg.bnMomentum())
 	if err != nil {
 		return nil, err
 	}
-	ema, _ := newNetwork(cfg.Backbone, cfg.K, h, w, nil)
+	ema, _ := newNetwork(cfg.Backbone, cfg.K, h, w, nil, cfg.bnMomentum())
 	m := &Model{cfg: cfg, h: h, w: w, net: net, ema: ema}
 	m.params, m.emaParams = net.params(), ema.params()
 	m.buffers, m.emaBuffers = net.buffers(), ema.buffers()

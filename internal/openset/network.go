@@ -21,7 +21,8 @@ const FeatureDim = 128
 
 // Reference BatchNorm and activation constants (§3.1).
 const (
-	bnMomentum = 0.001
+	// ReferenceBNMomentum is the artifact's BatchNorm momentum (PyTorch sense).
+	ReferenceBNMomentum = 0.001
 	bnEps      = 1e-3
 	leakySlope = 0.1
 	mlpHidden  = 256
@@ -39,7 +40,7 @@ type wrnBlock struct {
 	short *nn.Conv2D
 }
 
-func newWRNBlock(name string, in, out, stride int) *wrnBlock {
+func newWRNBlock(name string, in, out, stride int, bnMomentum float64) *wrnBlock {
 	return &wrnBlock{
 		bn1:   nn.NewBatchNorm(name+".bn1", in, bnMomentum, bnEps),
 		act1:  &nn.LeakyReLU{Slope: leakySlope},
@@ -105,7 +106,7 @@ type outputs struct {
 // mb/open heads xavier_normal with zero bias; the projection MLP PyTorch's
 // default Linear initialisation. The MLP backbone's Dense layers use
 // xavier_normal with zero bias like the backbone fc.
-func newNetwork(backbone string, k, h, w int, rng *rand.Rand) (*network, error) {
+func newNetwork(backbone string, k, h, w int, rng *rand.Rand, bnMomentum float64) (*network, error) {
 	n := &network{projAct: &nn.LeakyReLU{Slope: 0}}
 	switch backbone {
 	case BackboneWRN:
@@ -113,9 +114,9 @@ func newNetwork(backbone string, k, h, w int, rng *rand.Rand) (*network, error) 
 		conv1.SkipInputGrad = true
 		n.backbone = &nn.Sequential{Layers: []nn.Layer{
 			conv1,
-			newWRNBlock("backbone.block1", 16, 32, 1),
-			newWRNBlock("backbone.block2", 32, 64, 2),
-			newWRNBlock("backbone.block3", 64, 128, 2),
+			newWRNBlock("backbone.block1", 16, 32, 1, bnMomentum),
+			newWRNBlock("backbone.block2", 32, 64, 2, bnMomentum),
+			newWRNBlock("backbone.block3", 64, 128, 2, bnMomentum),
 			nn.NewBatchNorm("backbone.bn1", 128, bnMomentum, bnEps),
 			&nn.LeakyReLU{Slope: leakySlope},
 			&nn.GlobalAvgPool{},

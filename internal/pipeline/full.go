@@ -36,6 +36,11 @@ type Options struct {
 	// outvoted by the labelled ones). The paper fits known orgs only and
 	// relies on θ, which leaves generic tools attributed.
 	PresumeUnknown bool
+	// BNMomentum and EMADecay override the reference's BatchNorm momentum
+	// (0.001) and parameter EMA (0.999) when positive: at the reference
+	// values the inference network still carries much of its random
+	// initialisation after a short run (docs/bench/nn.md).
+	BNMomentum, EMADecay float64
 	// Log receives progress lines; nil discards them.
 	Log func(format string, args ...any)
 }
@@ -55,6 +60,7 @@ func Default(seed uint64) Options {
 	o.Select = feature.SelectDefault
 	o.Iterations = 2000
 	o.PresumeUnknown = true
+	o.BNMomentum, o.EMADecay = 0.1, 0.99
 	return o
 }
 
@@ -229,6 +235,12 @@ func openSetConfig(opts Options, k int, incremental bool) openset.Config {
 	cfg := openset.PaperConfig(k, incremental)
 	cfg.Backbone = opts.Backbone
 	cfg.Seed = opts.Seed
+	if opts.BNMomentum > 0 {
+		cfg.BNMomentum = opts.BNMomentum
+	}
+	if opts.EMADecay > 0 {
+		cfg.EMADecay = opts.EMADecay
+	}
 	return cfg
 }
 
