@@ -23,9 +23,9 @@ const FeatureDim = 128
 const (
 	// ReferenceBNMomentum is the artifact's BatchNorm momentum (PyTorch sense).
 	ReferenceBNMomentum = 0.001
-	bnEps      = 1e-3
-	leakySlope = 0.1
-	mlpHidden  = 256
+	bnEps               = 1e-3
+	leakySlope          = 0.1
+	mlpHidden           = 256
 )
 
 // wrnBlock is the reference BasicBlock for in ≠ out channels:
