@@ -124,3 +124,38 @@ func TestDemoOnTinyWorld(t *testing.T) {
 		t.Fatalf("second demo exit %d:\n%s", code, stdout)
 	}
 }
+
+// TestTrainIdentifyLists: models trained on the first days attribute the
+// last ones, the verdicts are stored, and per-org lists are written.
+func TestTrainIdentifyLists(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "sg.db")
+	if code, out := runCLI(t, "simulate", "--out", filepath.Join(dir, "w"), "--preset", "tiny"); code != exitOK {
+		t.Fatalf("simulate: %s", out)
+	}
+	if code, out := runCLI(t, "ingest", "--db", db, filepath.Join(dir, "w", "pcap")); code != exitOK {
+		t.Fatalf("ingest: %s", out)
+	}
+	code, out := runCLI(t, "train", "--db", db, "--labels", filepath.Join(dir, "w", "labels.csv"), "--to", "2024-02-06", "--iterations", "200")
+	if code != exitOK || !strings.Contains(out, "saved in "+db+".models") {
+		t.Fatalf("train exit %d: %s", code, out)
+	}
+	code, out = runCLI(t, "identify", "--db", db, "--from", "2024-02-06", "--format", "csv")
+	if code != exitOK || !strings.HasPrefix(out, "ip,org,probability,services,label\n") || strings.Count(out, "\n") < 10 {
+		t.Fatalf("identify exit %d: %s", code, out)
+	}
+	code, out = runCLI(t, "lists", "--db", db, "--all", "--out", filepath.Join(dir, "lists"))
+	if code != exitOK {
+		t.Fatalf("lists exit %d: %s", code, out)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "lists", "*.txt"))
+	if len(files) == 0 && !strings.Contains(out, "no attributions") {
+		t.Fatalf("lists wrote nothing: %s", out)
+	}
+	if code, _ := runCLI(t, "lists", "--db", db, "--out", dir); code != exitUsage {
+		t.Errorf("lists without --org or --all must be a usage error")
+	}
+	if code, _ := runCLI(t, "identify", "--db", filepath.Join(dir, "other.db")); code != exitError {
+		t.Errorf("identify without models must fail")
+	}
+}

@@ -547,3 +547,22 @@ func TestFitUnknownLearnsUnknownPatterns(t *testing.T) {
 		}
 	}
 }
+
+func TestFitUnknownModelSavesAndLoads(t *testing.T) {
+	rows := []IPRow{{IP: "a", Votes: map[string]int{"http": 0}}, {IP: "b", Votes: map[string]int{"http": 1}}, {IP: "c", Votes: map[string]int{"http": 2}}}
+	m, err := Fit(rows, []int{0, 1, 2}, Config{Unknown: 2, Services: []string{"http"}, FitUnknown: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := m.Save(&buf); err != nil {
+		t.Fatal(err)
+	}
+	back, err := Load(&buf)
+	if err != nil {
+		t.Fatalf("a model with a fitted unknown class must load: %v", err)
+	}
+	if got := back.PredictTheta(rows[2:], 0)[0].Class; got != 2 {
+		t.Errorf("loaded model predicts %d for the unknown pattern", got)
+	}
+}

@@ -114,8 +114,9 @@ func (m *Model) check() error {
 		return errors.New("need at least 2 classes")
 	}
 	for i, c := range m.Classes {
-		if c < 0 || c >= m.Unknown || (i > 0 && c <= m.Classes[i-1]) {
-			return fmt.Errorf("class %d not an ascending known class", c)
+		// The unknown class is a fitted class too with Config.FitUnknown.
+		if c < 0 || c > m.Unknown || (i > 0 && c <= m.Classes[i-1]) {
+			return fmt.Errorf("class %d not an ascending class", c)
 		}
 	}
 	if m.ClassNames != nil && len(m.ClassNames) != m.Unknown+1 {

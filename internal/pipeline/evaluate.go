@@ -58,24 +58,9 @@ func RunEvaluation(ctx context.Context, cfg EvalConfig) (*Result, error) {
 	}
 	ingestSecs := time.Since(t0).Seconds()
 
-	ldb, err := label.Open(ctx, st, nil)
+	labelOf, fullyDisclosed, err := Labels(ctx, st, cfg.Labels, cfg.Opts.logf)
 	if err != nil {
 		return nil, err
-	}
-	if cfg.Labels != "" {
-		rep, err := ldb.ImportFile(ctx, cfg.Labels, label.ImportOptions{})
-		if err != nil {
-			return nil, fmt.Errorf("labels %s: %w", cfg.Labels, err)
-		}
-		cfg.Opts.logf("labels: %d imported from %s", rep.Added, cfg.Labels)
-	}
-	resolver, err := ldb.Resolver(ctx, label.Policy{})
-	if err != nil {
-		return nil, err
-	}
-	labelOf := func(a netip.Addr, t time.Time) string {
-		org, _ := resolver.Lookup(a, t)
-		return org
 	}
 	t0 = time.Now()
 	data, err := Load(ctx, st, Services, time.Time{}, time.Time{}, labelOf)
@@ -86,9 +71,9 @@ func RunEvaluation(ctx context.Context, cfg EvalConfig) (*Result, error) {
 	var res *Result
 	switch cfg.Mode {
 	case "", "full":
-		res, err = TrainFull(ctx, data, ldb.Registry().FullyDisclosed, cfg.Opts)
+		res, err = TrainFull(ctx, data, fullyDisclosed, cfg.Opts)
 	case "incremental":
-		res, err = TrainIncremental(ctx, data, ldb.Registry().FullyDisclosed, cfg.Opts, WeekIterations)
+		res, err = TrainIncremental(ctx, data, fullyDisclosed, cfg.Opts, WeekIterations)
 	default:
 		err = fmt.Errorf("pipeline: unknown mode %q (full or incremental)", cfg.Mode)
 	}
@@ -106,6 +91,32 @@ func RunEvaluation(ctx context.Context, cfg EvalConfig) (*Result, error) {
 	res.Report.TimingSeconds["load"] = loadSecs
 	res.Report.TimingSeconds["total"] = time.Since(start).Seconds()
 	return res, nil
+}
+
+// Labels imports an optional label file into the store's label database
+// and returns a labeler over everything stored (labels import, IP lists,
+// cookie tags) and the registry's fully-disclosed test.
+func Labels(ctx context.Context, st store.Store, file string, logf func(string, ...any)) (Labeler, func(string) bool, error) {
+	ldb, err := label.Open(ctx, st, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	if file != "" {
+		rep, err := ldb.ImportFile(ctx, file, label.ImportOptions{})
+		if err != nil {
+			return nil, nil, fmt.Errorf("labels %s: %w", file, err)
+		}
+		logf("labels: %d new from %s", rep.Added, file)
+	}
+	resolver, err := ldb.Resolver(ctx, label.Policy{})
+	if err != nil {
+		return nil, nil, err
+	}
+	labelOf := func(a netip.Addr, t time.Time) string {
+		org, _ := resolver.Lookup(a, t)
+		return org
+	}
+	return labelOf, ldb.Registry().FullyDisclosed, nil
 }
 
 // truthStats scores the test attributions against a simulated world's

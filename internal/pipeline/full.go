@@ -108,9 +108,16 @@ func TrainFull(ctx context.Context, data *Data, fullyDisclosed func(string) bool
 	if data.Count() == 0 {
 		return nil, errors.New("pipeline: no probes to train on")
 	}
-	cut, err := data.SplitTime(opts.Split)
-	if err != nil {
-		return nil, err
+	var cut time.Time
+	if opts.Split >= 1 {
+		// Production training: every probe trains, nothing is held out.
+		_, last := data.Span()
+		cut = last.Add(time.Nanosecond)
+	} else {
+		var err error
+		if cut, err = data.SplitTime(opts.Split); err != nil {
+			return nil, err
+		}
 	}
 	train, test := data.Slice(time.Time{}, cut), data.Slice(cut, time.Time{})
 	classes := NewClasses(train, fullyDisclosed)
@@ -171,6 +178,9 @@ func TrainFull(ctx context.Context, data *Data, fullyDisclosed func(string) bool
 	opts.logf("ensemble: %d training rows, θ = %.2f (training weighted F1 %.3f)", len(rows), ens.Theta, ens.ThetaF1)
 	timing["ensemble"] = time.Since(t0).Seconds()
 
+	if test.Count() == 0 {
+		return res, nil
+	}
 	t0 = time.Now()
 	res.Test, err = Identify(test, testPreds, classes, ens)
 	if err != nil {

@@ -1,0 +1,304 @@
+package main
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/scannergrouper/scannergrouper/internal/atomicfile"
+	"github.com/scannergrouper/scannergrouper/internal/label"
+	"github.com/scannergrouper/scannergrouper/internal/pipeline"
+	"github.com/scannergrouper/scannergrouper/internal/store"
+)
+
+// modelsDir is where train saves and identify loads models: --models, or a
+// folder next to the store.
+func modelsDir(flag string) string {
+	if flag != "" {
+		return flag
+	}
+	return global.DB + ".models"
+}
+
+func logTo(cmd *cobra.Command) func(string, ...any) {
+	stderr := cmd.ErrOrStderr()
+	return func(format string, a ...any) {
+		fmt.Fprintf(stderr, time.Now().Format("15:04:05")+" "+format+"\n", a...)
+	}
+}
+
+func timeRange(from, to string) (time.Time, time.Time, error) {
+	f, err := parseTimeFlag("from", from)
+	if err != nil {
+		return f, f, err
+	}
+	t, err := parseTimeFlag("to", to)
+	return f, t, err
+}
+
+func init() {
+	var labels, from, to, models, mode string
+	var paper bool
+	var iterations int
+	train := &cobra.Command{
+		Use:   "train [--labels FILE] [--from T] [--to T] [--models DIR]",
+		Short: "Train the per-service classifiers and the ensemble on all stored probes of a period",
+		Long: `train fits the models on every stored probe of [--from, --to) with the labels in
+the store (plus --labels, imported first) and saves them in --models (default:
+the store path + ".models"). identify then attributes any period with them.
+Use evaluate to measure accuracy on held-out traffic.`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if mode != "full" {
+				return usagef("--mode %q: train supports full (incremental runs through evaluate --mode incremental for now)", mode)
+			}
+			f, t, err := timeRange(from, to)
+			if err != nil {
+				return err
+			}
+			opts := pipeline.Default(uint64(global.Seed))
+			if paper {
+				opts = pipeline.Paper(uint64(global.Seed))
+			}
+			opts.Split = 1
+			opts.Log = logTo(cmd)
+			if cmd.Flags().Changed("iterations") {
+				if iterations < 1 {
+					return usagef("--iterations must be ≥ 1")
+				}
+				opts.Iterations = iterations
+			}
+			st, err := store.Open(cmd.Context(), global.DB)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			labelOf, fullyDisclosed, err := pipeline.Labels(cmd.Context(), st, labels, opts.Log)
+			if err != nil {
+				return err
+			}
+			data, err := pipeline.Load(cmd.Context(), st, pipeline.Services, f, t, labelOf)
+			if err != nil {
+				return err
+			}
+			res, err := pipeline.TrainFull(cmd.Context(), data, fullyDisclosed, opts)
+			if err != nil {
+				return err
+			}
+			_, last := data.Span()
+			man, err := res.Save(modelsDir(models), "full", last)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "models %s saved in %s: %d organisations, services %s\n",
+				man.Version, modelsDir(models), len(man.Classes), strings.Join(man.Services, ", "))
+			return nil
+		},
+	}
+	train.Flags().StringVar(&labels, "labels", "", "label file to import first (ip,org CSV or any `labels import` format)")
+	train.Flags().StringVar(&from, "from", "", "first probe time (RFC 3339 or YYYY-MM-DD)")
+	train.Flags().StringVar(&to, "to", "", "end of the period (exclusive)")
+	train.Flags().StringVar(&models, "models", "", "models folder (default: <db>.models)")
+	train.Flags().StringVar(&mode, "mode", "full", "training mode")
+	train.Flags().BoolVar(&paper, "paper", false, "paper-faithful settings")
+	train.Flags().IntVar(&iterations, "iterations", 0, "training iterations per service (default 2000)")
+	rootCmd.AddCommand(train)
+}
+
+func init() {
+	var from, to, models, format string
+	identify := &cobra.Command{
+		Use:   "identify --from T --to T [--format table|csv|jsonl]",
+		Short: "Attribute every scanner IP of a period with the trained models and store the verdicts",
+		Args:  exactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if global.JSON {
+				format = "jsonl"
+			}
+			if format != "table" && format != "csv" && format != "jsonl" {
+				return usagef("--format %q: want table, csv or jsonl", format)
+			}
+			f, t, err := timeRange(from, to)
+			if err != nil {
+				return err
+			}
+			st, err := store.Open(cmd.Context(), global.DB)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			labelOf, fullyDisclosed, err := pipeline.Labels(cmd.Context(), st, "", logTo(cmd))
+			if err != nil {
+				return err
+			}
+			m, err := pipeline.LoadModels(modelsDir(models), fullyDisclosed)
+			if err != nil {
+				return err
+			}
+			data, err := pipeline.Load(cmd.Context(), st, pipeline.Services, f, t, labelOf)
+			if err != nil {
+				return err
+			}
+			atts, err := m.Identify(data)
+			if err != nil {
+				return err
+			}
+			first, last := data.Span()
+			if f.IsZero() {
+				f = first
+			}
+			if t.IsZero() {
+				t = last.Add(time.Nanosecond)
+			}
+			if err := pipeline.StoreAttributions(cmd.Context(), st, atts, f, t, m.Manifest.Version); err != nil {
+				return err
+			}
+			return writeAttributions(cmd.OutOrStdout(), atts, format)
+		},
+	}
+	identify.Flags().StringVar(&from, "from", "", "period start (RFC 3339 or YYYY-MM-DD)")
+	identify.Flags().StringVar(&to, "to", "", "period end (exclusive)")
+	identify.Flags().StringVar(&models, "models", "", "models folder (default: <db>.models)")
+	identify.Flags().StringVar(&format, "format", "table", "table, csv or jsonl")
+	rootCmd.AddCommand(identify)
+}
+
+func writeAttributions(w io.Writer, atts []pipeline.Attribution, format string) error {
+	switch format {
+	case "jsonl":
+		enc := json.NewEncoder(w)
+		for _, a := range atts {
+			if err := enc.Encode(map[string]any{"ip": a.IP, "org": a.Org, "probability": a.Prob, "services": a.Services, "label": a.Truth}); err != nil {
+				return err
+			}
+		}
+		return nil
+	case "csv":
+		cw := csv.NewWriter(w)
+		cw.Write([]string{"ip", "org", "probability", "services", "label"})
+		for _, a := range atts {
+			cw.Write([]string{a.IP, a.Org, strconv.FormatFloat(a.Prob, 'f', 4, 64), strings.Join(a.Services, "+"), a.Truth})
+		}
+		cw.Flush()
+		return cw.Error()
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "IP\tORG\tPROBABILITY\tSERVICES\tLABEL")
+	perOrg := map[string]int{}
+	for _, a := range atts {
+		perOrg[a.Org]++
+		fmt.Fprintf(tw, "%s\t%s\t%.2f\t%s\t%s\n", a.IP, a.Org, a.Prob, strings.Join(a.Services, "+"), a.Truth)
+	}
+	tw.Flush()
+	orgs := make([]string, 0, len(perOrg))
+	for o := range perOrg {
+		orgs = append(orgs, o)
+	}
+	sort.Strings(orgs)
+	fmt.Fprintf(w, "\n%d scanner IPs:", len(atts))
+	for _, o := range orgs {
+		fmt.Fprintf(w, " %s %d", o, perOrg[o])
+	}
+	fmt.Fprintln(w)
+	return nil
+}
+
+func init() {
+	var org, out string
+	var all bool
+	lists := &cobra.Command{
+		Use:   "lists (--org NAME | --all) --out DIR",
+		Short: "Write per-organisation scanner IP lists (txt, csv, json) from the stored attributions",
+		Args:  exactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if (org == "") == !all {
+				return usagef("give exactly one of --org NAME or --all")
+			}
+			if out == "" {
+				return usagef("--out is required")
+			}
+			st, err := store.Open(cmd.Context(), global.DB)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			atts, err := pipeline.Attributions(cmd.Context(), st, label.Canonical(org))
+			if err != nil {
+				return err
+			}
+			byOrg := map[string][]pipeline.StoredAttribution{}
+			for _, a := range atts {
+				if a.Org != "unknown" || org == "unknown" {
+					byOrg[a.Org] = append(byOrg[a.Org], a)
+				}
+			}
+			if err := os.MkdirAll(out, 0o755); err != nil {
+				return err
+			}
+			orgs := make([]string, 0, len(byOrg))
+			for o := range byOrg {
+				orgs = append(orgs, o)
+			}
+			sort.Strings(orgs)
+			for _, o := range orgs {
+				rows := byOrg[o]
+				if err := writeOrgList(out, o, rows); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%-20s %6d rows  %s.{txt,csv,json}\n", o, len(rows), filepath.Join(out, o))
+			}
+			if len(byOrg) == 0 {
+				fmt.Fprintln(cmd.OutOrStdout(), "no attributions stored (run scannergrouper identify first)")
+			}
+			return nil
+		},
+	}
+	lists.Flags().StringVar(&org, "org", "", "organisation (canonical name or alias)")
+	lists.Flags().BoolVar(&all, "all", false, "every organisation")
+	lists.Flags().StringVar(&out, "out", "", "output folder")
+	rootCmd.AddCommand(lists)
+}
+
+func writeOrgList(dir, org string, rows []pipeline.StoredAttribution) error {
+	base := filepath.Join(dir, org)
+	seen := map[string]bool{}
+	if err := atomicfile.Write(base+".txt", func(w io.Writer) error {
+		fmt.Fprintf(w, "# %s scanner IPs attributed by scannergrouper\n", org)
+		for _, r := range rows {
+			if !seen[r.IP] {
+				seen[r.IP] = true
+				fmt.Fprintln(w, r.IP)
+			}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := atomicfile.Write(base+".csv", func(w io.Writer) error {
+		cw := csv.NewWriter(w)
+		cw.Write([]string{"ip", "org", "probability", "services", "from", "to", "model_version"})
+		for _, r := range rows {
+			cw.Write([]string{r.IP, r.Org, strconv.FormatFloat(r.Probability, 'f', 4, 64), strings.Join(r.Services, "+"),
+				r.From.Format(time.RFC3339), r.To.Format(time.RFC3339), r.ModelVersion})
+		}
+		cw.Flush()
+		return cw.Error()
+	}); err != nil {
+		return err
+	}
+	return atomicfile.Write(base+".json", func(w io.Writer) error {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rows)
+	})
+}

@@ -1,0 +1,127 @@
+package pipeline
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/scannergrouper/scannergrouper/internal/atomicfile"
+	"github.com/scannergrouper/scannergrouper/internal/ensemble"
+	"github.com/scannergrouper/scannergrouper/internal/feature"
+	"github.com/scannergrouper/scannergrouper/internal/openset"
+)
+
+// ModelsFormatVersion is written into manifest.json; a newer one is refused.
+const ModelsFormatVersion = 1
+
+// Manifest describes a saved set of models (a models folder): which
+// organisations they know, how they were trained, and on what.
+type Manifest struct {
+	FormatVersion int                 `json:"format_version"`
+	Version       string              `json:"model_version"` // changes with every training or update
+	Mode          string              `json:"mode"`
+	Created       time.Time           `json:"created"`
+	TrainedUntil  time.Time           `json:"trained_until"`
+	Classes       []string            `json:"classes"` // known orgs, then "unknown"
+	Services      []string            `json:"services"`
+	Backbone      string              `json:"backbone"`
+	Select        string              `json:"select"`
+	Seed          uint64              `json:"seed"`
+	Fields        map[string][]string `json:"fields"`
+}
+
+// Save writes the models into dir: manifest.json, one layout and one
+// checkpoint per service, and ensemble.json. Every file is replaced
+// atomically; the manifest goes last, so a crash leaves the previous
+// manifest naming a consistent set or the new one naming complete files.
+func (r *Result) Save(dir, mode string, trainedUntil time.Time) (*Manifest, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	man := &Manifest{FormatVersion: ModelsFormatVersion, Mode: mode, Created: time.Now().UTC(), TrainedUntil: trainedUntil.UTC(),
+		Classes: r.Classes.Names[:r.Classes.Unknown], Backbone: r.Options.Backbone, Select: string(r.Options.Select),
+		Seed: r.Options.Seed, Fields: map[string][]string{}}
+	man.Version = fmt.Sprintf("%s-%s", mode, man.Created.Format("20060102T150405Z"))
+	for _, svc := range Services {
+		sm := r.Models[svc]
+		if sm == nil {
+			continue
+		}
+		man.Services = append(man.Services, svc)
+		man.Fields[svc] = sm.Fields
+		if err := sm.Layout.SaveFile(filepath.Join(dir, svc+".layout.json")); err != nil {
+			return nil, err
+		}
+		if err := sm.Model.Save(filepath.Join(dir, svc+".model"), []byte(man.Version)); err != nil {
+			return nil, err
+		}
+	}
+	if err := r.Ensemble.SaveFile(filepath.Join(dir, "ensemble.json")); err != nil {
+		return nil, err
+	}
+	err := atomicfile.Write(filepath.Join(dir, "manifest.json"), func(w io.Writer) error {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(man)
+	})
+	return man, err
+}
+
+// Models is a loaded models folder, ready to identify.
+type Models struct {
+	Manifest Manifest
+	Classes  *Classes
+	Services map[string]*ServiceModel
+	Ensemble *ensemble.Model
+}
+
+// LoadModels reads a models folder written by Result.Save.
+func LoadModels(dir string, fullyDisclosed func(string) bool) (*Models, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("no trained models in %s (run scannergrouper train first)", dir)
+		}
+		return nil, err
+	}
+	m := &Models{Services: map[string]*ServiceModel{}}
+	if err := json.Unmarshal(b, &m.Manifest); err != nil {
+		return nil, fmt.Errorf("%s/manifest.json: %w", dir, err)
+	}
+	if m.Manifest.FormatVersion > ModelsFormatVersion {
+		return nil, fmt.Errorf("%s: models format %d is newer than this binary knows (%d)", dir, m.Manifest.FormatVersion, ModelsFormatVersion)
+	}
+	m.Classes = newClasses(m.Manifest.Classes, fullyDisclosed)
+	for _, svc := range m.Manifest.Services {
+		layout, err := feature.LoadFile(filepath.Join(dir, svc+".layout.json"))
+		if err != nil {
+			return nil, err
+		}
+		model, _, err := openset.Load(filepath.Join(dir, svc+".model"))
+		if err != nil {
+			return nil, fmt.Errorf("%s model: %w", svc, err)
+		}
+		m.Services[svc] = &ServiceModel{Service: svc, Fields: m.Manifest.Fields[svc], Layout: layout, Model: model}
+	}
+	if m.Ensemble, err = ensemble.LoadFile(filepath.Join(dir, "ensemble.json")); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// Identify attributes every scanner IP of data with the loaded models.
+func (m *Models) Identify(data *Data) ([]Attribution, error) {
+	preds := map[string][]int{}
+	for svc, sm := range m.Services {
+		p, err := predictClasses(sm, data.Probes[svc])
+		if err != nil {
+			return nil, err
+		}
+		preds[svc] = p
+	}
+	return Identify(data, preds, m.Classes, m.Ensemble)
+}
