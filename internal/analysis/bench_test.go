@@ -89,3 +89,42 @@ func BenchmarkTSNEBarnesHut20kDuplicates(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkWriteReportSD24Shape is a whole window the size of the SD-24 test split's still-unknown
+// set (the artifact's HTTP clusters hold 8,696 probes; TLS and DNS sized in proportion to their
+// probe counts), each service with a known-class view of 5 orgs (2,060 labelled probes each, of which the
+// default cap draws 1,000) and 300 attributed unknown-class probes.
+func BenchmarkWriteReportSD24Shape(b *testing.B) {
+	var in ReportInput
+	for si, svc := range []struct {
+		name string
+		n    int
+	}{{"http", 8700}, {"tls", 6700}, {"dns", 2700}} {
+		w := benchWorld(b, svc.n)
+		s := w.Services[0]
+		s.Service = svc.name
+		known, _ := blobs(5, 2060, 128, 25, uint64(si))
+		kc := &KnownClassInput{}
+		for i := range known.N {
+			v := make([]float32, 128)
+			for j, x := range known.Row(i) {
+				v[j] = float32(x)
+			}
+			ov := OrgVector{Org: []string{"shodan", "binaryedge", "internet_census", "shadowserver", "onyphe"}[i%5], Vector: v}
+			if i%(known.N/300) == 0 {
+				kc.Attributed = append(kc.Attributed, ov)
+			} else {
+				kc.Labelled = append(kc.Labelled, ov)
+			}
+		}
+		s.KnownClass = kc
+		in.Services = append(in.Services, s)
+	}
+	dir := b.TempDir()
+	b.ResetTimer()
+	for range b.N {
+		if _, err := WriteReport(dir, in, Config{Seed: 1}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

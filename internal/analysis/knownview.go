@@ -24,7 +24,7 @@ type KnownClassInput struct {
 // KnownViewConfig bounds the view.
 type KnownViewConfig struct {
 	MaxOrgs   int // orgs shown, those with the most attributed probes first (default 5, as the paper colours 5)
-	MaxPerOrg int // labelled probes drawn per org, a seeded sample (default 2000)
+	MaxPerOrg int // labelled probes drawn per org, a seeded sample (default 1000; 5 orgs × 1000 is as much as a figure can show)
 	TSNE      TSNEConfig
 }
 
@@ -33,7 +33,7 @@ func (c KnownViewConfig) withDefaults() KnownViewConfig {
 		c.MaxOrgs = 5
 	}
 	if c.MaxPerOrg <= 0 {
-		c.MaxPerOrg = 2000
+		c.MaxPerOrg = 1000
 	}
 	return c
 }
