@@ -48,6 +48,12 @@ type Config struct {
 	IterationsPerEpoch int
 	// Seed drives initialisation and sampling.
 	Seed uint64
+	// PixelScale multiplies the uint8 pixels; 0 means 1/255 (ToTensor of a
+	// uint8 array). The artifact's int64 image arrays may have been fed as
+	// raw 0..255 (§2.6, unknown which): set 1 for that reading. It matters
+	// in evaluation mode, because running variances start at 1 and decay by
+	// only 0.999 per iteration.
+	PixelScale float64
 	// MergeDuplicates computes each distinct image of a training batch once
 	// and gives it its multiplicity as BatchNorm weight (the weak and strong
 	// views of an unlabeled image, which the reference feeds as two
@@ -108,6 +114,8 @@ func (c Config) Validate() error {
 		return errors.New("openset: BatchNorm momentum must be in [0,1]")
 	case c.PCutoff < 0 || c.PCutoff > 1 || c.QCutoff < 0 || c.QCutoff > 1:
 		return errors.New("openset: cutoffs must be in [0,1]")
+	case c.PixelScale < 0 || c.PixelScale > 1e6 || math.IsNaN(c.PixelScale):
+		return errors.New("openset: PixelScale out of range")
 	case c.IterationsPerEpoch < 1:
 		return errors.New("openset: IterationsPerEpoch must be ≥ 1")
 	}
@@ -119,6 +127,13 @@ func (c Config) bnMomentum() float64 {
 		return c.BNMomentum
 	}
 	return ReferenceBNMomentum
+}
+
+func (c Config) pixelScale() float32 {
+	if c.PixelScale == 0 {
+		return 1.0 / 255
+	}
+	return float32(c.PixelScale)
 }
 
 // lrAt is the learning rate of global iteration it.

@@ -350,7 +350,7 @@ func (m *Model) step(ds Dataset, content, lb, ulb []int) Stats {
 	for j, r := range lb {
 		labels[j] = ds.Labels[r]
 	}
-	out := m.net.forward(m.net.input(images, m.h, m.w), &nn.Pass{Train: true, Weights: b.weights})
+	out := m.net.forward(m.net.input(images, m.h, m.w, m.cfg.pixelScale()), &nn.Pass{Train: true, Weights: b.weights})
 	t := computeTargets(out, b.ulbW, cfg.K, cfg.PCutoff, cfg.QCutoff)
 	opOn := m.iter >= int64(cfg.IterationsPerEpoch) // L_op is off while epoch == 0
 	l, dLogits, dMB, dOpen := lossAndGrad(out, b.lbRow, labels, b.ulbS, t, cfg.K, opOn)
@@ -421,7 +421,7 @@ func (m *Model) Predict(images [][]uint8) ([]Prediction, error) {
 // infer runs the EMA network on a batch without caching.
 func (m *Model) infer(images [][]uint8) []*Prediction {
 	k := m.cfg.K
-	o := m.ema.forward(m.ema.input(images, m.h, m.w), &nn.Pass{})
+	o := m.ema.forward(m.ema.input(images, m.h, m.w, m.cfg.pixelScale()), &nn.Pass{})
 	res := make([]*Prediction, len(images))
 	probs := make([]float64, k+1)
 	flat := make([]float32, len(images)*(k+1))

@@ -224,16 +224,16 @@ func (n *network) params() []*nn.Param {
 
 func (n *network) buffers() []*nn.Buffer { return n.backbone.Buffers() }
 
-// input converts uint8 images (H·W each) to the backbone input: x/255, NHWC
+// input converts uint8 images (H·W each) to the backbone input: x·scale, NHWC
 // with the single channel replicated to 3 for the WRN (as the artifact
 // does), or [N, H·W] for the MLP.
-func (n *network) input(images [][]uint8, h, w int) *nn.Tensor {
+func (n *network) input(images [][]uint8, h, w int, scale float32) *nn.Tensor {
 	if n.channels == 3 {
 		t := nn.NewTensor(len(images), h, w, 3)
 		for i, img := range images {
 			dst := t.Data[i*h*w*3 : (i+1)*h*w*3]
 			for p, v := range img {
-				f := float32(v) / 255
+				f := float32(v) * scale
 				dst[3*p], dst[3*p+1], dst[3*p+2] = f, f, f
 			}
 		}
@@ -243,7 +243,7 @@ func (n *network) input(images [][]uint8, h, w int) *nn.Tensor {
 	for i, img := range images {
 		dst := t.Data[i*h*w : (i+1)*h*w]
 		for p, v := range img {
-			dst[p] = float32(v) / 255
+			dst[p] = float32(v) * scale
 		}
 	}
 	return t

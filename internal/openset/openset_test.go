@@ -115,7 +115,7 @@ func lossAt(m *Model, ds Dataset, b batch, labels []int, t *targets, opOn bool) 
 	for i, r := range b.rows {
 		images[i] = ds.Images[r]
 	}
-	out := m.net.forward(m.net.input(images, m.h, m.w), &nn.Pass{Train: true, Weights: b.weights})
+	out := m.net.forward(m.net.input(images, m.h, m.w, m.cfg.pixelScale()), &nn.Pass{Train: true, Weights: b.weights})
 	tg := computeTargets(out, b.ulbW, m.cfg.K, m.cfg.PCutoff, m.cfg.QCutoff)
 	if t != nil {
 		tg = *t
@@ -479,7 +479,7 @@ func TestLearnsOpenSetWRN(t *testing.T) {
 		t.Skip("WRN learning test takes about a minute")
 	}
 	m, test, truth := learn(t, BackboneWRN, 8, 3, 500)
-	o := m.ema.forward(m.ema.input(test, m.h, m.w), &nn.Pass{Train: true})
+	o := m.ema.forward(m.ema.input(test, m.h, m.w, m.cfg.pixelScale()), &nn.Pass{Train: true})
 	k := m.cfg.K
 	classes := make([]int, len(test))
 	for i := range test {

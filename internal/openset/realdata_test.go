@@ -78,13 +78,28 @@ func TestRealHTTPEncodings(t *testing.T) {
 		ds.Labels = append(ds.Labels, y)
 		ds.Counts = append(ds.Counts, p.probes)
 	}
-	// The MLP backbone only: evaluation-mode predictions need the
-	// reference's 2000 iterations (BatchNorm momentum 0.001), which take
-	// ~2 minutes with the WRN on this machine.
-	for _, backbone := range []string{BackboneMLP} {
+	// Evaluation-mode predictions need the reference's 2000 iterations
+	// (BatchNorm momentum 0.001); the WRN takes 1–2 minutes for them.
+	for _, backbone := range []string{BackboneMLP, BackboneWRN} {
 		t.Run(backbone, func(t *testing.T) {
+			if backbone == BackboneWRN && testing.Short() {
+				t.Skip("WRN: 2000 iterations take about a minute")
+			}
 			cfg := PaperConfig(k, false)
 			cfg.Backbone = backbone
+			knownFloor, allFloor := 0.9, 0.2 // measured 0.951, 0.235
+			if backbone == BackboneWRN {
+				// With x/255 the EMA network in evaluation mode collapses
+				// to one class after 2000 iterations (known 0.541, all
+				// 0.070): the running variances, initialised to 1, still
+				// carry 0.999^2000 = 13.5% of it, which dwarfs the true
+				// variance of activations of such small inputs. Raw 0..255
+				// pixels (PixelScale 1, one reading of the artifact's int64
+				// arrays) train to known 1.000, all 0.129 (the unique
+				// driftnet image is then taken for fofa).
+				cfg.PixelScale = 1
+				knownFloor, allFloor = 0.99, 0.1
+			}
 			m, err := NewModel(cfg, 18, 18)
 			if err != nil {
 				t.Fatal(err)
@@ -118,13 +133,13 @@ func TestRealHTTPEncodings(t *testing.T) {
 				t.Logf("%-16s %4d probes → class %2d (p=%.2f)", p.org, p.probes, preds[i].Class, preds[i].Probs[preds[i].Class])
 			}
 			t.Logf("%s: probe accuracy %.3f, known-org accuracy %.3f, rows/iteration %d, last %+v", backbone, correct/total, knownCorrect/knownTotal, last.Rows, last)
-			// Measured: known 0.951, all 0.235 (censys, 902 probes, is
-			// taken for binaryedge: its image differs by one byte).
-			if knownCorrect/knownTotal < 0.9 {
-				t.Errorf("known-organisation probe accuracy %.3f < 0.9", knownCorrect/knownTotal)
+			// censys (902 probes) is taken for binaryedge in every
+			// configuration: its image differs by one byte.
+			if knownCorrect/knownTotal < knownFloor {
+				t.Errorf("known-organisation probe accuracy %.3f < %.2f", knownCorrect/knownTotal, knownFloor)
 			}
-			if correct/total < 0.2 {
-				t.Errorf("probe accuracy %.3f < 0.2", correct/total)
+			if correct/total < allFloor {
+				t.Errorf("probe accuracy %.3f < %.2f", correct/total, allFloor)
 			}
 		})
 	}
