@@ -41,6 +41,10 @@ type Options struct {
 	// values the inference network still carries much of its random
 	// initialisation after a short run (docs/bench/nn.md).
 	BNMomentum, EMADecay float64
+	// BackgroundMin > 0 calls unknown every probe whose encoding appeared at
+	// least that often in training and never from a labelled scanner of a
+	// known organisation (see Background); 0 is the paper's behaviour.
+	BackgroundMin int
 	// Log receives progress lines; nil discards them.
 	Log func(format string, args ...any)
 }
@@ -61,6 +65,7 @@ func Default(seed uint64) Options {
 	o.Iterations = 2000
 	o.PresumeUnknown = true
 	o.BNMomentum, o.EMADecay = 0.1, 0.99
+	o.BackgroundMin = 10
 	return o
 }
 
@@ -76,6 +81,9 @@ type ServiceModel struct {
 	Fields  []string
 	Layout  *feature.Layout
 	Model   *openset.Model
+	// Background images are called unknown without asking the model (nil:
+	// the paper's behaviour).
+	Background *Background
 }
 
 // Attribution is the verdict on one scanner IP over a time range.
@@ -147,6 +155,8 @@ func TrainFull(ctx context.Context, data *Data, fullyDisclosed func(string) bool
 		if err := trainService(ctx, sm, train, classes, opts, opts.Iterations); err != nil {
 			return nil, err
 		}
+		sm.Background = NewBackground(opts.BackgroundMin)
+		sm.Background.Add(sm, train.Probes[svc], train.Orgs[svc], classes)
 		timing["train"] += time.Since(t0).Seconds()
 		t0 = time.Now()
 		if trainPreds[svc], err = predictClasses(sm, train.Probes[svc]); err != nil {
@@ -301,6 +311,16 @@ func predictClasses(sm *ServiceModel, probes []probe.Probe) ([]int, error) {
 	out := make([]int, len(preds))
 	for i, p := range preds {
 		out[i] = p.Class
+	}
+	if sm.Background != nil && sm.Background.MinCount > 0 {
+		buf := make([]uint8, sm.Layout.Pixels())
+		k := sm.Model.Config().K
+		for i, p := range probes {
+			sm.Layout.Encode(p, buf)
+			if sm.Background.Contains(buf) {
+				out[i] = k
+			}
+		}
 	}
 	return out, nil
 }

@@ -88,6 +88,7 @@ func TrainIncremental(ctx context.Context, data *Data, fullyDisclosed func(strin
 				if sm, err = buildServiceModel(svc, week, classes, opts, feature.ModeIncremental); err != nil {
 					return nil, err
 				}
+				sm.Background = NewBackground(opts.BackgroundMin)
 				res.Models[svc] = sm
 			} else if len(probes) > 0 {
 				if added := sm.Layout.Extend(probes); added > 0 {
@@ -99,6 +100,7 @@ func TrainIncremental(ctx context.Context, data *Data, fullyDisclosed func(strin
 					return nil, err
 				}
 			}
+			sm.Background.Add(sm, probes, week.Orgs[svc], classes)
 			var err error
 			if preds[svc], err = predictClasses(sm, probes); err != nil {
 				return nil, err

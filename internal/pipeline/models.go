@@ -32,6 +32,10 @@ type Manifest struct {
 	Select        string              `json:"select"`
 	Seed          uint64              `json:"seed"`
 	Fields        map[string][]string `json:"fields"`
+	// Background lists, per service, the SHA-256 of the encodings called
+	// unknown outright (see Background), and the count that made them so.
+	Background    map[string][]string `json:"background,omitempty"`
+	BackgroundMin int                 `json:"background_min,omitempty"`
 }
 
 // Save writes the models into dir: manifest.json, one layout and one
@@ -44,7 +48,7 @@ func (r *Result) Save(dir, mode string, trainedUntil time.Time) (*Manifest, erro
 	}
 	man := &Manifest{FormatVersion: ModelsFormatVersion, Mode: mode, Created: time.Now().UTC(), TrainedUntil: trainedUntil.UTC(),
 		Classes: r.Classes.Names[:r.Classes.Unknown], Backbone: r.Options.Backbone, Select: string(r.Options.Select),
-		Seed: r.Options.Seed, Fields: map[string][]string{}}
+		Seed: r.Options.Seed, Fields: map[string][]string{}, Background: map[string][]string{}, BackgroundMin: r.Options.BackgroundMin}
 	man.Version = fmt.Sprintf("%s-%s", mode, man.Created.Format("20060102T150405Z"))
 	for _, svc := range Services {
 		sm := r.Models[svc]
@@ -53,6 +57,9 @@ func (r *Result) Save(dir, mode string, trainedUntil time.Time) (*Manifest, erro
 		}
 		man.Services = append(man.Services, svc)
 		man.Fields[svc] = sm.Fields
+		if sm.Background != nil && sm.Background.MinCount > 0 {
+			man.Background[svc] = sm.Background.digests()
+		}
 		if err := sm.Layout.SaveFile(filepath.Join(dir, svc+".layout.json")); err != nil {
 			return nil, err
 		}
@@ -105,7 +112,8 @@ func LoadModels(dir string, fullyDisclosed func(string) bool) (*Models, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s model: %w", svc, err)
 		}
-		m.Services[svc] = &ServiceModel{Service: svc, Fields: m.Manifest.Fields[svc], Layout: layout, Model: model}
+		m.Services[svc] = &ServiceModel{Service: svc, Fields: m.Manifest.Fields[svc], Layout: layout, Model: model,
+			Background: backgroundFrom(m.Manifest.BackgroundMin, m.Manifest.Background[svc])}
 	}
 	if m.Ensemble, err = ensemble.LoadFile(filepath.Join(dir, "ensemble.json")); err != nil {
 		return nil, err
