@@ -112,6 +112,14 @@ measure). Everything it writes goes under --out.`,
 			if err := atomicfile.Write(predsPath, func(f io.Writer) error { return pipeline.WritePredictions(f, res.Test) }); err != nil {
 				return err
 			}
+			fmt.Fprintf(w, "\n5. clustering the scanners that stay unknown in the test period ...\n")
+			in, err := pipeline.AnalysisInput("Still-unknown scanners of the demo world's test period", res.Models, res.TestData, res.Test, res.Classes)
+			if err != nil {
+				return err
+			}
+			if err := writeAnalysis(cmd, filepath.Join(out, "analysis"), in, 0); err != nil {
+				return err
+			}
 			fmt.Fprintf(w, "\nDone in %s.\n  report:      %s\n  predictions: %s (every scanner IP of the test period)\n  store:       %s (try: scannergrouper probes --db %s --service tls --limit 10)\n",
 				time.Since(start).Round(time.Millisecond), reportPath, predsPath, dbPath, dbPath)
 			return nil

@@ -106,12 +106,12 @@ func TestDemoOnTinyWorld(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("demo exit %d:\n%s", code, stdout)
 	}
-	for _, want := range []string{"first probes per service", "weighted avg", "over-attribution", "report.json"} {
+	for _, want := range []string{"first probes per service", "weighted avg", "over-attribution", "report.json", "analysis report"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("demo output lacks %q", want)
 		}
 	}
-	for _, f := range []string{"report.json", "predictions.csv", "scannergrouper.db", "world/truth.csv"} {
+	for _, f := range []string{"report.json", "predictions.csv", "scannergrouper.db", "world/truth.csv", "analysis/report.md", "analysis/http_clusters.png"} {
 		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
 			t.Errorf("demo did not write %s: %v", f, err)
 		}

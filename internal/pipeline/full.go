@@ -103,9 +103,11 @@ type Result struct {
 	Classes  *Classes
 	Models   map[string]*ServiceModel
 	Ensemble *ensemble.Model
-	// Test is the identification of every scanner IP of the test part.
-	Test   []Attribution
-	Report eval.Report
+	// Test is the identification of every scanner IP of the test part, and
+	// TestData its probes.
+	Test     []Attribution
+	TestData *Data
+	Report   eval.Report
 }
 
 // TrainFull runs the full mode (ScannerGrouper-f): a single time cut at
@@ -191,6 +193,7 @@ func TrainFull(ctx context.Context, data *Data, fullyDisclosed func(string) bool
 	if test.Count() == 0 {
 		return res, nil
 	}
+	res.TestData = test
 	t0 = time.Now()
 	res.Test, err = Identify(test, testPreds, classes, ens)
 	if err != nil {

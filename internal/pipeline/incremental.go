@@ -134,6 +134,7 @@ func TrainIncremental(ctx context.Context, data *Data, fullyDisclosed func(strin
 	if err != nil {
 		return nil, err
 	}
+	res.TestData = test
 	if res.Test, err = Identify(test, testPreds, classes, ens); err != nil {
 		return nil, err
 	}

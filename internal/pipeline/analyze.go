@@ -1,0 +1,73 @@
+package pipeline
+
+import (
+	"github.com/scannergrouper/scannergrouper/internal/analysis"
+	"github.com/scannergrouper/scannergrouper/internal/probe"
+)
+
+// keyFields are the fields shown per cluster: those analysts recognise
+// tools by, whatever the models selected.
+var keyFields = map[string][]string{
+	"http": {"User-Agent", "Method", "Url", "Version", "Accept", "Accept-Encoding", "Connection"},
+	"tls":  {"ja4", "ja3_md5", "extensions_alpn", "extensions_supported_versions", "handshake_ciphersuites"},
+	"dns":  {"qname", "qtype", "qclass", "rd", "edns"},
+}
+
+// AnalysisInput gathers, per service, the still-unknown probes of data
+// (scanner attributed unknown and not labelled with a known org) with their
+// 128-d projections, and the known-class view: probes of no known org that
+// were attributed to one, next to that org's labelled probes (paper Fig. 2).
+func AnalysisInput(title string, models map[string]*ServiceModel, data *Data, atts []Attribution, classes *Classes) (analysis.ReportInput, error) {
+	attributed := make(map[string]string, len(atts))
+	for _, a := range atts {
+		attributed[a.IP] = a.Org
+	}
+	unknownClass := map[string]bool{}
+	for _, orgs := range data.Orgs {
+		for _, o := range orgs {
+			if o != "" && classes.TrainLabel(o) < 0 {
+				unknownClass[o] = true // fully disclosed, or an org the models do not know
+			}
+		}
+	}
+	in := analysis.ReportInput{Title: title}
+	for _, svc := range Services {
+		sm := models[svc]
+		probes := data.Probes[svc]
+		if sm == nil || len(probes) == 0 {
+			continue
+		}
+		preds, err := predict(sm, probes)
+		if err != nil {
+			return in, err
+		}
+		si := analysis.ServiceInput{Service: svc, KeyFields: keyFields[svc], KnownClass: &analysis.KnownClassInput{}}
+		for i, p := range probes {
+			ip := p.SrcIP.String()
+			org := data.Orgs[svc][i]
+			att := attributed[ip]
+			vec := append([]float32(nil), preds[i].Proj[:]...)
+			if analysis.IsStillUnknown(att, org, unknownClass) {
+				si.Probes = append(si.Probes, analysis.ProbeInput{IP: ip, Fields: fieldMap(p.Fields, keyFields[svc]), Vector: vec})
+			}
+			if classes.TrainLabel(org) >= 0 {
+				si.KnownClass.Labelled = append(si.KnownClass.Labelled, analysis.OrgVector{Org: org, Vector: vec})
+			} else if analysis.IsAttributedUnknownClass(att, org, unknownClass) {
+				si.KnownClass.Attributed = append(si.KnownClass.Attributed, analysis.OrgVector{Org: att, Vector: vec})
+			}
+		}
+		if len(si.KnownClass.Attributed) == 0 {
+			si.KnownClass = nil
+		}
+		in.Services = append(in.Services, si)
+	}
+	return in, nil
+}
+
+func fieldMap(fs probe.Fields, names []string) map[string]string {
+	m := make(map[string]string, len(names))
+	for _, n := range names {
+		m[n] = fs.Value(n)
+	}
+	return m
+}
