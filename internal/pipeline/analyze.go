@@ -18,6 +18,14 @@ var keyFields = map[string][]string{
 // 128-d projections, and the known-class view: probes of no known org that
 // were attributed to one, next to that org's labelled probes (paper Fig. 2).
 func AnalysisInput(title string, models map[string]*ServiceModel, data *Data, atts []Attribution, classes *Classes) (analysis.ReportInput, error) {
+	in, _, err := analysisInput(title, models, data, atts, classes)
+	return in, err
+}
+
+// analysisInput also returns, per service, the index in data.Probes of
+// each still-unknown probe (the order of ServiceInput.Probes).
+func analysisInput(title string, models map[string]*ServiceModel, data *Data, atts []Attribution, classes *Classes) (analysis.ReportInput, map[string][]int, error) {
+	still := map[string][]int{}
 	attributed := make(map[string]string, len(atts))
 	for _, a := range atts {
 		attributed[a.IP] = a.Org
@@ -39,7 +47,7 @@ func AnalysisInput(title string, models map[string]*ServiceModel, data *Data, at
 		}
 		preds, err := predict(sm, probes)
 		if err != nil {
-			return in, err
+			return in, nil, err
 		}
 		si := analysis.ServiceInput{Service: svc, KeyFields: keyFields[svc], KnownClass: &analysis.KnownClassInput{}}
 		for i, p := range probes {
@@ -49,6 +57,7 @@ func AnalysisInput(title string, models map[string]*ServiceModel, data *Data, at
 			vec := append([]float32(nil), preds[i].Proj[:]...)
 			if analysis.IsStillUnknown(att, org, unknownClass) {
 				si.Probes = append(si.Probes, analysis.ProbeInput{IP: ip, Fields: fieldMap(p.Fields, keyFields[svc]), Vector: vec})
+				still[svc] = append(still[svc], i)
 			}
 			if classes.TrainLabel(org) >= 0 {
 				si.KnownClass.Labelled = append(si.KnownClass.Labelled, analysis.OrgVector{Org: org, Vector: vec})
@@ -61,7 +70,7 @@ func AnalysisInput(title string, models map[string]*ServiceModel, data *Data, at
 		}
 		in.Services = append(in.Services, si)
 	}
-	return in, nil
+	return in, still, nil
 }
 
 func fieldMap(fs probe.Fields, names []string) map[string]string {

@@ -45,6 +45,11 @@ type Options struct {
 	// least that often in training and never from a labelled scanner of a
 	// known organisation (see Background); 0 is the paper's behaviour.
 	BackgroundMin int
+	// PixelScale multiplies the uint8 pixels before the network (0: x/255).
+	// The paper mode feeds raw 0..255 values, as the artifact's int64 image
+	// arrays reach its network (docs/bench/nn.md: with x/255 and the
+	// reference BatchNorm, WRN-10-2 predicts one class for every image).
+	PixelScale float64
 	// Log receives progress lines; nil discards them.
 	Log func(format string, args ...any)
 }
@@ -52,7 +57,7 @@ type Options struct {
 // Paper is the paper-faithful configuration: WRN-10-2, the top-6 MI
 // fields, 2000 iterations, in-sample ensemble rows (reference-impl §3–§5).
 func Paper(seed uint64) Options {
-	return Options{Split: 0.8, Backbone: openset.BackboneWRN, Iterations: 2000, Select: feature.SelectPaper, Seed: seed, Window: ensemble.Week}
+	return Options{Split: 0.8, Backbone: openset.BackboneWRN, Iterations: 2000, Select: feature.SelectPaper, Seed: seed, Window: ensemble.Week, PixelScale: 1}
 }
 
 // Default is the project's configuration: the MLP backbone and adjusted-MI
@@ -66,6 +71,7 @@ func Default(seed uint64) Options {
 	o.PresumeUnknown = true
 	o.BNMomentum, o.EMADecay = 0.1, 0.99
 	o.BackgroundMin = 10
+	o.PixelScale = 0
 	return o
 }
 
@@ -264,6 +270,7 @@ func openSetConfig(opts Options, k int, incremental bool) openset.Config {
 	if opts.EMADecay > 0 {
 		cfg.EMADecay = opts.EMADecay
 	}
+	cfg.PixelScale = opts.PixelScale
 	return cfg
 }
 

@@ -1,0 +1,115 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/scannergrouper/scannergrouper/internal/analysis"
+	"github.com/scannergrouper/scannergrouper/internal/simulate"
+)
+
+// TestSmallWorldAttributionAndUnknownClusters is issue 8's acceptance on the
+// small world: hidden members of known orgs are mostly attributed to their
+// org, and the clusters of still-unknown probes separate the generic tools.
+func TestSmallWorldAttributionAndUnknownClusters(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains three models on the small world (about a minute)")
+	}
+	dir := t.TempDir()
+	cfg, _ := simulate.PresetConfig("small", 1)
+	if _, err := simulate.Generate(context.Background(), cfg, dir); err != nil {
+		t.Fatal(err)
+	}
+	res, err := RunEvaluation(context.Background(), EvalConfig{Pcaps: []string{filepath.Join(dir, "pcap")},
+		Labels: filepath.Join(dir, "labels.csv"), Truth: filepath.Join(dir, "truth.csv"), Mode: "full", Opts: Default(1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Probe-level weighted F1 of the open-set head per service (issue 6).
+	// Measured (seed 1): HTTP 0.95, TLS 0.68, DNS 0.92.
+	for svc, floor := range map[string]float64{"http": 0.9, "tls": 0.6, "dns": 0.85} {
+		pl := res.Report.ProbeLevel[svc]
+		t.Logf("%s probe-level weighted F1 %.3f over %d probes", svc, pl.WeightedF1, pl.Support)
+		if pl.WeightedF1 < floor {
+			t.Errorf("%s probe-level F1 %.3f below %.2f", svc, pl.WeightedF1, floor)
+		}
+	}
+	tr := res.Report.Truth
+	t.Logf("hidden members %d/%d found, over-attribution %.3f, weighted F1 %.3f", tr.HiddenCorrect, tr.HiddenMembers, tr.OverAttribution, res.Report.WeightedAvg.F1)
+	// Measured (seed 1): 20 of 24 hidden members, no generic-tool IP attributed.
+	if tr.HiddenRecall < 0.7 || tr.OverAttribution > 0.05 {
+		t.Errorf("hidden-member recall %.3f (want ≥ 0.7), over-attribution %.3f (want ≤ 0.05)", tr.HiddenRecall, tr.OverAttribution)
+	}
+
+	truth, err := simulate.ReadTruth(filepath.Join(dir, "truth.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tool := map[string]string{}
+	for _, r := range truth {
+		parts := strings.Split(r.Profile, "/")
+		if len(parts) >= 2 && parts[0] == "unknown" {
+			tool[fmt.Sprint(r.SrcIP, r.SrcPort, r.Time.UnixMicro())] = parts[1]
+		}
+	}
+	in, still, err := analysisInput("small", res.Models, res.TestData, res.Test, res.Classes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []int{0, 10} {
+		acfg := analysis.Config{Seed: 1}
+		acfg.Cluster.K = k
+		rep, err := analysis.Analyse(in, acfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for si, s := range rep.Services {
+			svc := in.Services[si].Service
+			purity := clusterPurity(s.Labels, still[svc], res.TestData, svc, tool)
+			t.Logf("%s: K=%d, purity by generic tool %.3f over %d probes", svc, s.K, purity, len(s.Labels))
+			// Measured (seed 1): HTTP 0.62 / TLS 0.69 at the rule's K (3–4 clusters
+			// for ~10 tools), 0.87 / 0.92 with K = 10.
+			floor := map[string]float64{"http": 0.55, "tls": 0.6}[svc]
+			if k == 10 {
+				floor = map[string]float64{"http": 0.8, "tls": 0.85}[svc]
+			}
+			if purity < floor {
+				t.Errorf("%s K=%d: purity %.3f below %.2f", svc, s.K, purity, floor)
+			}
+		}
+	}
+}
+
+// clusterPurity is the share of still-unknown probes of generic tools whose
+// cluster's most common tool is their own.
+func clusterPurity(labels, idx []int, data *Data, svc string, tool map[string]string) float64 {
+	counts := map[int]map[string]int{}
+	total := 0
+	for j, c := range labels {
+		p := data.Probes[svc][idx[j]]
+		tl, ok := tool[fmt.Sprint(p.SrcIP, p.SrcPort, p.Time.UnixMicro())]
+		if !ok {
+			continue
+		}
+		if counts[c] == nil {
+			counts[c] = map[string]int{}
+		}
+		counts[c][tl]++
+		total++
+	}
+	best := 0
+	for _, m := range counts {
+		top := 0
+		for _, n := range m {
+			top = max(top, n)
+		}
+		best += top
+	}
+	if total == 0 {
+		return 0
+	}
+	return float64(best) / float64(total)
+}
