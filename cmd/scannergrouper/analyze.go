@@ -8,7 +8,6 @@ import (
 
 	"github.com/scannergrouper/scannergrouper/internal/analysis"
 	"github.com/scannergrouper/scannergrouper/internal/pipeline"
-	"github.com/scannergrouper/scannergrouper/internal/store"
 )
 
 func init() {
@@ -29,32 +28,12 @@ next to that org's labelled probes.`,
 			if out == "" {
 				return usagef("--out is required")
 			}
-			f, t, err := timeRange(from, to)
+			p, err := identifyPeriod(cmd, from, to, models)
 			if err != nil {
 				return err
 			}
-			st, err := store.Open(cmd.Context(), global.DB)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			labelOf, fullyDisclosed, err := pipeline.Labels(cmd.Context(), st, "", logTo(cmd))
-			if err != nil {
-				return err
-			}
-			m, err := pipeline.LoadModels(modelsDir(models), fullyDisclosed)
-			if err != nil {
-				return err
-			}
-			data, err := pipeline.Load(cmd.Context(), st, pipeline.Services, f, t, labelOf)
-			if err != nil {
-				return err
-			}
-			atts, err := m.Identify(data)
-			if err != nil {
-				return err
-			}
-			in, err := pipeline.AnalysisInput("Still-unknown scanners", m.Services, data, atts, m.Classes)
+			defer p.st.Close()
+			in, err := pipeline.AnalysisInput("Still-unknown scanners", p.models.Services, p.data, p.atts, p.models.Classes)
 			if err != nil {
 				return err
 			}

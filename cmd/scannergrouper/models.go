@@ -128,31 +128,12 @@ func init() {
 			if format != "table" && format != "csv" && format != "jsonl" {
 				return usagef("--format %q: want table, csv or jsonl", format)
 			}
-			f, t, err := timeRange(from, to)
+			p, err := identifyPeriod(cmd, from, to, models)
 			if err != nil {
 				return err
 			}
-			st, err := store.Open(cmd.Context(), global.DB)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			labelOf, fullyDisclosed, err := pipeline.Labels(cmd.Context(), st, "", logTo(cmd))
-			if err != nil {
-				return err
-			}
-			m, err := pipeline.LoadModels(modelsDir(models), fullyDisclosed)
-			if err != nil {
-				return err
-			}
-			data, err := pipeline.Load(cmd.Context(), st, pipeline.Services, f, t, labelOf)
-			if err != nil {
-				return err
-			}
-			atts, err := m.Identify(data)
-			if err != nil {
-				return err
-			}
+			defer p.st.Close()
+			f, t, st, m, data, atts := p.from, p.to, p.st, p.models, p.data, p.atts
 			first, last := data.Span()
 			if f.IsZero() {
 				f = first
@@ -171,6 +152,48 @@ func init() {
 	identify.Flags().StringVar(&models, "models", "", "models folder (default: <db>.models)")
 	identify.Flags().StringVar(&format, "format", "table", "table, csv or jsonl")
 	rootCmd.AddCommand(identify)
+}
+
+// period is a time range identified with saved models.
+type period struct {
+	from, to time.Time
+	st       *store.SQL
+	models   *pipeline.Models
+	data     *pipeline.Data
+	atts     []pipeline.Attribution
+}
+
+// identifyPeriod loads the probes of [from, to) and attributes them with the
+// saved models; the caller closes p.st.
+func identifyPeriod(cmd *cobra.Command, from, to, models string) (*period, error) {
+	f, t, err := timeRange(from, to)
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.Open(cmd.Context(), global.DB)
+	if err != nil {
+		return nil, err
+	}
+	p := &period{from: f, to: t, st: st}
+	err = func() error {
+		labelOf, fullyDisclosed, err := pipeline.Labels(cmd.Context(), st, "", logTo(cmd))
+		if err != nil {
+			return err
+		}
+		if p.models, err = pipeline.LoadModels(modelsDir(models), fullyDisclosed); err != nil {
+			return err
+		}
+		if p.data, err = pipeline.Load(cmd.Context(), st, pipeline.Services, f, t, labelOf); err != nil {
+			return err
+		}
+		p.atts, err = p.models.Identify(p.data)
+		return err
+	}()
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return p, nil
 }
 
 func writeAttributions(w io.Writer, atts []pipeline.Attribution, format string) error {
