@@ -19,7 +19,7 @@ func init() {
 		labels, mode, backbone   string
 		jsonOut, predsOut, truth string
 		selectMode               string
-		split                    float64
+		split, unknownShare      float64
 		iterations               int
 		paper, useDB             bool
 	)
@@ -60,6 +60,12 @@ iterations); the defaults are the project's faster ones.`,
 					return usagef("%v", err)
 				}
 				opts.Select = m
+			}
+			if fl.Changed("unknown-share") {
+				if unknownShare <= 0 || unknownShare > 1 {
+					return usagef("--unknown-share must be in (0, 1]")
+				}
+				opts.UnknownShare = unknownShare
 			}
 			if split <= 0 || split >= 1 {
 				return usagef("--split must be in (0, 1)")
@@ -111,6 +117,7 @@ iterations); the defaults are the project's faster ones.`,
 	fl.IntVar(&iterations, "iterations", 0, "training iterations per service")
 	fl.StringVar(&selectMode, "select", "", "field selection: paper or default")
 	fl.BoolVar(&paper, "paper", false, "paper-faithful settings")
+	fl.Float64Var(&unknownShare, "unknown-share", 1, "share of unattributed training scanners presumed unknown by the ensemble (lower: more attributions, more innocent scanners attributed)")
 	fl.StringVar(&jsonOut, "json", "", "write the JSON report (DESIGN §4.4) to this file")
 	fl.StringVar(&predsOut, "predictions", "", "write ip,org,probability for every test IP to this CSV")
 	fl.StringVar(&truth, "truth", "", "simulated world's truth.csv: adds hidden-member recall and over-attribution")

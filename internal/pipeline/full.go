@@ -36,6 +36,11 @@ type Options struct {
 	// outvoted by the labelled ones). The paper fits known orgs only and
 	// relies on θ, which leaves generic tools attributed.
 	PresumeUnknown bool
+	// UnknownShare is the share of unattributed training rows presumed
+	// unknown (0 means all). Lower values attribute more: on the sd24 world
+	// 0.3 lifts weighted F1 from 0.80 to 0.89 by giving zgrab2-like
+	// payloads to Shadowserver, at 9.4 % over-attribution instead of 0 %.
+	UnknownShare float64
 	// BNMomentum and EMADecay override the reference's BatchNorm momentum
 	// (0.001) and parameter EMA (0.999) when positive: at the reference
 	// values the inference network still carries much of its random
@@ -73,6 +78,13 @@ func Default(seed uint64) Options {
 	o.BackgroundMin = 10
 	o.PixelScale = 0
 	return o
+}
+
+func (o Options) unknownShare() float64 {
+	if o.UnknownShare <= 0 {
+		return 1
+	}
+	return o.UnknownShare
 }
 
 func (o Options) logf(format string, args ...any) {
@@ -186,7 +198,7 @@ func TrainFull(ctx context.Context, data *Data, fullyDisclosed func(string) bool
 		return nil, err
 	}
 	if opts.PresumeUnknown {
-		presumeUnknown(labels, classes)
+		presumeUnknown(rows, labels, classes, opts.unknownShare())
 	}
 	ens, err := ensemble.Fit(rows, labels, ensembleConfig(opts, classes, window))
 	if err != nil {

@@ -111,7 +111,7 @@ func TrainIncremental(ctx context.Context, data *Data, fullyDisclosed func(strin
 			return nil, err
 		}
 		if opts.PresumeUnknown {
-			presumeUnknown(labels, classes)
+			presumeUnknown(rows, labels, classes, opts.unknownShare())
 		}
 		allRows, allLabels = append(allRows, rows...), append(allLabels, labels...)
 		if ens, err = ensemble.Fit(allRows, allLabels, ensembleConfig(opts, classes, window)); err != nil {
@@ -161,12 +161,33 @@ func hasKnownLabel(orgs []string, classes *Classes) bool {
 	return false
 }
 
-func presumeUnknown(labels []int, classes *Classes) {
+// presumeUnknown labels unattributed rows as the unknown class. With share
+// < 1 only that share of them (chosen by a hash of IP and window, so the
+// same rows every run) is used; the rest stay out of the fit. Fewer presumed
+// rows trade over-attribution for recall of orgs whose payloads generic
+// tools share.
+func presumeUnknown(rows []ensemble.IPRow, labels []int, classes *Classes, share float64) {
 	for i, l := range labels {
-		if l < 0 {
+		if l >= 0 {
+			continue
+		}
+		if share >= 1 || rowFraction(rows[i]) < share {
 			labels[i] = classes.Unknown
 		}
 	}
+}
+
+// rowFraction maps a row to [0, 1) deterministically (FNV-1a of IP and
+// window).
+func rowFraction(r ensemble.IPRow) float64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(r.IP); i++ {
+		h ^= uint64(r.IP[i])
+		h *= 1099511628211
+	}
+	h ^= uint64(r.Window)
+	h *= 1099511628211
+	return float64(h>>11) / float64(1<<53)
 }
 
 func ensembleConfig(opts Options, classes *Classes, window ensemble.WindowConfig) ensemble.Config {
