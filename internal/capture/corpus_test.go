@@ -1,10 +1,7 @@
 package capture
 
 import (
-	"bufio"
 	"encoding/hex"
-	"encoding/json"
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -37,19 +34,8 @@ type corpusEntry struct {
 }
 
 func loadCorpus(t *testing.T) []corpusEntry {
-	f, err := os.Open(sharedtest.Path(t, "realdata", "probe_corpus", "real_tool_probes.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	var out []corpusEntry
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<22)
-	for sc.Scan() {
-		var e corpusEntry
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			t.Fatal(err)
-		}
+	for _, e := range sharedtest.JSONLines[corpusEntry](t, "realdata", "probe_corpus", "real_tool_probes.jsonl") {
 		if e.Provenance == "captured-on-loopback" {
 			out = append(out, e)
 		}

@@ -4,6 +4,8 @@
 package sharedtest
 
 import (
+	"bufio"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -44,4 +46,29 @@ func Path(t testing.TB, elem ...string) string {
 		t.Fatalf("shared data missing: %v", err)
 	}
 	return p
+}
+
+// JSONLines decodes every line of a JSON-lines file under the shared folder
+// (such as realdata/probe_corpus/real_tool_probes.jsonl) into a T.
+func JSONLines[T any](t testing.TB, elem ...string) []T {
+	t.Helper()
+	f, err := os.Open(Path(t, elem...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []T
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	for sc.Scan() {
+		var v T
+		if err := json.Unmarshal(sc.Bytes(), &v); err != nil {
+			t.Fatalf("%s line %d: %v", filepath.Join(elem...), len(out)+1, err)
+		}
+		out = append(out, v)
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

@@ -1,10 +1,7 @@
 package dns
 
 import (
-	"bufio"
 	"encoding/hex"
-	"encoding/json"
-	"os"
 	"strconv"
 	"testing"
 
@@ -33,25 +30,7 @@ type corpusEntry struct {
 
 func loadCorpus(t testing.TB) []corpusEntry {
 	t.Helper()
-	f, err := os.Open(sharedtest.Path(t, "realdata", "probe_corpus", "real_tool_probes.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []corpusEntry
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<22)
-	for sc.Scan() {
-		var e corpusEntry
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			t.Fatalf("corpus line %d: %v", len(out)+1, err)
-		}
-		out = append(out, e)
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return sharedtest.JSONLines[corpusEntry](t, "realdata", "probe_corpus", "real_tool_probes.jsonl")
 }
 
 func mustHex(t testing.TB, s string) []byte {

@@ -1,10 +1,7 @@
 package http
 
 import (
-	"bufio"
 	"encoding/hex"
-	"encoding/json"
-	"os"
 	"strings"
 	"testing"
 
@@ -30,25 +27,7 @@ type corpusEntry struct {
 
 func loadCorpus(t testing.TB) []corpusEntry {
 	t.Helper()
-	f, err := os.Open(sharedtest.Path(t, "realdata", "probe_corpus", "real_tool_probes.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []corpusEntry
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<22)
-	for sc.Scan() {
-		var e corpusEntry
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			t.Fatalf("corpus line %d: %v", len(out)+1, err)
-		}
-		out = append(out, e)
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return sharedtest.JSONLines[corpusEntry](t, "realdata", "probe_corpus", "real_tool_probes.jsonl")
 }
 
 // requestBytes returns the plaintext HTTP request of an entry: the decrypted
