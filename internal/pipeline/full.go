@@ -259,7 +259,7 @@ func datasetOf(layout *feature.Layout, probes []probe.Probe, orgs []string, clas
 	for i, p := range probes {
 		layout.Encode(p, buf)
 		y := classes.TrainLabel(orgs[i])
-		key := string(buf) + string(rune(y+2))
+		key := string(buf) + string(rune(y+2)) // y ≥ -1: a positive rune per label
 		if j, ok := index[key]; ok {
 			ds.Counts[j]++
 			continue
@@ -357,21 +357,7 @@ func predict(sm *ServiceModel, probes []probe.Probe) ([]openset.Prediction, erro
 // ipRows votes probe predictions per (IP, service, window) and labels each
 // row with the IP's ground truth.
 func ipRows(data *Data, preds map[string][]int, classes *Classes, window ensemble.WindowConfig) ([]ensemble.IPRow, []int, error) {
-	var pp []ensemble.ProbePred
-	orgOf := map[string]string{}
-	for _, svc := range Services {
-		for i, p := range data.Probes[svc] {
-			if preds[svc] == nil {
-				break
-			}
-			ip := p.SrcIP.String()
-			pp = append(pp, ensemble.ProbePred{IP: ip, Service: svc, Time: p.Time, Class: preds[svc][i]})
-			if o := data.Orgs[svc][i]; o != "" {
-				orgOf[ip] = o
-			}
-		}
-	}
-	rows, err := ensemble.VoteProbes(pp, window)
+	rows, orgOf, err := voteRows(data, preds, window)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -382,22 +368,34 @@ func ipRows(data *Data, preds map[string][]int, classes *Classes, window ensembl
 	return rows, labels, nil
 }
 
-// Identify attributes every scanner IP of data (one window over the whole
-// range) with the ensemble.
-func Identify(data *Data, preds map[string][]int, classes *Classes, ens *ensemble.Model) ([]Attribution, error) {
-	rows, truths, err := ipRows(data, preds, classes, ensemble.WindowConfig{})
-	if err != nil {
-		return nil, err
-	}
+// voteRows votes probe predictions per (IP, service, window) and returns
+// each IP's ground-truth org ("" unattributed) alongside.
+func voteRows(data *Data, preds map[string][]int, window ensemble.WindowConfig) ([]ensemble.IPRow, map[string]string, error) {
+	var pp []ensemble.ProbePred
 	orgOf := map[string]string{}
 	for _, svc := range Services {
+		if preds[svc] == nil {
+			continue
+		}
 		for i, p := range data.Probes[svc] {
+			ip := p.SrcIP.String()
+			pp = append(pp, ensemble.ProbePred{IP: ip, Service: svc, Time: p.Time, Class: preds[svc][i]})
 			if o := data.Orgs[svc][i]; o != "" {
-				orgOf[p.SrcIP.String()] = o
+				orgOf[ip] = o
 			}
 		}
 	}
-	_ = truths
+	rows, err := ensemble.VoteProbes(pp, window)
+	return rows, orgOf, err
+}
+
+// Identify attributes every scanner IP of data (one window over the whole
+// range) with the ensemble.
+func Identify(data *Data, preds map[string][]int, classes *Classes, ens *ensemble.Model) ([]Attribution, error) {
+	rows, orgOf, err := voteRows(data, preds, ensemble.WindowConfig{})
+	if err != nil {
+		return nil, err
+	}
 	atts := ens.Predict(rows)
 	out := make([]Attribution, len(rows))
 	for i, r := range rows {
