@@ -50,16 +50,11 @@ func TrainIncremental(ctx context.Context, data *Data, fullyDisclosed func(strin
 		return nil, errors.New("pipeline: no labelled scanner of a known organisation before the test week")
 	}
 	opts.logf("incremental mode: %d training weeks, test week from %s, %d known organisations", len(starts)-1, testStart.Format("2006-01-02"), classes.Unknown)
-	res := &Result{Options: opts, Cut: testStart, Classes: classes, Models: map[string]*ServiceModel{}}
+	inc := NewIncremental(classes, opts, starts[0])
+	res := inc.Res
 	timing := map[string]float64{}
-	var (
-		allRows   []ensemble.IPRow
-		allLabels []int
-		weekly    []eval.WeekScore
-		ens       *ensemble.Model
-	)
-	window := ensemble.WindowConfig{Origin: starts[0], Length: opts.Window}
-	for w, ws := range starts[:len(starts)-1] {
+	var weekly []eval.WeekScore
+	for _, ws := range starts[:len(starts)-1] {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
@@ -68,67 +63,23 @@ func TrainIncremental(ctx context.Context, data *Data, fullyDisclosed func(strin
 			continue
 		}
 		// Out-of-sample score of this week with what was learnt before it.
-		if ens != nil {
-			if s, ok, err := scoreWeek(week, res, classes, ens, ws); err != nil {
+		if res.Ensemble != nil {
+			if s, ok, err := scoreWeek(week, res, classes, res.Ensemble, ws); err != nil {
 				return nil, err
 			} else if ok {
 				weekly = append(weekly, s)
 			}
 		}
 		t0 := time.Now()
-		preds := map[string][]int{}
-		for _, svc := range Services {
-			probes := week.Probes[svc]
-			sm := res.Models[svc]
-			if sm == nil {
-				if !hasKnownLabel(week.Orgs[svc], classes) {
-					continue // wait for a week that teaches this service something
-				}
-				var err error
-				if sm, err = buildServiceModel(svc, week, classes, opts, feature.ModeIncremental); err != nil {
-					return nil, err
-				}
-				sm.Background = NewBackground(opts.BackgroundMin)
-				res.Models[svc] = sm
-			} else if len(probes) > 0 {
-				if added := sm.Layout.Extend(probes); added > 0 {
-					opts.logf("%s: week %d added %d option pixels (%d used)", svc, w+1, added, sm.Layout.Used)
-				}
-			}
-			if hasKnownLabel(week.Orgs[svc], classes) {
-				if err := trainService(ctx, sm, week, classes, opts, weekIters); err != nil {
-					return nil, err
-				}
-			}
-			sm.Background.Add(sm, probes, week.Orgs[svc], classes)
-			var err error
-			if preds[svc], err = predictClasses(sm, probes); err != nil {
-				return nil, err
-			}
-		}
-		rows, labels, err := ipRows(week, preds, classes, window)
-		if err != nil {
-			return nil, err
-		}
-		if opts.PresumeUnknown {
-			presumeUnknown(rows, labels, classes, opts.unknownShare())
-		}
-		allRows, allLabels = append(allRows, rows...), append(allLabels, labels...)
-		if ens, err = ensemble.Fit(allRows, allLabels, ensembleConfig(opts, classes, window)); err != nil {
-			return nil, fmt.Errorf("pipeline: ensemble after week %d: %w", w+1, err)
-		}
-		// The artifact tunes θ on the latest week's rows.
-		if _, err := ens.TuneTheta(rows, labels); err != nil {
+		if err := inc.TrainWeek(ctx, week, ws, weekIters); err != nil {
 			return nil, err
 		}
 		timing["week_"+ws.Format("2006-01-02")] = time.Since(t0).Seconds()
-		opts.logf("week %d (%s): %d probes, ensemble on %d rows, θ = %.2f, %s",
-			w+1, ws.Format("2006-01-02"), week.Count(), len(allRows), ens.Theta, time.Since(t0).Round(time.Millisecond))
 	}
+	ens := res.Ensemble
 	if ens == nil {
 		return nil, errors.New("pipeline: no training week had labelled probes")
 	}
-	res.Ensemble = ens
 	t0 := time.Now()
 	testPreds, err := predictAll(res, test)
 	if err != nil {
@@ -150,6 +101,90 @@ func TrainIncremental(ctx context.Context, data *Data, fullyDisclosed func(strin
 		res.Report.TimingSeconds[k] = v
 	}
 	return res, nil
+}
+
+// Incremental is what the weekly updates carry from week to week: the
+// models, and the ensemble's rows of every week so far (the ensemble is
+// refitted on all of them each week).
+type Incremental struct {
+	Res    *Result
+	Rows   []ensemble.IPRow
+	Labels []int
+	Window ensemble.WindowConfig
+	// Weeks are the starts of the weeks trained so far.
+	Weeks []time.Time
+}
+
+// NewIncremental starts incremental training with weekly vote windows from
+// origin.
+func NewIncremental(classes *Classes, opts Options, origin time.Time) *Incremental {
+	return &Incremental{
+		Res:    &Result{Options: opts, Classes: classes, Models: map[string]*ServiceModel{}},
+		Window: ensemble.WindowConfig{Origin: origin, Length: opts.Window},
+	}
+}
+
+// TrainWeek is one incremental step on a week's probes: week 1 fixes each
+// service's fields and 32×32 layout; later weeks extend the layouts
+// (append-only), resume each model for weekIters on this week only, and the
+// ensemble is refitted on the rows of all weeks, θ tuned on this week's.
+func (inc *Incremental) TrainWeek(ctx context.Context, week *Data, ws time.Time, weekIters int) error {
+	res, classes, opts := inc.Res, inc.Res.Classes, inc.Res.Options
+	t0 := time.Now()
+	preds := map[string][]int{}
+	for _, svc := range Services {
+		probes := week.Probes[svc]
+		sm := res.Models[svc]
+		if sm == nil {
+			if !hasKnownLabel(week.Orgs[svc], classes) {
+				continue // wait for a week that teaches this service something
+			}
+			var err error
+			if sm, err = buildServiceModel(svc, week, classes, opts, feature.ModeIncremental); err != nil {
+				return err
+			}
+			sm.Background = NewBackground(opts.BackgroundMin)
+			res.Models[svc] = sm
+		} else if len(probes) > 0 {
+			if added := sm.Layout.Extend(probes); added > 0 {
+				opts.logf("%s: week of %s added %d option pixels (%d used)", svc, ws.Format("2006-01-02"), added, sm.Layout.Used)
+			}
+		}
+		if hasKnownLabel(week.Orgs[svc], classes) {
+			if err := trainService(ctx, sm, week, classes, opts, weekIters); err != nil {
+				return err
+			}
+		}
+		if sm.Background == nil {
+			sm.Background = NewBackground(opts.BackgroundMin)
+		}
+		sm.Background.Add(sm, probes, week.Orgs[svc], classes)
+		var err error
+		if preds[svc], err = predictClasses(sm, probes); err != nil {
+			return err
+		}
+	}
+	rows, labels, err := ipRows(week, preds, classes, inc.Window)
+	if err != nil {
+		return err
+	}
+	if opts.PresumeUnknown {
+		presumeUnknown(rows, labels, classes, opts.unknownShare())
+	}
+	inc.Rows, inc.Labels = append(inc.Rows, rows...), append(inc.Labels, labels...)
+	ens, err := ensemble.Fit(inc.Rows, inc.Labels, ensembleConfig(opts, classes, inc.Window))
+	if err != nil {
+		return fmt.Errorf("pipeline: ensemble after the week of %s: %w", ws.Format("2006-01-02"), err)
+	}
+	// The artifact tunes θ on the latest week's rows.
+	if _, err := ens.TuneTheta(rows, labels); err != nil {
+		return err
+	}
+	res.Ensemble = ens
+	inc.Weeks = append(inc.Weeks, ws)
+	opts.logf("week of %s: %d probes, ensemble on %d rows, θ = %.2f, %s",
+		ws.Format("2006-01-02"), week.Count(), len(inc.Rows), ens.Theta, time.Since(t0).Round(time.Millisecond))
+	return nil
 }
 
 func hasKnownLabel(orgs []string, classes *Classes) bool {
