@@ -159,3 +159,34 @@ func TestTrainIdentifyLists(t *testing.T) {
 		t.Errorf("identify without models must fail")
 	}
 }
+
+// TestIncrementalTrainAndUpdate: week 1 trained with train --mode
+// incremental, week 2 added by update; a week is never trained twice and
+// the updated models identify.
+func TestIncrementalTrainAndUpdate(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "sg.db")
+	if code, out := runCLI(t, "simulate", "--out", filepath.Join(dir, "w"), "--preset", "tiny", "--weeks", "2"); code != exitOK {
+		t.Fatalf("simulate: %s", out)
+	}
+	if code, out := runCLI(t, "ingest", "--db", db, filepath.Join(dir, "w", "pcap")); code != exitOK {
+		t.Fatalf("ingest: %s", out)
+	}
+	code, out := runCLI(t, "train", "--mode", "incremental", "--db", db, "--labels", filepath.Join(dir, "w", "labels.csv"), "--to", "2024-02-08")
+	if code != exitOK || !strings.Contains(out, "models incremental-") {
+		t.Fatalf("train --mode incremental exit %d: %s", code, out)
+	}
+	code, out = runCLI(t, "update", "--db", db, "--week-start", "2024-02-08")
+	if code != exitOK || !strings.Contains(out, "2 weeks trained") {
+		t.Fatalf("update exit %d: %s", code, out)
+	}
+	if code, _ := runCLI(t, "update", "--db", db, "--week-start", "2024-02-08"); code != exitError {
+		t.Errorf("a week trained twice must be refused")
+	}
+	if code, _ := runCLI(t, "update", "--db", db); code != exitUsage {
+		t.Errorf("update without --week-start must be a usage error")
+	}
+	if code, out := runCLI(t, "identify", "--db", db, "--from", "2024-02-08", "--format", "csv"); code != exitOK || strings.Count(out, "\n") < 5 {
+		t.Fatalf("identify after update exit %d: %s", code, out)
+	}
+}

@@ -59,8 +59,8 @@ the store path + ".models"). identify then attributes any period with them.
 Use evaluate to measure accuracy on held-out traffic.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if mode != "full" {
-				return usagef("--mode %q: train supports full (incremental runs through evaluate --mode incremental for now)", mode)
+			if mode != "full" && mode != "incremental" {
+				return usagef("--mode %q: want full or incremental", mode)
 			}
 			f, t, err := timeRange(from, to)
 			if err != nil {
@@ -91,14 +91,20 @@ Use evaluate to measure accuracy on held-out traffic.`,
 			if err != nil {
 				return err
 			}
-			res, err := pipeline.TrainFull(cmd.Context(), data, fullyDisclosed, opts)
-			if err != nil {
-				return err
-			}
-			_, last := data.Span()
-			man, err := res.Save(modelsDir(models), "full", last)
-			if err != nil {
-				return err
+			var man *pipeline.Manifest
+			if mode == "incremental" {
+				if man, err = trainIncremental(cmd, data, fullyDisclosed, opts, models); err != nil {
+					return err
+				}
+			} else {
+				res, err := pipeline.TrainFull(cmd.Context(), data, fullyDisclosed, opts)
+				if err != nil {
+					return err
+				}
+				_, last := data.Span()
+				if man, err = res.Save(modelsDir(models), "full", last); err != nil {
+					return err
+				}
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "models %s saved in %s: %d organisations, services %s\n",
 				man.Version, modelsDir(models), len(man.Classes), strings.Join(man.Services, ", "))
@@ -109,7 +115,7 @@ Use evaluate to measure accuracy on held-out traffic.`,
 	train.Flags().StringVar(&from, "from", "", "first probe time (RFC 3339 or YYYY-MM-DD)")
 	train.Flags().StringVar(&to, "to", "", "end of the period (exclusive)")
 	train.Flags().StringVar(&models, "models", "", "models folder (default: <db>.models)")
-	train.Flags().StringVar(&mode, "mode", "full", "training mode")
+	train.Flags().StringVar(&mode, "mode", "full", "full (one training) or incremental (week by week; update adds weeks later)")
 	train.Flags().BoolVar(&paper, "paper", false, "paper-faithful settings")
 	train.Flags().IntVar(&iterations, "iterations", 0, "training iterations per service (default 2000)")
 	rootCmd.AddCommand(train)
@@ -152,6 +158,92 @@ func init() {
 	identify.Flags().StringVar(&models, "models", "", "models folder (default: <db>.models)")
 	identify.Flags().StringVar(&format, "format", "table", "table, csv or jsonl")
 	rootCmd.AddCommand(identify)
+}
+
+// trainIncremental trains week by week over data and saves the state that
+// update continues from.
+func trainIncremental(cmd *cobra.Command, data *pipeline.Data, fullyDisclosed func(string) bool, opts pipeline.Options, models string) (*pipeline.Manifest, error) {
+	first, last := data.Span()
+	if first.IsZero() {
+		return nil, fmt.Errorf("no probes to train on")
+	}
+	starts := pipeline.Weeks(first, last)
+	classes := pipeline.NewClasses(data, fullyDisclosed)
+	if classes.Unknown == 0 {
+		return nil, fmt.Errorf("no labelled scanner of a known organisation in the period")
+	}
+	inc := pipeline.NewIncremental(classes, opts, starts[0])
+	for _, ws := range starts {
+		week := data.Slice(ws, ws.Add(7*24*time.Hour))
+		if week.Count() == 0 {
+			continue
+		}
+		if err := inc.TrainWeek(cmd.Context(), week, ws, pipeline.WeekIterations); err != nil {
+			return nil, err
+		}
+	}
+	return inc.Save(modelsDir(models))
+}
+
+func init() {
+	var weekStart, labels, models string
+	update := &cobra.Command{
+		Use:   "update --week-start DATE [--labels FILE]",
+		Short: "One incremental step: extend the layouts, train on one more week, refit the ensemble, save",
+		Long: `update continues models trained with 'train --mode incremental': the week
+[DATE, DATE+7d) of stored probes extends each service's layout (existing pixels never
+move), each model resumes for 200 iterations on that week only, and the ensemble is
+refitted on the rows of every week so far. A week already trained is refused.`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ws, err := parseTimeFlag("week-start", weekStart)
+			if err != nil {
+				return err
+			}
+			if ws.IsZero() {
+				return usagef("--week-start is required")
+			}
+			st, err := store.Open(cmd.Context(), global.DB)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			labelOf, fullyDisclosed, err := pipeline.Labels(cmd.Context(), st, labels, logTo(cmd))
+			if err != nil {
+				return err
+			}
+			inc, err := pipeline.LoadIncremental(modelsDir(models), fullyDisclosed)
+			if err != nil {
+				return err
+			}
+			for _, done := range inc.Weeks {
+				if done.Equal(ws) {
+					return fmt.Errorf("the week of %s is already trained", ws.Format("2006-01-02"))
+				}
+			}
+			inc.Res.Options.Log = logTo(cmd)
+			week, err := pipeline.Load(cmd.Context(), st, pipeline.Services, ws, ws.Add(7*24*time.Hour), labelOf)
+			if err != nil {
+				return err
+			}
+			if week.Count() == 0 {
+				return fmt.Errorf("no stored probes in the week of %s", ws.Format("2006-01-02"))
+			}
+			if err := inc.TrainWeek(cmd.Context(), week, ws, pipeline.WeekIterations); err != nil {
+				return err
+			}
+			man, err := inc.Save(modelsDir(models))
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "models %s: %d weeks trained, %d ensemble rows\n", man.Version, len(inc.Weeks), len(inc.Rows))
+			return nil
+		},
+	}
+	update.Flags().StringVar(&weekStart, "week-start", "", "first day of the week to add (YYYY-MM-DD)")
+	update.Flags().StringVar(&labels, "labels", "", "label file to import first")
+	update.Flags().StringVar(&models, "models", "", "models folder (default: <db>.models)")
+	rootCmd.AddCommand(update)
 }
 
 // period is a time range identified with saved models.

@@ -94,3 +94,35 @@ func backgroundFrom(minCount int, digests []string) *Background {
 	}
 	return b
 }
+
+// counts exports the occurrence counts (hex digest → [unlabelled, labelled])
+// so that a saved incremental state keeps learning.
+func (b *Background) counts() map[string][2]int {
+	out := make(map[string][2]int, len(b.unlabelled))
+	for d, u := range b.unlabelled {
+		out[hex.EncodeToString(d[:])] = [2]int{u, b.labelled[d]}
+	}
+	for d, l := range b.labelled {
+		if _, ok := b.unlabelled[d]; !ok {
+			out[hex.EncodeToString(d[:])] = [2]int{0, l}
+		}
+	}
+	return out
+}
+
+func backgroundFromCounts(minCount int, counts map[string][2]int) *Background {
+	b := NewBackground(minCount)
+	for s, c := range counts {
+		var d [32]byte
+		if raw, err := hex.DecodeString(s); err == nil && len(raw) == 32 {
+			copy(d[:], raw)
+			if c[0] > 0 {
+				b.unlabelled[d] = c[0]
+			}
+			if c[1] > 0 {
+				b.labelled[d] = c[1]
+			}
+		}
+	}
+	return b
+}

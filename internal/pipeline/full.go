@@ -56,7 +56,7 @@ type Options struct {
 	// reference BatchNorm, WRN-10-2 predicts one class for every image).
 	PixelScale float64
 	// Log receives progress lines; nil discards them.
-	Log func(format string, args ...any)
+	Log func(format string, args ...any) `json:"-"`
 }
 
 // Paper is the paper-faithful configuration: WRN-10-2, the top-6 MI

@@ -133,3 +133,70 @@ func (m *Models) Identify(data *Data) ([]Attribution, error) {
 	}
 	return Identify(data, preds, m.Classes, m.Ensemble)
 }
+
+// incrementalState is what an incremental models folder keeps besides the
+// models: the options, the weeks trained, the ensemble's rows of every week
+// (it is refitted on all of them), and the background counts.
+type incrementalState struct {
+	Options    Options                      `json:"options"`
+	Origin     time.Time                    `json:"window_origin"`
+	Weeks      []time.Time                  `json:"weeks"`
+	Rows       []ensemble.IPRow             `json:"rows"`
+	Labels     []int                        `json:"labels"`
+	Background map[string]map[string][2]int `json:"background_counts"`
+}
+
+// SaveIncremental writes an incremental state into dir (the models, plus
+// incremental.json, written before the manifest that makes it current).
+func (inc *Incremental) Save(dir string) (*Manifest, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	st := incrementalState{Options: inc.Res.Options, Origin: inc.Window.Origin, Weeks: inc.Weeks, Rows: inc.Rows,
+		Labels: inc.Labels, Background: map[string]map[string][2]int{}}
+	for svc, sm := range inc.Res.Models {
+		if sm.Background != nil {
+			st.Background[svc] = sm.Background.counts()
+		}
+	}
+	if err := atomicfile.Write(filepath.Join(dir, "incremental.json"), func(w io.Writer) error {
+		return json.NewEncoder(w).Encode(st)
+	}); err != nil {
+		return nil, err
+	}
+	until := time.Time{}
+	if n := len(inc.Weeks); n > 0 {
+		until = inc.Weeks[n-1].Add(7 * 24 * time.Hour)
+	}
+	return inc.Res.Save(dir, "incremental", until)
+}
+
+// LoadIncremental reads a folder saved by Incremental.Save, ready for the
+// next week.
+func LoadIncremental(dir string, fullyDisclosed func(string) bool) (*Incremental, error) {
+	m, err := LoadModels(dir, fullyDisclosed)
+	if err != nil {
+		return nil, err
+	}
+	if m.Manifest.Mode != "incremental" {
+		return nil, fmt.Errorf("%s holds %s-mode models; weekly updates need models trained with --mode incremental", dir, m.Manifest.Mode)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "incremental.json"))
+	if err != nil {
+		return nil, err
+	}
+	var st incrementalState
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, fmt.Errorf("%s/incremental.json: %w", dir, err)
+	}
+	if len(st.Rows) != len(st.Labels) {
+		return nil, fmt.Errorf("%s/incremental.json: %d rows but %d labels", dir, len(st.Rows), len(st.Labels))
+	}
+	for svc, sm := range m.Services {
+		sm.Background = backgroundFromCounts(st.Options.BackgroundMin, st.Background[svc])
+	}
+	inc := NewIncremental(m.Classes, st.Options, st.Origin)
+	inc.Res.Models, inc.Res.Ensemble = m.Services, m.Ensemble
+	inc.Rows, inc.Labels, inc.Weeks = st.Rows, st.Labels, st.Weeks
+	return inc, nil
+}
