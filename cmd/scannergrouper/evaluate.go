@@ -21,7 +21,7 @@ func init() {
 		selectMode               string
 		split, unknownShare      float64
 		iterations               int
-		paper, useDB             bool
+		paper, useDB, crossFit   bool
 	)
 	cmd := &cobra.Command{
 		Use:   "evaluate --pcap DIR --labels FILE [flags]",
@@ -66,6 +66,9 @@ iterations); the defaults are the project's faster ones.`,
 					return usagef("--unknown-share must be in (0, 1]")
 				}
 				opts.UnknownShare = unknownShare
+			}
+			if fl.Changed("cross-fit") {
+				opts.CrossFit = crossFit
 			}
 			if split <= 0 || split >= 1 {
 				return usagef("--split must be in (0, 1)")
@@ -117,6 +120,7 @@ iterations); the defaults are the project's faster ones.`,
 	fl.IntVar(&iterations, "iterations", 0, "training iterations per service")
 	fl.StringVar(&selectMode, "select", "", "field selection: paper or default")
 	fl.BoolVar(&paper, "paper", false, "paper-faithful settings")
+	fl.BoolVar(&crossFit, "cross-fit", false, "fit the ensemble on out-of-sample (2-fold) votes instead of in-sample ones")
 	fl.Float64Var(&unknownShare, "unknown-share", 1, "share of unattributed training scanners presumed unknown by the ensemble (lower: more attributions, more innocent scanners attributed)")
 	fl.StringVar(&jsonOut, "json", "", "write the JSON report (DESIGN §4.4) to this file")
 	fl.StringVar(&predsOut, "predictions", "", "write ip,org,probability for every test IP to this CSV")

@@ -86,3 +86,29 @@ func TestFullModeOnTinyWorld(t *testing.T) {
 		t.Fatalf("not deterministic: %+v vs %+v", again.Report.WeightedAvg, rep.WeightedAvg)
 	}
 }
+
+// TestCrossFitVotesAreOutOfSample: with CrossFit every training probe is
+// predicted by a model that never saw its scanner, and the run completes.
+func TestCrossFitVotesAreOutOfSample(t *testing.T) {
+	world := tinyWorld(t)
+	opts := Default(1)
+	opts.Iterations, opts.CrossFit = 100, true
+	res, err := RunEvaluation(context.Background(), EvalConfig{Pcaps: []string{filepath.Join(world, "pcap")},
+		Labels: filepath.Join(world, "labels.csv"), Mode: "full", Opts: opts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := res.Report.TimingSeconds["crossfit"]; !ok || len(res.Test) == 0 {
+		t.Fatalf("cross-fitted run: timing %v, %d test IPs", res.Report.TimingSeconds, len(res.Test))
+	}
+	// Folds follow the address, so one scanner's probes share a fold.
+	folds := map[int]bool{}
+	for _, ps := range res.TestData.Probes {
+		for _, p := range ps {
+			folds[ipFold(p)] = true
+		}
+	}
+	if len(folds) != crossFitFolds {
+		t.Errorf("test scanners fall in %d folds, want %d", len(folds), crossFitFolds)
+	}
+}
