@@ -3,9 +3,10 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/netip"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -105,12 +106,7 @@ func printIngestSummary(cmd *cobra.Command, r ingest.Result, took time.Duration)
 	w := cmd.OutOrStdout()
 	fmt.Fprintf(w, "files %d, packets %d, sessions %d (%d without handshake), first probes %d, newly stored %d, in %s\n",
 		r.Files, r.Packets, r.Sessions, r.Midstream, r.Probes, r.Stored, took.Round(time.Millisecond))
-	services := make([]string, 0, len(r.ByService))
-	for s := range r.ByService {
-		services = append(services, s)
-	}
-	sort.Strings(services)
-	for _, s := range services {
+	for _, s := range slices.Sorted(maps.Keys(r.ByService)) {
 		fmt.Fprintf(w, "  %-6s %d\n", s, r.ByService[s])
 	}
 }

@@ -5,9 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -315,13 +316,8 @@ func writeAttributions(w io.Writer, atts []pipeline.Attribution, format string) 
 		fmt.Fprintf(tw, "%s\t%s\t%.2f\t%s\t%s\n", a.IP, a.Org, a.Prob, strings.Join(a.Services, "+"), a.Truth)
 	}
 	tw.Flush()
-	orgs := make([]string, 0, len(perOrg))
-	for o := range perOrg {
-		orgs = append(orgs, o)
-	}
-	sort.Strings(orgs)
 	fmt.Fprintf(w, "\n%d scanner IPs:", len(atts))
-	for _, o := range orgs {
+	for _, o := range slices.Sorted(maps.Keys(perOrg)) {
 		fmt.Fprintf(w, " %s %d", o, perOrg[o])
 	}
 	fmt.Fprintln(w)
@@ -360,12 +356,7 @@ func init() {
 			if err := os.MkdirAll(out, 0o755); err != nil {
 				return err
 			}
-			orgs := make([]string, 0, len(byOrg))
-			for o := range byOrg {
-				orgs = append(orgs, o)
-			}
-			sort.Strings(orgs)
-			for _, o := range orgs {
+			for _, o := range slices.Sorted(maps.Keys(byOrg)) {
 				rows := byOrg[o]
 				if err := writeOrgList(out, o, rows); err != nil {
 					return err
