@@ -21,7 +21,13 @@ func (p *Points) Row(i int) []float64 { return p.X[i*p.D : (i+1)*p.D] }
 
 // PointsFromFloat32 copies rows into a Points; all rows must have the same non-zero length and
 // finite values.
-func PointsFromFloat32(rows [][]float32) (*Points, error) {
+func PointsFromFloat32(rows [][]float32) (*Points, error) { return pointsFrom(rows) }
+
+// PointsFromFloat64 copies rows into a Points; all rows must have the same non-zero length and
+// finite values.
+func PointsFromFloat64(rows [][]float64) (*Points, error) { return pointsFrom(rows) }
+
+func pointsFrom[T float32 | float64](rows [][]T) (*Points, error) {
 	if len(rows) == 0 {
 		return nil, errors.New("analysis: no vectors")
 	}
@@ -41,31 +47,6 @@ func PointsFromFloat32(rows [][]float32) (*Points, error) {
 			}
 			p.X = append(p.X, f)
 		}
-	}
-	return p, nil
-}
-
-// PointsFromFloat64 copies rows into a Points; all rows must have the same non-zero length and
-// finite values.
-func PointsFromFloat64(rows [][]float64) (*Points, error) {
-	if len(rows) == 0 {
-		return nil, errors.New("analysis: no vectors")
-	}
-	d := len(rows[0])
-	if d == 0 {
-		return nil, errors.New("analysis: vectors have dimension 0")
-	}
-	p := &Points{N: len(rows), D: d, X: make([]float64, 0, len(rows)*d)}
-	for i, r := range rows {
-		if len(r) != d {
-			return nil, fmt.Errorf("analysis: vector %d has dimension %d, want %d", i, len(r), d)
-		}
-		for j, v := range r {
-			if math.IsNaN(v) || math.IsInf(v, 0) {
-				return nil, fmt.Errorf("analysis: vector %d component %d is not finite", i, j)
-			}
-		}
-		p.X = append(p.X, r...)
 	}
 	return p, nil
 }
