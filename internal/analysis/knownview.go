@@ -2,7 +2,6 @@ package analysis
 
 import (
 	"cmp"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -27,6 +26,10 @@ type KnownViewConfig struct {
 	MaxPerOrg int // labelled probes drawn per org, a seeded sample (default 1000; 5 orgs × 1000 is as much as a figure can show)
 	TSNE      TSNEConfig
 }
+
+// minViewPoints is the fewest probes a t-SNE view is drawn for (tsne.go
+// needs 4).
+const minViewPoints = 4
 
 func (c KnownViewConfig) withDefaults() KnownViewConfig {
 	if c.MaxOrgs <= 0 {
@@ -104,8 +107,9 @@ func KnownClassView(in KnownClassInput, cfg KnownViewConfig) ([]ViewPoint, []Org
 			pts = append(pts, ViewPoint{Group: a.Org, Highlight: true})
 		}
 	}
-	if len(rows) < 4 {
-		return nil, counts, errors.New("analysis: known-class view needs at least 4 probes")
+	if len(rows) < minViewPoints {
+		// t-SNE of a handful of points says nothing; the counts still do.
+		return nil, counts, nil
 	}
 	p, err := PointsFromFloat32(rows)
 	if err != nil {

@@ -192,8 +192,11 @@ func analyseService(svc ServiceInput, cfg Config) (*ServiceReport, error) {
 			return nil, err
 		}
 		kc.Orgs, sr.KnownView = counts, pts
-		if len(pts) == 0 {
+		switch {
+		case len(counts) == 0:
 			kc.Note = "No unknown-class probe was attributed to a known org."
+		case len(pts) == 0:
+			kc.Note = fmt.Sprintf("Fewer than %d probes to show: no figure.", minViewPoints)
 		}
 		sr.KnownClass = kc
 	}

@@ -330,3 +330,20 @@ func TestMarkdownAndSpreadsheetEscaping(t *testing.T) {
 		t.Error("fileSafe")
 	}
 }
+
+// TestKnownClassViewTooFewProbes: one attributed probe next to two
+// labelled ones is counted but not drawn (t-SNE needs 4 points); it must
+// not fail the whole analysis, as it once failed the demo on a tiny world.
+func TestKnownClassViewTooFewProbes(t *testing.T) {
+	in := KnownClassInput{
+		Labelled:   []OrgVector{{Org: "shodan", Vector: []float32{1, 0}}, {Org: "shodan", Vector: []float32{0, 1}}},
+		Attributed: []OrgVector{{Org: "shodan", Vector: []float32{1, 1}}},
+	}
+	pts, counts, err := KnownClassView(in, KnownViewConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pts) != 0 || len(counts) != 1 || counts[0] != (OrgCount{Org: "shodan", Labelled: 2, Attributed: 1}) {
+		t.Errorf("points %v counts %+v, want no points and shodan 2/1", pts, counts)
+	}
+}
