@@ -3,7 +3,10 @@
 //
 //  1. VoteProbes: per (IP, service, window) the mode of the probe
 //     predictions, ties to the smallest class index (pandas'
-//     Series.mode()[0]), so the unknown class K loses every tie. Windows
+//     Series.mode()[0]), so the unknown class K loses every tie. A caller
+//     may mark predictions weak (a payload many other scanners send);
+//     a group with a strong prediction then votes among its strong ones
+//     only. Windows
 //     are [Origin + i·Length, Origin + (i+1)·Length); the artifact uses
 //     7-day windows from a 16:00 UTC day boundary for the training rows,
 //     drops the trailing partial window, and one window over the whole

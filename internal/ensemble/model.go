@@ -47,6 +47,11 @@ type Config struct {
 	// unattributed ones goes to the org; unweighted, the regression follows
 	// how often the pattern really belongs to each class.
 	Unweighted bool
+	// MultiHot encodes every value a service predicted for the row's
+	// probes (IPRow.Seen) instead of the vote alone: an IP that sends a
+	// tool everybody uses and a payload only one organisation sends shows
+	// both.
+	MultiHot bool
 }
 
 // ServiceFeatures is one service's block of the one-hot layout: one
@@ -88,6 +93,8 @@ type Model struct {
 	ThetaF1 float64
 	Window  WindowConfig
 	Fits    []FitInfo
+	// MultiHot: see Config.MultiHot.
+	MultiHot bool
 
 	index        []map[int]int // per service block: class value → feature index
 	absentIndex  []int         // per service block: feature index of absent, or -1
@@ -149,7 +156,7 @@ func Fit(rows []IPRow, labels []int, cfg Config) (*Model, error) {
 			fitLabels = append(fitLabels, l)
 		}
 	}
-	m := &Model{Unknown: cfg.Unknown, C: cfg.C, Window: cfg.Window, ClassNames: slices.Clone(cfg.ClassNames)}
+	m := &Model{Unknown: cfg.Unknown, C: cfg.C, Window: cfg.Window, ClassNames: slices.Clone(cfg.ClassNames), MultiHot: cfg.MultiHot}
 	for _, l := range fitLabels {
 		if _, found := slices.BinarySearch(m.Classes, l); !found {
 			m.Classes = append(m.Classes, l)
@@ -159,7 +166,7 @@ func Fit(rows []IPRow, labels []int, cfg Config) (*Model, error) {
 	if len(m.Classes) < 2 {
 		return nil, fmt.Errorf("ensemble: need known-class rows of at least 2 classes, got %d", len(m.Classes))
 	}
-	m.Features = layout(fitRows, cfg.Services)
+	m.Features = layout(fitRows, cfg.Services, m.values)
 	m.buildIndex()
 
 	pat, classCounts := m.groupPatterns(fitRows, fitLabels)
@@ -229,11 +236,31 @@ func checkVotes(r IPRow) error {
 			return fmt.Errorf("ensemble: IP %s window %d: negative %s vote %d", r.IP, r.Window, svc, v)
 		}
 	}
+	for svc, seen := range r.Seen {
+		if slices.ContainsFunc(seen, func(v int) bool { return v < 0 }) {
+			return fmt.Errorf("ensemble: IP %s window %d: negative %s value in %v", r.IP, r.Window, svc, seen)
+		}
+	}
 	return nil
 }
 
+// values returns the encoded values of a row's service: its vote, or with
+// MultiHot every value seen (the vote alone for rows saved without Seen).
+func (m *Model) values(r IPRow, svc string) ([]int, bool) {
+	v, ok := r.Votes[svc]
+	if !ok {
+		return nil, false
+	}
+	if m.MultiHot {
+		if seen := r.Seen[svc]; len(seen) > 0 {
+			return seen, true
+		}
+	}
+	return []int{v}, true
+}
+
 // layout derives the one-hot blocks from the fitting rows.
-func layout(rows []IPRow, services []string) []ServiceFeatures {
+func layout(rows []IPRow, services []string, values func(IPRow, string) ([]int, bool)) []ServiceFeatures {
 	if services == nil {
 		seen := map[string]bool{}
 		for _, r := range rows {
@@ -249,15 +276,17 @@ func layout(rows []IPRow, services []string) []ServiceFeatures {
 	out := make([]ServiceFeatures, 0, len(services))
 	for _, svc := range services {
 		f := ServiceFeatures{Service: svc}
-		values := map[int]bool{}
+		seen := map[int]bool{}
 		for _, r := range rows {
-			if v, ok := r.Votes[svc]; ok {
-				values[v] = true
+			if vs, ok := values(r, svc); ok {
+				for _, v := range vs {
+					seen[v] = true
+				}
 			} else {
 				f.Absent = true
 			}
 		}
-		for v := range values {
+		for v := range seen {
 			f.Values = append(f.Values, v)
 		}
 		slices.Sort(f.Values)
@@ -293,9 +322,11 @@ func (m *Model) Width() int { return m.width }
 // encode appends the active feature indices of a row to dst.
 func (m *Model) encode(dst []int, r IPRow) []int {
 	for b, f := range m.Features {
-		if v, ok := r.Votes[f.Service]; ok {
-			if j, ok := m.index[b][v]; ok {
-				dst = append(dst, j)
+		if vs, ok := m.values(r, f.Service); ok {
+			for _, v := range vs {
+				if j, ok := m.index[b][v]; ok {
+					dst = append(dst, j)
+				}
 			}
 		} else if m.absentIndex[b] >= 0 {
 			dst = append(dst, m.absentIndex[b])

@@ -443,6 +443,10 @@ func TestFitErrors(t *testing.T) {
 	if _, err := Fit(bad, []int{0, 1}, Config{Unknown: 3}); err == nil {
 		t.Error("negative vote accepted")
 	}
+	bad = []IPRow{{IP: "a", Votes: map[string]int{"http": 1}, Seen: map[string][]int{"http": {-2, 1}}}, rows[1]}
+	if _, err := Fit(bad, []int{0, 1}, Config{Unknown: 3, MultiHot: true}); err == nil {
+		t.Error("negative multi-hot value accepted")
+	}
 }
 
 func TestSaveLoadRoundTrip(t *testing.T) {
@@ -564,5 +568,64 @@ func TestFitUnknownModelSavesAndLoads(t *testing.T) {
 	}
 	if got := back.PredictTheta(rows[2:], 0)[0].Class; got != 2 {
 		t.Errorf("loaded model predicts %d for the unknown pattern", got)
+	}
+}
+
+// TestMultiHotSeesEveryPrediction: two orgs whose IPs vote the same class
+// (the payload both send) but differ in a second payload only one of them
+// sends. The vote alone cannot tell them apart; the multi-hot features can.
+func TestMultiHotSeesEveryPrediction(t *testing.T) {
+	var rows []IPRow
+	var labels []int
+	add := func(n int, seen []int, label int) {
+		for i := 0; i < n; i++ {
+			rows = append(rows, IPRow{IP: fmt.Sprintf("%v-%d-%d", seen, label, i),
+				Votes: map[string]int{"http": 0}, Seen: map[string][]int{"http": seen}})
+			labels = append(labels, label)
+		}
+	}
+	add(30, []int{0}, 0)    // org 0: only the shared payload (predicted 0)
+	add(20, []int{0, 1}, 1) // org 1: the shared payload and its own (predicted 1)
+	cfg := Config{Unknown: 2, Services: []string{"http"}}
+	voteOnly, err := Fit(rows, labels, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MultiHot = true
+	multi, err := Fit(rows, labels, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Layout: http=0 http=1 (no absent: every row has http).
+	if voteOnly.Width() != 1 || multi.Width() != 2 {
+		t.Fatalf("widths %d and %d, want 1 and 2", voteOnly.Width(), multi.Width())
+	}
+	if got := multi.encode(nil, rows[len(rows)-1]); len(got) != 2 || got[0] != 0 || got[1] != 1 {
+		t.Errorf("multi-hot encoding of an org-1 row = %v, want [0 1]", got)
+	}
+	// A row saved without Seen (older incremental state) encodes its vote.
+	if got := multi.encode(nil, IPRow{Votes: map[string]int{"http": 1}}); len(got) != 1 || got[0] != 1 {
+		t.Errorf("vote-only row under multi-hot = %v, want [1]", got)
+	}
+	org1 := rows[len(rows)-1:]
+	if got := voteOnly.PredictTheta(org1, 0)[0].Class; got != 0 {
+		t.Errorf("vote-only model: org-1 row → %d; with identical features the larger org 0 should win", got)
+	}
+	if got := multi.PredictTheta(org1, 0)[0].Class; got != 1 {
+		t.Errorf("multi-hot model: org-1 row → %d, want 1", got)
+	}
+	if got := multi.PredictTheta(rows[:1], 0)[0].Class; got != 0 {
+		t.Errorf("multi-hot model: org-0 row → %d, want 0", got)
+	}
+	var buf bytes.Buffer
+	if err := multi.Save(&buf); err != nil {
+		t.Fatal(err)
+	}
+	back, err := Load(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !back.MultiHot || back.PredictTheta(org1, 0)[0].Class != 1 {
+		t.Error("a loaded multi-hot model must keep encoding every prediction")
 	}
 }

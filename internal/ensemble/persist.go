@@ -37,6 +37,7 @@ type savedModel struct {
 	ThetaF1    float64           `json:"theta_f1"`
 	Window     WindowConfig      `json:"window"`
 	Fits       []FitInfo         `json:"fits,omitempty"`
+	MultiHot   bool              `json:"multi_hot,omitempty"`
 }
 
 // Save writes the model as versioned JSON.
@@ -47,7 +48,7 @@ func (m *Model) Save(w io.Writer) error {
 		Format: Format, Version: FormatVersion,
 		Unknown: m.Unknown, Classes: m.Classes, ClassNames: m.ClassNames, Features: m.Features,
 		Coef: m.Coef, Intercept: m.Intercept, C: m.C, Theta: m.Theta, ThetaF1: m.ThetaF1,
-		Window: m.Window, Fits: m.Fits,
+		Window: m.Window, Fits: m.Fits, MultiHot: m.MultiHot,
 	})
 }
 
@@ -84,7 +85,7 @@ func Load(r io.Reader) (*Model, error) {
 	}
 	m := &Model{Unknown: s.Unknown, Classes: s.Classes, ClassNames: s.ClassNames, Features: s.Features,
 		Coef: s.Coef, Intercept: s.Intercept, C: s.C, Theta: s.Theta, ThetaF1: s.ThetaF1,
-		Window: s.Window, Fits: s.Fits}
+		Window: s.Window, Fits: s.Fits, MultiHot: s.MultiHot}
 	if err := m.check(); err != nil {
 		return nil, fmt.Errorf("ensemble: invalid model: %w", err)
 	}

@@ -18,6 +18,12 @@ type ProbePred struct {
 	Service string
 	Time    time.Time
 	Class   int
+	// Weak marks a prediction that is poor evidence of its class: the
+	// probe's payload is one that many scanners outside that class send
+	// too (a generic tool's default request). A group with any strong
+	// prediction votes among its strong ones only, so one payload that only
+	// an organisation sends outweighs several that everybody sends.
+	Weak bool
 }
 
 // WindowConfig cuts time into consecutive windows [Origin + i·Length,
@@ -78,12 +84,17 @@ type IPRow struct {
 	IP     string
 	Window int
 	Votes  map[string]int
+	// Seen lists, per service, every value predicted for the group's
+	// probes, ascending (the multi-hot features of Config.MultiHot).
+	Seen map[string][]int `json:",omitempty"`
 }
 
 // VoteProbes groups predictions by (IP, service, window) and takes the mode
 // of each group; ties go to the smallest class index, as pandas'
 // Series.mode()[0] does in the artifact, so the unknown class (the largest
-// index) loses every tie. Rows come out sorted by window, then IP.
+// index) loses every tie. A group that holds strong and weak predictions
+// takes the mode of its strong ones (without weak predictions this is the
+// artifact's vote). Rows come out sorted by window, then IP.
 func VoteProbes(preds []ProbePred, window WindowConfig) ([]IPRow, error) {
 	if err := window.Validate(); err != nil {
 		return nil, err
@@ -95,8 +106,10 @@ func VoteProbes(preds []ProbePred, window WindowConfig) ([]IPRow, error) {
 	type voteKey struct {
 		groupKey
 		class int
+		weak  bool
 	}
 	counts := map[voteKey]int{}
+	hasStrong := map[groupKey]bool{}
 	for i, p := range preds {
 		if p.Class < 0 {
 			return nil, fmt.Errorf("ensemble: probe %d (%s %s) has negative class %d", i, p.IP, p.Service, p.Class)
@@ -108,11 +121,18 @@ func VoteProbes(preds []ProbePred, window WindowConfig) ([]IPRow, error) {
 		if !ok {
 			continue
 		}
-		counts[voteKey{groupKey{p.IP, p.Service, win}, p.Class}]++
+		g := groupKey{p.IP, p.Service, win}
+		counts[voteKey{g, p.Class, p.Weak}]++
+		if !p.Weak {
+			hasStrong[g] = true
+		}
 	}
 	type best struct{ class, count int }
 	mode := map[groupKey]best{}
 	for k, n := range counts {
+		if k.weak && hasStrong[k.groupKey] {
+			continue
+		}
 		cur, seen := mode[k.groupKey]
 		if !seen || n > cur.count || (n == cur.count && k.class < cur.class) {
 			mode[k.groupKey] = best{k.class, n}
@@ -127,10 +147,21 @@ func VoteProbes(preds []ProbePred, window WindowConfig) ([]IPRow, error) {
 		rk := rowKey{k.ip, k.window}
 		r := rows[rk]
 		if r == nil {
-			r = &IPRow{IP: k.ip, Window: k.window, Votes: map[string]int{}}
+			r = &IPRow{IP: k.ip, Window: k.window, Votes: map[string]int{}, Seen: map[string][]int{}}
 			rows[rk] = r
 		}
 		r.Votes[k.service] = b.class
+	}
+	for k := range counts {
+		r := rows[rowKey{k.ip, k.window}]
+		if seen := r.Seen[k.service]; !slices.Contains(seen, k.class) {
+			r.Seen[k.service] = append(seen, k.class)
+		}
+	}
+	for _, r := range rows {
+		for _, seen := range r.Seen {
+			slices.Sort(seen)
+		}
 	}
 	out := make([]IPRow, 0, len(rows))
 	for _, r := range rows {
