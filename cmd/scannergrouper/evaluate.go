@@ -20,8 +20,10 @@ func init() {
 		jsonOut, predsOut, truth string
 		selectMode               string
 		split, unknownShare      float64
+		minPurity                float64
 		iterations               int
 		paper, useDB, crossFit   bool
+		multiHot                 bool
 	)
 	cmd := &cobra.Command{
 		Use:   "evaluate --pcap DIR --labels FILE [flags]",
@@ -66,6 +68,15 @@ iterations); the defaults are the project's faster ones.`,
 					return usagef("--unknown-share must be in (0, 1]")
 				}
 				opts.UnknownShare = unknownShare
+			}
+			if fl.Changed("min-purity") {
+				if minPurity != 0 && (minPurity < 0.5 || minPurity >= 1) {
+					return usagef("--min-purity must be 0 (off) or in [0.5, 1)")
+				}
+				opts.MinPurity = minPurity
+			}
+			if fl.Changed("multi-hot") {
+				opts.MultiHot = multiHot
 			}
 			if fl.Changed("cross-fit") {
 				opts.CrossFit = crossFit
@@ -122,6 +133,8 @@ iterations); the defaults are the project's faster ones.`,
 	fl.BoolVar(&paper, "paper", false, "paper-faithful settings")
 	fl.BoolVar(&crossFit, "cross-fit", false, "fit the ensemble on out-of-sample (2-fold) votes instead of in-sample ones")
 	fl.Float64Var(&unknownShare, "unknown-share", 1, "share of unattributed training scanners presumed unknown by the ensemble (lower: more attributions, more innocent scanners attributed)")
+	fl.Float64Var(&minPurity, "min-purity", 0.5, "a probe is a strong vote for an org only if more than this share of the training IPs sending its encoding belong to the org (0: off, the paper's vote)")
+	fl.BoolVar(&multiHot, "multi-hot", true, "give the ensemble every org each service predicted for an IP, not only the vote")
 	fl.StringVar(&jsonOut, "json", "", "write the JSON report (DESIGN §4.4) to this file")
 	fl.StringVar(&predsOut, "predictions", "", "write ip,org,probability for every test IP to this CSV")
 	fl.StringVar(&truth, "truth", "", "simulated world's truth.csv: adds hidden-member recall and over-attribution")

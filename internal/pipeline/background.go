@@ -3,6 +3,7 @@ package pipeline
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"net/netip"
 	"sort"
 
 	"github.com/scannergrouper/scannergrouper/internal/probe"
@@ -18,44 +19,136 @@ import (
 // the known organisations clean. Images also seen from labelled scanners
 // are never in the set, so hidden members of known organisations, who send
 // their colleagues' payloads, are unaffected.
+//
+// The same counts, taken over distinct source IPs, also tell how much a
+// probe says about the organisation the classifier gives it (MinPurity):
+// zgrab2's default request is sent by Shadowserver and by a thousand
+// others, so the classifier rightly calls it Shadowserver-like, yet an IP
+// sending it is most likely not Shadowserver. Such probes are weak votes
+// (see vote); the ensemble learns what weak votes are worth.
 type Background struct {
 	// MinCount is how many unlabelled occurrences make an image background.
 	MinCount int
+	// MinPurity > 0 makes a probe a strong vote for its predicted class c
+	// only when more than MinPurity of the distinct training IPs that sent
+	// its encoding are labelled c (or when training never saw it).
+	MinPurity float64
 	// counts per image digest: unlabelled and labelled occurrences.
 	unlabelled map[[32]byte]int
 	labelled   map[[32]byte]int
+	// senders per image digest: distinct source IPs per training label
+	// (-1: not labelled), summed over Add calls (IP-weeks in incremental
+	// mode).
+	senders map[[32]byte]map[int]int
+	// owners is the frozen form of senders in a loaded full-mode model:
+	// the class that owns each training image, -1 for none.
+	owners map[[32]byte]int
 }
 
 // NewBackground returns an empty set; minCount ≤ 0 disables it.
 func NewBackground(minCount int) *Background {
-	return &Background{MinCount: minCount, unlabelled: map[[32]byte]int{}, labelled: map[[32]byte]int{}}
+	return &Background{MinCount: minCount, unlabelled: map[[32]byte]int{}, labelled: map[[32]byte]int{},
+		senders: map[[32]byte]map[int]int{}}
 }
+
+// withPurity sets MinPurity and returns b.
+func (b *Background) withPurity(p float64) *Background {
+	b.MinPurity = p
+	return b
+}
+
+func (b *Background) enabled() bool { return b != nil && (b.MinCount > 0 || b.MinPurity > 0) }
 
 // Add counts the training probes of one service (incremental mode calls it
 // every week; counts accumulate).
 func (b *Background) Add(sm *ServiceModel, probes []probe.Probe, orgs []string, classes *Classes) {
-	if b == nil || b.MinCount <= 0 {
+	if !b.enabled() {
 		return
 	}
+	type sender struct {
+		digest [32]byte
+		ip     netip.Addr
+	}
+	seen := map[sender]bool{}
 	buf := make([]uint8, sm.Layout.Pixels())
 	for i, p := range probes {
 		sm.Layout.Encode(p, buf)
 		d := sha256.Sum256(buf)
-		if classes.TrainLabel(orgs[i]) >= 0 {
+		y := classes.TrainLabel(orgs[i])
+		if y >= 0 {
 			b.labelled[d]++
 		} else {
 			b.unlabelled[d]++
+		}
+		if k := (sender{d, p.SrcIP}); !seen[k] {
+			seen[k] = true
+			if b.senders[d] == nil {
+				b.senders[d] = map[int]int{}
+			}
+			b.senders[d][y]++
 		}
 	}
 }
 
 // Contains reports whether an encoded image is background.
 func (b *Background) Contains(img []uint8) bool {
+	return b.containsDigest(sha256.Sum256(img))
+}
+
+func (b *Background) containsDigest(d [32]byte) bool {
 	if b == nil || b.MinCount <= 0 {
 		return false
 	}
-	d := sha256.Sum256(img)
 	return b.unlabelled[d] >= b.MinCount && b.labelled[d] == 0
+}
+
+// owner returns the class that owns an image (more than MinPurity of its
+// distinct training senders), -1 when none does, and whether training saw
+// the image at all.
+func (b *Background) owner(d [32]byte) (int, bool) {
+	if c, ok := b.owners[d]; ok {
+		return c, true
+	}
+	s, ok := b.senders[d]
+	if !ok {
+		return -1, false
+	}
+	total, best := 0, -1
+	for c, n := range s {
+		total += n
+		if c >= 0 && (best < 0 || n > s[best] || (n == s[best] && c < best)) {
+			best = c
+		}
+	}
+	if best >= 0 && float64(s[best]) > b.MinPurity*float64(total) {
+		return best, true
+	}
+	return -1, true
+}
+
+// vote turns a probe's predicted class into its vote value (see
+// Classes.weakVote): background images vote unknown, and with MinPurity
+// every prediction is weak unless training saw the image mostly from
+// scanners of the predicted class, or never saw it (the classifier's
+// generalisation is all there is to go on).
+func (b *Background) vote(img []uint8, class int, classes *Classes) int {
+	if !b.enabled() {
+		return class
+	}
+	d := sha256.Sum256(img)
+	if b.containsDigest(d) {
+		class = classes.Unknown
+	}
+	if b.MinPurity <= 0 {
+		return class
+	}
+	if class == classes.Unknown {
+		return classes.weakVote(class)
+	}
+	if owner, seen := b.owner(d); seen && owner != class {
+		return classes.weakVote(class)
+	}
+	return class
 }
 
 // Len is the number of background images.
@@ -86,9 +179,7 @@ func (b *Background) digests() []string {
 func backgroundFrom(minCount int, digests []string) *Background {
 	b := NewBackground(minCount)
 	for _, s := range digests {
-		var d [32]byte
-		if raw, err := hex.DecodeString(s); err == nil && len(raw) == 32 {
-			copy(d[:], raw)
+		if d, ok := parseDigest(s); ok {
 			b.unlabelled[d] = minCount
 		}
 	}
@@ -113,9 +204,7 @@ func (b *Background) counts() map[string][2]int {
 func backgroundFromCounts(minCount int, counts map[string][2]int) *Background {
 	b := NewBackground(minCount)
 	for s, c := range counts {
-		var d [32]byte
-		if raw, err := hex.DecodeString(s); err == nil && len(raw) == 32 {
-			copy(d[:], raw)
+		if d, ok := parseDigest(s); ok {
 			if c[0] > 0 {
 				b.unlabelled[d] = c[0]
 			}
@@ -125,4 +214,65 @@ func backgroundFromCounts(minCount int, counts map[string][2]int) *Background {
 		}
 	}
 	return b
+}
+
+// ownerTable exports, per training image (hex SHA-256), the class that owns
+// it or -1: what a saved full-mode model needs to tell weak votes.
+func (b *Background) ownerTable() map[string]int {
+	if b == nil || b.MinPurity <= 0 {
+		return nil
+	}
+	out := make(map[string]int, len(b.senders)+len(b.owners))
+	for d := range b.senders {
+		c, _ := b.owner(d)
+		out[hex.EncodeToString(d[:])] = c
+	}
+	for d, c := range b.owners {
+		out[hex.EncodeToString(d[:])] = c
+	}
+	return out
+}
+
+// senderCounts exports the distinct-sender counts (hex digest → label →
+// IPs) so that a saved incremental state keeps learning.
+func (b *Background) senderCounts() map[string]map[int]int {
+	if b == nil || len(b.senders) == 0 {
+		return nil
+	}
+	out := make(map[string]map[int]int, len(b.senders))
+	for d, s := range b.senders {
+		out[hex.EncodeToString(d[:])] = s
+	}
+	return out
+}
+
+// withOwners restores a saved owner table (frozen: Add does not change it).
+func (b *Background) withOwners(table map[string]int) *Background {
+	b.owners = make(map[[32]byte]int, len(table))
+	for s, c := range table {
+		if d, ok := parseDigest(s); ok {
+			b.owners[d] = c
+		}
+	}
+	return b
+}
+
+// withSenders restores saved distinct-sender counts.
+func (b *Background) withSenders(counts map[string]map[int]int) *Background {
+	for s, c := range counts {
+		if d, ok := parseDigest(s); ok {
+			b.senders[d] = c
+		}
+	}
+	return b
+}
+
+func parseDigest(s string) ([32]byte, bool) {
+	var d [32]byte
+	raw, err := hex.DecodeString(s)
+	if err != nil || len(raw) != 32 {
+		return d, false
+	}
+	copy(d[:], raw)
+	return d, true
 }

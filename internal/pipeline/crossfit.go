@@ -42,8 +42,12 @@ func crossFitPredictions(ctx context.Context, train *Data, classes *Classes, opt
 				continue
 			}
 			if !hasKnownLabel(in.Orgs[svc], classes) {
+				unknown := classes.Unknown
+				if opts.MinPurity > 0 {
+					unknown = classes.weakVote(unknown)
+				}
 				for _, i := range heldIdx {
-					out[i] = classes.Unknown
+					out[i] = unknown
 				}
 				continue
 			}
@@ -54,9 +58,9 @@ func crossFitPredictions(ctx context.Context, train *Data, classes *Classes, opt
 			if err := trainService(ctx, sm, in, classes, opts, opts.Iterations); err != nil {
 				return nil, err
 			}
-			sm.Background = NewBackground(opts.BackgroundMin)
+			sm.Background = newBackground(opts)
 			sm.Background.Add(sm, in.Probes[svc], in.Orgs[svc], classes)
-			p, err := predictClasses(sm, held)
+			p, err := predictVotes(sm, held, classes)
 			if err != nil {
 				return nil, err
 			}

@@ -177,6 +177,20 @@ func (c *Classes) TrainLabel(org string) int {
 	return -1
 }
 
+// weakVote is the vote value of a weak prediction of class c (0..Unknown):
+// Unknown+1+c, so that the ensemble tells weak votes from strong ones and
+// ensemble.VoteProbes can rank them (voteRows marks values above Unknown
+// weak).
+func (c *Classes) weakVote(class int) int { return c.Unknown + 1 + class }
+
+// probeClass is the class of a probe behind a vote value.
+func (c *Classes) probeClass(vote int) int {
+	if vote > c.Unknown {
+		return vote - c.Unknown - 1
+	}
+	return vote
+}
+
 // Name returns a class's org name.
 func (c *Classes) Name(class int) string {
 	if class >= 0 && class < len(c.Names) {

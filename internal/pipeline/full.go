@@ -53,6 +53,13 @@ type Options struct {
 	// least that often in training and never from a labelled scanner of a
 	// known organisation (see Background); 0 is the paper's behaviour.
 	BackgroundMin int
+	// MinPurity > 0 makes a probe a weak vote unless more than that share
+	// of the distinct training IPs sending its encoding belong to its
+	// predicted organisation (see Background); 0 is the paper's behaviour.
+	MinPurity float64
+	// MultiHot gives the ensemble every value each service predicted for
+	// an IP, not only the vote (ensemble.Config.MultiHot).
+	MultiHot bool
 	// PixelScale multiplies the uint8 pixels before the network (0: x/255).
 	// The paper mode feeds raw 0..255 values, as the artifact's int64 image
 	// arrays reach its network (docs/bench/nn.md: with x/255 and the
@@ -79,6 +86,8 @@ func Default(seed uint64) Options {
 	o.PresumeUnknown = true
 	o.BNMomentum, o.EMADecay = 0.1, 0.99
 	o.BackgroundMin = 10
+	o.MinPurity = 0.5
+	o.MultiHot = true
 	o.PixelScale = 0
 	return o
 }
@@ -178,14 +187,14 @@ func TrainFull(ctx context.Context, data *Data, fullyDisclosed func(string) bool
 		if err := trainService(ctx, sm, train, classes, opts, opts.Iterations); err != nil {
 			return nil, err
 		}
-		sm.Background = NewBackground(opts.BackgroundMin)
+		sm.Background = newBackground(opts)
 		sm.Background.Add(sm, train.Probes[svc], train.Orgs[svc], classes)
 		timing["train"] += time.Since(t0).Seconds()
 		t0 = time.Now()
-		if trainPreds[svc], err = predictClasses(sm, train.Probes[svc]); err != nil {
+		if trainPreds[svc], err = predictVotes(sm, train.Probes[svc], classes); err != nil {
 			return nil, err
 		}
-		if testPreds[svc], err = predictClasses(sm, test.Probes[svc]); err != nil {
+		if testPreds[svc], err = predictVotes(sm, test.Probes[svc], classes); err != nil {
 			return nil, err
 		}
 		timing["identify"] += time.Since(t0).Seconds()
@@ -336,8 +345,9 @@ func trainService(ctx context.Context, sm *ServiceModel, data *Data, classes *Cl
 	return nil
 }
 
-// predictClasses returns the open-set class of every probe.
-func predictClasses(sm *ServiceModel, probes []probe.Probe) ([]int, error) {
+// predictVotes returns the vote value of every probe: its open-set class,
+// made unknown or weak by the service's Background (Background.vote).
+func predictVotes(sm *ServiceModel, probes []probe.Probe, classes *Classes) ([]int, error) {
 	preds, err := predict(sm, probes)
 	if err != nil {
 		return nil, err
@@ -346,17 +356,18 @@ func predictClasses(sm *ServiceModel, probes []probe.Probe) ([]int, error) {
 	for i, p := range preds {
 		out[i] = p.Class
 	}
-	if sm.Background != nil && sm.Background.MinCount > 0 {
+	if sm.Background.enabled() {
 		buf := make([]uint8, sm.Layout.Pixels())
-		k := sm.Model.Config().K
 		for i, p := range probes {
 			sm.Layout.Encode(p, buf)
-			if sm.Background.Contains(buf) {
-				out[i] = k
-			}
+			out[i] = sm.Background.vote(buf, out[i], classes)
 		}
 	}
 	return out, nil
+}
+
+func newBackground(opts Options) *Background {
+	return NewBackground(opts.BackgroundMin).withPurity(opts.MinPurity)
 }
 
 func predict(sm *ServiceModel, probes []probe.Probe) ([]openset.Prediction, error) {
@@ -369,7 +380,7 @@ func predict(sm *ServiceModel, probes []probe.Probe) ([]openset.Prediction, erro
 // ipRows votes probe predictions per (IP, service, window) and labels each
 // row with the IP's ground truth.
 func ipRows(data *Data, preds map[string][]int, classes *Classes, window ensemble.WindowConfig) ([]ensemble.IPRow, []int, error) {
-	rows, orgOf, err := voteRows(data, preds, window)
+	rows, orgOf, err := voteRows(data, preds, classes, window)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -382,7 +393,7 @@ func ipRows(data *Data, preds map[string][]int, classes *Classes, window ensembl
 
 // voteRows votes probe predictions per (IP, service, window) and returns
 // each IP's ground-truth org ("" unattributed) alongside.
-func voteRows(data *Data, preds map[string][]int, window ensemble.WindowConfig) ([]ensemble.IPRow, map[string]string, error) {
+func voteRows(data *Data, preds map[string][]int, classes *Classes, window ensemble.WindowConfig) ([]ensemble.IPRow, map[string]string, error) {
 	var pp []ensemble.ProbePred
 	orgOf := map[string]string{}
 	for _, svc := range Services {
@@ -391,7 +402,8 @@ func voteRows(data *Data, preds map[string][]int, window ensemble.WindowConfig) 
 		}
 		for i, p := range data.Probes[svc] {
 			ip := p.SrcIP.String()
-			pp = append(pp, ensemble.ProbePred{IP: ip, Service: svc, Time: p.Time, Class: preds[svc][i]})
+			v := preds[svc][i]
+			pp = append(pp, ensemble.ProbePred{IP: ip, Service: svc, Time: p.Time, Class: v, Weak: v > classes.Unknown})
 			if o := data.Orgs[svc][i]; o != "" {
 				orgOf[ip] = o
 			}
@@ -404,7 +416,7 @@ func voteRows(data *Data, preds map[string][]int, window ensemble.WindowConfig) 
 // Identify attributes every scanner IP of data (one window over the whole
 // range) with the ensemble.
 func Identify(data *Data, preds map[string][]int, classes *Classes, ens *ensemble.Model) ([]Attribution, error) {
-	rows, orgOf, err := voteRows(data, preds, ensemble.WindowConfig{})
+	rows, orgOf, err := voteRows(data, preds, classes, ensemble.WindowConfig{})
 	if err != nil {
 		return nil, err
 	}
@@ -454,7 +466,7 @@ func Evaluate(mode string, atts []Attribution, data *Data, preds map[string][]in
 			}
 			if y := classes.Truth(data.Orgs[svc][i]); y >= 0 {
 				t = append(t, y)
-				p = append(p, preds[svc][i])
+				p = append(p, classes.probeClass(preds[svc][i]))
 			}
 		}
 		if len(t) == 0 {

@@ -143,7 +143,7 @@ func (inc *Incremental) TrainWeek(ctx context.Context, week *Data, ws time.Time,
 			if sm, err = buildServiceModel(svc, week, classes, opts, feature.ModeIncremental); err != nil {
 				return err
 			}
-			sm.Background = NewBackground(opts.BackgroundMin)
+			sm.Background = newBackground(opts)
 			res.Models[svc] = sm
 		} else if len(probes) > 0 {
 			if added := sm.Layout.Extend(probes); added > 0 {
@@ -156,11 +156,11 @@ func (inc *Incremental) TrainWeek(ctx context.Context, week *Data, ws time.Time,
 			}
 		}
 		if sm.Background == nil {
-			sm.Background = NewBackground(opts.BackgroundMin)
+			sm.Background = newBackground(opts)
 		}
 		sm.Background.Add(sm, probes, week.Orgs[svc], classes)
 		var err error
-		if preds[svc], err = predictClasses(sm, probes); err != nil {
+		if preds[svc], err = predictVotes(sm, probes, classes); err != nil {
 			return err
 		}
 	}
@@ -227,7 +227,7 @@ func rowFraction(r ensemble.IPRow) float64 {
 
 func ensembleConfig(opts Options, classes *Classes, window ensemble.WindowConfig) ensemble.Config {
 	return ensemble.Config{Unknown: classes.Unknown, Services: Services, ClassNames: classes.Names, Window: window,
-		FitUnknown: opts.PresumeUnknown, Unweighted: opts.PresumeUnknown}
+		FitUnknown: opts.PresumeUnknown, Unweighted: opts.PresumeUnknown, MultiHot: opts.MultiHot}
 }
 
 // predictAll predicts every service's probes of data with the current models.
@@ -238,7 +238,7 @@ func predictAll(res *Result, data *Data) (map[string][]int, error) {
 		if sm == nil {
 			continue
 		}
-		p, err := predictClasses(sm, data.Probes[svc])
+		p, err := predictVotes(sm, data.Probes[svc], res.Classes)
 		if err != nil {
 			return nil, err
 		}

@@ -36,6 +36,11 @@ type Manifest struct {
 	// unknown outright (see Background), and the count that made them so.
 	Background    map[string][]string `json:"background,omitempty"`
 	BackgroundMin int                 `json:"background_min,omitempty"`
+	// Owners maps, per service, every training encoding (SHA-256) to the
+	// class that sent most of it, or -1; other predictions for it are weak
+	// votes (see Background.MinPurity).
+	Owners    map[string]map[string]int `json:"owners,omitempty"`
+	MinPurity float64                   `json:"min_purity,omitempty"`
 }
 
 // Save writes the models into dir: manifest.json, one layout and one
@@ -48,7 +53,8 @@ func (r *Result) Save(dir, mode string, trainedUntil time.Time) (*Manifest, erro
 	}
 	man := &Manifest{FormatVersion: ModelsFormatVersion, Mode: mode, Created: time.Now().UTC(), TrainedUntil: trainedUntil.UTC(),
 		Classes: r.Classes.Names[:r.Classes.Unknown], Backbone: r.Options.Backbone, Select: string(r.Options.Select),
-		Seed: r.Options.Seed, Fields: map[string][]string{}, Background: map[string][]string{}, BackgroundMin: r.Options.BackgroundMin}
+		Seed: r.Options.Seed, Fields: map[string][]string{}, Background: map[string][]string{}, BackgroundMin: r.Options.BackgroundMin,
+		Owners: map[string]map[string]int{}, MinPurity: r.Options.MinPurity}
 	man.Version = fmt.Sprintf("%s-%s", mode, man.Created.Format("20060102T150405Z"))
 	for _, svc := range Services {
 		sm := r.Models[svc]
@@ -59,6 +65,9 @@ func (r *Result) Save(dir, mode string, trainedUntil time.Time) (*Manifest, erro
 		man.Fields[svc] = sm.Fields
 		if sm.Background != nil && sm.Background.MinCount > 0 {
 			man.Background[svc] = sm.Background.digests()
+		}
+		if t := sm.Background.ownerTable(); t != nil {
+			man.Owners[svc] = t
 		}
 		if err := sm.Layout.SaveFile(filepath.Join(dir, svc+".layout.json")); err != nil {
 			return nil, err
@@ -113,7 +122,8 @@ func LoadModels(dir string, fullyDisclosed func(string) bool) (*Models, error) {
 			return nil, fmt.Errorf("%s model: %w", svc, err)
 		}
 		m.Services[svc] = &ServiceModel{Service: svc, Fields: m.Manifest.Fields[svc], Layout: layout, Model: model,
-			Background: backgroundFrom(m.Manifest.BackgroundMin, m.Manifest.Background[svc])}
+			Background: backgroundFrom(m.Manifest.BackgroundMin, m.Manifest.Background[svc]).
+				withPurity(m.Manifest.MinPurity).withOwners(m.Manifest.Owners[svc])}
 	}
 	if m.Ensemble, err = ensemble.LoadFile(filepath.Join(dir, "ensemble.json")); err != nil {
 		return nil, err
@@ -125,7 +135,7 @@ func LoadModels(dir string, fullyDisclosed func(string) bool) (*Models, error) {
 func (m *Models) Identify(data *Data) ([]Attribution, error) {
 	preds := map[string][]int{}
 	for svc, sm := range m.Services {
-		p, err := predictClasses(sm, data.Probes[svc])
+		p, err := predictVotes(sm, data.Probes[svc], m.Classes)
 		if err != nil {
 			return nil, err
 		}
@@ -138,12 +148,13 @@ func (m *Models) Identify(data *Data) ([]Attribution, error) {
 // models: the options, the weeks trained, the ensemble's rows of every week
 // (it is refitted on all of them), and the background counts.
 type incrementalState struct {
-	Options    Options                      `json:"options"`
-	Origin     time.Time                    `json:"window_origin"`
-	Weeks      []time.Time                  `json:"weeks"`
-	Rows       []ensemble.IPRow             `json:"rows"`
-	Labels     []int                        `json:"labels"`
-	Background map[string]map[string][2]int `json:"background_counts"`
+	Options    Options                           `json:"options"`
+	Origin     time.Time                         `json:"window_origin"`
+	Weeks      []time.Time                       `json:"weeks"`
+	Rows       []ensemble.IPRow                  `json:"rows"`
+	Labels     []int                             `json:"labels"`
+	Background map[string]map[string][2]int      `json:"background_counts"`
+	Senders    map[string]map[string]map[int]int `json:"senders,omitempty"`
 }
 
 // SaveIncremental writes an incremental state into dir (the models, plus
@@ -153,10 +164,11 @@ func (inc *Incremental) Save(dir string) (*Manifest, error) {
 		return nil, err
 	}
 	st := incrementalState{Options: inc.Res.Options, Origin: inc.Window.Origin, Weeks: inc.Weeks, Rows: inc.Rows,
-		Labels: inc.Labels, Background: map[string]map[string][2]int{}}
+		Labels: inc.Labels, Background: map[string]map[string][2]int{}, Senders: map[string]map[string]map[int]int{}}
 	for svc, sm := range inc.Res.Models {
 		if sm.Background != nil {
 			st.Background[svc] = sm.Background.counts()
+			st.Senders[svc] = sm.Background.senderCounts()
 		}
 	}
 	if err := atomicfile.Write(filepath.Join(dir, "incremental.json"), func(w io.Writer) error {
@@ -193,7 +205,8 @@ func LoadIncremental(dir string, fullyDisclosed func(string) bool) (*Incremental
 		return nil, fmt.Errorf("%s/incremental.json: %d rows but %d labels", dir, len(st.Rows), len(st.Labels))
 	}
 	for svc, sm := range m.Services {
-		sm.Background = backgroundFromCounts(st.Options.BackgroundMin, st.Background[svc])
+		sm.Background = backgroundFromCounts(st.Options.BackgroundMin, st.Background[svc]).
+			withPurity(st.Options.MinPurity).withSenders(st.Senders[svc])
 	}
 	inc := NewIncremental(m.Classes, st.Options, st.Origin)
 	inc.Res.Models, inc.Res.Ensemble = m.Services, m.Ensemble
