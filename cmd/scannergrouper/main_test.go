@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/csv"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -141,8 +142,32 @@ func TestTrainIdentifyLists(t *testing.T) {
 		t.Fatalf("train exit %d: %s", code, out)
 	}
 	code, out = runCLI(t, "identify", "--db", db, "--from", "2024-02-06", "--format", "csv")
-	if code != exitOK || !strings.HasPrefix(out, "ip,org,probability,services,label\n") || strings.Count(out, "\n") < 10 {
+	if code != exitOK || !strings.HasPrefix(out, "ip,org,probability,services,label,window_start,window_end\n") || strings.Count(out, "\n") < 10 {
 		t.Fatalf("identify exit %d: %s", code, out)
+	}
+	whole := strings.Count(out, "\n") - 1
+	// Day by day: every row names its day, the days are 02-06 and 02-07,
+	// and an IP seen on both days has a verdict for each.
+	code, out = runCLI(t, "identify", "--db", db, "--from", "2024-02-06", "--window", "1d", "--format", "csv")
+	if code != exitOK {
+		t.Fatalf("identify --window exit %d: %s", code, out)
+	}
+	days := map[string]int{}
+	rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows[1:] {
+		days[r[5]+".."+r[6]]++
+	}
+	if len(days) != 2 || days["2024-02-06T00:00:00Z..2024-02-07T00:00:00Z"] == 0 || days["2024-02-07T00:00:00Z..2024-02-08T00:00:00Z"] == 0 {
+		t.Errorf("daily windows = %v, want 02-06 and 02-07", days)
+	}
+	if len(rows)-1 < whole {
+		t.Errorf("%d daily verdicts, fewer than the %d of the whole period", len(rows)-1, whole)
+	}
+	if code, _ := runCLI(t, "identify", "--db", db, "--window", "0d"); code != exitUsage {
+		t.Errorf("--window 0d must be a usage error")
 	}
 	code, out = runCLI(t, "lists", "--db", db, "--all", "--out", filepath.Join(dir, "lists"))
 	if code != exitOK {

@@ -123,11 +123,15 @@ Use evaluate to measure accuracy on held-out traffic.`,
 }
 
 func init() {
-	var from, to, models, format string
+	var from, to, models, format, window string
 	identify := &cobra.Command{
-		Use:   "identify --from T --to T [--format table|csv|jsonl]",
+		Use:   "identify --from T --to T [--window 7d] [--format table|csv|jsonl]",
 		Short: "Attribute every scanner IP of a period with the trained models and store the verdicts",
-		Args:  exactArgs(0),
+		Long: `identify attributes every scanner IP seen in [--from, --to) with the saved
+models and stores one verdict per IP and window. --window cuts the period into
+consecutive windows from --from (the paper identifies week by week: --window 7d);
+without it the whole period is one window.`,
+		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if global.JSON {
 				format = "jsonl"
@@ -135,27 +139,30 @@ func init() {
 			if format != "table" && format != "csv" && format != "jsonl" {
 				return usagef("--format %q: want table, csv or jsonl", format)
 			}
-			p, err := identifyPeriod(cmd, from, to, models)
+			length, err := parseWindow(window)
+			if err != nil {
+				return err
+			}
+			p, err := loadPeriod(cmd, from, to, models)
 			if err != nil {
 				return err
 			}
 			defer p.st.Close()
-			f, t, st, m, data, atts := p.from, p.to, p.st, p.models, p.data, p.atts
-			first, last := data.Span()
-			if f.IsZero() {
-				f = first
-			}
-			if t.IsZero() {
-				t = last.Add(time.Nanosecond)
-			}
-			if err := pipeline.StoreAttributions(cmd.Context(), st, atts, f, t, m.Manifest.Version); err != nil {
+			windows, err := p.models.IdentifyWindows(p.data, p.from, p.to, length)
+			if err != nil {
 				return err
 			}
-			return writeAttributions(cmd.OutOrStdout(), atts, format)
+			for _, w := range windows {
+				if err := pipeline.StoreAttributions(cmd.Context(), p.st, w.Attributions, w.From, w.To, p.models.Manifest.Version); err != nil {
+					return err
+				}
+			}
+			return writeAttributions(cmd.OutOrStdout(), windows, format)
 		},
 	}
 	identify.Flags().StringVar(&from, "from", "", "period start (RFC 3339 or YYYY-MM-DD)")
 	identify.Flags().StringVar(&to, "to", "", "period end (exclusive)")
+	identify.Flags().StringVar(&window, "window", "", "identify consecutive windows of this length (7d, 24h, ...); default: the whole period")
 	identify.Flags().StringVar(&models, "models", "", "models folder (default: <db>.models)")
 	identify.Flags().StringVar(&format, "format", "table", "table, csv or jsonl")
 	rootCmd.AddCommand(identify)
@@ -257,8 +264,38 @@ type period struct {
 }
 
 // identifyPeriod loads the probes of [from, to) and attributes them with the
-// saved models; the caller closes p.st.
+// saved models as one window; the caller closes p.st.
 func identifyPeriod(cmd *cobra.Command, from, to, models string) (*period, error) {
+	p, err := loadPeriod(cmd, from, to, models)
+	if err != nil {
+		return nil, err
+	}
+	if p.atts, err = p.models.Identify(p.data); err != nil {
+		p.st.Close()
+		return nil, err
+	}
+	return p, nil
+}
+
+// parseWindow reads a window length: a number of days ("7d") or a Go
+// duration ("36h"); empty is 0, one window.
+func parseWindow(s string) (time.Duration, error) {
+	if s == "" {
+		return 0, nil
+	}
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		if n, err := strconv.Atoi(days); err == nil && n > 0 {
+			return time.Duration(n) * 24 * time.Hour, nil
+		}
+	} else if d, err := time.ParseDuration(s); err == nil && d > 0 {
+		return d, nil
+	}
+	return 0, usagef("--window %q: want a positive number of days (7d) or a duration (36h)", s)
+}
+
+// loadPeriod loads the saved models and the probes of [from, to); the
+// caller closes p.st.
+func loadPeriod(cmd *cobra.Command, from, to, models string) (*period, error) {
 	f, t, err := timeRange(from, to)
 	if err != nil {
 		return nil, err
@@ -276,10 +313,7 @@ func identifyPeriod(cmd *cobra.Command, from, to, models string) (*period, error
 		if p.models, err = pipeline.LoadModels(modelsDir(models), fullyDisclosed); err != nil {
 			return err
 		}
-		if p.data, err = pipeline.Load(cmd.Context(), st, pipeline.Services, f, t, labelOf); err != nil {
-			return err
-		}
-		p.atts, err = p.models.Identify(p.data)
+		p.data, err = pipeline.Load(cmd.Context(), st, pipeline.Services, f, t, labelOf)
 		return err
 	}()
 	if err != nil {
@@ -289,38 +323,54 @@ func identifyPeriod(cmd *cobra.Command, from, to, models string) (*period, error
 	return p, nil
 }
 
-func writeAttributions(w io.Writer, atts []pipeline.Attribution, format string) error {
+func writeAttributions(w io.Writer, windows []pipeline.WindowAttributions, format string) error {
+	stamp := func(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 	switch format {
 	case "jsonl":
 		enc := json.NewEncoder(w)
-		for _, a := range atts {
-			if err := enc.Encode(map[string]any{"ip": a.IP, "org": a.Org, "probability": a.Prob, "services": a.Services, "label": a.Truth}); err != nil {
-				return err
+		for _, win := range windows {
+			for _, a := range win.Attributions {
+				if err := enc.Encode(map[string]any{"ip": a.IP, "org": a.Org, "probability": a.Prob, "services": a.Services,
+					"label": a.Truth, "window_start": stamp(win.From), "window_end": stamp(win.To)}); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
 	case "csv":
 		cw := csv.NewWriter(w)
-		cw.Write([]string{"ip", "org", "probability", "services", "label"})
-		for _, a := range atts {
-			cw.Write([]string{a.IP, a.Org, strconv.FormatFloat(a.Prob, 'f', 4, 64), strings.Join(a.Services, "+"), a.Truth})
+		cw.Write([]string{"ip", "org", "probability", "services", "label", "window_start", "window_end"})
+		for _, win := range windows {
+			for _, a := range win.Attributions {
+				cw.Write([]string{a.IP, a.Org, strconv.FormatFloat(a.Prob, 'f', 4, 64), strings.Join(a.Services, "+"), a.Truth,
+					stamp(win.From), stamp(win.To)})
+			}
 		}
 		cw.Flush()
 		return cw.Error()
 	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "IP\tORG\tPROBABILITY\tSERVICES\tLABEL")
-	perOrg := map[string]int{}
-	for _, a := range atts {
-		perOrg[a.Org]++
-		fmt.Fprintf(tw, "%s\t%s\t%.2f\t%s\t%s\n", a.IP, a.Org, a.Prob, strings.Join(a.Services, "+"), a.Truth)
+	for i, win := range windows {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		fmt.Fprintf(w, "window %s .. %s\n", stamp(win.From), stamp(win.To))
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "IP\tORG\tPROBABILITY\tSERVICES\tLABEL")
+		perOrg := map[string]int{}
+		for _, a := range win.Attributions {
+			perOrg[a.Org]++
+			fmt.Fprintf(tw, "%s\t%s\t%.2f\t%s\t%s\n", a.IP, a.Org, a.Prob, strings.Join(a.Services, "+"), a.Truth)
+		}
+		tw.Flush()
+		fmt.Fprintf(w, "%d scanner IPs:", len(win.Attributions))
+		for _, o := range slices.Sorted(maps.Keys(perOrg)) {
+			fmt.Fprintf(w, " %s %d", o, perOrg[o])
+		}
+		fmt.Fprintln(w)
 	}
-	tw.Flush()
-	fmt.Fprintf(w, "\n%d scanner IPs:", len(atts))
-	for _, o := range slices.Sorted(maps.Keys(perOrg)) {
-		fmt.Fprintf(w, " %s %d", o, perOrg[o])
+	if len(windows) == 0 {
+		fmt.Fprintln(w, "no probes in the period")
 	}
-	fmt.Fprintln(w)
 	return nil
 }
 

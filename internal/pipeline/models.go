@@ -144,6 +144,52 @@ func (m *Models) Identify(data *Data) ([]Attribution, error) {
 	return Identify(data, preds, m.Classes, m.Ensemble)
 }
 
+// WindowAttributions are the verdicts on one identification window.
+type WindowAttributions struct {
+	From, To     time.Time
+	Attributions []Attribution
+}
+
+// IdentifyWindows cuts [from, to) into consecutive windows of the given
+// length from from (0: one window; a zero from is the day of data's first
+// probe, a zero to the end of the window holding its last) and attributes every scanner IP seen in each one, as the
+// paper identifies week by week. Windows without probes are left out.
+func (m *Models) IdentifyWindows(data *Data, from, to time.Time, length time.Duration) ([]WindowAttributions, error) {
+	if length < 0 {
+		return nil, fmt.Errorf("negative window length %v", length)
+	}
+	first, last := data.Span()
+	if from.IsZero() {
+		from = dayStart(first)
+	}
+	if to.IsZero() {
+		to = last.Add(time.Nanosecond)
+		if length > 0 && to.After(from) {
+			// An open end closes the last window at its full length, so
+			// that windows keep the same bounds as traffic arrives.
+			n := (to.Sub(from) + length - 1) / length
+			to = from.Add(n * length)
+		}
+	}
+	var out []WindowAttributions
+	for w := from; w.Before(to); {
+		end := to
+		if length > 0 && w.Add(length).Before(to) {
+			end = w.Add(length)
+		}
+		part := data.Slice(w, end)
+		if part.Count() > 0 {
+			atts, err := m.Identify(part)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, WindowAttributions{From: w, To: end, Attributions: atts})
+		}
+		w = end
+	}
+	return out, nil
+}
+
 // incrementalState is what an incremental models folder keeps besides the
 // models: the options, the weeks trained, the ensemble's rows of every week
 // (it is refitted on all of them), and the background counts.
