@@ -91,10 +91,7 @@ measure). Everything it writes goes under --out.`,
 
 			fmt.Fprintf(w, "\n4. training on the first 80%% of the traffic and attributing the rest (full mode) ...\n")
 			opts := pipeline.Default(uint64(global.Seed))
-			stderr := cmd.ErrOrStderr()
-			opts.Log = func(format string, a ...any) {
-				fmt.Fprintf(stderr, "   "+time.Now().Format("15:04:05")+" "+format+"\n", a...)
-			}
+			reportTo(&opts, consoleFor(cmd))
 			worldDir := filepath.Join(out, "world")
 			res, err := pipeline.RunEvaluation(ctx, pipeline.EvalConfig{DB: dbPath, Labels: filepath.Join(worldDir, "labels.csv"),
 				Truth: filepath.Join(worldDir, "truth.csv"), Mode: "full", Opts: opts})

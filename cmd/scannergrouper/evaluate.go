@@ -1,9 +1,7 @@
 package main
 
 import (
-	"fmt"
 	"io"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -94,10 +92,8 @@ iterations); the defaults are the project's faster ones.`,
 			if labels == "" {
 				return usagef("--labels is required")
 			}
-			stderr := cmd.ErrOrStderr()
-			opts.Log = func(format string, a ...any) {
-				fmt.Fprintf(stderr, time.Now().Format("15:04:05")+" "+format+"\n", a...)
-			}
+			con := consoleFor(cmd)
+			reportTo(&opts, con)
 			cfg := pipeline.EvalConfig{Pcaps: pcaps, Labels: labels, Mode: mode, Truth: truth, Opts: opts}
 			if fl.Changed("db") || useDB {
 				cfg.DB = global.DB

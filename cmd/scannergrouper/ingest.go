@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"net/netip"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -64,12 +63,15 @@ one). Times are RFC 3339, "YYYY-MM-DD HH:MM:SS" (UTC) or Unix seconds.`,
 			defer st.Close()
 			start := time.Now()
 			last := start
+			con := consoleFor(cmd)
 			res, runErr := ingest.Run(cmd.Context(), st, f, args, opts, func(r ingest.Result) {
-				if time.Since(last) > 2*time.Second {
+				con.Progress("ingest", r.Extracted, 0, fmt.Sprintf("first probes, %d newly stored", r.Stored))
+				if !con.Terminal() && time.Since(last) > 10*time.Second {
 					last = time.Now()
-					fmt.Fprintf(os.Stderr, "ingest: %d first probes extracted, %d newly stored\n", r.Extracted, r.Stored)
+					con.Logger().Info("ingesting", "first_probes", r.Extracted, "new", r.Stored)
 				}
 			})
+			con.Done()
 			if global.JSON {
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")

@@ -31,13 +31,6 @@ func modelsDir(flag string) string {
 	return global.DB + ".models"
 }
 
-func logTo(cmd *cobra.Command) func(string, ...any) {
-	stderr := cmd.ErrOrStderr()
-	return func(format string, a ...any) {
-		fmt.Fprintf(stderr, time.Now().Format("15:04:05")+" "+format+"\n", a...)
-	}
-}
-
 func timeRange(from, to string) (time.Time, time.Time, error) {
 	f, err := parseTimeFlag("from", from)
 	if err != nil {
@@ -72,7 +65,8 @@ Use evaluate to measure accuracy on held-out traffic.`,
 				opts = pipeline.Paper(uint64(global.Seed))
 			}
 			opts.Split = 1
-			opts.Log = logTo(cmd)
+			con := consoleFor(cmd)
+			reportTo(&opts, con)
 			if cmd.Flags().Changed("iterations") {
 				if iterations < 1 {
 					return usagef("--iterations must be ≥ 1")
@@ -84,7 +78,7 @@ Use evaluate to measure accuracy on held-out traffic.`,
 				return err
 			}
 			defer st.Close()
-			labelOf, fullyDisclosed, err := pipeline.Labels(cmd.Context(), st, labels, opts.Log)
+			labelOf, fullyDisclosed, err := pipeline.Labels(cmd.Context(), st, labels, con.Logger())
 			if err != nil {
 				return err
 			}
@@ -216,7 +210,8 @@ refitted on the rows of every week so far. A week already trained is refused.`,
 				return err
 			}
 			defer st.Close()
-			labelOf, fullyDisclosed, err := pipeline.Labels(cmd.Context(), st, labels, logTo(cmd))
+			con := consoleFor(cmd)
+			labelOf, fullyDisclosed, err := pipeline.Labels(cmd.Context(), st, labels, con.Logger())
 			if err != nil {
 				return err
 			}
@@ -229,7 +224,7 @@ refitted on the rows of every week so far. A week already trained is refused.`,
 					return fmt.Errorf("the week of %s is already trained", ws.Format("2006-01-02"))
 				}
 			}
-			inc.Res.Options.Log = logTo(cmd)
+			reportTo(&inc.Res.Options, con)
 			week, err := pipeline.Load(cmd.Context(), st, pipeline.Services, ws, ws.Add(7*24*time.Hour), labelOf)
 			if err != nil {
 				return err
@@ -306,7 +301,7 @@ func loadPeriod(cmd *cobra.Command, from, to, models string) (*period, error) {
 	}
 	p := &period{from: f, to: t, st: st}
 	err = func() error {
-		labelOf, fullyDisclosed, err := pipeline.Labels(cmd.Context(), st, "", logTo(cmd))
+		labelOf, fullyDisclosed, err := pipeline.Labels(cmd.Context(), st, "", consoleFor(cmd).Logger())
 		if err != nil {
 			return err
 		}

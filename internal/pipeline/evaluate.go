@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -50,15 +51,18 @@ func RunEvaluation(ctx context.Context, cfg EvalConfig) (*Result, error) {
 	defer st.Close()
 	t0 := time.Now()
 	if len(cfg.Pcaps) > 0 {
-		res, err := ingest.Run(ctx, st, ingest.Capture, cfg.Pcaps, capture.Options{}, nil)
+		res, err := ingest.Run(ctx, st, ingest.Capture, cfg.Pcaps, capture.Options{}, func(r ingest.Result) {
+			cfg.Opts.progress("ingest", r.Extracted, 0, fmt.Sprintf("%d first probes stored", r.Stored))
+		})
 		if err != nil {
 			return nil, err
 		}
-		cfg.Opts.logf("ingest: %d packets, %d first probes (%d new)", res.Packets, res.Probes, res.Stored)
+		cfg.Opts.progress("ingest", res.Probes, res.Probes, fmt.Sprintf("first probes, %d newly stored", res.Stored))
+		cfg.Opts.log().Info("ingested", "packets", res.Packets, "first_probes", res.Probes, "new", res.Stored)
 	}
 	ingestSecs := time.Since(t0).Seconds()
 
-	labelOf, fullyDisclosed, err := Labels(ctx, st, cfg.Labels, cfg.Opts.logf)
+	labelOf, fullyDisclosed, err := Labels(ctx, st, cfg.Labels, cfg.Opts.log())
 	if err != nil {
 		return nil, err
 	}
@@ -96,7 +100,7 @@ func RunEvaluation(ctx context.Context, cfg EvalConfig) (*Result, error) {
 // Labels imports an optional label file into the store's label database
 // and returns a labeler over everything stored (labels import, IP lists,
 // cookie tags) and the registry's fully-disclosed test.
-func Labels(ctx context.Context, st store.Store, file string, logf func(string, ...any)) (Labeler, func(string) bool, error) {
+func Labels(ctx context.Context, st store.Store, file string, log *slog.Logger) (Labeler, func(string) bool, error) {
 	ldb, err := label.Open(ctx, st, nil)
 	if err != nil {
 		return nil, nil, err
@@ -106,7 +110,9 @@ func Labels(ctx context.Context, st store.Store, file string, logf func(string, 
 		if err != nil {
 			return nil, nil, fmt.Errorf("labels %s: %w", file, err)
 		}
-		logf("labels: %d new from %s", rep.Added, file)
+		if log != nil {
+			log.Info("labels imported", "file", file, "new", rep.Added)
+		}
 	}
 	resolver, err := ldb.Resolver(ctx, label.Policy{})
 	if err != nil {

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"math"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/scannergrouper/scannergrouper/internal/ensemble"
@@ -65,8 +68,12 @@ type Options struct {
 	// arrays reach its network (docs/bench/nn.md: with x/255 and the
 	// reference BatchNorm, WRN-10-2 predicts one class for every image).
 	PixelScale float64
-	// Log receives progress lines; nil discards them.
-	Log func(format string, args ...any) `json:"-"`
+	// Logger receives the run's milestones as structured records; nil
+	// discards them.
+	Logger *slog.Logger `json:"-"`
+	// Progress, when set, hears how far a long step is (done of total;
+	// detail is a short human summary), for a progress bar.
+	Progress func(task string, done, total int64, detail string) `json:"-"`
 }
 
 // Paper is the paper-faithful configuration: WRN-10-2, the top-6 MI
@@ -99,9 +106,19 @@ func (o Options) unknownShare() float64 {
 	return o.UnknownShare
 }
 
-func (o Options) logf(format string, args ...any) {
-	if o.Log != nil {
-		o.Log(format, args...)
+// discard drops records when no Logger is set.
+var discard = slog.New(slog.DiscardHandler)
+
+func (o Options) log() *slog.Logger {
+	if o.Logger != nil {
+		return o.Logger
+	}
+	return discard
+}
+
+func (o Options) progress(task string, done, total int64, detail string) {
+	if o.Progress != nil {
+		o.Progress(task, done, total, detail)
 	}
 }
 
@@ -165,8 +182,8 @@ func TrainFull(ctx context.Context, data *Data, fullyDisclosed func(string) bool
 		return nil, errors.New("pipeline: no labelled scanner of a known organisation in the training part")
 	}
 	first, _ := train.Span()
-	opts.logf("full mode: %d training and %d test probes, cut at %s, %d known organisations",
-		train.Count(), test.Count(), cut.Format(time.RFC3339), classes.Unknown)
+	opts.log().Info("full mode", "training_probes", train.Count(), "test_probes", test.Count(),
+		"cut", cut.Format(time.RFC3339), "known_orgs", classes.Unknown)
 	res := &Result{Options: opts, Cut: cut, Classes: classes, Models: map[string]*ServiceModel{}}
 	timing := map[string]float64{}
 
@@ -174,7 +191,7 @@ func TrainFull(ctx context.Context, data *Data, fullyDisclosed func(string) bool
 	testPreds := map[string][]int{}
 	for _, svc := range Services {
 		if len(train.Probes[svc]) == 0 {
-			opts.logf("%s: no training probes, service left out", svc)
+			opts.log().Info("no training probes, service left out", "service", svc)
 			continue
 		}
 		t0 := time.Now()
@@ -226,7 +243,7 @@ func TrainFull(ctx context.Context, data *Data, fullyDisclosed func(string) bool
 		return nil, fmt.Errorf("pipeline: ensemble: %w", err)
 	}
 	res.Ensemble = ens
-	opts.logf("ensemble: %d training rows, θ = %.2f (training weighted F1 %.3f)", len(rows), ens.Theta, ens.ThetaF1)
+	opts.log().Info("ensemble fitted", "rows", len(rows), "theta", ens.Theta, "training_weighted_f1", round3(ens.ThetaF1))
 	timing["ensemble"] = time.Since(t0).Seconds()
 
 	if test.Count() == 0 {
@@ -248,6 +265,9 @@ func TrainFull(ctx context.Context, data *Data, fullyDisclosed func(string) bool
 	return res, nil
 }
 
+// round3 keeps log records readable.
+func round3(x float64) float64 { return math.Round(x*1000) / 1000 }
+
 func dayStart(t time.Time) time.Time { return t.UTC().Truncate(24 * time.Hour) }
 
 // buildServiceModel selects fields and lays out the canvas on the training
@@ -266,7 +286,7 @@ func buildServiceModel(svc string, train *Data, classes *Classes, opts Options, 
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: %s layout: %w", svc, err)
 	}
-	opts.logf("%s: fields %v, %d×%d canvas, %d pixels used", svc, fields, layout.Side, layout.Side, layout.Used)
+	opts.log().Info("layout", "service", svc, "fields", strings.Join(fields, ","), "side", layout.Side, "pixels_used", layout.Used)
 	return &ServiceModel{Service: svc, Fields: fields, Layout: layout}, nil
 }
 
@@ -327,21 +347,28 @@ func trainService(ctx context.Context, sm *ServiceModel, data *Data, classes *Cl
 		}
 		sm.Model = m
 	}
-	opts.logf("%s: training %s for %d iterations on %d probes (%d labelled) in %d distinct rows",
-		sm.Service, opts.Backbone, iters, len(data.Probes[sm.Service]), labeled, len(ds.Images))
+	log := opts.log().With("service", sm.Service)
+	log.Info("training", "backbone", opts.Backbone, "iterations", iters, "probes", len(data.Probes[sm.Service]),
+		"labelled", labeled, "distinct_rows", len(ds.Images))
 	start := time.Now()
 	last := start
+	var first int64
 	err := sm.Model.Train(ctx, ds, iters, func(s openset.Stats) {
+		if first == 0 {
+			first = s.Iteration
+		}
+		opts.progress("train "+sm.Service, s.Iteration-first+1, int64(iters), fmt.Sprintf("loss %.3f, %.0f img/s", s.Loss, s.ImagesPerSec))
 		if time.Since(last) > 10*time.Second || s.Iteration%500 == 0 {
 			last = time.Now()
-			opts.logf("%s: iteration %d loss %.3f (s %.3f mb %.3f ui %.3f op %.3f) p-mask %.2f q-mask %.2f, %.0f img/s",
-				sm.Service, s.Iteration, s.Loss, s.LossS, s.LossMB, s.LossUI, s.LossOP, s.PMaskRatio, s.QMaskRatio, s.ImagesPerSec)
+			log.Info("iteration", "iteration", s.Iteration, "loss", round3(s.Loss), "loss_s", round3(s.LossS), "loss_mb", round3(s.LossMB),
+				"loss_ui", round3(s.LossUI), "loss_op", round3(s.LossOP), "p_mask", round3(s.PMaskRatio), "q_mask", round3(s.QMaskRatio),
+				"img_per_s", math.Round(s.ImagesPerSec))
 		}
 	})
 	if err != nil {
 		return fmt.Errorf("pipeline: train %s: %w", sm.Service, err)
 	}
-	opts.logf("%s: trained in %s", sm.Service, time.Since(start).Round(time.Millisecond))
+	log.Info("trained", "seconds", round3(time.Since(start).Seconds()))
 	return nil
 }
 

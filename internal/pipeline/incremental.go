@@ -49,7 +49,7 @@ func TrainIncremental(ctx context.Context, data *Data, fullyDisclosed func(strin
 	if classes.Unknown == 0 {
 		return nil, errors.New("pipeline: no labelled scanner of a known organisation before the test week")
 	}
-	opts.logf("incremental mode: %d training weeks, test week from %s, %d known organisations", len(starts)-1, testStart.Format("2006-01-02"), classes.Unknown)
+	opts.log().Info("incremental mode", "training_weeks", len(starts)-1, "test_week", testStart.Format("2006-01-02"), "known_orgs", classes.Unknown)
 	inc := NewIncremental(classes, opts, starts[0])
 	res := inc.Res
 	timing := map[string]float64{}
@@ -147,7 +147,7 @@ func (inc *Incremental) TrainWeek(ctx context.Context, week *Data, ws time.Time,
 			res.Models[svc] = sm
 		} else if len(probes) > 0 {
 			if added := sm.Layout.Extend(probes); added > 0 {
-				opts.logf("%s: week of %s added %d option pixels (%d used)", svc, ws.Format("2006-01-02"), added, sm.Layout.Used)
+				opts.log().Info("layout extended", "service", svc, "week", ws.Format("2006-01-02"), "pixels_added", added, "pixels_used", sm.Layout.Used)
 			}
 		}
 		if hasKnownLabel(week.Orgs[svc], classes) {
@@ -182,8 +182,8 @@ func (inc *Incremental) TrainWeek(ctx context.Context, week *Data, ws time.Time,
 	}
 	res.Ensemble = ens
 	inc.Weeks = append(inc.Weeks, ws)
-	opts.logf("week of %s: %d probes, ensemble on %d rows, θ = %.2f, %s",
-		ws.Format("2006-01-02"), week.Count(), len(inc.Rows), ens.Theta, time.Since(t0).Round(time.Millisecond))
+	opts.log().Info("week trained", "week", ws.Format("2006-01-02"), "probes", week.Count(), "ensemble_rows", len(inc.Rows),
+		"theta", ens.Theta, "seconds", round3(time.Since(t0).Seconds()))
 	return nil
 }
 
