@@ -6,22 +6,17 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/scannergrouper/scannergrouper/internal/atomicfile"
-	"github.com/scannergrouper/scannergrouper/internal/feature"
-	"github.com/scannergrouper/scannergrouper/internal/openset"
 	"github.com/scannergrouper/scannergrouper/internal/pipeline"
 )
 
 func init() {
 	var (
 		pcaps                    []string
-		labels, mode, backbone   string
+		labels, mode             string
 		jsonOut, predsOut, truth string
-		selectMode               string
-		split, unknownShare      float64
-		minPurity                float64
-		iterations               int
-		paper, useDB, crossFit   bool
-		multiHot                 bool
+		split                    float64
+		useDB                    bool
+		tf                       trainingFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "evaluate --pcap DIR --labels FILE [flags]",
@@ -37,47 +32,10 @@ from the metrics; fully disclosed organisations (censys, driftnet) are scored as
 iterations); the defaults are the project's faster ones.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts := pipeline.Default(uint64(global.Seed))
-			if paper {
-				opts = pipeline.Paper(uint64(global.Seed))
-			}
 			fl := cmd.Flags()
-			if fl.Changed("backbone") {
-				if backbone != openset.BackboneWRN && backbone != openset.BackboneMLP {
-					return usagef("--backbone %q: want %s or %s", backbone, openset.BackboneWRN, openset.BackboneMLP)
-				}
-				opts.Backbone = backbone
-			}
-			if fl.Changed("iterations") {
-				if iterations < 1 {
-					return usagef("--iterations must be ≥ 1")
-				}
-				opts.Iterations = iterations
-			}
-			if fl.Changed("select") {
-				m, err := feature.ParseSelectMode(selectMode)
-				if err != nil {
-					return usagef("%v", err)
-				}
-				opts.Select = m
-			}
-			if fl.Changed("unknown-share") {
-				if unknownShare <= 0 || unknownShare > 1 {
-					return usagef("--unknown-share must be in (0, 1]")
-				}
-				opts.UnknownShare = unknownShare
-			}
-			if fl.Changed("min-purity") {
-				if minPurity != 0 && (minPurity < 0.5 || minPurity >= 1) {
-					return usagef("--min-purity must be 0 (off) or in [0.5, 1)")
-				}
-				opts.MinPurity = minPurity
-			}
-			if fl.Changed("multi-hot") {
-				opts.MultiHot = multiHot
-			}
-			if fl.Changed("cross-fit") {
-				opts.CrossFit = crossFit
+			opts, err := tf.options(fl, uint64(global.Seed))
+			if err != nil {
+				return err
 			}
 			if split <= 0 || split >= 1 {
 				return usagef("--split must be in (0, 1)")
@@ -123,14 +81,7 @@ iterations); the defaults are the project's faster ones.`,
 	fl.StringVar(&labels, "labels", "", "ground truth: ip,org (or IP,Label) CSV or any format `labels import` reads")
 	fl.StringVar(&mode, "mode", "full", "full or incremental")
 	fl.Float64Var(&split, "split", 0.8, "share of the traffic (by time) used for training")
-	fl.StringVar(&backbone, "backbone", "", "open-set backbone: mlp or wrn-10-2 (default mlp; wrn-10-2 with --paper)")
-	fl.IntVar(&iterations, "iterations", 0, "training iterations per service")
-	fl.StringVar(&selectMode, "select", "", "field selection: paper or default")
-	fl.BoolVar(&paper, "paper", false, "paper-faithful settings")
-	fl.BoolVar(&crossFit, "cross-fit", false, "fit the ensemble on out-of-sample (2-fold) votes instead of in-sample ones")
-	fl.Float64Var(&unknownShare, "unknown-share", 1, "share of unattributed training scanners presumed unknown by the ensemble (lower: more attributions, more innocent scanners attributed)")
-	fl.Float64Var(&minPurity, "min-purity", 0.5, "a probe is a strong vote for an org only if more than this share of the training IPs sending its encoding belong to the org (0: off, the paper's vote)")
-	fl.BoolVar(&multiHot, "multi-hot", true, "give the ensemble every org each service predicted for an IP, not only the vote")
+	tf.register(fl)
 	fl.StringVar(&jsonOut, "json", "", "write the JSON report (DESIGN §4.4) to this file")
 	fl.StringVar(&predsOut, "predictions", "", "write ip,org,probability for every test IP to this CSV")
 	fl.StringVar(&truth, "truth", "", "simulated world's truth.csv: adds hidden-member recall and over-attribution")

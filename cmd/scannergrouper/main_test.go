@@ -58,6 +58,11 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"ingest", "--db", db}, exitUsage},
 		{[]string{"ingest", "--db", db, filepath.Join(t.TempDir(), "missing.pcap")}, exitError},
 		{[]string{"probes", "--db", db}, exitOK},
+		// train and evaluate share their model flags and checks.
+		{[]string{"train", "--db", db, "--min-purity", "0.3"}, exitUsage},
+		{[]string{"train", "--db", db, "--backbone", "resnet"}, exitUsage},
+		{[]string{"evaluate", "--db", db, "--labels", "x.csv", "--unknown-share", "2"}, exitUsage},
+		{[]string{"evaluate", "--db", db, "--labels", "x.csv", "--iterations", "0"}, exitUsage},
 	}
 	for _, c := range cases {
 		if code, _ := runCLI(t, c.args...); code != c.code {

@@ -42,8 +42,7 @@ func timeRange(from, to string) (time.Time, time.Time, error) {
 
 func init() {
 	var labels, from, to, models, mode string
-	var paper bool
-	var iterations int
+	var tf trainingFlags
 	train := &cobra.Command{
 		Use:   "train [--labels FILE] [--from T] [--to T] [--models DIR]",
 		Short: "Train the per-service classifiers and the ensemble on all stored probes of a period",
@@ -60,19 +59,13 @@ Use evaluate to measure accuracy on held-out traffic.`,
 			if err != nil {
 				return err
 			}
-			opts := pipeline.Default(uint64(global.Seed))
-			if paper {
-				opts = pipeline.Paper(uint64(global.Seed))
+			opts, err := tf.options(cmd.Flags(), uint64(global.Seed))
+			if err != nil {
+				return err
 			}
 			opts.Split = 1
 			con := consoleFor(cmd)
 			reportTo(&opts, con)
-			if cmd.Flags().Changed("iterations") {
-				if iterations < 1 {
-					return usagef("--iterations must be ≥ 1")
-				}
-				opts.Iterations = iterations
-			}
 			st, err := store.Open(cmd.Context(), global.DB)
 			if err != nil {
 				return err
@@ -110,9 +103,8 @@ Use evaluate to measure accuracy on held-out traffic.`,
 	train.Flags().StringVar(&from, "from", "", "first probe time (RFC 3339 or YYYY-MM-DD)")
 	train.Flags().StringVar(&to, "to", "", "end of the period (exclusive)")
 	train.Flags().StringVar(&models, "models", "", "models folder (default: <db>.models)")
+	tf.register(train.Flags())
 	train.Flags().StringVar(&mode, "mode", "full", "full (one training) or incremental (week by week; update adds weeks later)")
-	train.Flags().BoolVar(&paper, "paper", false, "paper-faithful settings")
-	train.Flags().IntVar(&iterations, "iterations", 0, "training iterations per service (default 2000)")
 	rootCmd.AddCommand(train)
 }
 
