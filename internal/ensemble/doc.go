@@ -16,6 +16,8 @@
 //     like the NaN category of sklearn's OneHotEncoder in the artifact,
 //     exists only when some fitting row lacked the service (in practice
 //     always). Values or absence unseen at fit time encode as all zeros.
+//     With Config.MultiHot every value predicted in the group is set
+//     (IPRow.Seen), not only the vote.
 //  3. Fit: one-vs-rest logistic regression (L2, C = 1, unpenalised
 //     intercept) fitted on known-class rows only. class_weight='balanced'
 //     is applied by sklearn to each binary problem, not to the multiclass

@@ -84,8 +84,9 @@ type IPRow struct {
 	IP     string
 	Window int
 	Votes  map[string]int
-	// Seen lists, per service, every value predicted for the group's
-	// probes, ascending (the multi-hot features of Config.MultiHot).
+	// Seen lists, per service whose probes were given more than one value,
+	// every value, ascending (the multi-hot features of Config.MultiHot; a
+	// service missing here saw only its vote).
 	Seen map[string][]int `json:",omitempty"`
 }
 
@@ -147,14 +148,24 @@ func VoteProbes(preds []ProbePred, window WindowConfig) ([]IPRow, error) {
 		rk := rowKey{k.ip, k.window}
 		r := rows[rk]
 		if r == nil {
-			r = &IPRow{IP: k.ip, Window: k.window, Votes: map[string]int{}, Seen: map[string][]int{}}
+			r = &IPRow{IP: k.ip, Window: k.window, Votes: map[string]int{}}
 			rows[rk] = r
 		}
 		r.Votes[k.service] = b.class
 	}
 	for k := range counts {
+		if k.class == mode[k.groupKey].class {
+			continue
+		}
 		r := rows[rowKey{k.ip, k.window}]
-		if seen := r.Seen[k.service]; !slices.Contains(seen, k.class) {
+		if r.Seen == nil {
+			r.Seen = map[string][]int{}
+		}
+		seen := r.Seen[k.service]
+		if len(seen) == 0 {
+			seen = []int{mode[k.groupKey].class}
+		}
+		if !slices.Contains(seen, k.class) {
 			r.Seen[k.service] = append(seen, k.class)
 		}
 	}
