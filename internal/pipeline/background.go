@@ -31,7 +31,7 @@ type Background struct {
 	MinCount int
 	// MinPurity > 0 makes a probe a strong vote for its predicted class c
 	// only when more than MinPurity of the distinct training IPs that sent
-	// its encoding are labelled c (or when training never saw it).
+	// its encoding are labelled c.
 	MinPurity float64
 	// counts per image digest: unlabelled and labelled occurrences.
 	unlabelled map[[32]byte]int
@@ -103,15 +103,14 @@ func (b *Background) containsDigest(d [32]byte) bool {
 }
 
 // owner returns the class that owns an image (more than MinPurity of its
-// distinct training senders), -1 when none does, and whether training saw
-// the image at all.
-func (b *Background) owner(d [32]byte) (int, bool) {
+// distinct training senders), -1 when none does or training never saw it.
+func (b *Background) owner(d [32]byte) int {
 	if c, ok := b.owners[d]; ok {
-		return c, true
+		return c
 	}
 	s, ok := b.senders[d]
 	if !ok {
-		return -1, false
+		return -1
 	}
 	total, best := 0, -1
 	for c, n := range s {
@@ -121,16 +120,18 @@ func (b *Background) owner(d [32]byte) (int, bool) {
 		}
 	}
 	if best >= 0 && float64(s[best]) > b.MinPurity*float64(total) {
-		return best, true
+		return best
 	}
-	return -1, true
+	return -1
 }
 
 // vote turns a probe's predicted class into its vote value (see
 // Classes.weakVote): background images vote unknown, and with MinPurity
 // every prediction is weak unless training saw the image mostly from
-// scanners of the predicted class, or never saw it (the classifier's
-// generalisation is all there is to go on).
+// scanners of the predicted class. An image training never saw is weak
+// too: most are payloads with random fields (a resolver survey's random
+// query names), which the classifier reads as whatever org is nearest; an
+// org's changed payload waits for the next training to count fully.
 func (b *Background) vote(img []uint8, class int, classes *Classes) int {
 	if !b.enabled() {
 		return class
@@ -145,7 +146,7 @@ func (b *Background) vote(img []uint8, class int, classes *Classes) int {
 	if class == classes.Unknown {
 		return classes.weakVote(class)
 	}
-	if owner, seen := b.owner(d); seen && owner != class {
+	if b.owner(d) != class {
 		return classes.weakVote(class)
 	}
 	return class
@@ -224,8 +225,7 @@ func (b *Background) ownerTable() map[string]int {
 	}
 	out := make(map[string]int, len(b.senders)+len(b.owners))
 	for d := range b.senders {
-		c, _ := b.owner(d)
-		out[hex.EncodeToString(d[:])] = c
+		out[hex.EncodeToString(d[:])] = b.owner(d)
 	}
 	for d, c := range b.owners {
 		out[hex.EncodeToString(d[:])] = c

@@ -63,8 +63,8 @@ func TestBackgroundOnlyNeverLabelledImages(t *testing.T) {
 
 // TestPurityMakesSharedPayloadsWeakVotes: zgrab2's default request sent by
 // 3 labelled Shadowserver IPs and 9 unattributed ones is a weak vote for
-// Shadowserver; a payload only Shadowserver sends, and one training never
-// saw, are strong; a background payload votes weak unknown. Counts are of
+// Shadowserver; a payload only Shadowserver sends is strong, one training
+// never saw is weak; a background payload votes weak unknown. Counts are of
 // distinct IPs, not probes: one noisy unattributed IP does not make a
 // payload weak. Saved owner tables and sender counts answer the same.
 func TestPurityMakesSharedPayloadsWeakVotes(t *testing.T) {
@@ -108,7 +108,7 @@ func TestPurityMakesSharedPayloadsWeakVotes(t *testing.T) {
 		{"shadowserver-own", ss, ss},                        // 2 of 3 IPs, though 50 of 52 probes are unattributed
 		{"shadowserver-own", sto, classes.weakVote(sto)},    // owned by another class
 		{"stretchoid-ua", sto, sto},
-		{"never-seen", sto, sto},                           // the classifier's call stands
+		{"never-seen", sto, classes.weakVote(sto)},         // no training evidence
 		{"masscan/1.3", ss, classes.weakVote(unknown)},     // background
 		{"never-seen", unknown, classes.weakVote(unknown)}, // the model's own unknown
 	}
