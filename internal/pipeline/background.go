@@ -41,7 +41,7 @@ type Background struct {
 	// mode).
 	senders map[[32]byte]map[int]int
 	// owners is the frozen form of senders in a loaded full-mode model:
-	// the class that owns each training image, -1 for none.
+	// the images a class owns, with that class.
 	owners map[[32]byte]int
 }
 
@@ -217,18 +217,23 @@ func backgroundFromCounts(minCount int, counts map[string][2]int) *Background {
 	return b
 }
 
-// ownerTable exports, per training image (hex SHA-256), the class that owns
-// it or -1: what a saved full-mode model needs to tell weak votes.
+// ownerTable exports the training images (hex SHA-256) that a class owns,
+// with that class: what a saved full-mode model needs to tell strong votes
+// (every other image votes weak, seen or not).
 func (b *Background) ownerTable() map[string]int {
 	if b == nil || b.MinPurity <= 0 {
 		return nil
 	}
-	out := make(map[string]int, len(b.senders)+len(b.owners))
+	out := map[string]int{}
 	for d := range b.senders {
-		out[hex.EncodeToString(d[:])] = b.owner(d)
+		if c := b.owner(d); c >= 0 {
+			out[hex.EncodeToString(d[:])] = c
+		}
 	}
 	for d, c := range b.owners {
-		out[hex.EncodeToString(d[:])] = c
+		if c >= 0 {
+			out[hex.EncodeToString(d[:])] = c
+		}
 	}
 	return out
 }

@@ -36,9 +36,9 @@ type Manifest struct {
 	// unknown outright (see Background), and the count that made them so.
 	Background    map[string][]string `json:"background,omitempty"`
 	BackgroundMin int                 `json:"background_min,omitempty"`
-	// Owners maps, per service, every training encoding (SHA-256) to the
-	// class that sent most of it, or -1; other predictions for it are weak
-	// votes (see Background.MinPurity).
+	// Owners maps, per service, the training encodings (SHA-256) that one
+	// class sent most of to that class; a probe is a strong vote only when
+	// its encoding is here with the class predicted (Background.MinPurity).
 	Owners    map[string]map[string]int `json:"owners,omitempty"`
 	MinPurity float64                   `json:"min_purity,omitempty"`
 }
