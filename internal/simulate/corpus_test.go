@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/scannergrouper/scannergrouper/internal/sharedtest"
+	"github.com/scannergrouper/scannergrouper/internal/simulate/corpusfile"
 )
 
 // TestHTTPRequestsAreTheToolsBytes rebuilds every real tool's HTTP request
@@ -23,11 +24,11 @@ func TestHTTPRequestsAreTheToolsBytes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	var cf corpusFile
+	var cf corpusfile.File
 	if err := readJSON("data/corpus.json", &cf); err != nil {
 		t.Fatal(err)
 	}
-	corpus := map[string]corpusHTTP{}
+	corpus := map[string]corpusfile.HTTPRequest{}
 	for _, h := range cf.HTTPRequests {
 		corpus[h.Name] = h
 	}

@@ -24,6 +24,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/scannergrouper/scannergrouper/internal/simulate/corpusfile"
 )
 
 func main() {
@@ -136,60 +138,12 @@ type rawProbe struct {
 	DNS *struct {
 		Flags  string `json:"flags"`
 		QName  string `json:"qname"`
-		QType  int    `json:"qtype"`
-		QClass int    `json:"qclass"`
+		QType  uint16 `json:"qtype"`
+		QClass uint16 `json:"qclass"`
 		EDNS   bool   `json:"edns"`
 	} `json:"dns"`
 	TLSHex string `json:"tls_clienthello_hex"`
 	PayHex string `json:"payload_hex"`
-}
-
-type tlsStack struct {
-	Name          string   `json:"name"`
-	Source        string   `json:"source"`
-	RecordVersion string   `json:"record_version"`
-	ClientVersion string   `json:"client_version"`
-	SessionIDLen  int      `json:"session_id_len"`
-	Ciphers       []string `json:"ciphers"`
-	Compression   []int    `json:"compression"`
-	Extensions    []int    `json:"extensions"`
-	Groups        []int    `json:"groups"`
-	PointFormats  []int    `json:"point_formats"`
-	SigAlgs       []string `json:"sigalgs"`
-	Versions      []string `json:"versions"`
-	ALPN          []string `json:"alpn"`
-	FixedRandom   string   `json:"fixed_random,omitempty"`
-	CorpusJA3MD5  string   `json:"corpus_ja3_md5"`
-}
-
-type httpRequest struct {
-	Name    string      `json:"name"`
-	Source  string      `json:"source"`
-	Method  string      `json:"method"`
-	URL     string      `json:"url"`
-	Version string      `json:"version"`
-	Headers [][2]string `json:"headers"`
-	// Trailer is what the tool sent after the request's blank line
-	// (l9tcpid appends other protocols' probes).
-	Trailer string `json:"trailer,omitempty"`
-}
-
-type dnsQuery struct {
-	Name   string `json:"name"`
-	Source string `json:"source"`
-	Flags  string `json:"flags"`
-	QName  string `json:"qname"`
-	QType  int    `json:"qtype"`
-	QClass int    `json:"qclass"`
-	EDNS   bool   `json:"edns"`
-}
-
-type corpus struct {
-	Comment       string        `json:"comment"`
-	TLSStacks     []tlsStack    `json:"tls_stacks"`
-	HTTPRequests  []httpRequest `json:"http_requests"`
-	DNSQueries    []dnsQuery    `json:"dns_queries"`
-	BotUserAgents []string      `json:"bot_user_agents"`
 }
 
 func writeCorpus(shared, out string) error {
@@ -198,7 +152,7 @@ func writeCorpus(shared, out string) error {
 		return err
 	}
 	defer f.Close()
-	var c corpus
+	var c corpusfile.File
 	c.Comment = "Derived by gendata.go from ../shared/realdata/probe_corpus/real_tool_probes.jsonl (first payloads of unmodified tools captured on loopback; see realdata/README.md for versions) and realdata/fingerprints/crawler-user-agents.json (monperrus/crawler-user-agents@7c7f9f25, MIT)."
 	seenTLS := map[string]bool{}
 	seenHTTP := map[string]bool{}
@@ -215,7 +169,7 @@ func writeCorpus(shared, out string) error {
 			key := p.Tool + "|" + t.JA3MD5 + "|" + strings.Join(t.ALPN, ",")
 			if !seenTLS[key] {
 				seenTLS[key] = true
-				st := tlsStack{
+				st := corpusfile.TLSStack{
 					Name: fmt.Sprintf("%s#%d", p.Tool, countPrefix(c.TLSStacks, p.Tool)), Source: src,
 					RecordVersion: t.RecordVersion, ClientVersion: t.ClientVersion, SessionIDLen: t.SessionIDLen,
 					Ciphers: t.Ciphers, Compression: t.Compression, Extensions: t.Extensions, Groups: t.Groups,
@@ -256,7 +210,7 @@ func writeCorpus(shared, out string) error {
 			b, _ := json.Marshal([]any{h.Method, h.URL, h.Version, hdrs, trailer})
 			if !seenHTTP[string(b)] {
 				seenHTTP[string(b)] = true
-				c.HTTPRequests = append(c.HTTPRequests, httpRequest{
+				c.HTTPRequests = append(c.HTTPRequests, corpusfile.HTTPRequest{
 					Name: fmt.Sprintf("%s#%d", p.Tool, countPrefixHTTP(c.HTTPRequests, p.Tool)), Source: src,
 					Method: h.Method, URL: h.URL, Version: h.Version, Headers: hdrs, Trailer: trailer,
 				})
@@ -266,7 +220,7 @@ func writeCorpus(shared, out string) error {
 			key := fmt.Sprint(p.Tool, d)
 			if !seenDNS[key] {
 				seenDNS[key] = true
-				c.DNSQueries = append(c.DNSQueries, dnsQuery{Name: p.Tool, Source: src, Flags: d.Flags,
+				c.DNSQueries = append(c.DNSQueries, corpusfile.DNSQuery{Name: p.Tool, Source: src, Flags: d.Flags,
 					QName: d.QName, QType: d.QType, QClass: d.QClass, EDNS: d.EDNS})
 			}
 		}
@@ -286,7 +240,7 @@ func writeCorpus(shared, out string) error {
 	return os.WriteFile(filepath.Join(out, "corpus.json"), append(b, '\n'), 0o644)
 }
 
-func countPrefix(s []tlsStack, tool string) int {
+func countPrefix(s []corpusfile.TLSStack, tool string) int {
 	n := 0
 	for _, x := range s {
 		if strings.HasPrefix(x.Name, tool+"#") {
@@ -296,7 +250,7 @@ func countPrefix(s []tlsStack, tool string) int {
 	return n
 }
 
-func countPrefixHTTP(s []httpRequest, tool string) int {
+func countPrefixHTTP(s []corpusfile.HTTPRequest, tool string) int {
 	n := 0
 	for _, x := range s {
 		if strings.HasPrefix(x.Name, tool+"#") {

@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/scannergrouper/scannergrouper/internal/simulate/corpusfile"
 )
 
 // The data files are embedded so that `scannergrouper demo` needs nothing but
@@ -130,53 +132,6 @@ type profileFile struct {
 	Orgs map[string]*orgProfile `json:"orgs"`
 }
 
-// corpusStack is a TLS ClientHello of a real tool, as lists (corpus.json).
-type corpusStack struct {
-	Name          string   `json:"name"`
-	Source        string   `json:"source"`
-	RecordVersion string   `json:"record_version"`
-	ClientVersion string   `json:"client_version"`
-	SessionIDLen  int      `json:"session_id_len"`
-	Ciphers       []string `json:"ciphers"`
-	Compression   []int    `json:"compression"`
-	Extensions    []int    `json:"extensions"`
-	Groups        []int    `json:"groups"`
-	PointFormats  []int    `json:"point_formats"`
-	SigAlgs       []string `json:"sigalgs"`
-	Versions      []string `json:"versions"`
-	ALPN          []string `json:"alpn"`
-	FixedRandom   string   `json:"fixed_random"`
-	CorpusJA3MD5  string   `json:"corpus_ja3_md5"`
-}
-
-type corpusHTTP struct {
-	Name    string      `json:"name"`
-	Source  string      `json:"source"`
-	Method  string      `json:"method"`
-	URL     string      `json:"url"`
-	Version string      `json:"version"`
-	Headers [][2]string `json:"headers"`
-	Trailer string      `json:"trailer"`
-}
-
-type corpusDNS struct {
-	Name   string `json:"name"`
-	Source string `json:"source"`
-	Flags  string `json:"flags"`
-	QName  string `json:"qname"`
-	QType  uint16 `json:"qtype"`
-	QClass uint16 `json:"qclass"`
-	EDNS   bool   `json:"edns"`
-}
-
-type corpusFile struct {
-	Comment       string        `json:"comment"`
-	TLSStacks     []corpusStack `json:"tls_stacks"`
-	HTTPRequests  []corpusHTTP  `json:"http_requests"`
-	DNSQueries    []corpusDNS   `json:"dns_queries"`
-	BotUserAgents []string      `json:"bot_user_agents"`
-}
-
 // realScanner is one SelfDeploy-24 scanner row: org, IP and first-probe
 // counts per service (http, tls, dns) in the train and test parts.
 type realScanner struct {
@@ -202,7 +157,7 @@ func loadCatalog() (*catalog, error) {
 	if err := readJSON("data/profiles.json", &pf); err != nil {
 		return nil, err
 	}
-	var cf corpusFile
+	var cf corpusfile.File
 	if err := readJSON("data/corpus.json", &cf); err != nil {
 		return nil, err
 	}
@@ -212,7 +167,7 @@ func loadCatalog() (*catalog, error) {
 		orgs: pf.Orgs, bots: cf.BotUserAgents,
 	}
 	for _, cs := range cf.TLSStacks {
-		st, err := cs.resolve()
+		st, err := resolveCorpusStack(cs)
 		if err != nil {
 			return nil, fmt.Errorf("corpus stack %s: %w", cs.Name, err)
 		}
@@ -230,11 +185,11 @@ func loadCatalog() (*catalog, error) {
 		}
 		c.stacks[name] = st
 	}
-	httpByName := map[string]corpusHTTP{}
+	httpByName := map[string]corpusfile.HTTPRequest{}
 	for _, h := range cf.HTTPRequests {
 		httpByName[h.Name] = h
 	}
-	dnsByName := map[string]corpusDNS{}
+	dnsByName := map[string]corpusfile.DNSQuery{}
 	for _, d := range cf.DNSQueries {
 		dnsByName[d.Name] = d
 	}
@@ -361,7 +316,7 @@ func loadScanners() ([]realScanner, error) {
 	return out, sc.Err()
 }
 
-func (v *httpVariant) resolve(corpus map[string]corpusHTTP) error {
+func (v *httpVariant) resolve(corpus map[string]corpusfile.HTTPRequest) error {
 	if v.Request != "" {
 		base, ok := corpus[v.Request]
 		if !ok {
@@ -392,7 +347,7 @@ func (v *httpVariant) resolve(corpus map[string]corpusHTTP) error {
 	return checkWeight(v.Weight, v.Active)
 }
 
-func (v *dnsVariant) resolve(corpus map[string]corpusDNS) error {
+func (v *dnsVariant) resolve(corpus map[string]corpusfile.DNSQuery) error {
 	if v.Query != "" {
 		base, ok := corpus[v.Query]
 		if !ok {
@@ -430,7 +385,7 @@ func checkWeight(w float64, active []float64) error {
 	return nil
 }
 
-func (cs corpusStack) resolve() (*tlsStack, error) {
+func resolveCorpusStack(cs corpusfile.TLSStack) (*tlsStack, error) {
 	st := &tlsStack{Name: cs.Name, SessionIDLen: cs.SessionIDLen, ALPN: cs.ALPN, CorpusJA3MD5: cs.CorpusJA3MD5}
 	var err error
 	if st.RecordVersion, err = hex16(cs.RecordVersion); err != nil {
