@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/scannergrouper/scannergrouper/internal/label"
 	"github.com/scannergrouper/scannergrouper/internal/store"
@@ -38,14 +39,20 @@ list, export and compare the sources.`,
 	rootCmd.AddCommand(cmd)
 }
 
+// loadRegistry is apart from openLabels because orgs needs the registry
+// alone and must not open (or create) the store.
+func loadRegistry() (*label.Registry, error) {
+	if labelsRegistry == "" {
+		return label.DefaultRegistry(), nil
+	}
+	return label.LoadRegistry(labelsRegistry)
+}
+
 // openLabels opens the store and the label tables.
 func openLabels(ctx context.Context) (*label.LabelDB, func(), error) {
-	reg := label.DefaultRegistry()
-	if labelsRegistry != "" {
-		var err error
-		if reg, err = label.LoadRegistry(labelsRegistry); err != nil {
-			return nil, nil, err
-		}
+	reg, err := loadRegistry()
+	if err != nil {
+		return nil, nil, err
 	}
 	st, err := store.Open(ctx, global.DB)
 	if err != nil {
@@ -76,6 +83,45 @@ func parsePolicyFlag(value string) (label.Policy, error) {
 		return p, usagef("--policy: %v", err)
 	}
 	return p, nil
+}
+
+// resolveFlags are --at and --policy, the question put to the resolver.
+// lookup and export share them so that the same question answers the same
+// org in both.
+type resolveFlags struct{ at, policy string }
+
+func (r *resolveFlags) register(fl *pflag.FlagSet, atUsage string) {
+	fl.StringVar(&r.at, "at", "", atUsage)
+	fl.StringVar(&r.policy, "policy", "any", "consensus policy: any, min:N, priority:SRC,SRC")
+}
+
+func (r *resolveFlags) parse() (time.Time, label.Policy, error) {
+	t, err := parseDateFlag("at", r.at, false)
+	if err != nil {
+		return t, label.Policy{}, err
+	}
+	pol, err := parsePolicyFlag(r.policy)
+	return t, pol, err
+}
+
+// writeListing prints rows as JSON lines under --json and as a table under
+// header otherwise, so that every labels listing honours --json alike.
+func writeListing[T any](out io.Writer, rows []T, header string, asJSON func(T) any, writeRow func(io.Writer, T)) error {
+	if global.JSON {
+		enc := json.NewEncoder(out)
+		for _, r := range rows {
+			if err := enc.Encode(asJSON(r)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
+	for _, r := range rows {
+		writeRow(tw, r)
+	}
+	return tw.Flush()
 }
 
 func labelsImportCmd() *cobra.Command {
@@ -182,7 +228,7 @@ func printImportReports(cmd *cobra.Command, reports []label.ImportReport, quiet 
 
 func labelsLookupCmd() *cobra.Command {
 	var (
-		at, policy string
+		q          resolveFlags
 		resolvePTR bool
 		timeout    time.Duration
 	)
@@ -191,11 +237,7 @@ func labelsLookupCmd() *cobra.Command {
 		Short: "Show the organisation of addresses at a date, with every covering label",
 		Args:  minArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			t, err := parseDateFlag("at", at, false)
-			if err != nil {
-				return err
-			}
-			pol, err := parsePolicyFlag(policy)
+			t, pol, err := q.parse()
 			if err != nil {
 				return err
 			}
@@ -237,8 +279,7 @@ func labelsLookupCmd() *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&at, "at", "", "date of the question (default: latest knowledge)")
-	fl.StringVar(&policy, "policy", "any", "consensus policy: any, min:N, priority:SRC,SRC")
+	q.register(fl, "date of the question (default: latest knowledge)")
 	fl.BoolVar(&resolvePTR, "resolve-ptr", false, "also resolve the PTR name live (network; cached, rate-limited) and keep it")
 	fl.DurationVar(&timeout, "dns-timeout", 3*time.Second, "timeout of one live reverse-DNS query")
 	return cmd
@@ -340,22 +381,11 @@ func labelsListCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			out := cmd.OutOrStdout()
-			if global.JSON {
-				enc := json.NewEncoder(out)
-				for _, l := range ls {
-					if err := enc.Encode(toLabelJSON(l)); err != nil {
-						return err
-					}
-				}
-				return nil
-			}
-			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "prefix\torg\tsource\tvalidity\tnote")
-			for _, l := range ls {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", l.Prefix, l.Org, l.Source, l.Validity(), l.Note)
-			}
-			return tw.Flush()
+			return writeListing(cmd.OutOrStdout(), ls, "prefix\torg\tsource\tvalidity\tnote",
+				func(l label.Label) any { return toLabelJSON(l) },
+				func(w io.Writer, l label.Label) {
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", l.Prefix, l.Org, l.Source, l.Validity(), l.Note)
+				})
 		},
 	}
 	fl := cmd.Flags()
@@ -366,17 +396,16 @@ func labelsListCmd() *cobra.Command {
 }
 
 func labelsExportCmd() *cobra.Command {
-	var at, policy, output, org string
+	var (
+		q           resolveFlags
+		output, org string
+	)
 	cmd := &cobra.Command{
 		Use:   "export",
 		Short: "Write the resolved labels as ip,org CSV (one row per stored prefix)",
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			t, err := parseDateFlag("at", at, false)
-			if err != nil {
-				return err
-			}
-			pol, err := parsePolicyFlag(policy)
+			t, pol, err := q.parse()
 			if err != nil {
 				return err
 			}
@@ -424,8 +453,7 @@ func labelsExportCmd() *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&at, "at", "", "labels valid at this date (default: latest knowledge)")
-	fl.StringVar(&policy, "policy", "any", "consensus policy: any, min:N, priority:SRC,SRC")
+	q.register(fl, "labels valid at this date (default: latest knowledge)")
 	fl.StringVarP(&output, "output", "o", "", "write to this file instead of stdout")
 	fl.StringVar(&org, "org", "", "only this organisation")
 	return cmd
@@ -483,6 +511,12 @@ prefixes that sources give to different organisations at overlapping times.`,
 	fl.StringVar(&opts.Org, "org", "", "per-source table for this org only")
 	fl.BoolVar(&showConflicts, "conflicts", false, "list prefixes given to different orgs by different sources")
 	return cmd
+}
+
+// registerKeyFile adds --key-file; import-tags must read the key that tag
+// wrote with, so both take it alike.
+func registerKeyFile(fl *pflag.FlagSet, keyFile *string) {
+	fl.StringVar(keyFile, "key-file", "", "tag key file (hex, base64 or raw; default: $"+label.TagKeyEnv+")")
 }
 
 // tagKey loads the cookie-tag key from --key-file or the environment.
@@ -543,7 +577,7 @@ tag (recorded by 'labels tag --ip') is labelled with the engine's organisation
 		},
 	}
 	cmd.Flags().StringVar(&engine, "org", "", "organisation of the search engine whose export this is")
-	cmd.Flags().StringVar(&keyFile, "key-file", "", "tag key file (hex, base64 or raw; default: $"+label.TagKeyEnv+")")
+	registerKeyFile(cmd.Flags(), &keyFile)
 	return cmd
 }
 
@@ -591,7 +625,7 @@ purpose: a seeded nonce would repeat across runs and break AES-GCM.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&sensor, "sensor", "", "sensor id carried in the tag")
-	fl.StringVar(&keyFile, "key-file", "", "tag key file (hex, base64 or raw; default: $"+label.TagKeyEnv+")")
+	registerKeyFile(fl, &keyFile)
 	fl.StringVar(&ip, "ip", "", "record that this scanner IP received the tag")
 	fl.StringVar(&at, "at", "", "issue time (default: now)")
 	return cmd
@@ -603,31 +637,20 @@ func labelsOrgsCmd() *cobra.Command {
 		Short: "Print the organisation registry (canonical name, role, homepage, aliases, rDNS patterns)",
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			reg := label.DefaultRegistry()
-			if labelsRegistry != "" {
-				var err error
-				if reg, err = label.LoadRegistry(labelsRegistry); err != nil {
-					return err
-				}
+			reg, err := loadRegistry()
+			if err != nil {
+				return err
 			}
-			out := cmd.OutOrStdout()
-			if global.JSON {
-				enc := json.NewEncoder(out)
-				for _, n := range reg.Names() {
-					o, _ := reg.Org(n)
-					if err := enc.Encode(o); err != nil {
-						return err
-					}
-				}
-				return nil
-			}
-			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "org\trole\thomepage\trdns\taliases")
+			var orgs []label.Org
 			for _, n := range reg.Names() {
 				o, _ := reg.Org(n)
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", o.Name, o.Role, o.Homepage, strings.Join(o.RDNS, ","), strings.Join(o.Aliases, ","))
+				orgs = append(orgs, o)
 			}
-			return tw.Flush()
+			return writeListing(cmd.OutOrStdout(), orgs, "org\trole\thomepage\trdns\taliases",
+				func(o label.Org) any { return o },
+				func(w io.Writer, o label.Org) {
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", o.Name, o.Role, o.Homepage, strings.Join(o.RDNS, ","), strings.Join(o.Aliases, ","))
+				})
 		},
 	}
 }
