@@ -39,9 +39,15 @@ func TestSmallWorldAttributionAndUnknownClusters(t *testing.T) {
 	}
 	tr := res.Report.Truth
 	t.Logf("hidden members %d/%d found, over-attribution %.3f, weighted F1 %.3f", tr.HiddenCorrect, tr.HiddenMembers, tr.OverAttribution, res.Report.WeightedAvg.F1)
-	// Measured (seed 1): 20 of 24 hidden members, no generic-tool IP attributed.
+	// Measured (seed 1): 21 of 24 hidden members, no generic-tool IP
+	// attributed, weighted F1 0.78 (0.69 with the artifact's vote and
+	// one-hot features: weak votes and multi-hot features recover the
+	// Shadowserver scanners that also send zgrab2's default request).
 	if tr.HiddenRecall < 0.7 || tr.OverAttribution > 0.05 {
 		t.Errorf("hidden-member recall %.3f (want ≥ 0.7), over-attribution %.3f (want ≤ 0.05)", tr.HiddenRecall, tr.OverAttribution)
+	}
+	if f1 := res.Report.WeightedAvg.F1; f1 < 0.75 {
+		t.Errorf("weighted F1 %.3f below 0.75", f1)
 	}
 
 	truth, err := simulate.ReadTruth(filepath.Join(dir, "truth.csv"))
