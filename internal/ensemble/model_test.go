@@ -482,9 +482,14 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// A version-1 file (before multi-hot features) still loads.
+	if _, err := Load(strings.NewReader(strings.Replace(saved, `"version": 2`, `"version": 1`, 1))); err != nil {
+		t.Errorf("version 1 refused: %v", err)
+	}
 	for name, edit := range map[string]func(string) string{
 		"format":    func(s string) string { return strings.Replace(s, Format, "other", 1) },
-		"version":   func(s string) string { return strings.Replace(s, `"version": 1`, `"version": 2`, 1) },
+		"newer":     func(s string) string { return strings.Replace(s, `"version": 2`, `"version": 3`, 1) },
+		"version 0": func(s string) string { return strings.Replace(s, `"version": 2`, `"version": 0`, 1) },
 		"theta":     func(s string) string { return strings.Replace(s, `"theta": `, `"theta": 7`, 1) },
 		"truncated": func(s string) string { return s[:len(s)/2] },
 		"classes":   func(s string) string { return strings.Replace(s, `"classes": [`, `"classes": [2,`, 1) },

@@ -11,10 +11,13 @@ import (
 	"slices"
 )
 
-// Format and FormatVersion identify a saved ensemble; Load refuses others.
+// Format and FormatVersion identify a saved ensemble; Load refuses other
+// formats and newer versions. Version 2 added multi-hot features: a binary
+// that knew only version 1 would encode such a model's rows wrongly, so it
+// must refuse it rather than attribute quietly with the wrong features.
 const (
 	Format        = "scannergrouper-ensemble"
-	FormatVersion = 1
+	FormatVersion = 2
 )
 
 // maxSavedClasses bounds what Load accepts from an untrusted file.
@@ -80,8 +83,8 @@ func Load(r io.Reader) (*Model, error) {
 	if s.Format != Format {
 		return nil, fmt.Errorf("ensemble: not a saved ensemble (format %q)", s.Format)
 	}
-	if s.Version != FormatVersion {
-		return nil, fmt.Errorf("ensemble: model format version %d, this build reads %d", s.Version, FormatVersion)
+	if s.Version < 1 || s.Version > FormatVersion {
+		return nil, fmt.Errorf("ensemble: model format version %d, this build reads 1 to %d", s.Version, FormatVersion)
 	}
 	m := &Model{Unknown: s.Unknown, Classes: s.Classes, ClassNames: s.ClassNames, Features: s.Features,
 		Coef: s.Coef, Intercept: s.Intercept, C: s.C, Theta: s.Theta, ThetaF1: s.ThetaF1,

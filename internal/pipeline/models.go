@@ -16,7 +16,9 @@ import (
 )
 
 // ModelsFormatVersion is written into manifest.json; a newer one is refused.
-const ModelsFormatVersion = 1
+// Version 2 added the owner tables of weak votes (Manifest.Owners), which a
+// version-1 reader would ignore and so attribute differently.
+const ModelsFormatVersion = 2
 
 // Manifest describes a saved set of models (a models folder): which
 // organisations they know, how they were trained, and on what.
