@@ -11,8 +11,9 @@ import (
 
 func init() {
 	var (
-		service, from, to, format, outDir, labelsFile, mode, layoutMode, layoutFile string
-		minCount                                                                    int
+		in                                     featureInput
+		format, outDir, layoutMode, layoutFile string
+		minCount                               int
 	)
 	cmd := &cobra.Command{
 		Use:   "export",
@@ -35,7 +36,7 @@ is, e.g. to export a test split with the layout of its training split.`,
 			if outDir == "" {
 				return usagef("--out DIR is required")
 			}
-			sel, err := feature.ParseSelectMode(mode)
+			sel, err := feature.ParseSelectMode(in.mode)
 			if err != nil {
 				return usageError{err}
 			}
@@ -43,10 +44,11 @@ is, e.g. to export a test split with the layout of its training split.`,
 			if lm != feature.ModeFull && lm != feature.ModeIncremental {
 				return usagef("--layout-mode %q: want full or incremental", layoutMode)
 			}
-			ps, labels, err := loadFeatureInput(cmd.Context(), service, from, to, labelsFile)
+			ps, labels, err := in.load(cmd.Context())
 			if err != nil {
 				return err
 			}
+			service := in.service
 			var layout *feature.Layout
 			if layoutFile != "" {
 				if layout, err = feature.LoadFile(layoutFile); err != nil {
@@ -91,13 +93,10 @@ is, e.g. to export a test split with the layout of its training split.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&service, "service", "", "service: http, tls or dns (required)")
-	fl.StringVar(&from, "from", "", "first time (RFC 3339 or YYYY-MM-DD, inclusive)")
-	fl.StringVar(&to, "to", "", "end time (exclusive)")
+	in.register(fl, "ip,org CSV (or IP,Label) for field selection and the label column")
+	fl.StringVar(&in.until, "to", "", "end time (exclusive)")
 	fl.StringVar(&format, "format", "npy", "output format (npy)")
 	fl.StringVar(&outDir, "out", "", "output directory (required)")
-	fl.StringVar(&labelsFile, "labels", "", "ip,org CSV (or IP,Label) for field selection and the label column")
-	fl.StringVar(&mode, "mode", "default", "field selection: paper or default")
 	fl.StringVar(&layoutMode, "layout-mode", "full", "canvas: full (smallest fitting square) or incremental (32×32)")
 	fl.StringVar(&layoutFile, "layout", "", "use this saved layout.json instead of building one")
 	fl.IntVar(&minCount, "min-count", feature.DefaultMinCount, "drop option values seen in fewer probes")

@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/scannergrouper/scannergrouper/internal/feature"
 	"github.com/scannergrouper/scannergrouper/internal/probe"
@@ -17,7 +18,7 @@ import (
 )
 
 func init() {
-	var service, from, until, labelsFile, mode string
+	var in featureInput
 	cmd := &cobra.Command{
 		Use:   "fields",
 		Short: "Per-field coverage, distinct values, mutual information with the org, and the selected fields",
@@ -35,15 +36,15 @@ CSV; "unknown" or a missing IP is unattributed.
 DNS keeps every field in both modes.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			sel, err := feature.ParseSelectMode(mode)
+			sel, err := feature.ParseSelectMode(in.mode)
 			if err != nil {
 				return usageError{err}
 			}
-			ps, labels, err := loadFeatureInput(cmd.Context(), service, from, until, labelsFile)
+			ps, labels, err := in.load(cmd.Context())
 			if err != nil {
 				return err
 			}
-			table, err := feature.FieldStatistics(service, ps, labels)
+			table, err := feature.FieldStatistics(in.service, ps, labels)
 			if err != nil {
 				return err
 			}
@@ -59,44 +60,54 @@ DNS keeps every field in both modes.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&service, "service", "", "service: http, tls or dns (required)")
-	fl.StringVar(&from, "from", "", "first time (RFC 3339 or YYYY-MM-DD, inclusive)")
-	fl.StringVar(&until, "until", "", "end time (exclusive)")
-	fl.StringVar(&until, "to", "", "same as --until")
-	fl.StringVar(&labelsFile, "labels", "", "ip,org CSV (or the artifact's IP,Label) giving the org of each scanner IP")
-	fl.StringVar(&mode, "mode", "default", "field selection: paper or default")
+	in.register(fl, "ip,org CSV (or the artifact's IP,Label) giving the org of each scanner IP")
+	fl.StringVar(&in.until, "until", "", "end time (exclusive)")
+	fl.StringVar(&in.until, "to", "", "same as --until")
 	rootCmd.AddCommand(cmd)
 }
 
-// loadFeatureInput reads the probes of one service in [from, until) from the
-// store, and their org labels when a label file is given (nil otherwise).
-func loadFeatureInput(ctx context.Context, service, from, until, labelsFile string) ([]probe.Probe, []string, error) {
-	switch service {
+// featureInput holds the flags that fields and export share: --service,
+// --from, --labels and --mode, and the end of the time range, which each
+// command names itself (export: --to; fields: --until, with --to as a
+// synonym).
+type featureInput struct{ service, from, until, labelsFile, mode string }
+
+func (in *featureInput) register(fl *pflag.FlagSet, labelsUsage string) {
+	fl.StringVar(&in.service, "service", "", "service: http, tls or dns (required)")
+	fl.StringVar(&in.from, "from", "", "first time (RFC 3339 or YYYY-MM-DD, inclusive)")
+	fl.StringVar(&in.labelsFile, "labels", "", labelsUsage)
+	fl.StringVar(&in.mode, "mode", "default", "field selection: paper or default")
+}
+
+// load reads the probes of one service in [from, until) from the store, and
+// their org labels when a label file is given (nil otherwise).
+func (in *featureInput) load(ctx context.Context) ([]probe.Probe, []string, error) {
+	switch in.service {
 	case feature.ServiceHTTP, feature.ServiceTLS, feature.ServiceDNS:
 	case "":
 		return nil, nil, usagef("--service is required (http, tls or dns)")
 	default:
-		return nil, nil, usagef("--service %q: want http, tls or dns", service)
+		return nil, nil, usagef("--service %q: want http, tls or dns", in.service)
 	}
-	q := store.ProbeQuery{Service: service}
+	q := store.ProbeQuery{Service: in.service}
 	var err error
-	if q.From, err = parseTimeFlag("from", from); err != nil {
+	if q.From, err = parseTimeFlag("from", in.from); err != nil {
 		return nil, nil, err
 	}
-	if q.To, err = parseTimeFlag("until", until); err != nil {
+	if q.To, err = parseTimeFlag("until", in.until); err != nil {
 		return nil, nil, err
 	}
 	var labels []string
 	var byIP map[netip.Addr]string
-	if labelsFile != "" {
-		f, err := os.Open(labelsFile)
+	if in.labelsFile != "" {
+		f, err := os.Open(in.labelsFile)
 		if err != nil {
 			return nil, nil, err
 		}
 		byIP, err = feature.ReadOrgLabels(f)
 		f.Close()
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", labelsFile, err)
+			return nil, nil, fmt.Errorf("%s: %w", in.labelsFile, err)
 		}
 	}
 	st, err := store.Open(ctx, global.DB)
@@ -113,7 +124,7 @@ func loadFeatureInput(ctx context.Context, service, from, until, labelsFile stri
 		ps = append(ps, p)
 	}
 	if len(ps) == 0 {
-		return nil, nil, fmt.Errorf("no %s probes in %s for the chosen time range", service, global.DB)
+		return nil, nil, fmt.Errorf("no %s probes in %s for the chosen time range", in.service, global.DB)
 	}
 	if byIP != nil {
 		labels = feature.LabelProbes(ps, byIP)
