@@ -12,11 +12,8 @@ import (
 // corpusEntry is one connection of the real tool probe corpus; dns is the
 // corpus builder's own decoding of the query, our ground truth.
 type corpusEntry struct {
-	Tool       string `json:"tool"`
-	DstPort    uint16 `json:"dst_port"`
-	Listener   string `json:"listener"`
-	PayloadHex string `json:"payload_hex"`
-	DNS        *struct {
+	sharedtest.CorpusProbe
+	DNS *struct {
 		ID      string `json:"id"`
 		Flags   string `json:"flags"`
 		QDCount int    `json:"qdcount"`
@@ -30,7 +27,7 @@ type corpusEntry struct {
 
 func loadCorpus(t testing.TB) []corpusEntry {
 	t.Helper()
-	return sharedtest.JSONLines[corpusEntry](t, "realdata", "probe_corpus", "real_tool_probes.jsonl")
+	return sharedtest.ProbeCorpus[corpusEntry](t)
 }
 
 func mustHex(t testing.TB, s string) []byte {

@@ -12,10 +12,7 @@ import (
 // corpusEntry is one connection of the real tool probe corpus; http is the
 // corpus builder's own parse of the request (Python), our ground truth.
 type corpusEntry struct {
-	Tool         string `json:"tool"`
-	DstPort      uint16 `json:"dst_port"`
-	Listener     string `json:"listener"`
-	PayloadHex   string `json:"payload_hex"`
+	sharedtest.CorpusProbe
 	InnerHTTPHex string `json:"inner_http_hex"`
 	HTTP         *struct {
 		Method  string      `json:"method"`
@@ -27,7 +24,7 @@ type corpusEntry struct {
 
 func loadCorpus(t testing.TB) []corpusEntry {
 	t.Helper()
-	return sharedtest.JSONLines[corpusEntry](t, "realdata", "probe_corpus", "real_tool_probes.jsonl")
+	return sharedtest.ProbeCorpus[corpusEntry](t)
 }
 
 // requestBytes returns the plaintext HTTP request of an entry: the decrypted

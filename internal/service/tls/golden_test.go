@@ -1,11 +1,9 @@
 package tls
 
 import (
-	"bufio"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -41,29 +39,22 @@ type corpusHello struct {
 	}
 }
 
+// corpusRecord is a record of the real-tool probe corpus as read, with its
+// tls object (absent or null when the payload is no ClientHello) still raw.
+type corpusRecord struct {
+	sharedtest.CorpusProbe
+	HelloHex string          `json:"tls_clienthello_hex"`
+	TLS      json.RawMessage `json:"tls"`
+}
+
 // loadCorpus returns every ClientHello of the real-tool probe corpus: the
 // records with a tls_clienthello_hex, and those whose payload_hex carries a
 // parsed tls object (tools captured on the raw TLS listener).
 func loadCorpus(t testing.TB) []corpusHello {
 	t.Helper()
-	f, err := os.Open(sharedtest.Path(t, "realdata", "probe_corpus", "real_tool_probes.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	var out []corpusHello
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<24)
-	for line := 1; sc.Scan(); line++ {
-		var rec struct {
-			Tool      string          `json:"tool"`
-			HelloHex  string          `json:"tls_clienthello_hex"`
-			PayloadHx string          `json:"payload_hex"`
-			TLS       json.RawMessage `json:"tls"`
-		}
-		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
-			t.Fatalf("line %d: %v", line, err)
-		}
+	for i, rec := range sharedtest.ProbeCorpus[corpusRecord](t) {
+		line := i + 1
 		if len(rec.TLS) == 0 || string(rec.TLS) == "null" {
 			continue
 		}
@@ -73,15 +64,14 @@ func loadCorpus(t testing.TB) []corpusHello {
 		}
 		src := rec.HelloHex
 		if src == "" {
-			src = rec.PayloadHx
+			src = rec.PayloadHex
 		}
-		if h.Payload, err = hex.DecodeString(src); err != nil {
+		payload, err := hex.DecodeString(src)
+		if err != nil {
 			t.Fatalf("line %d: %v", line, err)
 		}
+		h.Payload = payload
 		out = append(out, h)
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
 	}
 	if len(out) < 250 {
 		t.Fatalf("only %d ClientHellos in the corpus; expected the full capture set", len(out))
@@ -284,24 +274,9 @@ func nilIfEmptyS(v []string) []string {
 // TLS-record ClientHello (HTTP, DNS, nmap's service probes, alerts): only the
 // SSLv2 hellos of sslscan and testssl may be claimed, and they must parse.
 func TestCorpusOtherProbes(t *testing.T) {
-	f, err := os.Open(sharedtest.Path(t, "realdata", "probe_corpus", "real_tool_probes.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	svc := New()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<24)
 	others, sslv2 := 0, 0
-	for sc.Scan() {
-		var rec struct {
-			Tool       string          `json:"tool"`
-			PayloadHex string          `json:"payload_hex"`
-			TLS        json.RawMessage `json:"tls"`
-		}
-		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
-			t.Fatal(err)
-		}
+	for _, rec := range sharedtest.ProbeCorpus[corpusRecord](t) {
 		payload, err := hex.DecodeString(rec.PayloadHex)
 		if err != nil {
 			t.Fatal(err)
