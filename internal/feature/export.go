@@ -1,9 +1,9 @@
 package feature
 
 import (
-	"bufio"
 	"encoding/csv"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -13,6 +13,7 @@ import (
 
 	"codeberg.org/sbinet/npyio/npy"
 
+	"github.com/scannergrouper/scannergrouper/internal/atomicfile"
 	"github.com/scannergrouper/scannergrouper/internal/probe"
 )
 
@@ -75,17 +76,7 @@ func ExportNPY(dir string, l *Layout, probes []probe.Probe, labels []string) err
 // the images are already one contiguous row-major byte array. The header is
 // the fixed dictionary of the format spec, padded with spaces to a 64-byte
 // boundary; the export test reads the file back with npyio's reader.
-func writeImagesNPY(path string, l *Layout, probes []probe.Probe) (err error) {
-	f, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("feature: export: %w", err)
-	}
-	defer func() {
-		if cerr := f.Close(); err == nil && cerr != nil {
-			err = fmt.Errorf("feature: export %s: %w", path, cerr)
-		}
-	}()
-	w := bufio.NewWriterSize(f, 1<<20)
+func writeImagesNPY(path string, l *Layout, probes []probe.Probe) error {
 	dict := fmt.Sprintf("{'descr': '|u1', 'fortran_order': False, 'shape': (%d, %d, %d), }", len(probes), l.Side, l.Side)
 	const preamble = 10 // magic (6) + version (2) + header length (2)
 	pad := 64 - (preamble+len(dict)+1)%64
@@ -96,64 +87,42 @@ func writeImagesNPY(path string, l *Layout, probes []probe.Probe) (err error) {
 	if len(header) > math.MaxUint16 {
 		return fmt.Errorf("feature: export %s: npy header too long", path)
 	}
-	w.WriteString("\x93NUMPY\x01\x00")
-	w.WriteByte(byte(len(header)))
-	w.WriteByte(byte(len(header) >> 8))
-	w.WriteString(header)
-	img := make([]uint8, l.Pixels())
-	for i := range probes {
-		l.Encode(probes[i], img)
-		if _, err := w.Write(img); err != nil {
-			return fmt.Errorf("feature: export %s: %w", path, err)
+	return exportFile(path, func(w io.Writer) error {
+		io.WriteString(w, "\x93NUMPY\x01\x00")
+		w.Write([]byte{byte(len(header)), byte(len(header) >> 8)})
+		io.WriteString(w, header)
+		img := make([]uint8, l.Pixels())
+		for i := range probes {
+			l.Encode(probes[i], img)
+			if _, err := w.Write(img); err != nil {
+				return err
+			}
 		}
-	}
-	if err := w.Flush(); err != nil {
-		return fmt.Errorf("feature: export %s: %w", path, err)
-	}
-	return nil
+		return nil
+	})
 }
 
-func writeNPY(path string, v any) (err error) {
-	f, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("feature: export: %w", err)
-	}
-	defer func() {
-		if cerr := f.Close(); err == nil && cerr != nil {
-			err = fmt.Errorf("feature: export %s: %w", path, cerr)
-		}
-	}()
-	w := bufio.NewWriterSize(f, 1<<20)
-	if err := npy.Write(w, v); err != nil {
-		return fmt.Errorf("feature: export %s: %w", path, err)
-	}
-	if err := w.Flush(); err != nil {
-		return fmt.Errorf("feature: export %s: %w", path, err)
-	}
-	return nil
+func writeNPY(path string, v any) error {
+	return exportFile(path, func(w io.Writer) error { return npy.Write(w, v) })
 }
 
-func writeMetaCSV(path string, ips, times, services, labels []string) (err error) {
-	f, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("feature: export: %w", err)
-	}
-	defer func() {
-		if cerr := f.Close(); err == nil && cerr != nil {
-			err = fmt.Errorf("feature: export %s: %w", path, cerr)
+func writeMetaCSV(path string, ips, times, services, labels []string) error {
+	return exportFile(path, func(w io.Writer) error {
+		cw := csv.NewWriter(w)
+		cw.Write([]string{"row", "ip", "time", "service", "label"})
+		for i := range ips {
+			cw.Write([]string{strconv.Itoa(i), ips[i], times[i], services[i], labels[i]})
 		}
-	}()
-	w := csv.NewWriter(f) // buffered inside
-	if err := w.Write([]string{"row", "ip", "time", "service", "label"}); err != nil {
-		return err
-	}
-	for i := range ips {
-		if err := w.Write([]string{strconv.Itoa(i), ips[i], times[i], services[i], labels[i]}); err != nil {
-			return fmt.Errorf("feature: export %s: %w", path, err)
-		}
-	}
-	w.Flush()
-	if err := w.Error(); err != nil {
+		cw.Flush()
+		return cw.Error()
+	})
+}
+
+// exportFile writes one export file whole or not at all, so that a failed
+// or interrupted export never leaves a truncated array a notebook would
+// load without complaint.
+func exportFile(path string, fill func(io.Writer) error) error {
+	if err := atomicfile.Write(path, fill); err != nil {
 		return fmt.Errorf("feature: export %s: %w", path, err)
 	}
 	return nil
