@@ -22,9 +22,9 @@ type Example struct {
 // organisation c gets the utility W·F(c), "unknown" the utility V·G, and
 // the probabilities are the softmax over the candidates and unknown.
 type Combiner struct {
-	K int                            `json:"k"`
-	W [NumClassFeatures]float64      `json:"class_weights"`
-	V [NumUnknownFeatures]float64    `json:"unknown_weights"`
+	K int                         `json:"k"`
+	W [NumClassFeatures]float64   `json:"class_weights"`
+	V [NumUnknownFeatures]float64 `json:"unknown_weights"`
 	// Theta is the decision threshold: the most probable organisation is
 	// named when its probability reaches Theta, otherwise "unknown".
 	Theta float64 `json:"theta"`

@@ -89,16 +89,16 @@ const (
 
 // Unknown-outcome features.
 const (
-	gBias       = iota
-	gPayUnattr         // mean over probes of unattributed senders/(senders+1)
-	gPayUnknown        // mean over probes of labelled no-org senders (censys...)/(senders+1)
-	gUnseen            // share of probes whose payload was never seen
-	gNNUnknown         // mean classifier probability of "unknown"
-	gProbes            // log(1+probes)/log(1000)
-	gNb24Unknown       // labelled no-org neighbours in the /24 among labelled (+1)
-	gNb24Unattr        // unattributed neighbours in the /24 among all (+1)
-	gListedUnknown     // the IP is labelled with a no-org label
-	gCIDRUnknown       // a listed no-org network covers it
+	gBias          = iota
+	gPayUnattr     // mean over probes of unattributed senders/(senders+1)
+	gPayUnknown    // mean over probes of labelled no-org senders (censys...)/(senders+1)
+	gUnseen        // share of probes whose payload was never seen
+	gNNUnknown     // mean classifier probability of "unknown"
+	gProbes        // log(1+probes)/log(1000)
+	gNb24Unknown   // labelled no-org neighbours in the /24 among labelled (+1)
+	gNb24Unattr    // unattributed neighbours in the /24 among all (+1)
+	gListedUnknown // the IP is labelled with a no-org label
+	gCIDRUnknown   // a listed no-org network covers it
 	NumUnknownFeatures
 )
 
