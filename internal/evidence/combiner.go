@@ -76,6 +76,11 @@ func Fit(k int, ex []Example, cfg FitConfig) (*Combiner, error) {
 		fr := fitRow{row: &e.Row, target: -1, weight: 1}
 		switch {
 		case e.Label == Unattributed:
+			if e.Row.orgDominated() {
+				// presumed an unlisted member: neither evidence for
+				// unknown nor a label
+				continue
+			}
 			fr.weight = cfg.UnattributedWeight
 			unknown++
 		case e.Label >= k:
@@ -171,6 +176,25 @@ func Fit(k int, ex []Example, cfg FitConfig) (*Combiner, error) {
 	copy(cmb.W[:], res.X[:NumClassFeatures])
 	copy(cmb.V[:], res.X[NumClassFeatures:])
 	return cmb, nil
+}
+
+// orgDominated reports evidence that an unattributed IP may well be an
+// unlisted member of an organisation: most of its probes carry payloads
+// that organisation owns (sent by more of its scanners than by everybody
+// else together), most of its remembered neighbours are that
+// organisation's, or a listed network of it covers the IP. Fitting such
+// IPs as "unknown" would teach the combiner that an organisation's own
+// payload or network says nothing, and lose every unlisted member; they
+// are left out of the fit instead. Innocent scanners that send a payload
+// an organisation owns are by definition fewer than its scanners, and
+// those in shared hosting networks are outnumbered there, so they stay in.
+func (r *Row) orgDominated() bool {
+	for _, c := range r.Candidates {
+		if c.F[fPayOwn] >= 0.5 || c.F[fNb24All] > 0.5 || c.F[fCIDR] > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func candidateIndex(r *Row, class int) int {
@@ -282,7 +306,8 @@ func evidenceOf(r *Row, class int) string {
 type CurvePoint struct {
 	Theta float64 `json:"theta"`
 	// WeightedF1 over labelled rows (known organisations and labelled
-	// no-org scanners as unknown).
+	// no-org scanners as unknown) and unattributed rows presumed innocent
+	// (as unknown; see orgDominated).
 	WeightedF1 float64 `json:"weighted_f1"`
 	// UnattributedAttributed is the share of unattributed rows given an
 	// organisation: innocent scanners and unlisted members together.
@@ -294,11 +319,12 @@ func (m *Combiner) OperatingCurve(ex []Example) []CurvePoint {
 	type scored struct {
 		label, best int
 		p           float64
+		innocent    bool
 	}
 	rows := make([]scored, len(ex))
 	for i := range ex {
 		v := m.Decide(&ex[i].Row, 2) // no threshold reaches 2: best only
-		rows[i] = scored{ex[i].Label, v.Best, v.BestProb}
+		rows[i] = scored{ex[i].Label, v.Best, v.BestProb, ex[i].Label == Unattributed && !ex[i].Row.orgDominated()}
 	}
 	var out []CurvePoint
 	for t := 1; t <= 99; t++ {
@@ -315,9 +341,12 @@ func (m *Combiner) OperatingCurve(ex []Example) []CurvePoint {
 				if c != m.K {
 					attributed++
 				}
-				continue
+				if !r.innocent {
+					continue
+				}
 			}
-			truth = append(truth, min(r.label, m.K))
+			// presumed-innocent scanners count as unknown, as in the fit
+			truth = append(truth, min(max(r.label, m.K*boolInt(r.label < 0)), m.K))
 			pred = append(pred, c)
 		}
 		f1, _ := eval.WeightedF1(truth, pred) // equal lengths by construction
@@ -360,4 +389,11 @@ func ChooseTheta(curve []CurvePoint, maxExtra float64) float64 {
 		return 0.5
 	}
 	return curve[best].Theta
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

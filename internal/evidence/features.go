@@ -84,6 +84,7 @@ const (
 	fNb16Lab          // /16, among labelled
 	fNb16All          // /16, among all
 	fNb24Count        // log(1+org neighbours in the /24)/log(256)
+	fPayAnyOwn        // 1 when any probe carries a payload the org owns: one payload only an org sends outweighs many that everybody sends
 	NumClassFeatures
 )
 
@@ -107,7 +108,7 @@ const (
 var (
 	ClassFeatureNames = [NumClassFeatures]string{"bias", "listed", "cidr", "payload_mean", "payload_max", "payload_owned",
 		"classifier_mean", "classifier_top", "classifier_unseen", "service_share", "nb24_labelled", "nb24_all",
-		"nb16_labelled", "nb16_all", "nb24_count"}
+		"nb16_labelled", "nb16_all", "nb24_count", "payload_any_owned"}
 	UnknownFeatureNames = [NumUnknownFeatures]string{"bias", "payload_unattributed", "payload_no_org", "payload_unseen",
 		"classifier_unknown", "probes", "nb24_no_org", "nb24_unattributed", "listed_no_org", "cidr_no_org"}
 )
@@ -210,6 +211,7 @@ func Build(ip netip.Addr, probes []Probe, mem *Memory, pay *Payloads) Row {
 				f[fPayMax] = max(f[fPayMax], share)
 				if 2*n > total {
 					f[fPayOwn] += inv
+					f[fPayAnyOwn] = 1
 				}
 				if share > b.score || (share == b.score && c < b.class) {
 					b = svcBest{c, share}
