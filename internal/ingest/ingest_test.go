@@ -25,9 +25,14 @@ func openStore(t *testing.T) *store.SQL {
 }
 
 func countProbes(t *testing.T, st *store.SQL) int {
-	var n int
-	if err := st.DB().QueryRow(`SELECT COUNT(*) FROM probes`).Scan(&n); err != nil {
+	t.Helper()
+	counts, err := st.ServiceCounts(context.Background(), store.ProbeQuery{})
+	if err != nil {
 		t.Fatal(err)
+	}
+	n := 0
+	for _, c := range counts {
+		n += c.Probes
 	}
 	return n
 }

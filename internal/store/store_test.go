@@ -66,7 +66,7 @@ func TestPayloadIsCappedButLengthKept(t *testing.T) {
 		t.Fatal(err)
 	}
 	var stored, length int
-	if err := s.DB().QueryRow(`SELECT length(payload), payload_len FROM probes`).Scan(&stored, &length); err != nil {
+	if err := s.db.QueryRow(`SELECT length(payload), payload_len FROM probes`).Scan(&stored, &length); err != nil {
 		t.Fatal(err)
 	}
 	if stored != probe.StoredPayloadCap || length != probe.StoredPayloadCap+100 {
@@ -81,14 +81,14 @@ func TestMigrateRefusesNewerSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Migrate(ctx, "extra", []string{"CREATE TABLE a (x INTEGER)", "CREATE TABLE b (y INTEGER)"}); err != nil {
+	if err := s.migrate(ctx, "extra", []string{"CREATE TABLE a (x INTEGER)", "CREATE TABLE b (y INTEGER)"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Migrate(ctx, "extra", []string{"CREATE TABLE a (x INTEGER)"}); err == nil {
+	if err := s.migrate(ctx, "extra", []string{"CREATE TABLE a (x INTEGER)"}); err == nil {
 		t.Fatal("an older binary must refuse a newer schema")
 	}
 	// Re-applying the same steps is a no-op.
-	if err := s.Migrate(ctx, "extra", []string{"CREATE TABLE a (x INTEGER)", "CREATE TABLE b (y INTEGER)"}); err != nil {
+	if err := s.migrate(ctx, "extra", []string{"CREATE TABLE a (x INTEGER)", "CREATE TABLE b (y INTEGER)"}); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
