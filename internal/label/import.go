@@ -102,12 +102,38 @@ const maxLabels = 50_000_000
 // ImportFile parses the file at path and stores its labels in one
 // transaction.
 func (s *LabelDB) ImportFile(ctx context.Context, path string, opts ImportOptions) (ImportReport, error) {
+	p, err := ReadFile(path, s.reg, opts)
+	if err != nil {
+		return p.Report, err
+	}
+	reports := []ImportReport{p.Report}
+	err = s.write(ctx, []Parsed{p}, []int{0}, reports, opts.Replace)
+	return reports[0], err
+}
+
+// ReadFile parses the label file at path without storing anything. It is
+// the one reader of label files: import (and so train, update and
+// evaluate) and the commands that label probes straight from a file
+// (fields, export) all read through it, so they give an IP the same org.
+func ReadFile(path string, reg *Registry, opts ImportOptions) (Parsed, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return ImportReport{File: path}, err
+		return Parsed{Report: ImportReport{File: path}}, err
 	}
 	defer f.Close()
-	return s.Import(ctx, f, path, opts)
+	return Parse(f, path, reg, opts)
+}
+
+// ResolveFile reads the label file at path and returns a resolver over its
+// labels alone under the default policy: how training resolves that file
+// when nothing else is stored.
+func ResolveFile(path string, reg *Registry) (*Resolver, ImportReport, error) {
+	p, err := ReadFile(path, reg, ImportOptions{})
+	if err != nil {
+		return nil, p.Report, err
+	}
+	r, err := NewResolver(p.Labels, Policy{})
+	return r, p.Report, err
 }
 
 // Import parses r (named name in messages and for format and org

@@ -243,6 +243,45 @@ func TestImportIdempotentAndReplace(t *testing.T) {
 	}
 }
 
+// fields and export label probes from the file alone (ResolveFile), train
+// from what import stored; both must name each IP's org the same way,
+// registry spellings and repeated IPs included.
+func TestResolveFileAgreesWithImport(t *testing.T) {
+	ctx := context.Background()
+	in := "IP,Label\n1.2.3.4,A10\n1.2.3.5,censys.io\n1.2.3.6, Palo Alto Networks (Cortex-Xpanse) \n" +
+		"1.2.3.7,unknown\n1.2.3.8,shodan\n1.2.3.8,censys\n::ffff:1.2.3.9,webRay\nnot-an-ip,x\n"
+	path := filepath.Join(t.TempDir(), "labels.csv")
+	if err := os.WriteFile(path, []byte(in), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fromFile, rep, err := ResolveFile(path, nil)
+	if err != nil || len(rep.Skipped) != 1 {
+		t.Fatalf("ResolveFile: %+v %v", rep, err)
+	}
+	db, _ := openTestDB(t)
+	if _, err := db.ImportFile(ctx, path, ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	stored, err := db.Resolver(ctx, Policy{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if org, _ := fromFile.Lookup(netip.MustParseAddr("1.2.3.4"), time.Time{}); org != "a10networks" {
+		t.Errorf("A10 read as %q, want the registry's a10networks", org)
+	}
+	for i := 4; i <= 9; i++ {
+		addr := netip.AddrFrom4([4]byte{1, 2, 3, byte(i)})
+		o1, ok1 := fromFile.Lookup(addr, time.Time{})
+		o2, ok2 := stored.Lookup(addr, time.Time{})
+		if o1 != o2 || ok1 != ok2 {
+			t.Errorf("%s: file %q (%v), stored %q (%v)", addr, o1, ok1, o2, ok2)
+		}
+	}
+	if _, _, err := ResolveFile(filepath.Join(t.TempDir(), "none.csv"), nil); err == nil {
+		t.Error("a missing file resolved")
+	}
+}
+
 // After importing the artifact's ground truth, every attributed IP resolves
 // to its org and unattributed ones resolve to nothing.
 func TestSelfDeploy24Labels(t *testing.T) {
@@ -272,10 +311,17 @@ func TestSelfDeploy24Labels(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	fromFile, fileRep, err := ResolveFile(path, nil)
+	if err != nil || fileRep.Labels != rep.Labels {
+		t.Fatalf("ResolveFile: %d labels, %v", fileRep.Labels, err)
+	}
 	at := time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)
 	for _, row := range rows[1:] {
 		addr := netip.MustParseAddr(row[0])
 		org, ok := res.Lookup(addr, at)
+		if o, k := fromFile.Lookup(addr, at); o != org || k != ok {
+			t.Errorf("%s: the file alone gives %q, the store %q", addr, o, org)
+		}
 		want := DefaultRegistry().Canonical(row[1])
 		if want == "" {
 			if ok {
