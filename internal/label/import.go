@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -82,12 +81,8 @@ type ImportReport struct {
 	Note         string      `json:"note,omitempty"`
 }
 
-// PTRRecord is one reverse-DNS answer (the fields of store.PTRRecord, so
-// the two convert directly).
-type PTRRecord struct {
-	Addr netip.Addr
-	Name string
-}
+// PTRRecord is one reverse-DNS answer.
+type PTRRecord store.PTRRecord
 
 // Parsed is the content of one input file.
 type Parsed struct {

@@ -12,19 +12,10 @@ import (
 )
 
 // Label says that the addresses of Prefix belonged to Org according to
-// Source during [ValidFrom, ValidUntil). A zero ValidFrom or ValidUntil
-// leaves that side open. Its fields are those of store.LabelRecord, in the
-// same order, so the two convert directly.
-type Label struct {
-	Prefix     netip.Prefix
-	Org        string
-	Source     string
-	ValidFrom  time.Time
-	ValidUntil time.Time
-	// Note keeps what the source said besides the org (a PTR name, a list
-	// name, a period), for the analyst.
-	Note string
-}
+// Source during [ValidFrom, ValidUntil); a zero time leaves that side
+// open. It is the stored record with the label package's behaviour, so
+// the two convert directly.
+type Label store.LabelRecord
 
 // Covers reports whether the label's validity period contains t.
 func (l Label) Covers(t time.Time) bool {

@@ -44,7 +44,9 @@ type LabelRecord struct {
 	Source     string
 	ValidFrom  time.Time
 	ValidUntil time.Time
-	Note       string
+	// Note keeps what the source said besides the org (a PTR name, a list
+	// name, a period), for the analyst.
+	Note string
 }
 
 // LabelQuery selects labels; zero fields do not filter.

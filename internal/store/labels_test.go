@@ -268,21 +268,27 @@ var oldSchema = []string{
 	INSERT INTO attributions VALUES ('198.51.100.7', 1700000000000000000, 1700604800000000000, 'shodan', 0.75, 'http,tls', 'full-20240101T000000Z');`,
 }
 
-func TestOpenKeepsDataOfOldDatabase(t *testing.T) {
-	ctx := context.Background()
+// oldDatabase writes a database file with statements as an older binary
+// would have, without going through Open.
+func oldDatabase(t *testing.T, statements ...string) string {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "old.db")
 	old, err := sql.Open("sqlite", "file:"+path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, ddl := range oldSchema {
-		if _, err := old.Exec(ddl); err != nil {
+	defer old.Close()
+	for _, st := range statements {
+		if _, err := old.Exec(st); err != nil {
 			t.Fatal(err)
 		}
 	}
-	old.Close()
+	return path
+}
 
-	s, err := Open(ctx, path)
+func TestOpenKeepsDataOfOldDatabase(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, oldDatabase(t, oldSchema...))
 	if err != nil {
 		t.Fatalf("the new code must open an old database: %v", err)
 	}
@@ -332,19 +338,9 @@ func TestOpenKeepsDataOfOldDatabase(t *testing.T) {
 // the core schema; opening it adds the other tables and keeps the probes.
 func TestOpenAddsMissingComponents(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "core-only.db")
-	old, err := sql.Open("sqlite", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, ddl := range []string{oldSchema[0], oldSchema[1],
+	path := oldDatabase(t, oldSchema[0], oldSchema[1],
 		`INSERT INTO schema_migrations VALUES ('core', 1, '2025-01-01T00:00:00Z');
-		INSERT INTO probes (ts_ns, src_ip, src_port, dst_ip, dst_port, transport, service) VALUES (1, '192.0.2.9', 1, '192.0.2.1', 53, 'udp', 'dns');`} {
-		if _, err := old.Exec(ddl); err != nil {
-			t.Fatal(err)
-		}
-	}
-	old.Close()
+		INSERT INTO probes (ts_ns, src_ip, src_port, dst_ip, dst_port, transport, service) VALUES (1, '192.0.2.9', 1, '192.0.2.1', 53, 'udp', 'dns');`)
 	s, err := Open(ctx, path)
 	if err != nil {
 		t.Fatal(err)
