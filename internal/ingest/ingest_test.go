@@ -14,7 +14,7 @@ import (
 	"github.com/scannergrouper/scannergrouper/internal/store"
 )
 
-func openStore(t *testing.T) *store.SQL {
+func openStore(t *testing.T) store.Store {
 	t.Helper()
 	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "sg.db"))
 	if err != nil {
@@ -24,7 +24,7 @@ func openStore(t *testing.T) *store.SQL {
 	return st
 }
 
-func countProbes(t *testing.T, st *store.SQL) int {
+func countProbes(t *testing.T, st store.Store) int {
 	t.Helper()
 	counts, err := st.ServiceCounts(context.Background(), store.ProbeQuery{})
 	if err != nil {

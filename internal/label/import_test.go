@@ -15,7 +15,7 @@ import (
 	"github.com/scannergrouper/scannergrouper/internal/store"
 )
 
-func openTestDB(t testing.TB) (*LabelDB, *store.SQL) {
+func openTestDB(t testing.TB) (*LabelDB, store.Store) {
 	t.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "labels.db"))

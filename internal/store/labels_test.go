@@ -13,7 +13,7 @@ import (
 
 func openTest(t *testing.T) *SQL {
 	t.Helper()
-	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "t.db"))
+	s, err := OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "t.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,7 +288,7 @@ func oldDatabase(t *testing.T, statements ...string) string {
 
 func TestOpenKeepsDataOfOldDatabase(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, oldDatabase(t, oldSchema...))
+	s, err := OpenSQLite(ctx, oldDatabase(t, oldSchema...))
 	if err != nil {
 		t.Fatalf("the new code must open an old database: %v", err)
 	}

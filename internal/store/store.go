@@ -58,30 +58,41 @@ type ServiceCount struct {
 	IPs     int    `json:"ips"`
 }
 
-// SQL is the database/sql implementation of Store.
+// SQL is the SQLite implementation of Store.
 type SQL struct {
 	db *sql.DB
 }
 
-// Open opens (creating if needed) the store named by dsn: a file path for
-// SQLite. It applies the core schema.
-func Open(ctx context.Context, dsn string) (*SQL, error) {
+// Open opens (creating if needed) the store named by dsn: for now a SQLite
+// file path. Callers get the interface so that another backend, chosen by
+// the form of dsn, changes nothing for them.
+func Open(ctx context.Context, dsn string) (Store, error) {
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
 		return nil, errors.New("store: PostgreSQL is not supported yet; use a SQLite file path")
 	}
+	s, err := OpenSQLite(ctx, dsn)
+	if err != nil {
+		return nil, err // not a Store holding a nil *SQL
+	}
+	return s, nil
+}
+
+// OpenSQLite opens (creating if needed) the SQLite store at path and brings
+// every component's schema up to date.
+func OpenSQLite(ctx context.Context, path string) (*SQL, error) {
 	// WAL lets readers (identify, reports) run while an ingest writes;
 	// busy_timeout makes concurrent CLI invocations wait instead of failing.
-	conn := "file:" + dsn + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)"
+	conn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)"
 	db, err := sql.Open("sqlite", conn)
 	if err != nil {
-		return nil, fmt.Errorf("store: open %s: %w", dsn, err)
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	// SQLite allows one writer; a single connection also keeps temp tables
 	// and pragmas consistent.
 	db.SetMaxOpenConns(1)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("store: open %s: %w", dsn, err)
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	s := &SQL{db: db}
 	// Every component's tables are brought up to date here, once, so no

@@ -55,7 +55,7 @@ func TestInsertIsIdempotentAndRoundTrips(t *testing.T) {
 
 func TestPayloadIsCappedButLengthKept(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "t.db"))
+	s, err := OpenSQLite(ctx, filepath.Join(t.TempDir(), "t.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func TestPayloadIsCappedButLengthKept(t *testing.T) {
 func TestMigrateRefusesNewerSchema(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "t.db")
-	s, err := Open(ctx, path)
+	s, err := OpenSQLite(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,4 +92,11 @@ func TestMigrateRefusesNewerSchema(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
+}
+
+func TestOpenRefusesPostgresForNow(t *testing.T) {
+	s, err := Open(context.Background(), "postgres://db.example/sg")
+	if err == nil || s != nil {
+		t.Fatalf("want an error and no store, got %v %v", s, err)
+	}
 }
