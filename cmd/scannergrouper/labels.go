@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/scannergrouper/scannergrouper/internal/atomicfile"
 	"github.com/scannergrouper/scannergrouper/internal/label"
 	"github.com/scannergrouper/scannergrouper/internal/store"
 )
@@ -422,34 +423,28 @@ func labelsExportCmd() *cobra.Command {
 			if org != "" {
 				want = db.Registry().Canonical(org)
 			}
-			var out io.Writer = cmd.OutOrStdout()
-			var f *os.File
+			write := func(out io.Writer) error {
+				w := csv.NewWriter(out)
+				w.Write([]string{"ip", "org"})
+				for p, o := range res.All(t) {
+					if want != "" && o != want {
+						continue
+					}
+					ip := p.String()
+					if p.IsSingleIP() {
+						ip = p.Addr().String()
+					}
+					w.Write([]string{ip, o})
+				}
+				w.Flush()
+				return w.Error()
+			}
 			if output != "" && output != "-" {
-				if f, err = os.Create(output); err != nil {
-					return err
-				}
-				out = f
+				// A failed export must not leave a truncated list where a
+				// consumer (a firewall feed) would take it for the whole.
+				return atomicfile.Write(output, write)
 			}
-			w := csv.NewWriter(out)
-			w.Write([]string{"ip", "org"})
-			for p, o := range res.All(t) {
-				if want != "" && o != want {
-					continue
-				}
-				ip := p.String()
-				if p.IsSingleIP() {
-					ip = p.Addr().String()
-				}
-				w.Write([]string{ip, o})
-			}
-			w.Flush()
-			err = w.Error()
-			if f != nil {
-				if cerr := f.Close(); err == nil {
-					err = cerr
-				}
-			}
-			return err
+			return write(cmd.OutOrStdout())
 		},
 	}
 	fl := cmd.Flags()
