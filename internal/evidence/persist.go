@@ -1,0 +1,97 @@
+package evidence
+
+import (
+	"encoding/hex"
+	"fmt"
+	"net/netip"
+	"sort"
+)
+
+// Saved is the serialisable form of what evidence is measured against:
+// payload senders per service and encoded payload, and the remembered
+// addresses with their class. Published networks are not saved: they are
+// read from the label store when identifying, valid at that time.
+type Saved struct {
+	K int `json:"k"`
+	// Payloads: service → hex SHA-256 of the encoded payload → class →
+	// distinct senders.
+	Payloads map[string]map[string]map[int]int `json:"payloads"`
+	// Addresses: IP → class (Unattributed for seen but unlabelled).
+	Addresses map[string]int `json:"addresses"`
+}
+
+// Save exports a memory and a payload table.
+func Save(mem *Memory, pay *Payloads) *Saved {
+	s := &Saved{K: mem.k, Payloads: map[string]map[string]map[int]int{}, Addresses: make(map[string]int, len(mem.ip))}
+	for svc, m := range pay.senders {
+		out := make(map[string]map[int]int, len(m))
+		for d, c := range m {
+			out[hex.EncodeToString(d[:])] = c
+		}
+		s.Payloads[svc] = out
+	}
+	for ip, c := range mem.ip {
+		s.Addresses[ip.String()] = c
+	}
+	return s
+}
+
+// Load rebuilds a memory and a payload table. Senders are counted once per
+// payload until the save; a sender counted before the save and seen again
+// after it counts twice (IP-windows rather than IPs), which only matters
+// for weekly updates and errs towards the sender's own class.
+func (s *Saved) Load() (*Memory, *Payloads, error) {
+	mem := NewMemory(s.K)
+	ips := make([]string, 0, len(s.Addresses))
+	for ip := range s.Addresses {
+		ips = append(ips, ip)
+	}
+	sort.Strings(ips) // Add is order-sensitive only for relabelling; keep it deterministic
+	for _, ip := range ips {
+		a, err := netip.ParseAddr(ip)
+		if err != nil {
+			return nil, nil, fmt.Errorf("saved evidence: address %q: %w", ip, err)
+		}
+		c := s.Addresses[ip]
+		if c < Unattributed || c > s.K {
+			return nil, nil, fmt.Errorf("saved evidence: address %s has class %d outside -1..%d", ip, c, s.K)
+		}
+		mem.Add(a, c)
+	}
+	pay := NewPayloads()
+	for svc, m := range s.Payloads {
+		pay.senders[svc] = make(map[Digest]map[int]int, len(m))
+		pay.seen[svc] = map[Digest]map[netip.Addr]bool{}
+		for h, c := range m {
+			raw, err := hex.DecodeString(h)
+			if err != nil || len(raw) != len(Digest{}) {
+				return nil, nil, fmt.Errorf("saved evidence: %s payload digest %q is not a SHA-256", svc, h)
+			}
+			var d Digest
+			copy(d[:], raw)
+			pay.senders[svc][d] = c
+			pay.seen[svc][d] = map[netip.Addr]bool{}
+		}
+	}
+	return mem, pay, nil
+}
+
+// Clone returns a copy of the memory that can learn without changing m
+// (identification adds the addresses listed at the time).
+func (m *Memory) Clone() *Memory {
+	c := NewMemory(m.k)
+	for ip, cl := range m.ip {
+		c.ip[ip] = cl
+	}
+	for _, x := range []struct{ src, dst map[netip.Prefix]map[int]int }{{m.net24, c.net24}, {m.net16, c.net16}} {
+		for p, byClass := range x.src {
+			cp := make(map[int]int, len(byClass))
+			for k, v := range byClass {
+				cp[k] = v
+			}
+			x.dst[p] = cp
+		}
+	}
+	c.cidrs = m.cidrs
+	return c
+}
