@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"slices"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -73,7 +74,7 @@ DNS keeps every field in both modes.`,
 type featureInput struct{ service, from, until, labelsFile, mode string }
 
 func (in *featureInput) register(fl *pflag.FlagSet, labelsUsage string) {
-	fl.StringVar(&in.service, "service", "", "service: http, tls or dns (required)")
+	fl.StringVar(&in.service, "service", "", "service: "+serviceChoices()+" (required)")
 	fl.StringVar(&in.from, "from", "", "first time (RFC 3339 or YYYY-MM-DD, inclusive)")
 	fl.StringVar(&in.labelsFile, "labels", "", labelsUsage)
 	fl.StringVar(&in.mode, "mode", "default", "field selection: paper or default")
@@ -82,12 +83,11 @@ func (in *featureInput) register(fl *pflag.FlagSet, labelsUsage string) {
 // load reads the probes of one service in [from, until) from the store, and
 // their org labels when a label file is given (nil otherwise).
 func (in *featureInput) load(ctx context.Context) ([]probe.Probe, []string, error) {
-	switch in.service {
-	case feature.ServiceHTTP, feature.ServiceTLS, feature.ServiceDNS:
-	case "":
-		return nil, nil, usagef("--service is required (http, tls or dns)")
-	default:
-		return nil, nil, usagef("--service %q: want http, tls or dns", in.service)
+	switch _, known := probe.Lookup(in.service); {
+	case in.service == "":
+		return nil, nil, usagef("--service is required (%s)", serviceChoices())
+	case !known:
+		return nil, nil, usagef("--service %q: want %s", in.service, serviceChoices())
 	}
 	q := store.ProbeQuery{Service: in.service}
 	var err error
@@ -171,4 +171,14 @@ func printFieldTable(cmd *cobra.Command, t *feature.FieldTable, mode feature.Sel
 			mark, s.Field, s.Kind, 100*s.Coverage, s.Distinct, s.UniqueRatio, s.MI, s.AMI)
 	}
 	return tw.Flush()
+}
+
+// serviceChoices names the registered services for usage texts: "http,
+// tls or dns".
+func serviceChoices() string {
+	names := probe.ServiceNames()
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }

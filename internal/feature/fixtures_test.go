@@ -6,7 +6,12 @@ import (
 	"time"
 
 	"github.com/scannergrouper/scannergrouper/internal/probe"
+	_ "github.com/scannergrouper/scannergrouper/internal/service/all" // the rules of HTTP, TLS, DNS
+	"github.com/scannergrouper/scannergrouper/internal/service/dns"
 )
+
+// dnsFields are the DNS fields every DNS layout holds.
+var dnsFields = dns.FieldOrder
 
 // f builds a field; items are given for list fields.
 func f(name, value string, items ...string) probe.Field {
@@ -110,3 +115,11 @@ func dnsFixture() []probe.Probe {
 		mkProbe("dns", 3, f("id", "12x"), f("qname", probe.NotAvailable)),
 	}
 }
+
+// Service names of the protocols the tests feed the encoding; the rules
+// come from the registered services (internal/service/all).
+const (
+	ServiceHTTP = "http"
+	ServiceTLS  = "tls"
+	ServiceDNS  = "dns"
+)

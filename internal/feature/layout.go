@@ -34,10 +34,9 @@ const (
 const (
 	DefaultMinCount  = 10
 	DefaultMaxPixels = 1024
-	// IncrementalSide is the HTTP/TLS canvas side in incremental mode.
+	// IncrementalSide is the canvas side in incremental mode, unless the
+	// service fixes its own (probe.Encoding.Side).
 	IncrementalSide = 32
-	// DNSSide is the DNS canvas side in both modes: every DNS field fits.
-	DNSSide = 16
 	// maxSide bounds a loaded layout's canvas (memory of every encoded image).
 	maxSide = 256
 )
@@ -55,7 +54,8 @@ type LayoutConfig struct {
 	// MaxPixels caps the used pixels, keeping the most frequent options; 0
 	// means DefaultMaxPixels.
 	MaxPixels int
-	// Side forces the canvas side; 0 derives it from Mode and service.
+	// Side forces the canvas side; 0 takes the service's fixed side
+	// (probe.Encoding.Side), or else derives it from Mode.
 	Side int
 }
 
@@ -143,11 +143,12 @@ func BuildLayout(service string, probes []probe.Probe, cfg LayoutConfig) (*Layou
 	if cfg.MaxPixels <= 0 {
 		cfg.MaxPixels = DefaultMaxPixels
 	}
+	enc := probe.EncodingOf(service)
 	side := cfg.Side
 	switch {
 	case side > 0:
-	case service == ServiceDNS:
-		side = DNSSide
+	case enc.Side > 0:
+		side = enc.Side
 	case cfg.Mode == ModeIncremental:
 		side = IncrementalSide
 	}
@@ -161,7 +162,7 @@ func BuildLayout(service string, probes []probe.Probe, cfg LayoutConfig) (*Layou
 
 	names := cfg.Fields
 	if len(names) == 0 {
-		names = fieldNamesSeen(service, probes)
+		names = fieldNamesSeen(enc, probes)
 	}
 	names = slices.Clone(names)
 	slices.Sort(names)
@@ -179,7 +180,7 @@ func BuildLayout(service string, probes []probe.Probe, cfg LayoutConfig) (*Layou
 	}
 	fixed := 0
 	for _, name := range names {
-		r := RuleFor(service, name)
+		r := enc.RuleFor(name)
 		fl := FieldLayout{Name: name, Kind: r.Kind, KindName: r.Kind.String(), Tokenizer: r.Tokenizer}
 		if r.Kind != probe.KindOption {
 			fl.Width = r.Width
@@ -225,14 +226,12 @@ func BuildLayout(service string, probes []probe.Probe, cfg LayoutConfig) (*Layou
 	return l, nil
 }
 
-// fieldNamesSeen lists every field name in probes; DNS layouts always hold
-// every DNS field.
-func fieldNamesSeen(service string, probes []probe.Probe) []string {
+// fieldNamesSeen lists every field name in probes, and the service's fixed
+// fields (the DNS header) whether seen or not.
+func fieldNamesSeen(enc probe.Encoding, probes []probe.Probe) []string {
 	seen := map[string]bool{}
-	if service == ServiceDNS {
-		for _, f := range DNSFields {
-			seen[f.Name] = true
-		}
+	for _, name := range enc.Fixed {
+		seen[name] = true
 	}
 	for i := range probes {
 		for _, f := range probes[i].Fields {

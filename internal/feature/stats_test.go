@@ -149,8 +149,8 @@ func TestFieldStatisticsCounts(t *testing.T) {
 	}
 	dns, _ := FieldStatistics(ServiceDNS, dnsFixture(), nil)
 	names, err := dns.Select(SelectPaper)
-	if err != nil || len(names) != len(DNSFields) {
-		t.Errorf("DNS selection = %v, %v; want all %d fields", names, err, len(DNSFields))
+	if err != nil || len(names) != len(dnsFields) {
+		t.Errorf("DNS selection = %v, %v; want all %d fields", names, err, len(dnsFields))
 	}
 }
 
@@ -237,7 +237,7 @@ func TestDefaultDNSDropsChanceFields(t *testing.T) {
 		t.Errorf("default DNS fields %v, want [qname]", def)
 	}
 	paper, _ := table.Select(SelectPaper)
-	if len(paper) != len(DNSFields) {
-		t.Errorf("paper mode kept %d DNS fields, want all %d", len(paper), len(DNSFields))
+	if len(paper) != len(dnsFields) {
+		t.Errorf("paper mode kept %d DNS fields, want all %d", len(paper), len(dnsFields))
 	}
 }

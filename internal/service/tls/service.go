@@ -37,17 +37,6 @@ const (
 	FieldJA4                 = "ja4"
 )
 
-var optionFields = map[string]bool{
-	FieldCipherSuites:        true,
-	FieldCompression:         true,
-	FieldExtensions:          true,
-	FieldSignatureAlgorithms: true,
-	FieldSupportedGroups:     true,
-	FieldECPointFormats:      true,
-	FieldALPN:                true,
-	FieldSupportedVersions:   true,
-}
-
 type service struct{}
 
 // New returns the TLS service. Registration is left to internal/service/all.
@@ -103,12 +92,10 @@ func (service) Parse(payload []byte, _ probe.Transport) (probe.Fields, error) {
 	return memoFields(ch), nil
 }
 
-// Kind is option for the list fields and string for everything else.
-func (service) Kind(field string) probe.Kind {
-	if optionFields[field] {
-		return probe.KindOption
-	}
-	return probe.KindString
+// Kind implements probe.Service from the encoding rules: option for the
+// list fields, versions and fingerprints, string for everything else.
+func (s service) Kind(field string) probe.Kind {
+	return s.Encoding().RuleFor(field).Kind
 }
 
 // Fields turns the hello into named probe fields. List fields carry their

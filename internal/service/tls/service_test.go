@@ -109,7 +109,9 @@ func TestKind(t *testing.T) {
 		t.Fatalf("Name = %q", svc.Name())
 	}
 	option := []string{"handshake_ciphersuites", "handshake_comp_methods", "extensions", "extensions_hash_algs",
-		"extensions_supported_groups", "extensions_ec_point_formats", "extensions_alpn", "extensions_supported_versions"}
+		"extensions_supported_groups", "extensions_ec_point_formats", "extensions_alpn", "extensions_supported_versions",
+		// Versions and fingerprints are one-item options: one pixel per value.
+		"tls_version", "handshake_version", "ja3", "ja3_md5", "ja4"}
 	for _, f := range fieldOrder {
 		want := probe.KindString
 		if slices.Contains(option, f) {
