@@ -85,7 +85,7 @@ func writeProbes(cmd *cobra.Command, st store.Store, q store.ProbeQuery, format 
 	case "csv":
 		cw = csv.NewWriter(out)
 		defer cw.Flush()
-		cw.Write([]string{"time", "src_ip", "src_port", "dst_ip", "dst_port", "transport", "service", "summary", "ja3_md5", "ja4", "fields"})
+		cw.Write([]string{"time", "src_ip", "src_port", "dst_ip", "dst_port", "transport", "service", "summary", "ja3", "ja4", "fields"})
 	case "jsonl":
 		enc = json.NewEncoder(out)
 	}
@@ -101,7 +101,7 @@ func writeProbes(cmd *cobra.Command, st store.Store, q store.ProbeQuery, format 
 			fields, _ := json.Marshal(p.Fields)
 			// The fingerprint columns are filled for whichever probes carry
 			// those fields (TLS ClientHellos), empty otherwise.
-			ja3, ja4 := fieldOrEmpty(p.Fields, "ja3_md5"), fieldOrEmpty(p.Fields, "ja4")
+			ja3, ja4 := fieldOrEmpty(p.Fields, "ja3"), fieldOrEmpty(p.Fields, "ja4")
 			cw.Write([]string{p.Time.Format(time.RFC3339Nano), p.SrcIP.String(), strconv.Itoa(int(p.SrcPort)), p.DstIP.String(),
 				strconv.Itoa(int(p.DstPort)), string(p.Transport), p.Service, probe.Summary(p), ja3, ja4, string(fields)})
 		case "jsonl":

@@ -85,7 +85,7 @@ func tlsFixture() []probe.Probe {
 				f("handshake_sessionid", sid),
 				list("handshake_ciphersuites", suites...),
 				list("extensions_supported_groups", groups...),
-				f("ja3_md5", fmt.Sprintf("ja3-%d", len(suites)))))
+				f("ja3", fmt.Sprintf("ja3-%d", len(suites)))))
 		}
 	}
 	hello(4, "5f2a9c", "", []string{"TLS_AES_128_GCM_SHA256", "TLS_CHACHA20_POLY1305_SHA256"}, []string{"x25519", "secp256r1"})
@@ -95,7 +95,7 @@ func tlsFixture() []probe.Probe {
 		ps = append(ps, mkProbe("tls", len(ps), f("tls_version", "TLS 1.0"), f("handshake_version", "TLS 1.0"),
 			f("handshake_random_bytes", fmt.Sprintf("ffee%02d", i)),
 			list("handshake_ciphersuites", "TLS_RSA_WITH_AES_128_CBC_SHA"),
-			f("ja3_md5", "ja3-old")))
+			f("ja3", "ja3-old")))
 	}
 	return ps
 }

@@ -15,8 +15,10 @@ import (
 )
 
 // LayoutFormatVersion is written into every saved layout; Load refuses a
-// layout from a newer format.
-const LayoutFormatVersion = 1
+// layout from a newer format. Version 2 added NamesVersion (fields renamed
+// by their service since version 1 would otherwise be read by an older
+// binary under their old meaning).
+const LayoutFormatVersion = 2
 
 // Mode is the training mode a layout is built for.
 type Mode string
@@ -105,6 +107,11 @@ type Layout struct {
 	Side          int    `json:"side"`
 	MinCount      int    `json:"min_count"`
 	MaxPixels     int    `json:"max_pixels"`
+	// NamesVersion is how many of the service's field renamings
+	// (probe.Encoding.Renames) the field names already follow; Load applies
+	// the rest, so a layout saved before a renaming encodes today's probes
+	// into the same pixels.
+	NamesVersion int `json:"names_version,omitempty"`
 	// Generation counts the extensions that added pixels.
 	Generation int `json:"generation"`
 	// Used is the number of pixels given out; the next option gets pixel Used.
@@ -177,6 +184,7 @@ func BuildLayout(service string, probes []probe.Probe, cfg LayoutConfig) (*Layou
 		Mode:          cfg.Mode,
 		MinCount:      cfg.MinCount,
 		MaxPixels:     cfg.MaxPixels,
+		NamesVersion:  len(enc.Renames),
 	}
 	fixed := 0
 	for _, name := range names {
@@ -538,8 +546,47 @@ func Load(r io.Reader) (*Layout, error) {
 	if err := l.validate(); err != nil {
 		return nil, fmt.Errorf("feature: load layout: %w", err)
 	}
+	if err := l.rename(); err != nil {
+		return nil, fmt.Errorf("feature: load layout: %w", err)
+	}
 	l.reindex()
 	return &l, nil
+}
+
+// rename brings the field names of a loaded layout up to date with its
+// service's renamings, and the layout to the current format, so that
+// saving it again does not rename twice. Only names change: offsets,
+// widths, options and pixels stay, so every probe encodes into the pixels
+// it did under its old names.
+func (l *Layout) rename() error {
+	renames := probe.EncodingOf(l.Service).Renames
+	if l.NamesVersion > len(renames) {
+		return fmt.Errorf("field names version %d of %s is newer than this binary knows (%d)", l.NamesVersion, l.Service, len(renames))
+	}
+	for _, r := range renames[l.NamesVersion:] {
+		for i := range l.Fields {
+			if n, ok := r[l.Fields[i].Name]; ok {
+				l.Fields[i].Name = n
+			}
+		}
+		for i := range l.Pending {
+			if n, ok := r[l.Pending[i].Field]; ok {
+				l.Pending[i].Field = n
+			}
+		}
+	}
+	l.NamesVersion = len(renames)
+	l.FormatVersion = LayoutFormatVersion
+	// A renaming onto a name the layout already holds would merge two
+	// fields: refuse rather than encode wrongly.
+	seen := map[string]bool{}
+	for _, f := range l.Fields {
+		if seen[f.Name] {
+			return fmt.Errorf("renamed field %q listed twice", f.Name)
+		}
+		seen[f.Name] = true
+	}
+	return nil
 }
 
 // LoadFile reads a layout from path.

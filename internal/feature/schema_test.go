@@ -87,7 +87,8 @@ func TestRuleFor(t *testing.T) {
 		{ServiceHTTP, "X-Made-Up", FieldRule{Kind: probe.KindString, Width: 10}},
 		{ServiceTLS, "handshake_ciphersuites", FieldRule{Kind: probe.KindOption, Tokenizer: TokItems}},
 		{ServiceTLS, "handshake_random_bytes", FieldRule{Kind: probe.KindString, Width: 10}},
-		{ServiceTLS, "ja3_md5", FieldRule{Kind: probe.KindOption, Tokenizer: TokWhole}},
+		{ServiceTLS, "ja3", FieldRule{Kind: probe.KindOption, Tokenizer: TokWhole}},
+		{ServiceTLS, "ja3_string", FieldRule{Kind: probe.KindOption, Tokenizer: TokWhole}},
 		{ServiceDNS, "qname", FieldRule{Kind: probe.KindString, Width: 32, Identity: probe.IdentityQName}},
 		{ServiceTLS, "extensions_sni", FieldRule{Kind: probe.KindString, Width: 10, Identity: probe.IdentityHost}},
 		// A service nobody registered: every field is a default string.

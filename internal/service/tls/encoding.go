@@ -23,9 +23,17 @@ var rules = map[string]probe.FieldRule{
 	FieldSNI:                 {Kind: probe.KindString, Width: probe.DefaultStringWidth, Identity: probe.IdentityHost},
 	FieldALPN:                {Kind: probe.KindOption, Tokenizer: probe.TokItems},
 	FieldSupportedVersions:   {Kind: probe.KindOption, Tokenizer: probe.TokItems},
+	FieldJA3String:           {Kind: probe.KindOption, Tokenizer: probe.TokWhole},
 	FieldJA3:                 {Kind: probe.KindOption, Tokenizer: probe.TokWhole},
-	FieldJA3MD5:              {Kind: probe.KindOption, Tokenizer: probe.TokWhole},
 	FieldJA4:                 {Kind: probe.KindOption, Tokenizer: probe.TokWhole},
+}
+
+// renames is the history of TLS field names. The first renaming gave "ja3"
+// the meaning every other tool gives it (the MD5 hex) and moved the full
+// string to "ja3_string"; both apply at once, since one name moves to the
+// other.
+var renames = []map[string]string{
+	{"ja3": FieldJA3String, "ja3_md5": FieldJA3},
 }
 
 // Encoding implements probe.Encoder.
@@ -35,6 +43,7 @@ func (service) Encoding() probe.Encoding {
 			r, ok := rules[field]
 			return r, ok
 		},
-		KeyFields: []string{FieldJA4, FieldJA3MD5, FieldALPN, FieldSupportedVersions, FieldCipherSuites},
+		Renames:   renames,
+		KeyFields: []string{FieldJA4, FieldJA3, FieldALPN, FieldSupportedVersions, FieldCipherSuites},
 	}
 }

@@ -32,9 +32,12 @@ const (
 	FieldSNI                 = "extensions_sni"
 	FieldALPN                = "extensions_alpn"
 	FieldSupportedVersions   = "extensions_supported_versions"
-	FieldJA3                 = "ja3"
-	FieldJA3MD5              = "ja3_md5"
-	FieldJA4                 = "ja4"
+	// FieldJA3 is the JA3 fingerprint as it is published and searched
+	// for: the MD5 hex of the JA3 string (as Zeek, Suricata and ECS name
+	// it); FieldJA3String is the string itself.
+	FieldJA3String = "ja3_string"
+	FieldJA3       = "ja3"
+	FieldJA4       = "ja4"
 )
 
 type service struct{}
@@ -140,8 +143,8 @@ func (ch *ClientHello) Fields() probe.Fields {
 	)
 	ja3 := ch.JA3()
 	fs = append(fs,
-		probe.Field{Name: FieldJA3, Value: ja3},
-		probe.Field{Name: FieldJA3MD5, Value: JA3MD5(ja3)},
+		probe.Field{Name: FieldJA3String, Value: ja3},
+		probe.Field{Name: FieldJA3, Value: JA3MD5(ja3)},
 		probe.Field{Name: FieldJA4, Value: ch.JA4()},
 	)
 	return fs
@@ -199,7 +202,7 @@ func (ch *ClientHello) sslv2Fields() probe.Fields {
 		listField(FieldCipherSuites, specs),
 	}
 	for _, name := range []string{FieldCompression, FieldExtensions, FieldSignatureAlgorithms, FieldSupportedGroups,
-		FieldECPointFormats, FieldSNI, FieldALPN, FieldSupportedVersions, FieldJA3, FieldJA3MD5, FieldJA4} {
+		FieldECPointFormats, FieldSNI, FieldALPN, FieldSupportedVersions, FieldJA3String, FieldJA3, FieldJA4} {
 		fs = append(fs, absent(name))
 	}
 	return fs
