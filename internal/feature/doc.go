@@ -35,6 +35,21 @@
 // also fix fields every layout holds and a canvas side (DNS: its whole
 // header, 16×16 in both modes).
 //
+// # The honeypot's own identity
+//
+// A field that may carry the sensor's own address or name (HTTP Host and
+// Url, TLS SNI, DNS qname; the service marks it, probe.Identity) is encoded
+// as the class of its value, never its bytes, in images and field
+// statistics alike: TokenSensorIP when it is an IP literal (port and
+// brackets allowed) equal to the probe's destination, TokenIP for another
+// IP literal, TokenName for a name, N/A when absent. In a Url only the host
+// of an absolute URL or a CONNECT target is classed and the path is kept; in
+// a qname only the sensor's address spelt inside it (dotted, reversed as in
+// in-addr.arpa or ip6.arpa, dashed, hex) is replaced, so version.bind stays
+// version.bind. Two probes that differ only in the sensor they hit encode
+// alike. The layout records which fields are classed, so a layout saved
+// before keeps encoding bytes for the model that learnt them.
+//
 // A field the probe lacks is probe.NotAvailable: for an option field that is
 // an item of its own (its pixel lights), for a string or int field all its
 // pixels stay 0. A header sent twice contributes all its items (options) or

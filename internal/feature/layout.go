@@ -17,7 +17,8 @@ import (
 // LayoutFormatVersion is written into every saved layout; Load refuses a
 // layout from a newer format. Version 2 added NamesVersion (fields renamed
 // by their service since version 1 would otherwise be read by an older
-// binary under their old meaning).
+// binary under their old meaning) and FieldLayout.Identity (which an older
+// binary would ignore, encoding the sensor's address as bytes).
 const LayoutFormatVersion = 2
 
 // Mode is the training mode a layout is built for.
@@ -89,6 +90,11 @@ type FieldLayout struct {
 	// KindName is Kind as text in the saved form.
 	KindName  string    `json:"kind"`
 	Tokenizer Tokenizer `json:"tokenizer"`
+	// Identity marks a string field that may carry the sensor's own
+	// address: it is encoded as a class of value (see TokenSensorIP). Saved
+	// with the layout, so a layout built before a field was marked keeps
+	// encoding its bytes, as its model learnt them.
+	Identity probe.Identity `json:"identity,omitempty"`
 	// Offset and Width place a string (bytes) or int (bits, most
 	// significant first) field.
 	Offset int `json:"offset"`
@@ -193,6 +199,9 @@ func BuildLayout(service string, probes []probe.Probe, cfg LayoutConfig) (*Layou
 		if r.Kind != probe.KindOption {
 			fl.Width = r.Width
 			fixed += r.Width
+		}
+		if r.Kind == probe.KindString {
+			fl.Identity = r.Identity
 		}
 		l.Fields = append(l.Fields, fl)
 	}
@@ -652,6 +661,9 @@ func (l *Layout) validate() error {
 			return fmt.Errorf("field %q: %w", f.Name, err)
 		}
 		f.Kind = k
+		if f.Identity != probe.IdentityNone && k != probe.KindString {
+			return fmt.Errorf("field %q: identity %v on a %v field", f.Name, f.Identity, k)
+		}
 		switch k {
 		case probe.KindOption:
 			values := map[string]bool{}

@@ -104,6 +104,7 @@ func FieldStatistics(service string, probes []probe.Probe, labels []string) (*Fi
 	values := make([]map[string]int32, len(names))
 	views := make([]map[string]int32, len(names))
 	widths := make([]int, len(names))
+	identity := make([]probe.Identity, len(names))
 	present := make([]int, len(names))
 	for i, n := range names {
 		r := enc.RuleFor(n)
@@ -112,6 +113,7 @@ func FieldStatistics(service string, probes []probe.Probe, labels []string) (*Fi
 		rawCodes[i] = make([]int32, len(attributed))
 		if r.Kind == probe.KindString {
 			widths[i] = r.Width
+			identity[i] = r.Identity
 			views[i] = map[string]int32{probe.NotAvailable: 0}
 			t.codes[i] = make([]int32, len(attributed))
 		} else {
@@ -132,15 +134,21 @@ func FieldStatistics(service string, probes []probe.Probe, labels []string) (*Fi
 			if f.Value != probe.NotAvailable {
 				present[fi]++
 			}
-			code, ok := values[fi][f.Value]
+			// An identity-bearing field counts as the encoder sees it: the
+			// class of its value, not the sensor it named.
+			value := f.Value
+			if identity[fi] != probe.IdentityNone {
+				value = identityString(identity[fi], value, probes[pi].DstIP)
+			}
+			code, ok := values[fi][value]
 			if !ok {
 				code = int32(len(values[fi]))
-				values[fi][f.Value] = code
+				values[fi][value] = code
 			}
 			if isAttr {
 				rawCodes[fi][pos] = code
 				if views[fi] != nil {
-					v := f.Value
+					v := value
 					if v != probe.NotAvailable && len(v) > widths[fi] {
 						v = v[:widths[fi]]
 					}

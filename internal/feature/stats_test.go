@@ -176,7 +176,7 @@ func ExampleTokens() {
 	// Firefox/115.0
 }
 
-// TestAMIScoresTheEncodedView: a Host header whose first 10 bytes depend on
+// TestAMIScoresTheEncodedView: a header whose first 10 bytes depend on
 // the org and whose tail is unique per probe is worth what the encoder
 // keeps (the prefix), while its raw value is near-unique like TLS random bytes.
 func TestAMIScoresTheEncodedView(t *testing.T) {
@@ -187,7 +187,7 @@ func TestAMIScoresTheEncodedView(t *testing.T) {
 		if i%2 == 1 {
 			org, prefix = "shodan", "shodan-hp"
 		}
-		ps = append(ps, mkProbe("http", i, f("Host", fmt.Sprintf("%s-%06d", prefix, i)), f("X-Nonce", fmt.Sprintf("%06d-%s", i, prefix))))
+		ps = append(ps, mkProbe("http", i, f("X-Server", fmt.Sprintf("%s-%06d", prefix, i)), f("X-Nonce", fmt.Sprintf("%06d-%s", i, prefix))))
 		labels = append(labels, org)
 	}
 	table, err := FieldStatistics(ServiceHTTP, ps, labels)
@@ -196,9 +196,9 @@ func TestAMIScoresTheEncodedView(t *testing.T) {
 	}
 	for _, s := range table.Fields {
 		switch s.Field {
-		case "Host":
+		case "X-Server":
 			if s.UniqueRatio != 1 || s.AMI < 0.99 {
-				t.Errorf("Host: unique %.2f AMI %.3f; want unique raw values and AMI 1 on the 10-byte prefix", s.UniqueRatio, s.AMI)
+				t.Errorf("X-Server: unique %.2f AMI %.3f; want unique raw values and AMI 1 on the 10-byte prefix", s.UniqueRatio, s.AMI)
 			}
 		case "X-Nonce":
 			if s.AMI > 0.05 || s.MI < math.Ln2-1e-9 {
