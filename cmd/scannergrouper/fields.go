@@ -32,7 +32,7 @@ score), and AMI = MI adjusted for chance, which does not reward fields that are
 unique per probe (TLS random bytes). Labels come from an ip,org (or IP,Label)
 CSV; "unknown" or a missing IP is unattributed.
 
---mode paper keeps the top 6 HTTP/TLS fields by MI; --mode default keeps the top
+--mode paper keeps the top 6 fields by MI; --mode default keeps the top
 6 by AMI, skipping fields at chance level and relabellings of a chosen field.
 DNS keeps every field in both modes.`,
 		Args: exactArgs(0),

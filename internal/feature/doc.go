@@ -63,8 +63,9 @@
 // the rest are sorted by (probe count desc, value asc). If options and fixed
 // pixels exceed MaxPixels (1024) the most frequent options are kept. The canvas
 // is the smallest square that fits (full mode), 32×32 (incremental mode) or
-// the side the service fixes (DNS: 16×16). Extend appends new option values after the last used pixel
-// and never moves or removes one; values still under MinCount stay in
-// Layout.Pending with their counts (the 4096 most frequent), so their
-// sightings add up across weeks.
+// the side the service fixes (DNS: 16×16). Extend appends new option values
+// after the last used pixel and never moves or removes one; values still
+// under MinCount stay in Layout.Pending with their counts (the 4096 most
+// frequent), so their sightings add up across weeks. A layout saved before
+// its service renamed fields is renamed when loaded, pixels unchanged.
 package feature
