@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -32,7 +33,7 @@ unique per probe (TLS random bytes). Labels come from an ip,org (or IP,Label)
 CSV, or any file "labels import" reads, with the org names training gives;
 "unknown" or a missing IP is unattributed.
 
---mode paper keeps the top 6 HTTP/TLS fields by MI; --mode default keeps the top
+--mode paper keeps the top 6 fields by MI; --mode default keeps the top
 6 by AMI, skipping fields at chance level and relabellings of a chosen field.
 DNS keeps every field in both modes.`,
 		Args: exactArgs(0),
@@ -74,7 +75,7 @@ DNS keeps every field in both modes.`,
 type featureInput struct{ service, from, until, labelsFile, mode string }
 
 func (in *featureInput) register(fl *pflag.FlagSet, labelsUsage string) {
-	fl.StringVar(&in.service, "service", "", "service: http, tls or dns (required)")
+	fl.StringVar(&in.service, "service", "", "service: "+serviceChoices()+" (required)")
 	fl.StringVar(&in.from, "from", "", "first time (RFC 3339 or YYYY-MM-DD, inclusive)")
 	fl.StringVar(&in.labelsFile, "labels", "", labelsUsage)
 	fl.StringVar(&in.mode, "mode", "default", "field selection: paper or default")
@@ -84,12 +85,11 @@ func (in *featureInput) register(fl *pflag.FlagSet, labelsUsage string) {
 // their org labels when a label file is given (nil otherwise).
 func (in *featureInput) load(cmd *cobra.Command) ([]probe.Probe, []string, error) {
 	ctx := cmd.Context()
-	switch in.service {
-	case feature.ServiceHTTP, feature.ServiceTLS, feature.ServiceDNS:
-	case "":
-		return nil, nil, usagef("--service is required (http, tls or dns)")
-	default:
-		return nil, nil, usagef("--service %q: want http, tls or dns", in.service)
+	switch _, known := probe.Lookup(in.service); {
+	case in.service == "":
+		return nil, nil, usagef("--service is required (%s)", serviceChoices())
+	case !known:
+		return nil, nil, usagef("--service %q: want %s", in.service, serviceChoices())
 	}
 	q := store.ProbeQuery{Service: in.service}
 	var err error
@@ -173,4 +173,14 @@ func printFieldTable(cmd *cobra.Command, t *feature.FieldTable, mode feature.Sel
 			mark, s.Field, s.Kind, 100*s.Coverage, s.Distinct, s.UniqueRatio, s.MI, s.AMI)
 	}
 	return tw.Flush()
+}
+
+// serviceChoices names the registered services for usage texts: "http,
+// tls or dns".
+func serviceChoices() string {
+	names := probe.ServiceNames()
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }

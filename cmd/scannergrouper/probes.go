@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -54,7 +55,7 @@ func init() {
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&service, "service", "", "only this service (http, tls, dns, other)")
+	fl.StringVar(&service, "service", "", "only this service ("+strings.Join(append(probe.ServiceNames(), probe.Other), ", ")+")")
 	fl.StringVar(&from, "from", "", "first time (RFC 3339 or YYYY-MM-DD, inclusive)")
 	fl.StringVar(&to, "to", "", "end time (exclusive)")
 	fl.StringVar(&src, "src", "", "only probes from this scanner IP")
@@ -84,7 +85,7 @@ func writeProbes(cmd *cobra.Command, st store.Store, q store.ProbeQuery, format 
 	case "csv":
 		cw = csv.NewWriter(out)
 		defer cw.Flush()
-		cw.Write([]string{"time", "src_ip", "src_port", "dst_ip", "dst_port", "transport", "service", "summary", "ja3_md5", "ja4", "fields"})
+		cw.Write([]string{"time", "src_ip", "src_port", "dst_ip", "dst_port", "transport", "service", "summary", "ja3", "ja4", "fields"})
 	case "jsonl":
 		enc = json.NewEncoder(out)
 	}
@@ -98,10 +99,9 @@ func writeProbes(cmd *cobra.Command, st store.Store, q store.ProbeQuery, format 
 				netip.AddrPortFrom(p.SrcIP, p.SrcPort), netip.AddrPortFrom(p.DstIP, p.DstPort), p.Service, probe.Summary(p))
 		case "csv":
 			fields, _ := json.Marshal(p.Fields)
-			ja3, ja4 := "", ""
-			if p.Service == "tls" {
-				ja3, ja4 = p.Fields.Value("ja3_md5"), p.Fields.Value("ja4")
-			}
+			// The fingerprint columns are filled for whichever probes carry
+			// those fields (TLS ClientHellos), empty otherwise.
+			ja3, ja4 := fieldOrEmpty(p.Fields, "ja3"), fieldOrEmpty(p.Fields, "ja4")
 			cw.Write([]string{p.Time.Format(time.RFC3339Nano), p.SrcIP.String(), strconv.Itoa(int(p.SrcPort)), p.DstIP.String(),
 				strconv.Itoa(int(p.DstPort)), string(p.Transport), p.Service, probe.Summary(p), ja3, ja4, string(fields)})
 		case "jsonl":
@@ -115,4 +115,12 @@ func writeProbes(cmd *cobra.Command, st store.Store, q store.ProbeQuery, format 
 		return cw.Error()
 	}
 	return nil
+}
+
+// fieldOrEmpty is the value of a field, or "" when the probe has none.
+func fieldOrEmpty(fs probe.Fields, name string) string {
+	if f, ok := fs.Get(name); ok {
+		return f.Value
+	}
+	return ""
 }

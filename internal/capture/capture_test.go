@@ -111,7 +111,7 @@ func TestSplitRetransmittedAndReorderedClientHello(t *testing.T) {
 	if string(got[0].Payload) != string(hello) {
 		t.Fatalf("reassembled %d bytes, want the %d-byte hello", len(got[0].Payload), len(hello))
 	}
-	if ja3 := got[0].Fields.Value("ja3_md5"); ja3 != "78f0dc5ac5b19daf131a133cfdee9691" {
+	if ja3 := got[0].Fields.Value("ja3"); ja3 != "78f0dc5ac5b19daf131a133cfdee9691" {
 		t.Errorf("ja3 %s", ja3)
 	}
 	if st.Retransmissions != 1 {

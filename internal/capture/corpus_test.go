@@ -116,7 +116,7 @@ func TestRealToolCorpus(t *testing.T) {
 				}
 			}
 		case "tls":
-			if _, ok := tlsFP[strconv.Itoa(int(p.DstPort))+" "+p.Fields.Value("ja3_md5")+" "+p.Fields.Value("ja4")]; ok {
+			if _, ok := tlsFP[strconv.Itoa(int(p.DstPort))+" "+p.Fields.Value("ja3")+" "+p.Fields.Value("ja4")]; ok {
 				tlsByCorpus++
 			}
 		}
@@ -155,7 +155,7 @@ func TestAgreesWithTshark(t *testing.T) {
 	ours := map[string]string{}
 	for _, p := range corpusProbes(t) {
 		if p.Service == "tls" {
-			ours[strconv.Itoa(int(p.SrcPort))] = p.Fields.Value("ja3_md5")
+			ours[strconv.Itoa(int(p.SrcPort))] = p.Fields.Value("ja3")
 		}
 	}
 	for port, ja3 := range want {

@@ -46,7 +46,7 @@ func TestPayloadCSV(t *testing.T) {
 	if p := services["http"]; string(p.Payload) != httpReq || p.Fields.Value("User-Agent") != "Mozilla/5.0 zgrab/0.x" {
 		t.Errorf("http rows not joined: %q", p.Payload)
 	}
-	if p := services["tls"]; p.Fields.Value("ja3_md5") != "78f0dc5ac5b19daf131a133cfdee9691" {
+	if p := services["tls"]; p.Fields.Value("ja3") != "78f0dc5ac5b19daf131a133cfdee9691" {
 		t.Errorf("tls probe: %+v", p.Fields)
 	}
 	if p := services["dns"]; p.Fields.Value("qname") != "id.server" || p.Time.UnixMilli() != 1706772060250 {

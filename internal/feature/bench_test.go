@@ -35,7 +35,7 @@ func BenchmarkEncodeHTTP(b *testing.B) {
 func BenchmarkEncodeTLS(b *testing.B) {
 	loadBenchData()
 	benchEncode(b, ServiceTLS, benchData.tls,
-		[]string{"extensions", "extensions_hash_algs", "extensions_supported_groups", "handshake_ciphersuites", "handshake_version", "ja3_md5"})
+		[]string{"extensions", "extensions_hash_algs", "extensions_supported_groups", "handshake_ciphersuites", "handshake_version", "ja3"})
 }
 
 // benchEncode times Layout.Encode over ps, one probe per iteration, on an

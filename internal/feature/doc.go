@@ -3,7 +3,8 @@
 // App. F; ../shared/docs/reference-impl.md §2):
 //
 //   - RuleFor says, per service and field, how a field is encoded (option,
-//     string or int) and how an option field is cut into items;
+//     string or int) and how an option field is cut into items, as the
+//     service declares it;
 //   - FieldStatistics (coverage, distinct values, mutual information with the
 //     organisation label, adjusted mutual information) ranks the fields and
 //     FieldTable.Select picks the encoded ones, the paper's way or the
@@ -18,32 +19,36 @@
 //
 // # Field kinds and items
 //
-// HTTP (field names as the parser writes them: Method, Url, Version, Body and
-// one field per header exactly as sent):
+// Every protocol declares the rules of its own fields in its folder under
+// internal/service (probe.Encoder), and this package reads them through the
+// service registry without importing any protocol:
 //
-//	User-Agent (any case)        option, RFC 9110 product tokens, each with the
-//	                             comments that follow it: a Chrome UA gives
-//	                             "Mozilla/5.0 (Windows NT 10.0; Win64; x64)",
-//	                             "AppleWebKit/537.36 (KHTML, like Gecko)",
-//	                             "Chrome/120.0.0.0", "Safari/537.36"
-//	Accept, Accept-Encoding,     option, items split on ',' and trimmed,
-//	Accept-Language (any case)   parameters kept ("zh;q=0.9")
-//	everything else              string, first 10 bytes
+//	option   a set of items, one pixel per vocabulary item; the tokenizer
+//	         says how a value is cut: whole (ja3, tls_version), product
+//	         (a User-Agent's RFC 9110 product tokens, each with the comments
+//	         that follow it), comma (Accept lists, parameters kept), items
+//	         (the list the parser delimited: TLS cipher suites, groups)
+//	string   the first Width bytes (default 10; the DNS qname 32)
+//	int      Width bits, most significant first (the DNS header)
 //
-// TLS ClientHello:
+// A field its service does not name is a string of 10 bytes. A service may
+// also fix fields every layout holds and a canvas side (DNS: its whole
+// header, 16×16 in both modes).
 //
-//	handshake_ciphersuites, handshake_comp_methods, extensions,
-//	extensions_hash_algs, extensions_supported_groups,
-//	extensions_ec_point_formats, extensions_alpn,
-//	extensions_supported_versions   option over Field.Items (one pixel per item)
-//	tls_version, handshake_version,
-//	ja3, ja3_md5, ja4                option, the whole value is one item
-//	handshake_random_bytes, handshake_time, handshake_sessionid,
-//	extensions_sni, anything else    string, first 10 bytes
+// # The honeypot's own identity
 //
-// DNS: every header field is an int at its wire width, most significant bit
-// first (id 16, qr 1, opcode 4, aa/tc/rd/ra/z/ad/cd 1 each, rcode 4, the four
-// counts 16 each, qtype 16, qclass 16, edns 1); qname is a string of 32 bytes.
+// A field that may carry the sensor's own address or name (HTTP Host and
+// Url, TLS SNI, DNS qname; the service marks it, probe.Identity) is encoded
+// as the class of its value, never its bytes, in images and field
+// statistics alike: TokenSensorIP when it is an IP literal (port and
+// brackets allowed) equal to the probe's destination, TokenIP for another
+// IP literal, TokenName for a name, N/A when absent. In a Url only the host
+// of an absolute URL or a CONNECT target is classed and the path is kept; in
+// a qname only the sensor's address spelt inside it (dotted, reversed as in
+// in-addr.arpa or ip6.arpa, dashed, hex) is replaced, so version.bind stays
+// version.bind. Two probes that differ only in the sensor they hit encode
+// alike. The layout records which fields are classed, so a layout saved
+// before keeps encoding bytes for the model that learnt them.
 //
 // A field the probe lacks is probe.NotAvailable: for an option field that is
 // an item of its own (its pixel lights), for a string or int field all its
@@ -58,8 +63,9 @@
 // the rest are sorted by (probe count desc, value asc). If options and fixed
 // pixels exceed MaxPixels (1024) the most frequent options are kept. The canvas
 // is the smallest square that fits (full mode), 32×32 (incremental mode) or
-// 16×16 (DNS). Extend appends new option values after the last used pixel
-// and never moves or removes one; values still under MinCount stay in
-// Layout.Pending with their counts (the 4096 most frequent), so their
-// sightings add up across weeks.
+// the side the service fixes (DNS: 16×16). Extend appends new option values
+// after the last used pixel and never moves or removes one; values still
+// under MinCount stay in Layout.Pending with their counts (the 4096 most
+// frequent), so their sightings add up across weeks. A layout saved before
+// its service renamed fields is renamed when loaded, pixels unchanged.
 package feature

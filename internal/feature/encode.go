@@ -12,7 +12,8 @@ const On = 255
 // Encode writes the image of p into dst (row-major, len(dst) ≥ Pixels()):
 // an option pixel is On when the probe carries that value (a missing field
 // carries probe.NotAvailable); a string field puts its first Width bytes,
-// zero padded (a missing field is all zero); an int field puts its Width low
+// zero padded (a missing field is all zero), an identity-bearing one its
+// class view (TokenSensorIP, ...) instead of its bytes; an int field puts its Width low
 // bits, most significant first, as 0/On. The first occurrence of a repeated
 // string or int field counts; a repeated option field adds all its items.
 // Fields the layout does not hold are ignored. Encode does not allocate.
@@ -49,7 +50,15 @@ func (l *Layout) Encode(p probe.Probe, dst []uint8) {
 			})
 		case probe.KindString:
 			if first && pf.Value != probe.NotAvailable {
-				copy(dst[f.Offset:f.Offset+f.Width], pf.Value)
+				span := dst[f.Offset : f.Offset+f.Width]
+				if f.Identity == probe.IdentityNone {
+					copy(span, pf.Value)
+					break
+				}
+				a, b, c := identityView(f.Identity, pf.Value, p.DstIP)
+				n := copy(span, a)
+				n += copy(span[n:], b)
+				copy(span[n:], c)
 			}
 		case probe.KindInt:
 			if first {

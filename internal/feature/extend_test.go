@@ -55,7 +55,7 @@ func TestLoadRejects(t *testing.T) {
 	}
 	good := string(layoutJSON(t, l))
 	cases := map[string]string{
-		"newer format":        strings.Replace(good, `"format_version": 1`, `"format_version": 2`, 1),
+		"newer format":        strings.Replace(good, `"format_version": 2`, `"format_version": 3`, 1),
 		"side too big":        strings.Replace(good, `"side": 7`, `"side": 100000`, 1),
 		"side zero":           strings.Replace(good, `"side": 7`, `"side": 0`, 1),
 		"used past canvas":    strings.Replace(good, `"used": 47`, `"used": 50`, 1),

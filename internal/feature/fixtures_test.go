@@ -6,7 +6,12 @@ import (
 	"time"
 
 	"github.com/scannergrouper/scannergrouper/internal/probe"
+	_ "github.com/scannergrouper/scannergrouper/internal/service/all" // the rules of HTTP, TLS, DNS
+	"github.com/scannergrouper/scannergrouper/internal/service/dns"
 )
+
+// dnsFields are the DNS fields every DNS layout holds.
+var dnsFields = dns.FieldOrder
 
 // f builds a field; items are given for list fields.
 func f(name, value string, items ...string) probe.Field {
@@ -80,7 +85,7 @@ func tlsFixture() []probe.Probe {
 				f("handshake_sessionid", sid),
 				list("handshake_ciphersuites", suites...),
 				list("extensions_supported_groups", groups...),
-				f("ja3_md5", fmt.Sprintf("ja3-%d", len(suites)))))
+				f("ja3", fmt.Sprintf("ja3-%d", len(suites)))))
 		}
 	}
 	hello(4, "5f2a9c", "", []string{"TLS_AES_128_GCM_SHA256", "TLS_CHACHA20_POLY1305_SHA256"}, []string{"x25519", "secp256r1"})
@@ -90,7 +95,7 @@ func tlsFixture() []probe.Probe {
 		ps = append(ps, mkProbe("tls", len(ps), f("tls_version", "TLS 1.0"), f("handshake_version", "TLS 1.0"),
 			f("handshake_random_bytes", fmt.Sprintf("ffee%02d", i)),
 			list("handshake_ciphersuites", "TLS_RSA_WITH_AES_128_CBC_SHA"),
-			f("ja3_md5", "ja3-old")))
+			f("ja3", "ja3-old")))
 	}
 	return ps
 }
@@ -110,3 +115,11 @@ func dnsFixture() []probe.Probe {
 		mkProbe("dns", 3, f("id", "12x"), f("qname", probe.NotAvailable)),
 	}
 }
+
+// Service names of the protocols the tests feed the encoding; the rules
+// come from the registered services (internal/service/all).
+const (
+	ServiceHTTP = "http"
+	ServiceTLS  = "tls"
+	ServiceDNS  = "dns"
+)

@@ -15,8 +15,11 @@ import (
 )
 
 // LayoutFormatVersion is written into every saved layout; Load refuses a
-// layout from a newer format.
-const LayoutFormatVersion = 1
+// layout from a newer format. Version 2 added NamesVersion (fields renamed
+// by their service since version 1 would otherwise be read by an older
+// binary under their old meaning) and FieldLayout.Identity (which an older
+// binary would ignore, encoding the sensor's address as bytes).
+const LayoutFormatVersion = 2
 
 // Mode is the training mode a layout is built for.
 type Mode string
@@ -34,10 +37,9 @@ const (
 const (
 	DefaultMinCount  = 10
 	DefaultMaxPixels = 1024
-	// IncrementalSide is the HTTP/TLS canvas side in incremental mode.
+	// IncrementalSide is the canvas side in incremental mode, unless the
+	// service fixes its own (probe.Encoding.Side).
 	IncrementalSide = 32
-	// DNSSide is the DNS canvas side in both modes: every DNS field fits.
-	DNSSide = 16
 	// maxSide bounds a loaded layout's canvas (memory of every encoded image).
 	maxSide = 256
 )
@@ -55,7 +57,8 @@ type LayoutConfig struct {
 	// MaxPixels caps the used pixels, keeping the most frequent options; 0
 	// means DefaultMaxPixels.
 	MaxPixels int
-	// Side forces the canvas side; 0 derives it from Mode and service.
+	// Side forces the canvas side; 0 takes the service's fixed side
+	// (probe.Encoding.Side), or else derives it from Mode.
 	Side int
 }
 
@@ -87,6 +90,11 @@ type FieldLayout struct {
 	// KindName is Kind as text in the saved form.
 	KindName  string    `json:"kind"`
 	Tokenizer Tokenizer `json:"tokenizer"`
+	// Identity marks a string field that may carry the sensor's own
+	// address: it is encoded as a class of value (see TokenSensorIP). Saved
+	// with the layout, so a layout built before a field was marked keeps
+	// encoding its bytes, as its model learnt them.
+	Identity probe.Identity `json:"identity,omitempty"`
 	// Offset and Width place a string (bytes) or int (bits, most
 	// significant first) field.
 	Offset int `json:"offset"`
@@ -105,6 +113,11 @@ type Layout struct {
 	Side          int    `json:"side"`
 	MinCount      int    `json:"min_count"`
 	MaxPixels     int    `json:"max_pixels"`
+	// NamesVersion is how many of the service's field renamings
+	// (probe.Encoding.Renames) the field names already follow; Load applies
+	// the rest, so a layout saved before a renaming encodes today's probes
+	// into the same pixels.
+	NamesVersion int `json:"names_version,omitempty"`
 	// Generation counts the extensions that added pixels.
 	Generation int `json:"generation"`
 	// Used is the number of pixels given out; the next option gets pixel Used.
@@ -143,11 +156,12 @@ func BuildLayout(service string, probes []probe.Probe, cfg LayoutConfig) (*Layou
 	if cfg.MaxPixels <= 0 {
 		cfg.MaxPixels = DefaultMaxPixels
 	}
+	enc := probe.EncodingOf(service)
 	side := cfg.Side
 	switch {
 	case side > 0:
-	case service == ServiceDNS:
-		side = DNSSide
+	case enc.Side > 0:
+		side = enc.Side
 	case cfg.Mode == ModeIncremental:
 		side = IncrementalSide
 	}
@@ -161,7 +175,7 @@ func BuildLayout(service string, probes []probe.Probe, cfg LayoutConfig) (*Layou
 
 	names := cfg.Fields
 	if len(names) == 0 {
-		names = fieldNamesSeen(service, probes)
+		names = fieldNamesSeen(enc, probes)
 	}
 	names = slices.Clone(names)
 	slices.Sort(names)
@@ -176,14 +190,18 @@ func BuildLayout(service string, probes []probe.Probe, cfg LayoutConfig) (*Layou
 		Mode:          cfg.Mode,
 		MinCount:      cfg.MinCount,
 		MaxPixels:     cfg.MaxPixels,
+		NamesVersion:  len(enc.Renames),
 	}
 	fixed := 0
 	for _, name := range names {
-		r := RuleFor(service, name)
+		r := enc.RuleFor(name)
 		fl := FieldLayout{Name: name, Kind: r.Kind, KindName: r.Kind.String(), Tokenizer: r.Tokenizer}
 		if r.Kind != probe.KindOption {
 			fl.Width = r.Width
 			fixed += r.Width
+		}
+		if r.Kind == probe.KindString {
+			fl.Identity = r.Identity
 		}
 		l.Fields = append(l.Fields, fl)
 	}
@@ -225,14 +243,12 @@ func BuildLayout(service string, probes []probe.Probe, cfg LayoutConfig) (*Layou
 	return l, nil
 }
 
-// fieldNamesSeen lists every field name in probes; DNS layouts always hold
-// every DNS field.
-func fieldNamesSeen(service string, probes []probe.Probe) []string {
+// fieldNamesSeen lists every field name in probes, and the service's fixed
+// fields (the DNS header) whether seen or not.
+func fieldNamesSeen(enc probe.Encoding, probes []probe.Probe) []string {
 	seen := map[string]bool{}
-	if service == ServiceDNS {
-		for _, f := range DNSFields {
-			seen[f.Name] = true
-		}
+	for _, name := range enc.Fixed {
+		seen[name] = true
 	}
 	for i := range probes {
 		for _, f := range probes[i].Fields {
@@ -523,8 +539,47 @@ func Load(r io.Reader) (*Layout, error) {
 	if err := l.validate(); err != nil {
 		return nil, fmt.Errorf("feature: load layout: %w", err)
 	}
+	if err := l.rename(); err != nil {
+		return nil, fmt.Errorf("feature: load layout: %w", err)
+	}
 	l.reindex()
 	return &l, nil
+}
+
+// rename brings the field names of a loaded layout up to date with its
+// service's renamings, and the layout to the current format, so that
+// saving it again does not rename twice. Only names change: offsets,
+// widths, options and pixels stay, so every probe encodes into the pixels
+// it did under its old names.
+func (l *Layout) rename() error {
+	renames := probe.EncodingOf(l.Service).Renames
+	if l.NamesVersion > len(renames) {
+		return fmt.Errorf("field names version %d of %s is newer than this binary knows (%d)", l.NamesVersion, l.Service, len(renames))
+	}
+	for _, r := range renames[l.NamesVersion:] {
+		for i := range l.Fields {
+			if n, ok := r[l.Fields[i].Name]; ok {
+				l.Fields[i].Name = n
+			}
+		}
+		for i := range l.Pending {
+			if n, ok := r[l.Pending[i].Field]; ok {
+				l.Pending[i].Field = n
+			}
+		}
+	}
+	l.NamesVersion = len(renames)
+	l.FormatVersion = LayoutFormatVersion
+	// A renaming onto a name the layout already holds would merge two
+	// fields: refuse rather than encode wrongly.
+	seen := map[string]bool{}
+	for _, f := range l.Fields {
+		if seen[f.Name] {
+			return fmt.Errorf("renamed field %q listed twice", f.Name)
+		}
+		seen[f.Name] = true
+	}
+	return nil
 }
 
 // LoadFile reads a layout from path.
@@ -590,6 +645,9 @@ func (l *Layout) validate() error {
 			return fmt.Errorf("field %q: %w", f.Name, err)
 		}
 		f.Kind = k
+		if f.Identity != probe.IdentityNone && k != probe.KindString {
+			return fmt.Errorf("field %q: identity %v on a %v field", f.Name, f.Identity, k)
+		}
 		switch k {
 		case probe.KindOption:
 			values := map[string]bool{}

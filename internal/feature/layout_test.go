@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/scannergrouper/scannergrouper/internal/probe"
+	"github.com/scannergrouper/scannergrouper/internal/service/dns"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files under testdata/golden")
@@ -100,7 +101,7 @@ func TestGoldenDNS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l.Side != DNSSide || l.Used != 161 {
+	if l.Side != dns.CanvasSide || l.Used != 161 {
 		t.Errorf("DNS canvas %d×%d with %d used pixels, want 16×16 with 161", l.Side, l.Side, l.Used)
 	}
 	golden(t, "dns_layout.json", layoutJSON(t, l))

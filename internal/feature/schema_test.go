@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/scannergrouper/scannergrouper/internal/probe"
+	"github.com/scannergrouper/scannergrouper/internal/service/dns"
 )
 
 func TestTokensUserAgent(t *testing.T) {
@@ -81,12 +82,17 @@ func TestRuleFor(t *testing.T) {
 		{ServiceHTTP, "User-Agent", FieldRule{Kind: probe.KindOption, Tokenizer: TokProduct}},
 		{ServiceHTTP, "user-agent", FieldRule{Kind: probe.KindOption, Tokenizer: TokProduct}},
 		{ServiceHTTP, "Accept-Encoding", FieldRule{Kind: probe.KindOption, Tokenizer: TokComma}},
-		{ServiceHTTP, "Url", FieldRule{Kind: probe.KindString, Width: 10}},
+		{ServiceHTTP, "Url", FieldRule{Kind: probe.KindString, Width: 10, Identity: probe.IdentityURL}},
+		{ServiceHTTP, "host", FieldRule{Kind: probe.KindString, Width: 10, Identity: probe.IdentityHost}},
 		{ServiceHTTP, "X-Made-Up", FieldRule{Kind: probe.KindString, Width: 10}},
 		{ServiceTLS, "handshake_ciphersuites", FieldRule{Kind: probe.KindOption, Tokenizer: TokItems}},
 		{ServiceTLS, "handshake_random_bytes", FieldRule{Kind: probe.KindString, Width: 10}},
-		{ServiceTLS, "ja3_md5", FieldRule{Kind: probe.KindOption, Tokenizer: TokWhole}},
-		{ServiceDNS, "qname", FieldRule{Kind: probe.KindString, Width: 32}},
+		{ServiceTLS, "ja3", FieldRule{Kind: probe.KindOption, Tokenizer: TokWhole}},
+		{ServiceTLS, "ja3_string", FieldRule{Kind: probe.KindOption, Tokenizer: TokWhole}},
+		{ServiceDNS, "qname", FieldRule{Kind: probe.KindString, Width: 32, Identity: probe.IdentityQName}},
+		{ServiceTLS, "extensions_sni", FieldRule{Kind: probe.KindString, Width: 10, Identity: probe.IdentityHost}},
+		// A service nobody registered: every field is a default string.
+		{"no-such-service", "anything", FieldRule{Kind: probe.KindString, Width: 10}},
 		{ServiceDNS, "id", FieldRule{Kind: probe.KindInt, Width: 16}},
 		{ServiceDNS, "opcode", FieldRule{Kind: probe.KindInt, Width: 4}},
 		{ServiceDNS, "edns", FieldRule{Kind: probe.KindInt, Width: 1}},
@@ -97,13 +103,13 @@ func TestRuleFor(t *testing.T) {
 		}
 	}
 	bits := 0
-	for _, f := range DNSFields {
-		if r := RuleFor(ServiceDNS, f.Name); r.Kind == probe.KindInt {
+	for _, name := range dnsFields {
+		if r := RuleFor(ServiceDNS, name); r.Kind == probe.KindInt {
 			bits += r.Width
 		}
 	}
 	// 16+1+4+7×1+4+4×16+16+16+1 (reference-impl §2.7) + qname 32 fits 16×16.
-	if bits != 129 || bits+QnameWidth > DNSSide*DNSSide {
+	if bits != 129 || bits+dns.QNameWidth > dns.CanvasSide*dns.CanvasSide {
 		t.Errorf("DNS int bits = %d, want 129 and to fit the 16×16 canvas with the qname", bits)
 	}
 }

@@ -73,7 +73,8 @@ func FieldStatistics(service string, probes []probe.Probe, labels []string) (*Fi
 	if labels != nil && len(labels) != len(probes) {
 		return nil, fmt.Errorf("feature: %d labels for %d probes", len(labels), len(probes))
 	}
-	names := fieldNamesSeen(service, probes)
+	enc := probe.EncodingOf(service)
+	names := fieldNamesSeen(enc, probes)
 	slices.Sort(names)
 	fieldIdx := make(map[string]int, len(names))
 	for i, n := range names {
@@ -103,13 +104,16 @@ func FieldStatistics(service string, probes []probe.Probe, labels []string) (*Fi
 	values := make([]map[string]int32, len(names))
 	views := make([]map[string]int32, len(names))
 	widths := make([]int, len(names))
+	identity := make([]probe.Identity, len(names))
 	present := make([]int, len(names))
 	for i, n := range names {
-		t.Fields[i] = FieldStats{Field: n, Kind: RuleFor(service, n).Kind.String()}
+		r := enc.RuleFor(n)
+		t.Fields[i] = FieldStats{Field: n, Kind: r.Kind.String()}
 		values[i] = map[string]int32{probe.NotAvailable: 0}
 		rawCodes[i] = make([]int32, len(attributed))
-		if r := RuleFor(service, n); r.Kind == probe.KindString {
+		if r.Kind == probe.KindString {
 			widths[i] = r.Width
+			identity[i] = r.Identity
 			views[i] = map[string]int32{probe.NotAvailable: 0}
 			t.codes[i] = make([]int32, len(attributed))
 		} else {
@@ -130,15 +134,21 @@ func FieldStatistics(service string, probes []probe.Probe, labels []string) (*Fi
 			if f.Value != probe.NotAvailable {
 				present[fi]++
 			}
-			code, ok := values[fi][f.Value]
+			// An identity-bearing field counts as the encoder sees it: the
+			// class of its value, not the sensor it named.
+			value := f.Value
+			if identity[fi] != probe.IdentityNone {
+				value = identityString(identity[fi], value, probes[pi].DstIP)
+			}
+			code, ok := values[fi][value]
 			if !ok {
 				code = int32(len(values[fi]))
-				values[fi][f.Value] = code
+				values[fi][value] = code
 			}
 			if isAttr {
 				rawCodes[fi][pos] = code
 				if views[fi] != nil {
-					v := f.Value
+					v := value
 					if v != probe.NotAvailable && len(v) > widths[fi] {
 						v = v[:widths[fi]]
 					}
@@ -296,14 +306,16 @@ func lgamma(x float64) float64 {
 type SelectMode string
 
 const (
-	// SelectPaper: the paper's rule, top PaperTopK fields by MI for HTTP and
-	// TLS, every DNS field. It picks TLS random bytes and gmt time, which
-	// separate orgs only by being unique per probe.
+	// SelectPaper: the paper's rule, top PaperTopK fields by MI, or every
+	// fixed field for a service that has them (DNS). It picks TLS random
+	// bytes and gmt time, which separate orgs only by being unique per
+	// probe.
 	SelectPaper SelectMode = "paper"
-	// SelectDefault: top PaperTopK fields by AMI for HTTP and TLS, skipping
-	// fields no better than chance (AMI < MinAMI) and fields that are a
-	// relabelling of an already chosen one (ja3 vs ja3_md5); the DNS fields
-	// with AMI ≥ MinAMI (all of them when no probe is attributed).
+	// SelectDefault: top PaperTopK fields by AMI, skipping fields no better
+	// than chance (AMI < MinAMI) and fields that are a relabelling of an
+	// already chosen one (a fingerprint and its hash); for a service with
+	// fixed fields (DNS), the fixed fields with AMI ≥ MinAMI (all of them
+	// when no probe is attributed).
 	SelectDefault SelectMode = "default"
 )
 
@@ -327,23 +339,24 @@ func ParseSelectMode(s string) (SelectMode, error) {
 }
 
 // Select marks and returns the encoded fields (alphabetical, the canvas
-// order). Ranking needs attributed probes except for DNS, where every field
-// is kept.
+// order). Ranking needs attributed probes except for a service with fixed
+// fields (DNS), where they are all candidates.
 func (t *FieldTable) Select(mode SelectMode) ([]string, error) {
 	t.Mode = mode
 	for i := range t.Fields {
 		t.Fields[i].Selected = false
 	}
 	var chosen []int
+	fixed := probe.EncodingOf(t.Service).Fixed
 	switch {
-	case t.Service == ServiceDNS:
+	case len(fixed) > 0:
 		want := map[string]bool{}
-		for _, f := range DNSFields {
-			want[f.Name] = true
+		for _, name := range fixed {
+			want[name] = true
 		}
 		for i, f := range t.Fields {
-			// The default mode drops DNS fields that tell orgs apart no better
-			// than chance: the random transaction id, constant flags.
+			// The default mode drops fixed fields that tell orgs apart no
+			// better than chance: the random DNS id, constant flags.
 			if want[f.Field] && (mode != SelectDefault || t.Labelled == 0 || f.AMI >= MinAMI) {
 				chosen = append(chosen, i)
 			}

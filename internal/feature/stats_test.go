@@ -98,12 +98,12 @@ func TestFieldStatisticsRanking(t *testing.T) {
 			t.Errorf("default mode chose the near-unique %s: %v", bad, def)
 		}
 	}
-	if slices.Contains(def, "ja3") && slices.Contains(def, "ja3_md5") {
-		t.Errorf("default mode chose both ja3 and its hash: %v", def)
+	if slices.Contains(def, "ja3") && slices.Contains(def, "ja3_string") {
+		t.Errorf("default mode chose both the ja3 string and its hash: %v", def)
 	}
-	// In this data ja3 and ja3_md5 are relabellings of the cipher suites
+	// In this data ja3 and ja3_string are relabellings of the cipher suites
 	// and three fields are constant, so fewer than six fields qualify.
-	if len(def) < 4 || len(def) > PaperTopK || slices.Contains(def, "ja3") || slices.Contains(def, "tls_version") {
+	if len(def) < 4 || len(def) > PaperTopK || slices.Contains(def, "ja3") || slices.Contains(def, "ja3_string") || slices.Contains(def, "tls_version") {
 		t.Errorf("default mode chose %v", def)
 	}
 	sel := 0
@@ -149,8 +149,8 @@ func TestFieldStatisticsCounts(t *testing.T) {
 	}
 	dns, _ := FieldStatistics(ServiceDNS, dnsFixture(), nil)
 	names, err := dns.Select(SelectPaper)
-	if err != nil || len(names) != len(DNSFields) {
-		t.Errorf("DNS selection = %v, %v; want all %d fields", names, err, len(DNSFields))
+	if err != nil || len(names) != len(dnsFields) {
+		t.Errorf("DNS selection = %v, %v; want all %d fields", names, err, len(dnsFields))
 	}
 }
 
@@ -176,7 +176,7 @@ func ExampleTokens() {
 	// Firefox/115.0
 }
 
-// TestAMIScoresTheEncodedView: a Host header whose first 10 bytes depend on
+// TestAMIScoresTheEncodedView: a header whose first 10 bytes depend on
 // the org and whose tail is unique per probe is worth what the encoder
 // keeps (the prefix), while its raw value is near-unique like TLS random bytes.
 func TestAMIScoresTheEncodedView(t *testing.T) {
@@ -187,7 +187,7 @@ func TestAMIScoresTheEncodedView(t *testing.T) {
 		if i%2 == 1 {
 			org, prefix = "shodan", "shodan-hp"
 		}
-		ps = append(ps, mkProbe("http", i, f("Host", fmt.Sprintf("%s-%06d", prefix, i)), f("X-Nonce", fmt.Sprintf("%06d-%s", i, prefix))))
+		ps = append(ps, mkProbe("http", i, f("X-Server", fmt.Sprintf("%s-%06d", prefix, i)), f("X-Nonce", fmt.Sprintf("%06d-%s", i, prefix))))
 		labels = append(labels, org)
 	}
 	table, err := FieldStatistics(ServiceHTTP, ps, labels)
@@ -196,9 +196,9 @@ func TestAMIScoresTheEncodedView(t *testing.T) {
 	}
 	for _, s := range table.Fields {
 		switch s.Field {
-		case "Host":
+		case "X-Server":
 			if s.UniqueRatio != 1 || s.AMI < 0.99 {
-				t.Errorf("Host: unique %.2f AMI %.3f; want unique raw values and AMI 1 on the 10-byte prefix", s.UniqueRatio, s.AMI)
+				t.Errorf("X-Server: unique %.2f AMI %.3f; want unique raw values and AMI 1 on the 10-byte prefix", s.UniqueRatio, s.AMI)
 			}
 		case "X-Nonce":
 			if s.AMI > 0.05 || s.MI < math.Ln2-1e-9 {
@@ -237,7 +237,7 @@ func TestDefaultDNSDropsChanceFields(t *testing.T) {
 		t.Errorf("default DNS fields %v, want [qname]", def)
 	}
 	paper, _ := table.Select(SelectPaper)
-	if len(paper) != len(DNSFields) {
-		t.Errorf("paper mode kept %d DNS fields, want all %d", len(paper), len(DNSFields))
+	if len(paper) != len(dnsFields) {
+		t.Errorf("paper mode kept %d DNS fields, want all %d", len(paper), len(dnsFields))
 	}
 }

@@ -141,7 +141,7 @@ func synthTLS(rng *rand.Rand, n int) ([]probe.Probe, []string) {
 			list("handshake_ciphersuites", tp.suites...), list("handshake_comp_methods", "null"),
 			list("extensions", tp.ext...), list("extensions_hash_algs", tp.sigs...),
 			list("extensions_supported_groups", tp.groups...), list("extensions_ec_point_formats", "uncompressed"),
-			f("ja3", ja3), f("ja3_md5", hex.EncodeToString(sum[:])))
+			f("ja3_string", ja3), f("ja3", hex.EncodeToString(sum[:])))
 		labels[i] = org
 	}
 	return ps, labels

@@ -5,14 +5,6 @@ import (
 	"github.com/scannergrouper/scannergrouper/internal/probe"
 )
 
-// keyFields are the fields shown per cluster: those analysts recognise
-// tools by, whatever the models selected.
-var keyFields = map[string][]string{
-	"http": {"User-Agent", "Method", "Url", "Version", "Accept", "Accept-Encoding", "Connection"},
-	"tls":  {"ja4", "ja3_md5", "extensions_alpn", "extensions_supported_versions", "handshake_ciphersuites"},
-	"dns":  {"qname", "qtype", "qclass", "rd", "edns"},
-}
-
 // AnalysisInput gathers, per service, the still-unknown probes of data
 // (scanner attributed unknown and not labelled with a known org) with their
 // 128-d projections, and the known-class view: probes of no known org that
@@ -49,14 +41,17 @@ func analysisInput(title string, models map[string]*ServiceModel, data *Data, at
 		if err != nil {
 			return in, nil, err
 		}
-		si := analysis.ServiceInput{Service: svc, KeyFields: keyFields[svc], KnownClass: &analysis.KnownClassInput{}}
+		// The fields shown per cluster are those analysts recognise tools
+		// by, as the service declares them, whatever the models selected.
+		keyFields := probe.EncodingOf(svc).KeyFields
+		si := analysis.ServiceInput{Service: svc, KeyFields: keyFields, KnownClass: &analysis.KnownClassInput{}}
 		for i, p := range probes {
 			ip := p.SrcIP.String()
 			org := data.Orgs[svc][i]
 			att := attributed[ip]
 			vec := append([]float32(nil), preds[i].Proj[:]...)
 			if analysis.IsStillUnknown(att, org, unknownClass) {
-				si.Probes = append(si.Probes, analysis.ProbeInput{IP: ip, Fields: fieldMap(p.Fields, keyFields[svc]), Vector: vec})
+				si.Probes = append(si.Probes, analysis.ProbeInput{IP: ip, Fields: fieldMap(p.Fields, keyFields), Vector: vec})
 				still[svc] = append(still[svc], i)
 			}
 			if classes.TrainLabel(org) >= 0 {

@@ -12,11 +12,13 @@ import (
 	"time"
 
 	"github.com/scannergrouper/scannergrouper/internal/probe"
+	_ "github.com/scannergrouper/scannergrouper/internal/service/all" // Services is the registered services
 	"github.com/scannergrouper/scannergrouper/internal/store"
 )
 
-// Services are the services ScannerGrouper classifies, in ensemble order.
-var Services = []string{"http", "tls", "dns"}
+// Services are the services ScannerGrouper classifies, in ensemble order:
+// every registered service, in the order of internal/service/all.
+var Services = probe.ServiceNames()
 
 // Labeler returns the organisation of a scanner address at a time ("" when
 // unattributed); label.Resolver.Lookup fits after a small adapter.

@@ -123,7 +123,9 @@ func LoadModels(dir string, fullyDisclosed func(string) bool) (*Models, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s model: %w", svc, err)
 		}
-		m.Services[svc] = &ServiceModel{Service: svc, Fields: m.Manifest.Fields[svc], Layout: layout, Model: model,
+		// The layout's field names, not the manifest's: a layout follows its
+		// service's field renamings when loaded (feature.Load).
+		m.Services[svc] = &ServiceModel{Service: svc, Fields: layout.FieldNames(), Layout: layout, Model: model,
 			Background: backgroundFrom(m.Manifest.BackgroundMin, m.Manifest.Background[svc]).
 				withPurity(m.Manifest.MinPurity).withOwners(m.Manifest.Owners[svc])}
 	}

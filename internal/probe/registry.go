@@ -51,6 +51,9 @@ var (
 	services = map[string]Service{}
 	// sorted caches Services() because Classify runs once per session.
 	sorted []Service
+	// order is the registration order: internal/service/all registers in
+	// the order the pipeline, the CLI and the reports use.
+	order []string
 )
 
 // Register adds a service. It panics on a duplicate name, which is a
@@ -62,6 +65,7 @@ func Register(s Service) {
 		panic(fmt.Sprintf("probe: service %q registered twice", s.Name()))
 	}
 	services[s.Name()] = s
+	order = append(order, s.Name())
 	sorted = make([]Service, 0, len(services))
 	for _, svc := range services {
 		sorted = append(sorted, svc)
@@ -83,6 +87,16 @@ func Services() []Service {
 	regMu.RLock()
 	defer regMu.RUnlock()
 	return sorted
+}
+
+// ServiceNames returns the names of the registered services in the order
+// they were registered: the order of internal/service/all, which is the
+// pipeline's service order (ensemble columns, saved models) and the order
+// of every listing. The slice is a copy.
+func ServiceNames() []string {
+	regMu.RLock()
+	defer regMu.RUnlock()
+	return append([]string(nil), order...)
 }
 
 // Classify picks the service with the highest confidence for a payload; ties

@@ -72,7 +72,7 @@ func checkCapture(t *testing.T, dir string, w *simulate.World) {
 		} else {
 			ja3 := ""
 			if p.Service == simulate.ServiceTLS {
-				ja3 = p.Fields.Value("ja3_md5")
+				ja3 = p.Fields.Value("ja3")
 			}
 			if p.Service != tr.Service || string(p.Transport) != tr.Transport || p.DstIP != tr.DstIP ||
 				p.DstPort != tr.DstPort || !p.Time.Equal(tr.Time) || ja3 != tr.JA3 || p.ParseError != "" {

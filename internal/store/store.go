@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"iter"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -105,7 +106,76 @@ func OpenSQLite(ctx context.Context, path string) (*SQL, error) {
 			return nil, err
 		}
 	}
+	if err := s.migrateFieldNames(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return s, nil
+}
+
+// migrateFieldNames brings the stored probes of every registered service up
+// to its current field names (probe.Encoding.Renames): each renaming is one
+// step of the component "fields:<service>", applied once, so a store filled
+// by an older binary reads as if its probes had been parsed today.
+func (s *SQL) migrateFieldNames(ctx context.Context) error {
+	for _, name := range probe.ServiceNames() {
+		renames := probe.EncodingOf(name).Renames
+		if len(renames) == 0 {
+			continue
+		}
+		steps := make([]string, len(renames))
+		for i, r := range renames {
+			step, err := renameStep(name, r)
+			if err != nil {
+				return err
+			}
+			steps[i] = step
+		}
+		if err := s.migrate(ctx, "fields:"+name, steps); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// renameStep is the SQL that renames fields of one service in the stored
+// fields JSON. The JSON is always written by probe.Fields.AppendJSON, where
+// a field starts with {"name":"<name>", and a quote inside a value is
+// escaped, so that text can only be a field's start. Every old name first
+// becomes a placeholder that no JSON can contain ({"name":#0,), then each
+// placeholder becomes its new name: the renaming applies as a whole, so two
+// names can swap.
+func renameStep(service string, renames map[string]string) (string, error) {
+	olds := make([]string, 0, len(renames))
+	for old := range renames {
+		olds = append(olds, old)
+	}
+	slices.Sort(olds) // the same SQL every time
+	expr := "fields"
+	for i, old := range olds {
+		if !plainName(old) || !plainName(renames[old]) {
+			return "", fmt.Errorf("store: field rename %q → %q of %s: names must be plain printable ASCII", old, renames[old], service)
+		}
+		expr = fmt.Sprintf(`replace(%s, '{"name":"%s",', '{"name":#%d,')`, expr, old, i)
+	}
+	for i, old := range olds {
+		expr = fmt.Sprintf(`replace(%s, '{"name":#%d,', '{"name":"%s",')`, expr, i, renames[old])
+	}
+	if !plainName(service) {
+		return "", fmt.Errorf("store: service name %q is not plain printable ASCII", service)
+	}
+	return fmt.Sprintf(`UPDATE probes SET fields = %s WHERE service = '%s'`, expr, service), nil
+}
+
+// plainName reports whether a name needs no escaping, in JSON nor in an SQL
+// string literal.
+func plainName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '\'' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // components lists the versioned schemas in the order Open applies them.

@@ -1,6 +1,7 @@
 package all
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/scannergrouper/scannergrouper/internal/probe"
@@ -12,12 +13,19 @@ func TestEveryServiceRegisteredAndSummarised(t *testing.T) {
 	if len(got) != len(want) {
 		t.Fatalf("registered %d services, want %v", len(got), want)
 	}
+	// The registration order is the pipeline's service order.
+	if order := probe.ServiceNames(); strings.Join(order, ",") != "http,tls,dns" {
+		t.Errorf("registration order %v, want http, tls, dns", order)
+	}
 	for i, s := range got {
 		if s.Name() != want[i] {
 			t.Errorf("service %d is %q, want %q", i, s.Name(), want[i])
 		}
 		if _, ok := s.(probe.Summarizer); !ok {
 			t.Errorf("%s has no Summary", s.Name())
+		}
+		if _, ok := s.(probe.Encoder); !ok {
+			t.Errorf("%s declares no encoding rules", s.Name())
 		}
 	}
 	cases := []struct {

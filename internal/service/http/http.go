@@ -21,8 +21,6 @@
 package http
 
 import (
-	"strings"
-
 	"github.com/scannergrouper/scannergrouper/internal/probe"
 )
 
@@ -49,11 +47,6 @@ var httpPorts = map[uint16]bool{
 	80: true, 81: true, 591: true, 8000: true, 8008: true,
 	8080: true, 8081: true, 8088: true, 8888: true,
 }
-
-// optionHeaders are encoded as sets of items (tokens, list members) rather
-// than by their first bytes; matched without regard to case because
-// "user-agent" carries the same kind of value as "User-Agent".
-var optionHeaders = []string{"User-Agent", "Accept", "Accept-Encoding", "Accept-Language"}
 
 // Service is the HTTP probe.Service.
 type Service struct{}
@@ -92,12 +85,7 @@ func (Service) Parse(payload []byte, _ probe.Transport) (probe.Fields, error) {
 	return ParseRequest(payload)
 }
 
-// Kind implements probe.Service.
+// Kind implements probe.Service from the encoding rules.
 func (Service) Kind(field string) probe.Kind {
-	for _, h := range optionHeaders {
-		if strings.EqualFold(field, h) {
-			return probe.KindOption
-		}
-	}
-	return probe.KindString
+	return Service{}.Encoding().RuleFor(field).Kind
 }

@@ -229,7 +229,7 @@ func checkFieldsAgainstCorpus(t *testing.T, i int, h corpusHello, fs probe.Field
 		t.Errorf("#%d %s: GREASE seen %v, corpus says %v", i, h.Tool, greaseSeen, w.GREASE)
 	}
 	for _, f := range fs {
-		if f.Name == FieldJA3 && f.Value != w.JA3 || f.Name == FieldJA3MD5 && f.Value != w.JA3MD5 || f.Name == FieldJA4 && f.Value != w.JA4 {
+		if f.Name == FieldJA3String && f.Value != w.JA3 || f.Name == FieldJA3 && f.Value != w.JA3MD5 || f.Name == FieldJA4 && f.Value != w.JA4 {
 			t.Errorf("#%d %s: field %s = %q disagrees with the corpus", i, h.Tool, f.Name, f.Value)
 		}
 	}
@@ -245,7 +245,7 @@ var fieldOrder = []string{
 	"tls_version", "handshake_version", "handshake_random_bytes", "handshake_time",
 	"handshake_sessionid", "handshake_ciphersuites", "handshake_comp_methods", "extensions",
 	"extensions_hash_algs", "extensions_supported_groups", "extensions_ec_point_formats",
-	"extensions_sni", "extensions_alpn", "extensions_supported_versions", "ja3", "ja3_md5", "ja4",
+	"extensions_sni", "extensions_alpn", "extensions_supported_versions", "ja3_string", "ja3", "ja4",
 }
 
 func mustJSON(v any) string {

@@ -32,21 +32,13 @@ const (
 	FieldSNI                 = "extensions_sni"
 	FieldALPN                = "extensions_alpn"
 	FieldSupportedVersions   = "extensions_supported_versions"
-	FieldJA3                 = "ja3"
-	FieldJA3MD5              = "ja3_md5"
-	FieldJA4                 = "ja4"
+	// FieldJA3 is the JA3 fingerprint as it is published and searched
+	// for: the MD5 hex of the JA3 string (as Zeek, Suricata and ECS name
+	// it); FieldJA3String is the string itself.
+	FieldJA3String = "ja3_string"
+	FieldJA3       = "ja3"
+	FieldJA4       = "ja4"
 )
-
-var optionFields = map[string]bool{
-	FieldCipherSuites:        true,
-	FieldCompression:         true,
-	FieldExtensions:          true,
-	FieldSignatureAlgorithms: true,
-	FieldSupportedGroups:     true,
-	FieldECPointFormats:      true,
-	FieldALPN:                true,
-	FieldSupportedVersions:   true,
-}
 
 type service struct{}
 
@@ -103,12 +95,10 @@ func (service) Parse(payload []byte, _ probe.Transport) (probe.Fields, error) {
 	return memoFields(ch), nil
 }
 
-// Kind is option for the list fields and string for everything else.
-func (service) Kind(field string) probe.Kind {
-	if optionFields[field] {
-		return probe.KindOption
-	}
-	return probe.KindString
+// Kind implements probe.Service from the encoding rules: option for the
+// list fields, versions and fingerprints, string for everything else.
+func (s service) Kind(field string) probe.Kind {
+	return s.Encoding().RuleFor(field).Kind
 }
 
 // Fields turns the hello into named probe fields. List fields carry their
@@ -153,8 +143,8 @@ func (ch *ClientHello) Fields() probe.Fields {
 	)
 	ja3 := ch.JA3()
 	fs = append(fs,
-		probe.Field{Name: FieldJA3, Value: ja3},
-		probe.Field{Name: FieldJA3MD5, Value: JA3MD5(ja3)},
+		probe.Field{Name: FieldJA3String, Value: ja3},
+		probe.Field{Name: FieldJA3, Value: JA3MD5(ja3)},
 		probe.Field{Name: FieldJA4, Value: ch.JA4()},
 	)
 	return fs
@@ -212,7 +202,7 @@ func (ch *ClientHello) sslv2Fields() probe.Fields {
 		listField(FieldCipherSuites, specs),
 	}
 	for _, name := range []string{FieldCompression, FieldExtensions, FieldSignatureAlgorithms, FieldSupportedGroups,
-		FieldECPointFormats, FieldSNI, FieldALPN, FieldSupportedVersions, FieldJA3, FieldJA3MD5, FieldJA4} {
+		FieldECPointFormats, FieldSNI, FieldALPN, FieldSupportedVersions, FieldJA3String, FieldJA3, FieldJA4} {
 		fs = append(fs, absent(name))
 	}
 	return fs

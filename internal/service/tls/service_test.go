@@ -109,7 +109,9 @@ func TestKind(t *testing.T) {
 		t.Fatalf("Name = %q", svc.Name())
 	}
 	option := []string{"handshake_ciphersuites", "handshake_comp_methods", "extensions", "extensions_hash_algs",
-		"extensions_supported_groups", "extensions_ec_point_formats", "extensions_alpn", "extensions_supported_versions"}
+		"extensions_supported_groups", "extensions_ec_point_formats", "extensions_alpn", "extensions_supported_versions",
+		// Versions and fingerprints are one-item options: one pixel per value.
+		"tls_version", "handshake_version", "ja3", "ja3_string", "ja4"}
 	for _, f := range fieldOrder {
 		want := probe.KindString
 		if slices.Contains(option, f) {
@@ -216,7 +218,8 @@ func TestGREASENormalised(t *testing.T) {
 		FieldSNI:                 "example.com",
 		FieldALPN:                "h2,http/1.1",
 		FieldECPointFormats:      "0",
-		FieldJA3:                 "771,4865-49199,0-10-16-13-43-11,29-23,0",
+		FieldJA3String:           "771,4865-49199,0-10-16-13-43-11,29-23,0",
+		FieldJA3:                 JA3MD5("771,4865-49199,0-10-16-13-43-11,29-23,0"),
 		FieldJA4:                 "t13d0206h2_" + sha12("1301,c02f") + "_" + sha12("000a,000b,000d,002b_0403,0804"),
 	} {
 		if got := fs.Value(name); got != want {
@@ -248,8 +251,8 @@ func TestSSLv3WithoutExtensions(t *testing.T) {
 		FieldSNI:                 probe.NotAvailable,
 		FieldALPN:                probe.NotAvailable,
 		FieldSupportedVersions:   probe.NotAvailable,
-		FieldJA3:                 "768,22-19-10-102-5-4-101-100-99-98-97-96-21-18-9-20-17-8-6-3,,,",
-		FieldJA3MD5:              "ee0799c323d74129b75b633dcfd41593",
+		FieldJA3String:           "768,22-19-10-102-5-4-101-100-99-98-97-96-21-18-9-20-17-8-6-3,,,",
+		FieldJA3:                 "ee0799c323d74129b75b633dcfd41593",
 		FieldJA4:                 "ts3i200000_1a40976cc687_000000000000",
 	}
 	for name, w := range want {
@@ -496,6 +499,7 @@ func TestSSLv2Hello(t *testing.T) {
 			"0x060140,0x0701c0,0xff8000,0xff8010,TLS_NULL_WITH_NULL_NULL",
 		FieldCompression: probe.NotAvailable,
 		FieldExtensions:  probe.NotAvailable,
+		FieldJA3String:   probe.NotAvailable,
 		FieldJA3:         probe.NotAvailable,
 		FieldJA4:         probe.NotAvailable,
 	}
