@@ -71,10 +71,12 @@ Use evaluate to measure accuracy on held-out traffic.`,
 				return err
 			}
 			defer st.Close()
-			labelOf, fullyDisclosed, err := pipeline.Labels(cmd.Context(), st, labels, con.Logger())
+			ls, err := pipeline.LoadLabels(cmd.Context(), st, labels, con.Logger())
 			if err != nil {
 				return err
 			}
+			labelOf, fullyDisclosed := ls.LabelOf, ls.FullyDisclosed
+			opts.Networks = ls.Networks
 			data, err := pipeline.Load(cmd.Context(), st, pipeline.Services, f, t, labelOf)
 			if err != nil {
 				return err
@@ -293,13 +295,15 @@ func loadPeriod(cmd *cobra.Command, from, to, models string) (*period, error) {
 	}
 	p := &period{from: f, to: t, st: st}
 	err = func() error {
-		labelOf, fullyDisclosed, err := pipeline.Labels(cmd.Context(), st, "", consoleFor(cmd).Logger())
+		ls, err := pipeline.LoadLabels(cmd.Context(), st, "", consoleFor(cmd).Logger())
 		if err != nil {
 			return err
 		}
-		if p.models, err = pipeline.LoadModels(modelsDir(models), fullyDisclosed); err != nil {
+		labelOf := ls.LabelOf
+		if p.models, err = pipeline.LoadModels(modelsDir(models), ls.FullyDisclosed); err != nil {
 			return err
 		}
+		p.models.Networks = ls.Networks
 		p.data, err = pipeline.Load(cmd.Context(), st, pipeline.Services, f, t, labelOf)
 		return err
 	}()

@@ -92,6 +92,6 @@ func (m *Memory) Clone() *Memory {
 			x.dst[p] = cp
 		}
 	}
-	c.cidrs = m.cidrs
+	c.cidrs = m.cidrs.Clone()
 	return c
 }

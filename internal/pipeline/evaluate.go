@@ -62,9 +62,13 @@ func RunEvaluation(ctx context.Context, cfg EvalConfig) (*Result, error) {
 	}
 	ingestSecs := time.Since(t0).Seconds()
 
-	labelOf, fullyDisclosed, err := Labels(ctx, st, cfg.Labels, cfg.Opts.log())
+	ls, err := LoadLabels(ctx, st, cfg.Labels, cfg.Opts.log())
 	if err != nil {
 		return nil, err
+	}
+	labelOf, fullyDisclosed := ls.LabelOf, ls.FullyDisclosed
+	if cfg.Opts.Networks == nil {
+		cfg.Opts.Networks = ls.Networks
 	}
 	t0 = time.Now()
 	data, err := Load(ctx, st, Services, time.Time{}, time.Time{}, labelOf)
@@ -101,14 +105,33 @@ func RunEvaluation(ctx context.Context, cfg EvalConfig) (*Result, error) {
 // and returns a labeler over everything stored (labels import, IP lists,
 // cookie tags) and the registry's fully-disclosed test.
 func Labels(ctx context.Context, st store.Store, file string, log *slog.Logger) (Labeler, func(string) bool, error) {
-	ldb, err := label.Open(ctx, st, nil)
+	ls, err := LoadLabels(ctx, st, file, log)
 	if err != nil {
 		return nil, nil, err
+	}
+	return ls.LabelOf, ls.FullyDisclosed, nil
+}
+
+// LabelSource is what the stored ground truth gives the pipeline.
+type LabelSource struct {
+	LabelOf        Labeler
+	FullyDisclosed func(string) bool
+	// Networks are the published networks (entries wider than one
+	// address) valid at a time: neighbourhood evidence.
+	Networks Networks
+}
+
+// LoadLabels imports an optional label file into the store's label
+// database and returns what every stored label source says.
+func LoadLabels(ctx context.Context, st store.Store, file string, log *slog.Logger) (*LabelSource, error) {
+	ldb, err := label.Open(ctx, st, nil)
+	if err != nil {
+		return nil, err
 	}
 	if file != "" {
 		rep, err := ldb.ImportFile(ctx, file, label.ImportOptions{})
 		if err != nil {
-			return nil, nil, fmt.Errorf("labels %s: %w", file, err)
+			return nil, fmt.Errorf("labels %s: %w", file, err)
 		}
 		if log != nil {
 			log.Info("labels imported", "file", file, "new", rep.Added)
@@ -116,13 +139,22 @@ func Labels(ctx context.Context, st store.Store, file string, log *slog.Logger) 
 	}
 	resolver, err := ldb.Resolver(ctx, label.Policy{})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	labelOf := func(a netip.Addr, t time.Time) string {
 		org, _ := resolver.Lookup(a, t)
 		return org
 	}
-	return labelOf, ldb.Registry().FullyDisclosed, nil
+	networks := func(t time.Time) []LabelledNetwork {
+		var out []LabelledNetwork
+		for p, org := range resolver.All(t) {
+			if !p.IsSingleIP() {
+				out = append(out, LabelledNetwork{Prefix: p, Org: org})
+			}
+		}
+		return out
+	}
+	return &LabelSource{LabelOf: labelOf, FullyDisclosed: ldb.Registry().FullyDisclosed, Networks: networks}, nil
 }
 
 // worldTruth is a simulated world's full ground truth per IP.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/scannergrouper/scannergrouper/internal/ensemble"
 	"github.com/scannergrouper/scannergrouper/internal/eval"
+	"github.com/scannergrouper/scannergrouper/internal/evidence"
 	"github.com/scannergrouper/scannergrouper/internal/feature"
 )
 
@@ -63,7 +64,9 @@ func TrainIncremental(ctx context.Context, data *Data, fullyDisclosed func(strin
 			continue
 		}
 		// Out-of-sample score of this week with what was learnt before it.
-		if res.Ensemble != nil {
+		if opts.Evidence {
+			// scored by TrainWeek, below
+		} else if res.Ensemble != nil {
 			if s, ok, err := scoreWeek(week, res, classes, res.Ensemble, ws); err != nil {
 				return nil, err
 			} else if ok {
@@ -75,6 +78,9 @@ func TrainIncremental(ctx context.Context, data *Data, fullyDisclosed func(strin
 			return nil, err
 		}
 		timing["week_"+ws.Format("2006-01-02")] = time.Since(t0).Seconds()
+		if inc.lastScoreOK {
+			weekly = append(weekly, inc.lastScore)
+		}
 	}
 	ens := res.Ensemble
 	if ens == nil {
@@ -86,14 +92,26 @@ func TrainIncremental(ctx context.Context, data *Data, fullyDisclosed func(strin
 		return nil, err
 	}
 	res.TestData = test
-	if res.Test, err = Identify(test, testPreds, classes, ens); err != nil {
+	theta := ens.Theta
+	if res.Combiner != nil {
+		ev, err := gatherEvidence(res.Models, inc.state, test, encodeData(res.Models, test))
+		if err != nil {
+			return nil, err
+		}
+		res.Test, theta = ev.attributions(res.Combiner, classes), res.Combiner.Theta
+	} else if res.Test, err = Identify(test, testPreds, classes, ens); err != nil {
 		return nil, err
 	}
 	timing["identify"] = time.Since(t0).Seconds()
-	if res.Report, err = Evaluate("incremental", res.Test, test, testPreds, classes, ens.Theta); err != nil {
+	if res.Report, err = Evaluate("incremental", res.Test, test, testPreds, classes, theta); err != nil {
 		return nil, err
 	}
-	if s, ok, err := scoreWeek(test, res, classes, ens, testStart); err == nil && ok {
+	if res.Combiner != nil {
+		res.Report.Curve = operatingCurve(res.Test, classes, nil)
+		if s, ok := weekScore(res.Test, classes, testStart, theta); ok {
+			weekly = append(weekly, s)
+		}
+	} else if s, ok, err := scoreWeek(test, res, classes, ens, testStart); err == nil && ok {
 		weekly = append(weekly, s)
 	}
 	res.Report.Weekly = weekly
@@ -113,6 +131,15 @@ type Incremental struct {
 	Window ensemble.WindowConfig
 	// Weeks are the starts of the weeks trained so far.
 	Weeks []time.Time
+	// Examples are the evidence rows of every week but the first, gathered
+	// with what was learnt before that week (Options.Evidence), and state
+	// what evidence is measured against.
+	Examples []evidence.Example
+	state    *evidenceState
+	// lastScore is the evidence combiner's out-of-sample score of the
+	// latest week trained (ok false: none).
+	lastScore   eval.WeekScore
+	lastScoreOK bool
 }
 
 // NewIncremental starts incremental training with weekly vote windows from
@@ -131,6 +158,21 @@ func NewIncremental(classes *Classes, opts Options, origin time.Time) *Increment
 func (inc *Incremental) TrainWeek(ctx context.Context, week *Data, ws time.Time, weekIters int) error {
 	res, classes, opts := inc.Res, inc.Res.Classes, inc.Res.Options
 	t0 := time.Now()
+	inc.lastScoreOK = false
+	if opts.Evidence && inc.state != nil && len(res.Models) > 0 {
+		// What the models and the evidence of the weeks before say about
+		// this week's IPs: out-of-sample rows for the combiner, and the
+		// week's score.
+		ev, err := gatherEvidence(res.Models, inc.state, week, encodeData(res.Models, week))
+		if err != nil {
+			return err
+		}
+		ex := ev.examples(classes)
+		if res.Combiner != nil {
+			inc.lastScore, inc.lastScoreOK = weekScore(ev.attributions(res.Combiner, classes), classes, ws, res.Combiner.Theta)
+		}
+		inc.Examples = append(inc.Examples, ex...)
+	}
 	preds := map[string][]int{}
 	for _, svc := range Services {
 		probes := week.Probes[svc]
@@ -181,6 +223,27 @@ func (inc *Incremental) TrainWeek(ctx context.Context, week *Data, ws time.Time,
 		return err
 	}
 	res.Ensemble = ens
+	if opts.Evidence {
+		if inc.state == nil {
+			inc.state = newEvidenceState(classes)
+		}
+		inc.state.addNetworks(classes, opts.Networks, ws)
+		inc.state.learn(week, encodeData(res.Models, week), classes)
+		res.state = inc.state
+		if len(inc.Examples) > 0 {
+			cmb, err := evidence.Fit(classes.Unknown, inc.Examples, evidence.FitConfig{})
+			if err != nil {
+				opts.log().Warn("evidence combiner not fitted yet", "week", ws.Format("2006-01-02"), "reason", err.Error())
+			} else {
+				cmb.Curve = cmb.OperatingCurve(inc.Examples)
+				cmb.Theta = evidence.ChooseTheta(cmb.Curve, opts.maxOverAttribution())
+				if opts.Theta > 0 {
+					cmb.Theta = opts.Theta
+				}
+				res.Combiner = cmb
+			}
+		}
+	}
 	inc.Weeks = append(inc.Weeks, ws)
 	opts.log().Info("week trained", "week", ws.Format("2006-01-02"), "probes", week.Count(), "ensemble_rows", len(inc.Rows),
 		"theta", ens.Theta, "seconds", round3(time.Since(t0).Seconds()))
@@ -272,4 +335,22 @@ func scoreWeek(week *Data, res *Result, classes *Classes, ens *ensemble.Model, s
 		return eval.WeekScore{}, false, err
 	}
 	return eval.WeekScore{WeekStart: start.Format("2006-01-02"), Theta: ens.Theta, WeightedF1: f1, Support: len(yt)}, true, nil
+}
+
+// weekScore is the scanner-level weighted F1 of a week's attributions.
+func weekScore(atts []Attribution, classes *Classes, start time.Time, theta float64) (eval.WeekScore, bool) {
+	var yt, yp []int
+	for _, a := range atts {
+		if t := classes.Truth(a.Truth); t >= 0 {
+			yt, yp = append(yt, t), append(yp, a.Class)
+		}
+	}
+	if len(yt) == 0 {
+		return eval.WeekScore{}, false
+	}
+	f1, err := eval.WeightedF1(yt, yp)
+	if err != nil {
+		return eval.WeekScore{}, false
+	}
+	return eval.WeekScore{WeekStart: start.Format("2006-01-02"), Theta: theta, WeightedF1: f1, Support: len(yt)}, true
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/scannergrouper/scannergrouper/internal/atomicfile"
 	"github.com/scannergrouper/scannergrouper/internal/ensemble"
+	"github.com/scannergrouper/scannergrouper/internal/evidence"
 	"github.com/scannergrouper/scannergrouper/internal/feature"
 	"github.com/scannergrouper/scannergrouper/internal/openset"
 )
@@ -18,7 +19,7 @@ import (
 // ModelsFormatVersion is written into manifest.json; a newer one is refused.
 // Version 2 added the owner tables of weak votes (Manifest.Owners), which a
 // version-1 reader would ignore and so attribute differently.
-const ModelsFormatVersion = 2
+const ModelsFormatVersion = 3
 
 // Manifest describes a saved set of models (a models folder): which
 // organisations they know, how they were trained, and on what.
@@ -43,6 +44,10 @@ type Manifest struct {
 	// its encoding is here with the class predicted (Background.MinPurity).
 	Owners    map[string]map[string]int `json:"owners,omitempty"`
 	MinPurity float64                   `json:"min_purity,omitempty"`
+	// Ensemble is how per-IP evidence is combined: "evidence" (combiner.json
+	// and evidence.json, format 3) or "vote" (ensemble.json; empty in
+	// formats 1 and 2).
+	Ensemble string `json:"ensemble,omitempty"`
 }
 
 // Save writes the models into dir: manifest.json, one layout and one
@@ -78,8 +83,22 @@ func (r *Result) Save(dir, mode string, trainedUntil time.Time) (*Manifest, erro
 			return nil, err
 		}
 	}
-	if err := r.Ensemble.SaveFile(filepath.Join(dir, "ensemble.json")); err != nil {
-		return nil, err
+	if r.Combiner != nil {
+		man.Ensemble = "evidence"
+		for name, v := range map[string]any{"combiner.json": r.Combiner, "evidence.json": evidence.Save(r.state.mem, r.state.pay)} {
+			if err := writeJSON(filepath.Join(dir, name), v); err != nil {
+				return nil, err
+			}
+		}
+	} else {
+		man.Ensemble = "vote"
+	}
+	// Incremental training keeps the vote ensemble beside the combiner:
+	// until two weeks have been seen the combiner has nothing to fit on.
+	if r.Ensemble != nil {
+		if err := r.Ensemble.SaveFile(filepath.Join(dir, "ensemble.json")); err != nil {
+			return nil, err
+		}
 	}
 	err := atomicfile.Write(filepath.Join(dir, "manifest.json"), func(w io.Writer) error {
 		enc := json.NewEncoder(w)
@@ -95,6 +114,12 @@ type Models struct {
 	Classes  *Classes
 	Services map[string]*ServiceModel
 	Ensemble *ensemble.Model
+	// Combiner and state: the evidence combiner (format 3, "evidence").
+	Combiner *evidence.Combiner
+	state    *evidenceState
+	// Networks are the published networks at a time (neighbourhood
+	// evidence); set by the caller, nil for none.
+	Networks Networks
 }
 
 // LoadModels reads a models folder written by Result.Save.
@@ -129,14 +154,71 @@ func LoadModels(dir string, fullyDisclosed func(string) bool) (*Models, error) {
 			Background: backgroundFrom(m.Manifest.BackgroundMin, m.Manifest.Background[svc]).
 				withPurity(m.Manifest.MinPurity).withOwners(m.Manifest.Owners[svc])}
 	}
+	if m.Manifest.Ensemble == "evidence" {
+		var saved evidence.Saved
+		m.Combiner = &evidence.Combiner{}
+		if err := readJSON(filepath.Join(dir, "combiner.json"), m.Combiner); err != nil {
+			return nil, err
+		}
+		if err := readJSON(filepath.Join(dir, "evidence.json"), &saved); err != nil {
+			return nil, err
+		}
+		if m.Combiner.K != m.Classes.Unknown || saved.K != m.Classes.Unknown {
+			return nil, fmt.Errorf("%s: the combiner knows %d organisations and the manifest %d", dir, m.Combiner.K, m.Classes.Unknown)
+		}
+		mem, pay, err := saved.Load()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", dir, err)
+		}
+		m.state = &evidenceState{mem: mem, pay: pay}
+		if _, err := os.Stat(filepath.Join(dir, "ensemble.json")); err != nil {
+			return m, nil
+		}
+	}
 	if m.Ensemble, err = ensemble.LoadFile(filepath.Join(dir, "ensemble.json")); err != nil {
 		return nil, err
 	}
 	return m, nil
 }
 
+func writeJSON(path string, v any) error {
+	return atomicfile.Write(path, func(w io.Writer) error { return json.NewEncoder(w).Encode(v) })
+}
+
+func readJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}
+
 // Identify attributes every scanner IP of data with the loaded models.
+// With the evidence combiner, the labels data carries (valid at each
+// probe's time) are label memory: a listed IP is named with evidence
+// "listed", and listed IPs are neighbours.
 func (m *Models) Identify(data *Data) ([]Attribution, error) {
+	if m.Combiner != nil {
+		state := &evidenceState{mem: m.state.mem.Clone(), pay: m.state.pay}
+		first, _ := data.Span()
+		state.addNetworks(m.Classes, m.Networks, first)
+		for _, svc := range Services {
+			for i, p := range data.Probes[svc] {
+				if o := data.Orgs[svc][i]; o != "" {
+					state.mem.Add(p.SrcIP, evidenceClass(m.Classes, o))
+				}
+			}
+		}
+		images := encodeData(m.Services, data)
+		ev, err := gatherEvidence(m.Services, state, data, images)
+		if err != nil {
+			return nil, err
+		}
+		return ev.attributions(m.Combiner, m.Classes), nil
+	}
 	preds := map[string][]int{}
 	for svc, sm := range m.Services {
 		p, err := predictVotes(sm, data.Probes[svc], m.Classes)
@@ -205,6 +287,9 @@ type incrementalState struct {
 	Labels     []int                             `json:"labels"`
 	Background map[string]map[string][2]int      `json:"background_counts"`
 	Senders    map[string]map[string]map[int]int `json:"senders,omitempty"`
+	// Examples are the evidence rows of every week, gathered before the
+	// models learnt that week: what the combiner is refitted on.
+	Examples []evidence.Example `json:"evidence_examples,omitempty"`
 }
 
 // SaveIncremental writes an incremental state into dir (the models, plus
@@ -214,7 +299,8 @@ func (inc *Incremental) Save(dir string) (*Manifest, error) {
 		return nil, err
 	}
 	st := incrementalState{Options: inc.Res.Options, Origin: inc.Window.Origin, Weeks: inc.Weeks, Rows: inc.Rows,
-		Labels: inc.Labels, Background: map[string]map[string][2]int{}, Senders: map[string]map[string]map[int]int{}}
+		Labels: inc.Labels, Background: map[string]map[string][2]int{}, Senders: map[string]map[string]map[int]int{},
+		Examples: inc.Examples}
 	for svc, sm := range inc.Res.Models {
 		if sm.Background != nil {
 			st.Background[svc] = sm.Background.counts()
@@ -261,5 +347,13 @@ func LoadIncremental(dir string, fullyDisclosed func(string) bool) (*Incremental
 	inc := NewIncremental(m.Classes, st.Options, st.Origin)
 	inc.Res.Models, inc.Res.Ensemble = m.Services, m.Ensemble
 	inc.Rows, inc.Labels, inc.Weeks = st.Rows, st.Labels, st.Weeks
+	inc.Examples = st.Examples
+	if m.Combiner != nil || st.Options.Evidence {
+		inc.Res.Combiner, inc.state = m.Combiner, m.state
+		if inc.state == nil {
+			inc.state = newEvidenceState(m.Classes)
+		}
+		inc.Res.state = inc.state
+	}
 	return inc, nil
 }
