@@ -92,11 +92,12 @@ func run(args []string) int {
 	if err == nil {
 		return exitOK
 	}
-	fmt.Fprintf(os.Stderr, "scannergrouper: %v\n", err)
+	stderr := rootCmd.ErrOrStderr()
+	fmt.Fprintf(stderr, "scannergrouper: %v\n", err)
 	var u usageError
 	if errors.As(err, &u) || isCobraUsage(err) {
 		if cmd != nil {
-			fmt.Fprintf(os.Stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
+			fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
 		}
 		return exitUsage
 	}
