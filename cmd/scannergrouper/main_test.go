@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/scannergrouper/scannergrouper/internal/buildinfo"
 	"github.com/scannergrouper/scannergrouper/internal/sharedtest"
 )
 
@@ -145,6 +146,9 @@ func TestTrainIdentifyLists(t *testing.T) {
 	code, out := runCLI(t, "train", "--db", db, "--labels", filepath.Join(dir, "w", "labels.csv"), "--to", "2024-02-06", "--iterations", "200")
 	if code != exitOK || !strings.Contains(out, "saved in "+db+".models") {
 		t.Fatalf("train exit %d: %s", code, out)
+	}
+	if b := readManifestBuild(t, db+".models"); b.Module != buildinfo.ModulePath || b.GoVersion == "" {
+		t.Errorf("manifest records build %+v", b)
 	}
 	code, out = runCLI(t, "identify", "--db", db, "--from", "2024-02-06", "--format", "csv")
 	if code != exitOK || !strings.HasPrefix(out, "ip,org,probability,services,label,window_start,window_end\n") || strings.Count(out, "\n") < 10 {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/scannergrouper/scannergrouper/internal/atomicfile"
+	"github.com/scannergrouper/scannergrouper/internal/buildinfo"
 	"github.com/scannergrouper/scannergrouper/internal/ensemble"
 	"github.com/scannergrouper/scannergrouper/internal/feature"
 	"github.com/scannergrouper/scannergrouper/internal/openset"
@@ -43,6 +44,7 @@ type Manifest struct {
 	// its encoding is here with the class predicted (Background.MinPurity).
 	Owners    map[string]map[string]int `json:"owners,omitempty"`
 	MinPurity float64                   `json:"min_purity,omitempty"`
+	Build     buildinfo.Info            `json:"build"` // the code that trained them (version, VCS revision)
 }
 
 // Save writes the models into dir: manifest.json, one layout and one
@@ -58,6 +60,7 @@ func (r *Result) Save(dir, mode string, trainedUntil time.Time) (*Manifest, erro
 		Seed: r.Options.Seed, Fields: map[string][]string{}, Background: map[string][]string{}, BackgroundMin: r.Options.BackgroundMin,
 		Owners: map[string]map[string]int{}, MinPurity: r.Options.MinPurity}
 	man.Version = fmt.Sprintf("%s-%s", mode, man.Created.Format("20060102T150405Z"))
+	man.Build = buildinfo.Read()
 	for _, svc := range Services {
 		sm := r.Models[svc]
 		if sm == nil {
