@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -82,4 +84,160 @@ func readManifestBuild(t *testing.T, dir string) buildinfo.Info {
 		t.Fatal(err)
 	}
 	return m.Build
+}
+
+// jsonValues decodes out as a stream of JSON values (one object, or JSON
+// lines) and fails unless it is JSON and nothing else.
+func jsonValues(t *testing.T, what, out string) []map[string]any {
+	t.Helper()
+	dec := json.NewDecoder(strings.NewReader(out))
+	var vals []map[string]any
+	for dec.More() {
+		var v map[string]any
+		if err := dec.Decode(&v); err != nil {
+			t.Fatalf("%s --json: not JSON (%v):\n%s", what, err, out)
+		}
+		vals = append(vals, v)
+	}
+	if len(vals) == 0 {
+		t.Fatalf("%s --json printed nothing", what)
+	}
+	return vals
+}
+
+// TestGlobalJSON: every command that prints a result prints JSON under the
+// global --json, wherever the flag stands on the command line.
+func TestGlobalJSON(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "sg.db")
+	w := filepath.Join(dir, "w")
+	labels := filepath.Join(w, "labels.csv")
+	steps := []struct {
+		name string
+		args []string
+		keys []string // keys the first value must have
+	}{
+		{"simulate", []string{"--json", "simulate", "--out", w, "--preset", "tiny", "--weeks", "2"}, nil},
+		{"ingest", []string{"ingest", "--json", "--db", db, filepath.Join(w, "pcap")}, []string{"stored"}},
+		{"probes", []string{"probes", "--db", db, "--limit", "3", "--json"}, []string{"service", "payload_hex"}},
+		{"train", []string{"train", "--json", "--mode", "incremental", "--db", db, "--labels", labels, "--to", "2024-02-08"}, []string{"model_version", "classes", "models"}},
+		{"update", []string{"update", "--json", "--db", db, "--from", "2024-02-08"}, []string{"model_version", "weeks"}},
+		{"identify", []string{"identify", "--json", "--db", db, "--from", "2024-02-08"}, []string{"ip", "org", "window_start"}},
+		{"lists", []string{"lists", "--json", "--db", db, "--all", "--out", filepath.Join(dir, "lists")}, []string{"out", "orgs"}},
+		{"analyze", []string{"analyze", "--json", "--db", db, "--from", "2024-02-08", "--out", filepath.Join(dir, "analysis")}, []string{"report", "services"}},
+		{"labels export", []string{"labels", "export", "--json", "--db", db}, []string{"ip", "org"}},
+		{"labels orgs", []string{"labels", "orgs", "--json"}, nil},
+		{"labels tag", []string{"labels", "tag", "--json", "--key-file", writeKey(t, dir)}, []string{"tag", "at"}},
+		{"evaluate", []string{"--json", "evaluate", "--db", db, "--labels", labels, "--iterations", "100"}, []string{"classes", "weighted_avg"}},
+		{"evaluate (--json last)", []string{"evaluate", "--db", db, "--labels", labels, "--iterations", "100", "--json"}, []string{"classes"}},
+		{"version", []string{"version", "--json"}, []string{"module", "version"}},
+	}
+	for _, s := range steps {
+		code, out, stderr := runCLIAll(t, s.args...)
+		if code != exitOK {
+			t.Fatalf("%s: exit %d\n%s\n%s", s.name, code, out, stderr)
+		}
+		first := jsonValues(t, s.name, out)[0]
+		for _, k := range s.keys {
+			if _, ok := first[k]; !ok {
+				t.Errorf("%s --json: no %q in %s", s.name, k, out)
+			}
+		}
+	}
+}
+
+// TestEvaluateReportFlag: --report FILE writes the report; the old --json
+// FILE spelling still does, while a bare --json switches stdout to JSON.
+func TestEvaluateReportFlag(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "sg.db")
+	w := filepath.Join(dir, "w")
+	if code, out := runCLI(t, "simulate", "--out", w, "--preset", "tiny"); code != exitOK {
+		t.Fatalf("simulate: %s", out)
+	}
+	if code, out := runCLI(t, "ingest", "--db", db, filepath.Join(w, "pcap")); code != exitOK {
+		t.Fatalf("ingest: %s", out)
+	}
+	base := []string{"evaluate", "--db", db, "--labels", filepath.Join(w, "labels.csv"), "--iterations", "100"}
+	for i, form := range []func(file string) []string{
+		func(f string) []string { return []string{"--report", f} },
+		func(f string) []string { return []string{"--json", f} },
+		func(f string) []string { return []string{"--json=" + f} },
+	} {
+		file := filepath.Join(dir, fmt.Sprintf("r%d.json", i))
+		args := append(slices.Clone(base), form(file)...)
+		code, out, stderr := runCLIAll(t, args...)
+		if code != exitOK || !strings.Contains(out, "weighted avg") {
+			t.Fatalf("%v: exit %d, want the table on stdout:\n%s\n%s", args, code, out, stderr)
+		}
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatalf("%v wrote no report: %v", args, err)
+		}
+		var rep struct {
+			Classes []map[string]any `json:"classes"`
+		}
+		if err := json.Unmarshal(b, &rep); err != nil || len(rep.Classes) == 0 {
+			t.Errorf("%v: report %s is not the JSON report: %v", args, file, err)
+		}
+	}
+}
+
+func writeKey(t *testing.T, dir string) string {
+	t.Helper()
+	p := filepath.Join(dir, "tag.key")
+	if err := os.WriteFile(p, []byte(strings.Repeat("ab", 32)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestPeriodFlags: every command that takes a period calls it --from and
+// --to; the old names still work, hidden from help, with a note on stderr.
+func TestPeriodFlags(t *testing.T) {
+	for _, path := range [][]string{{"train"}, {"identify"}, {"analyze"}, {"probes"}, {"fields"}, {"export"}, {"labels", "import"}, {"update"}} {
+		cmd, _, err := rootCmd.Find(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cmd.Flags().Lookup("from") == nil {
+			t.Errorf("%v has no --from", path)
+		}
+		if path[0] != "update" && cmd.Flags().Lookup("to") == nil {
+			t.Errorf("%v has no --to", path)
+		}
+		for _, old := range []string{"until", "before", "week-start", "since"} {
+			if f := cmd.Flags().Lookup(old); f != nil && (!f.Hidden || f.Deprecated == "") {
+				t.Errorf("%v --%s must be a hidden deprecated alias", path, old)
+			}
+		}
+	}
+
+	dir := t.TempDir()
+	db := filepath.Join(dir, "sg.db")
+	list := filepath.Join(dir, "shodan.txt")
+	if err := os.WriteFile(list, []byte("198.20.69.74\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// labels import --to is exclusive; the old --until included its day.
+	if code, _, stderr := runCLIAll(t, "labels", "--db", db, "import", "--source", "a", "--to", "2024-12-31", list); code != exitOK || stderr != "" {
+		t.Fatalf("import --to: exit %d %s", code, stderr)
+	}
+	code, out, _ := runCLIAll(t, "labels", "--db", db, "lookup", "--at", "2024-12-31T12:00:00Z", "198.20.69.74")
+	if code != exitOK || !strings.Contains(out, "198.20.69.74\tunknown") {
+		t.Errorf("--to 2024-12-31 still covers that day:\n%s", out)
+	}
+	// cobra prints the note with Command.Print: on stderr in the binary,
+	// but on the writer SetOut gave when one was given, as here.
+	code, out, _ = runCLIAll(t, "labels", "--db", db, "import", "--source", "b", "--until", "2024-12-31", list)
+	if code != exitOK || !strings.Contains(out, "--until has been deprecated, use --to") {
+		t.Errorf("import --until: exit %d, want a deprecation note:\n%s", code, out)
+	}
+	code, out, _ = runCLIAll(t, "labels", "--db", db, "lookup", "--at", "2024-12-31T12:00:00Z", "198.20.69.74")
+	if code != exitOK || !strings.Contains(out, "198.20.69.74\tshodan") {
+		t.Errorf("--until 2024-12-31 must still cover that day:\n%s", out)
+	}
+	if code, _, _ := runCLIAll(t, "labels", "--db", db, "import", "--to", "2025-01-01", "--until", "2024-12-31", list); code != exitUsage {
+		t.Errorf("--to with --until: exit %d, want usage", code)
+	}
 }

@@ -126,9 +126,9 @@ func writeListing[T any](out io.Writer, rows []T, header string, asJSON func(T) 
 
 func labelsImportCmd() *cobra.Command {
 	var (
-		opts                   label.ImportOptions
-		format, from, until    string
-		replace, strict, quiet bool
+		opts                    label.ImportOptions
+		format, from, to, until string
+		replace, strict, quiet  bool
 	)
 	cmd := &cobra.Command{
 		Use:   "import FILE|DIR...",
@@ -150,8 +150,18 @@ re-importing the same file adds nothing.`,
 			if opts.From, err = parseDateFlag("from", from, false); err != nil {
 				return err
 			}
-			if opts.Until, err = parseDateFlag("until", until, true); err != nil {
+			if to != "" && until != "" {
+				return usagef("give --to or its old form --until, not both")
+			}
+			if opts.Until, err = parseDateFlag("to", to, false); err != nil {
 				return err
+			}
+			// --until, the old name, included its day: a bare date ends at
+			// the next midnight. Kept so that existing scripts mean the same.
+			if until != "" {
+				if opts.Until, err = parseDateFlag("until", until, true); err != nil {
+					return err
+				}
 			}
 			if format != "" && !validFormat(opts.Format) {
 				return usagef("--format %q: want one of %s", format, formatNames())
@@ -171,7 +181,9 @@ re-importing the same file adds nothing.`,
 	fl.StringVar(&opts.Source, "source", "", "source name (default: the publisher folder or the file name)")
 	fl.StringVar(&opts.Org, "org", "", "organisation of every address of a plain list")
 	fl.StringVar(&from, "from", "", "labels valid from this date (YYYY-MM-DD or RFC 3339)")
-	fl.StringVar(&until, "until", "", "labels valid until this date (a bare date includes that day)")
+	fl.StringVar(&to, "to", "", "labels valid before this time (exclusive: a bare date is its midnight)")
+	fl.StringVar(&until, "until", "", "old form of --to that includes its day")
+	fl.MarkDeprecated("until", "use --to (exclusive: --until 2024-12-31 is --to 2025-01-01)")
 	fl.BoolVar(&replace, "replace", false, "drop the stored labels of the imported sources first (a list that shrank)")
 	fl.BoolVar(&strict, "strict", false, "fail on the first malformed line instead of skipping it")
 	fl.BoolVarP(&quiet, "quiet", "q", false, "do not list skipped lines")
@@ -430,8 +442,12 @@ func labelsExportCmd() *cobra.Command {
 				}
 				out = f
 			}
+			// --json gives JSON lines {"ip","org"} instead of the CSV.
 			w := csv.NewWriter(out)
-			w.Write([]string{"ip", "org"})
+			enc := json.NewEncoder(out)
+			if !global.JSON {
+				w.Write([]string{"ip", "org"})
+			}
 			for p, o := range res.All(t) {
 				if want != "" && o != want {
 					continue
@@ -440,10 +456,21 @@ func labelsExportCmd() *cobra.Command {
 				if p.IsSingleIP() {
 					ip = p.Addr().String()
 				}
+				if global.JSON {
+					if err = enc.Encode(struct {
+						IP  string `json:"ip"`
+						Org string `json:"org"`
+					}{ip, o}); err != nil {
+						break
+					}
+					continue
+				}
 				w.Write([]string{ip, o})
 			}
-			w.Flush()
-			err = w.Error()
+			if !global.JSON {
+				w.Flush()
+				err = w.Error()
+			}
 			if f != nil {
 				if cerr := f.Close(); err == nil {
 					err = cerr
@@ -618,6 +645,18 @@ purpose: a seeded nonce would repeat across runs and break AES-GCM.`,
 				if err := db.RecordTag(cmd.Context(), tag, scanner, sensor, now); err != nil {
 					return err
 				}
+			}
+			if global.JSON {
+				rec := struct {
+					Tag  string `json:"tag"`
+					At   string `json:"at"`
+					IP   string `json:"ip,omitempty"`
+					Sens string `json:"sensor,omitempty"`
+				}{Tag: tag, At: now.Format(time.RFC3339), Sens: sensor}
+				if scanner.IsValid() {
+					rec.IP = scanner.String()
+				}
+				return writeJSON(cmd.OutOrStdout(), rec)
 			}
 			_, err = fmt.Fprintln(cmd.OutOrStdout(), tag)
 			return err

@@ -43,7 +43,7 @@ State lives in one SQLite file (--db).`,
 func init() {
 	pf := rootCmd.PersistentFlags()
 	pf.StringVar(&global.DB, "db", "./scannergrouper.db", "store: SQLite file path")
-	pf.BoolVar(&global.JSON, "json", false, "machine-readable JSON output where a command supports it")
+	pf.BoolVar(&global.JSON, "json", false, "print results as JSON (one object, or JSON lines for listings) and log JSON records on stderr")
 	pf.Int64Var(&global.Seed, "seed", 1, "seed for every random choice (same seed, same result)")
 	rootCmd.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return usageError{err}
@@ -87,7 +87,7 @@ func main() {
 // run executes the CLI with args and returns the process exit code; tests
 // call it directly.
 func run(args []string) int {
-	rootCmd.SetArgs(args)
+	rootCmd.SetArgs(legacyArgs(args))
 	cmd, err := rootCmd.ExecuteC()
 	if err == nil {
 		return exitOK

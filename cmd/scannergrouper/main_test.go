@@ -210,15 +210,15 @@ func TestIncrementalTrainAndUpdate(t *testing.T) {
 	if code != exitOK || !strings.Contains(out, "models incremental-") {
 		t.Fatalf("train --mode incremental exit %d: %s", code, out)
 	}
-	code, out = runCLI(t, "update", "--db", db, "--week-start", "2024-02-08")
+	code, out = runCLI(t, "update", "--db", db, "--from", "2024-02-08")
 	if code != exitOK || !strings.Contains(out, "2 weeks trained") {
 		t.Fatalf("update exit %d: %s", code, out)
 	}
-	if code, _ := runCLI(t, "update", "--db", db, "--week-start", "2024-02-08"); code != exitError {
+	if code, _ := runCLI(t, "update", "--db", db, "--from", "2024-02-08"); code != exitError {
 		t.Errorf("a week trained twice must be refused")
 	}
 	if code, _ := runCLI(t, "update", "--db", db); code != exitUsage {
-		t.Errorf("update without --week-start must be a usage error")
+		t.Errorf("update without --from must be a usage error")
 	}
 	if code, out := runCLI(t, "identify", "--db", db, "--from", "2024-02-08", "--format", "csv"); code != exitOK || strings.Count(out, "\n") < 5 {
 		t.Fatalf("identify after update exit %d: %s", code, out)

@@ -94,6 +94,10 @@ Use evaluate to measure accuracy on held-out traffic.`,
 					return err
 				}
 			}
+			if global.JSON {
+				return writeJSON(cmd.OutOrStdout(), modelsSummary{Models: modelsDir(models), Version: man.Version, Mode: man.Mode,
+					TrainedUntil: man.TrainedUntil, Classes: man.Classes, Services: man.Services})
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "models %s saved in %s: %d organisations, services %s\n",
 				man.Version, modelsDir(models), len(man.Classes), strings.Join(man.Services, ", "))
 			return nil
@@ -154,6 +158,18 @@ without it the whole period is one window.`,
 	rootCmd.AddCommand(identify)
 }
 
+// modelsSummary is what train and update print under --json.
+type modelsSummary struct {
+	Models       string    `json:"models"` // the folder
+	Version      string    `json:"model_version"`
+	Mode         string    `json:"mode"`
+	TrainedUntil time.Time `json:"trained_until"`
+	Classes      []string  `json:"classes"`
+	Services     []string  `json:"services"`
+	Weeks        int       `json:"weeks,omitempty"` // incremental: weeks trained so far
+	EnsembleRows int       `json:"ensemble_rows,omitempty"`
+}
+
 // trainIncremental trains week by week over data and saves the state that
 // update continues from.
 func trainIncremental(cmd *cobra.Command, data *pipeline.Data, fullyDisclosed func(string) bool, opts pipeline.Options, models string) (*pipeline.Manifest, error) {
@@ -182,20 +198,20 @@ func trainIncremental(cmd *cobra.Command, data *pipeline.Data, fullyDisclosed fu
 func init() {
 	var weekStart, labels, models string
 	update := &cobra.Command{
-		Use:   "update --week-start DATE [--labels FILE]",
+		Use:   "update --from DATE [--labels FILE]",
 		Short: "One incremental step: extend the layouts, train on one more week, refit the ensemble, save",
 		Long: `update continues models trained with 'train --mode incremental': the week
-[DATE, DATE+7d) of stored probes extends each service's layout (existing pixels never
+[--from, --from + 7 days) of stored probes extends each service's layout (existing pixels never
 move), each model resumes for 200 iterations on that week only, and the ensemble is
 refitted on the rows of every week so far. A week already trained is refused.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ws, err := parseTimeFlag("week-start", weekStart)
+			ws, err := parseTimeFlag("from", weekStart)
 			if err != nil {
 				return err
 			}
 			if ws.IsZero() {
-				return usagef("--week-start is required")
+				return usagef("--from is required")
 			}
 			st, err := store.Open(cmd.Context(), global.DB)
 			if err != nil {
@@ -231,11 +247,16 @@ refitted on the rows of every week so far. A week already trained is refused.`,
 			if err != nil {
 				return err
 			}
+			if global.JSON {
+				return writeJSON(cmd.OutOrStdout(), modelsSummary{Models: modelsDir(models), Version: man.Version, Mode: man.Mode,
+					TrainedUntil: man.TrainedUntil, Classes: man.Classes, Services: man.Services, Weeks: len(inc.Weeks), EnsembleRows: len(inc.Rows)})
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "models %s: %d weeks trained, %d ensemble rows\n", man.Version, len(inc.Weeks), len(inc.Rows))
 			return nil
 		},
 	}
-	update.Flags().StringVar(&weekStart, "week-start", "", "first day of the week to add (YYYY-MM-DD)")
+	update.Flags().StringVar(&weekStart, "from", "", "first day of the week to add (RFC 3339 or YYYY-MM-DD)")
+	deprecatedAlias(update.Flags(), "week-start", "from", &weekStart)
 	update.Flags().StringVar(&labels, "labels", "", "label file to import first")
 	update.Flags().StringVar(&models, "models", "", "models folder (default: <db>.models)")
 	rootCmd.AddCommand(update)
@@ -393,15 +414,25 @@ func init() {
 			if err := os.MkdirAll(out, 0o755); err != nil {
 				return err
 			}
+			written := listsSummary{Out: out, Orgs: []orgListSummary{}}
 			for _, o := range slices.Sorted(maps.Keys(byOrg)) {
 				rows := byOrg[o]
-				if err := writeOrgList(out, o, rows); err != nil {
+				ips, err := writeOrgList(out, o, rows)
+				if err != nil {
 					return err
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "%-20s %6d rows  %s.{txt,csv,json}\n", o, len(rows), filepath.Join(out, o))
+				base := filepath.Join(out, o)
+				written.Orgs = append(written.Orgs, orgListSummary{Org: o, Rows: len(rows), IPs: ips, Files: []string{base + ".txt", base + ".csv", base + ".json"}})
+			}
+			w := cmd.OutOrStdout()
+			if global.JSON {
+				return writeJSON(w, written)
+			}
+			for _, l := range written.Orgs {
+				fmt.Fprintf(w, "%-20s %6d rows  %s.{txt,csv,json}\n", l.Org, l.Rows, filepath.Join(out, l.Org))
 			}
 			if len(byOrg) == 0 {
-				fmt.Fprintln(cmd.OutOrStdout(), "no attributions stored (run scannergrouper identify first)")
+				fmt.Fprintln(w, "no attributions stored (run scannergrouper identify first)")
 			}
 			return nil
 		},
@@ -412,7 +443,22 @@ func init() {
 	rootCmd.AddCommand(lists)
 }
 
-func writeOrgList(dir, org string, rows []pipeline.StoredAttribution) error {
+// listsSummary is what lists prints under --json: the files written.
+type listsSummary struct {
+	Out  string           `json:"out"`
+	Orgs []orgListSummary `json:"orgs"`
+}
+
+type orgListSummary struct {
+	Org   string   `json:"org"`
+	Rows  int      `json:"rows"` // verdicts (one per IP and window)
+	IPs   int      `json:"ips"`  // distinct IPs (the .txt list)
+	Files []string `json:"files"`
+}
+
+// writeOrgList writes one org's list as txt (distinct IPs), csv and json
+// (every verdict) and returns the number of distinct IPs.
+func writeOrgList(dir, org string, rows []pipeline.StoredAttribution) (int, error) {
 	base := filepath.Join(dir, org)
 	seen := map[string]bool{}
 	if err := atomicfile.Write(base+".txt", func(w io.Writer) error {
@@ -425,7 +471,7 @@ func writeOrgList(dir, org string, rows []pipeline.StoredAttribution) error {
 		}
 		return nil
 	}); err != nil {
-		return err
+		return 0, err
 	}
 	if err := atomicfile.Write(base+".csv", func(w io.Writer) error {
 		cw := csv.NewWriter(w)
@@ -437,9 +483,9 @@ func writeOrgList(dir, org string, rows []pipeline.StoredAttribution) error {
 		cw.Flush()
 		return cw.Error()
 	}); err != nil {
-		return err
+		return 0, err
 	}
-	return atomicfile.Write(base+".json", func(w io.Writer) error {
+	return len(seen), atomicfile.Write(base+".json", func(w io.Writer) error {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(rows)
