@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -239,5 +241,88 @@ func TestPeriodFlags(t *testing.T) {
 	}
 	if code, _, _ := runCLIAll(t, "labels", "--db", db, "import", "--to", "2025-01-01", "--until", "2024-12-31", list); code != exitUsage {
 		t.Errorf("--to with --until: exit %d, want usage", code)
+	}
+}
+
+// internalPackageNames are the names of the packages under internal/ (from
+// go list), without the service folders, whose names are protocols.
+func internalPackageNames(t *testing.T) []string {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-f", "{{.Name}} {{.ImportPath}}", buildinfo.ModulePath+"/internal/...").Output()
+	if err != nil {
+		t.Skipf("go list: %v", err)
+	}
+	var names []string
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		name, path, _ := strings.Cut(line, " ")
+		if strings.Contains(path, "/internal/service/") && name != "all" && name != "servicetest" {
+			continue
+		}
+		if !slices.Contains(names, name) {
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
+func TestPackagePrefixesCoverInternal(t *testing.T) {
+	for _, name := range internalPackageNames(t) {
+		if !slices.Contains(packagePrefixes, name) {
+			t.Errorf("package %s is missing from packagePrefixes: its error prefixes would reach users", name)
+		}
+	}
+	for in, want := range map[string]string{
+		"pipeline: no probes to train on":             "no probes to train on",
+		"w/labels.csv: labels: line 3: bad":           "w/labels.csv: line 3: bad",
+		"store: open x.db: store: migrate: locked":    "open x.db: migrate: locked",
+		"http: header line too long at offset 3":      "http: header line too long at offset 3",
+		"registry: org shodan listed twice":           "registry: org shodan listed twice",
+		"read pipeline.json: unexpected end of input": "read pipeline.json: unexpected end of input",
+	} {
+		if got := userMessage(errors.New(in)); got != want {
+			t.Errorf("userMessage(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestErrorsNameNoPackage runs commands with bad input and checks that no
+// message on stderr starts a clause with one of our package names.
+func TestErrorsNameNoPackage(t *testing.T) {
+	names := internalPackageNames(t)
+	leak := regexp.MustCompile(`(^|: |\n)(` + strings.Join(append(names, "labels"), "|") + `): `)
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty.db")
+	notCapture := filepath.Join(dir, "notes.pcap")
+	badJSON := filepath.Join(dir, "bad.json")
+	badLabels := filepath.Join(dir, "labels.csv")
+	for p, content := range map[string]string{notCapture: "hello, not a capture\n", badJSON: "{", badLabels: "ip,org\nnot-an-ip,shodan\n"} {
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cases := [][]string{
+		{"train", "--db", empty},
+		{"train", "--db", empty, "--mode", "incremental"},
+		{"identify", "--db", empty},
+		{"update", "--db", empty, "--from", "2024-02-01"},
+		{"analyze", "--db", empty, "--out", filepath.Join(dir, "a")},
+		{"ingest", "--db", empty, notCapture},
+		{"ingest", "--db", empty, "--format", "payload-csv", badLabels},
+		{"export", "--db", empty, "--service", "http", "--out", dir, "--layout", badJSON},
+		{"labels", "--db", empty, "--registry", badJSON, "orgs"},
+		{"labels", "--db", empty, "import", "--strict", badLabels},
+		{"labels", "--db", empty, "import-tags", "--org", "censys", "--key-file", writeKey(t, dir), badJSON},
+		{"evaluate", "--db", empty, "--labels", badLabels},
+		{"evaluate", "--pcap", notCapture, "--labels", badLabels},
+		{"--db", filepath.Join(dir, "no-such-dir", "x.db"), "probes"},
+	}
+	for _, args := range cases {
+		code, _, stderr := runCLIAll(t, args...)
+		if code == exitOK {
+			t.Errorf("%v: exit 0 on bad input", args)
+		}
+		if m := leak.FindString(stderr); m != "" {
+			t.Errorf("%v: stderr names a Go package (%q):\n%s", args, strings.TrimSpace(m), stderr)
+		}
 	}
 }

@@ -233,7 +233,7 @@ func printImportReports(cmd *cobra.Command, reports []label.ImportReport, quiet 
 	tw.Flush()
 	if !quiet {
 		for _, e := range tot.Skipped {
-			fmt.Fprintf(cmd.ErrOrStderr(), "skipped %v\n", e)
+			fmt.Fprintf(cmd.ErrOrStderr(), "skipped %s\n", userMessage(e))
 		}
 	}
 }
@@ -276,7 +276,7 @@ func labelsLookupCmd() *cobra.Command {
 				if rdns != nil {
 					_, name, err := rdns.OrgOf(ctx, db.Registry(), addr)
 					if err != nil {
-						fmt.Fprintf(cmd.ErrOrStderr(), "%v\n", err)
+						fmt.Fprintln(cmd.ErrOrStderr(), userMessage(err))
 					} else if name != "" {
 						if _, err := db.StorePTR(ctx, addr, name, time.Now()); err != nil {
 							return err
@@ -598,7 +598,7 @@ tag (recorded by 'labels tag --ip') is labelled with the engine's organisation
 				fmt.Fprintf(out, "  %s\n", s)
 			}
 			for _, p := range rep.Problems {
-				fmt.Fprintf(cmd.ErrOrStderr(), "%v\n", p)
+				fmt.Fprintln(cmd.ErrOrStderr(), userMessage(p))
 			}
 			return nil
 		},

@@ -93,7 +93,7 @@ func run(args []string) int {
 		return exitOK
 	}
 	stderr := rootCmd.ErrOrStderr()
-	fmt.Fprintf(stderr, "scannergrouper: %v\n", err)
+	fmt.Fprintf(stderr, "scannergrouper: %s\n", userMessage(err))
 	var u usageError
 	if errors.As(err, &u) || isCobraUsage(err) {
 		if cmd != nil {
