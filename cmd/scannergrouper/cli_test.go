@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/scannergrouper/scannergrouper/internal/buildinfo"
+	"github.com/scannergrouper/scannergrouper/internal/probe"
 )
 
 // runCLIAll runs the CLI in-process and returns its exit code, stdout and
@@ -241,6 +242,63 @@ func TestPeriodFlags(t *testing.T) {
 	}
 	if code, _, _ := runCLIAll(t, "labels", "--db", db, "import", "--to", "2025-01-01", "--until", "2024-12-31", list); code != exitUsage {
 		t.Errorf("--to with --until: exit %d, want usage", code)
+	}
+}
+
+// TestUnknownNamesAreUsageErrors: a misspelt service or org is exit 2 with
+// the valid names, not a run that finds nothing and succeeds.
+func TestUnknownNamesAreUsageErrors(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "sg.db")
+	var services []string
+	for _, s := range probe.Services() {
+		services = append(services, s.Name())
+	}
+	if len(services) == 0 {
+		t.Fatal("no registered services")
+	}
+	for _, args := range [][]string{
+		{"probes", "--db", db, "--service", "foo"},
+		{"fields", "--db", db, "--service", "foo"},
+		{"export", "--db", db, "--service", "foo", "--out", dir},
+	} {
+		code, _, stderr := runCLIAll(t, args...)
+		if code != exitUsage {
+			t.Errorf("%v: exit %d, want %d", args, code, exitUsage)
+		}
+		for _, s := range services {
+			if !strings.Contains(stderr, s) {
+				t.Errorf("%v: the error does not list %q:\n%s", args, s, stderr)
+			}
+		}
+	}
+	if code, _, stderr := runCLIAll(t, "probes", "--db", db, "--service", "foo"); !strings.Contains(stderr, probe.Other) {
+		t.Errorf("probes --service: %d, other not listed:\n%s", code, stderr)
+	}
+	for _, s := range append(services, probe.Other) {
+		if code, _, stderr := runCLIAll(t, "probes", "--db", db, "--service", s); code != exitOK {
+			t.Errorf("probes --service %s: exit %d %s", s, code, stderr)
+		}
+	}
+
+	for _, args := range [][]string{
+		{"lists", "--db", db, "--org", "nosuch", "--out", filepath.Join(dir, "l")},
+		{"labels", "--db", db, "list", "--org", "nosuch"},
+		{"labels", "--db", db, "export", "--org", "nosuch"},
+		{"labels", "--db", db, "stats", "--org", "nosuch"},
+	} {
+		code, out, stderr := runCLIAll(t, args...)
+		if code != exitUsage || !strings.Contains(stderr, `"nosuch"`) || !strings.Contains(stderr, "labels orgs") {
+			t.Errorf("%v: exit %d, want %d naming the org and where the names are:\n%s%s", args, code, exitUsage, out, stderr)
+		}
+	}
+	// A registered org without verdicts is not a mistake: exit 0, said so.
+	code, out, stderr := runCLIAll(t, "lists", "--db", db, "--org", "Shodan", "--out", filepath.Join(dir, "l"))
+	if code != exitOK || !strings.Contains(out, "no attributions of shodan") {
+		t.Errorf("lists --org Shodan: exit %d:\n%s%s", code, out, stderr)
+	}
+	if code, _, stderr := runCLIAll(t, "labels", "--db", db, "list", "--org", "shadow"); code != exitUsage || !strings.Contains(stderr, "shadowserver") {
+		t.Errorf("labels list --org shadow: exit %d, want a suggestion:\n%s", code, stderr)
 	}
 }
 

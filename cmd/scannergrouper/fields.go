@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"slices"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -70,7 +71,7 @@ DNS keeps every field in both modes.`,
 type featureInput struct{ service, from, to, labelsFile, mode string }
 
 func (in *featureInput) register(fl *pflag.FlagSet, labelsUsage string) {
-	fl.StringVar(&in.service, "service", "", "service: http, tls or dns (required)")
+	fl.StringVar(&in.service, "service", "", "service (required): a registered one, e.g. http, tls, dns")
 	fl.StringVar(&in.from, "from", "", "first time (RFC 3339 or YYYY-MM-DD, inclusive)")
 	fl.StringVar(&in.labelsFile, "labels", "", labelsUsage)
 	fl.StringVar(&in.mode, "mode", "default", "field selection: paper or default")
@@ -80,12 +81,13 @@ func (in *featureInput) register(fl *pflag.FlagSet, labelsUsage string) {
 // load reads the probes of one service in [from, to) from the store, and
 // their org labels when a label file is given (nil otherwise).
 func (in *featureInput) load(ctx context.Context) ([]probe.Probe, []string, error) {
-	switch in.service {
-	case feature.ServiceHTTP, feature.ServiceTLS, feature.ServiceDNS:
-	case "":
-		return nil, nil, usagef("--service is required (http, tls or dns)")
-	default:
-		return nil, nil, usagef("--service %q: want http, tls or dns", in.service)
+	// Any registered service has fields to rank and encode (feature gives
+	// fields it has no rule for the string encoding); "other" has none.
+	if in.service == "" {
+		return nil, nil, usagef("--service is required (one of %s)", strings.Join(serviceNames(), ", "))
+	}
+	if err := checkName("service", in.service, serviceNames()); err != nil {
+		return nil, nil, err
 	}
 	q := store.ProbeQuery{Service: in.service}
 	var err error

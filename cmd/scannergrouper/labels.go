@@ -104,6 +104,39 @@ func (r *resolveFlags) parse() (time.Time, label.Policy, error) {
 	return t, pol, err
 }
 
+// checkLabelOrg accepts an org the registry knows or one a stored label
+// names (a list may carry orgs the registry lacks); anything else is a usage
+// error, so that a misspelt org does not print an empty listing and succeed.
+func checkLabelOrg(ctx context.Context, db *label.LabelDB, flag, org string) error {
+	if org == "" {
+		return nil
+	}
+	if _, ok := db.Registry().Org(org); ok {
+		return nil
+	}
+	ls, err := db.Labels(ctx, label.Query{Org: org})
+	if err != nil || len(ls) > 0 {
+		return err
+	}
+	hint := ""
+	if like := similarNames(db.Registry().Canonical(org), db.Registry().Names()); len(like) > 0 {
+		hint = "; similar names: " + strings.Join(like, ", ")
+	}
+	return usagef("--%s %q: no such organisation (not in the registry, and no stored label names it)%s; scannergrouper labels orgs lists every known name", flag, org, hint)
+}
+
+// similarNames are the names that contain name or that name contains (at
+// most 5): the registry has too many orgs to list them all in an error.
+func similarNames(name string, names []string) []string {
+	var out []string
+	for _, n := range names {
+		if name != "" && len(out) < 5 && (strings.Contains(n, name) || strings.Contains(name, n)) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 // writeListing prints rows as JSON lines under --json and as a table under
 // header otherwise, so that every labels listing honours --json alike.
 func writeListing[T any](out io.Writer, rows []T, header string, asJSON func(T) any, writeRow func(io.Writer, T)) error {
@@ -389,6 +422,9 @@ func labelsListCmd() *cobra.Command {
 				return err
 			}
 			defer done()
+			if err := checkLabelOrg(cmd.Context(), db, "org", org); err != nil {
+				return err
+			}
 			ls, err := db.Labels(cmd.Context(), label.Query{Org: org, Source: source, At: t})
 			if err != nil {
 				return err
@@ -426,6 +462,9 @@ func labelsExportCmd() *cobra.Command {
 				return err
 			}
 			defer done()
+			if err := checkLabelOrg(cmd.Context(), db, "org", org); err != nil {
+				return err
+			}
 			res, err := db.Resolver(cmd.Context(), pol)
 			if err != nil {
 				return err
@@ -516,6 +555,14 @@ prefixes that sources give to different organisations at overlapping times.`,
 				return err
 			}
 			defer done()
+			if err := checkLabelOrg(cmd.Context(), db, "org", opts.Org); err != nil {
+				return err
+			}
+			for _, o := range opts.Orgs {
+				if err := checkLabelOrg(cmd.Context(), db, "orgs", o); err != nil {
+					return err
+				}
+			}
 			if len(opts.Orgs) > 0 {
 				for i, o := range opts.Orgs {
 					opts.Orgs[i] = db.Registry().Canonical(o)

@@ -401,9 +401,19 @@ func init() {
 				return err
 			}
 			defer st.Close()
-			atts, err := pipeline.Attributions(cmd.Context(), st, label.Canonical(org))
+			want := label.Canonical(org)
+			if org == label.Unknown {
+				want = label.Unknown
+			}
+			atts, err := pipeline.Attributions(cmd.Context(), st, "")
 			if err != nil {
 				return err
+			}
+			if org != "" {
+				if err := checkListsOrg(org, want, atts); err != nil {
+					return err
+				}
+				atts = slices.DeleteFunc(atts, func(a pipeline.StoredAttribution) bool { return a.Org != want })
 			}
 			byOrg := map[string][]pipeline.StoredAttribution{}
 			for _, a := range atts {
@@ -431,7 +441,9 @@ func init() {
 			for _, l := range written.Orgs {
 				fmt.Fprintf(w, "%-20s %6d rows  %s.{txt,csv,json}\n", l.Org, l.Rows, filepath.Join(out, l.Org))
 			}
-			if len(byOrg) == 0 {
+			if len(byOrg) == 0 && org != "" {
+				fmt.Fprintf(w, "no attributions of %s stored\n", want)
+			} else if len(byOrg) == 0 {
 				fmt.Fprintln(w, "no attributions stored (run scannergrouper identify first)")
 			}
 			return nil
@@ -441,6 +453,27 @@ func init() {
 	lists.Flags().BoolVar(&all, "all", false, "every organisation")
 	lists.Flags().StringVar(&out, "out", "", "output folder")
 	rootCmd.AddCommand(lists)
+}
+
+// checkListsOrg accepts an org the registry knows (its list may be empty) or
+// one the stored verdicts name; anything else is a usage error listing the
+// orgs that have verdicts, so a typo does not write nothing and succeed.
+func checkListsOrg(org, canonical string, atts []pipeline.StoredAttribution) error {
+	if _, ok := label.DefaultRegistry().Org(canonical); ok || canonical == label.Unknown {
+		return nil
+	}
+	stored := map[string]bool{}
+	for _, a := range atts {
+		stored[a.Org] = true
+	}
+	if stored[canonical] {
+		return nil
+	}
+	if len(stored) == 0 {
+		return usagef("--org %q: no such organisation, and no verdicts are stored (run scannergrouper identify first; scannergrouper labels orgs lists the known names)", org)
+	}
+	return usagef("--org %q: no such organisation; the stored verdicts name %s (scannergrouper labels orgs lists every known name)",
+		org, strings.Join(slices.Sorted(maps.Keys(stored)), ", "))
 }
 
 // listsSummary is what lists prints under --json: the files written.

@@ -26,6 +26,11 @@ func init() {
 		Short: "List stored first probes (table, JSON lines or CSV), with JA3/JA4 for TLS",
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if service != "" {
+				if err := checkName("service", service, append(serviceNames(), probe.Other)); err != nil {
+					return err
+				}
+			}
 			q := store.ProbeQuery{Service: service, Limit: limit}
 			var err error
 			if q.From, err = parseTimeFlag("from", from); err != nil {
@@ -54,7 +59,7 @@ func init() {
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&service, "service", "", "only this service (http, tls, dns, other)")
+	fl.StringVar(&service, "service", "", "only this service (a registered one, or other)")
 	fl.StringVar(&from, "from", "", "first time (RFC 3339 or YYYY-MM-DD, inclusive)")
 	fl.StringVar(&to, "to", "", "end time (exclusive)")
 	fl.StringVar(&src, "src", "", "only probes from this scanner IP")
