@@ -24,7 +24,7 @@ func init() {
 		Long: `evaluate ingests captures (into a temporary store unless --db is given), labels the
 probes, trains one open-set classifier per service and the ensemble on the first
 --split of the traffic (by time), attributes every scanner IP of the rest and
-prints the per-organisation report (JSON with --json; format: docs/report-format.md).
+prints the per-organisation report (JSON with --json; format: docs/formats.md §4).
 Unattributed IPs are excluded from the metrics; fully disclosed organisations
 (censys, driftnet) are scored as "unknown". --predictions writes ip,org,probability for every test IP.
 
@@ -87,7 +87,7 @@ iterations); the defaults are the project's faster ones.`,
 	fl.Float64Var(&split, "split", 0.8, "share of the traffic (by time) used for training")
 	tf.register(fl)
 	// --json FILE, the old spelling, is rewritten to --report by legacyArgs.
-	fl.StringVar(&jsonOut, "report", "", "write the JSON report (docs/report-format.md) to this file (--json FILE still works as an old alias)")
+	fl.StringVar(&jsonOut, "report", "", "write the JSON report (docs/formats.md §4) to this file (--json FILE still works as an old alias)")
 	fl.StringVar(&predsOut, "predictions", "", "write ip,org,probability for every test IP to this CSV")
 	fl.StringVar(&truth, "truth", "", "simulated world's truth.csv: adds hidden-member recall and over-attribution")
 	fl.BoolVar(&useDB, "keep", false, "ingest into --db (kept) instead of a temporary store")
