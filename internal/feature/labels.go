@@ -11,7 +11,7 @@ import (
 	"github.com/scannergrouper/scannergrouper/internal/probe"
 )
 
-// ReadOrgLabels reads an IP → org CSV with header "ip,org" (DESIGN §4.3) or
+// ReadOrgLabels reads an IP → org CSV with header "ip,org" (docs/formats.md §3) or
 // the artifact's "IP,Label". Org names are lower-cased and trimmed; the
 // artifact's "webRay" becomes "webray". Rows whose org is unattributed are
 // kept (the value says so). A repeated IP with a different org is an error:

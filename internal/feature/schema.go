@@ -122,7 +122,7 @@ var tlsRules = map[string]FieldRule{
 }
 
 // DNSFields are the DNS fields in the order of the wire format, with their
-// natural bit widths (reference-impl §2.7). Every one is encoded, in both
+// natural bit widths (docs/paper-faithful.md §2.7). Every one is encoded, in both
 // selection modes.
 var DNSFields = []struct {
 	Name string
