@@ -126,9 +126,17 @@ func TestDemoOnTinyWorld(t *testing.T) {
 	if testing.Short() {
 		return
 	}
-	// Running it again into the same folder works (fresh store, same world).
-	if code, stdout := runCLI(t, "demo", "--preset", "tiny", "--out", out); code != exitOK {
-		t.Fatalf("second demo exit %d:\n%s", code, stdout)
+	// Running it again into the same folder works (fresh store, same world);
+	// with --json it prints one JSON object that carries the report.
+	code, stdout = runCLI(t, "demo", "--json", "--preset", "tiny", "--out", out)
+	var sum struct {
+		Report struct {
+			Classes []map[string]any `json:"classes"`
+		} `json:"report"`
+		ReportFile string `json:"report_file"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &sum); code != exitOK || err != nil || len(sum.Report.Classes) == 0 || sum.ReportFile == "" {
+		t.Fatalf("second demo (--json) exit %d, %v:\n%s", code, err, stdout)
 	}
 }
 
