@@ -15,6 +15,7 @@ func init() {
 		labels, mode             string
 		jsonOut, predsOut, truth string
 		split                    float64
+		testFrom, splitZone      string
 		useDB                    bool
 		tf                       trainingFlags
 	)
@@ -41,6 +42,23 @@ iterations); the defaults are the project's faster ones.`,
 				return usagef("--split must be in (0, 1)")
 			}
 			opts.Split = split
+			if testFrom != "" {
+				if fl.Changed("split") {
+					return usagef("give --split or --test-from, not both")
+				}
+				t, err := parseTimeFlag("test-from", testFrom)
+				if err != nil {
+					return err
+				}
+				opts.TestFrom = t
+			}
+			if splitZone != "" {
+				loc, err := parseZone(splitZone)
+				if err != nil {
+					return err
+				}
+				opts.SplitZone = loc
+			}
 			if mode != "full" && mode != "incremental" {
 				return usagef("--mode %q: want full or incremental", mode)
 			}
@@ -84,7 +102,9 @@ iterations); the defaults are the project's faster ones.`,
 	fl.StringSliceVar(&pcaps, "pcap", nil, "capture file or folder (repeatable)")
 	fl.StringVar(&labels, "labels", "", "ground truth: ip,org (or IP,Label) CSV or any format `labels import` reads")
 	fl.StringVar(&mode, "mode", "full", "full or incremental")
-	fl.Float64Var(&split, "split", 0.8, "share of the traffic (by time) used for training")
+	fl.Float64Var(&split, "split", 0.8, "share of the captured time span used for training (the cut is rounded down to a midnight of --split-zone)")
+	fl.StringVar(&testFrom, "test-from", "", "exact cut: the test period starts at this time (RFC 3339 or a date); instead of --split")
+	fl.StringVar(&splitZone, "split-zone", "", "time zone of the days --split rounds to: UTC (default), +08:00, or a zone name (SelfDeploy data: +08:00)")
 	tf.register(fl)
 	// --json FILE, the old spelling, is rewritten to --report by legacyArgs.
 	fl.StringVar(&jsonOut, "report", "", "write the JSON report (docs/formats.md §4) to this file (--json FILE still works as an old alias)")

@@ -44,7 +44,7 @@ is, e.g. to export a test split with the layout of its training split.`,
 			if lm != feature.ModeFull && lm != feature.ModeIncremental {
 				return usagef("--layout-mode %q: want full or incremental", layoutMode)
 			}
-			ps, labels, err := in.load(cmd.Context())
+			ps, labels, err := in.load(cmd)
 			if err != nil {
 				return err
 			}

@@ -1,19 +1,19 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/netip"
-	"os"
 	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/scannergrouper/scannergrouper/internal/feature"
+	"github.com/scannergrouper/scannergrouper/internal/label"
 	"github.com/scannergrouper/scannergrouper/internal/probe"
 	"github.com/scannergrouper/scannergrouper/internal/store"
 )
@@ -30,7 +30,8 @@ unique ratio (distinct values per probe carrying it), MI = mutual information
 between the whole field value and the org on attributed probes (the paper's
 score), and AMI = MI adjusted for chance, which does not reward fields that are
 unique per probe (TLS random bytes). Labels come from an ip,org (or IP,Label)
-CSV; "unknown" or a missing IP is unattributed.
+CSV, or any file "labels import" reads, with the org names training gives;
+"unknown" or a missing IP is unattributed.
 
 --mode paper keeps the top 6 HTTP/TLS fields by MI; --mode default keeps the top
 6 by AMI, skipping fields at chance level and relabellings of a chosen field.
@@ -41,7 +42,7 @@ DNS keeps every field in both modes.`,
 			if err != nil {
 				return usageError{err}
 			}
-			ps, labels, err := in.load(cmd.Context())
+			ps, labels, err := in.load(cmd)
 			if err != nil {
 				return err
 			}
@@ -80,7 +81,8 @@ func (in *featureInput) register(fl *pflag.FlagSet, labelsUsage string) {
 
 // load reads the probes of one service in [from, to) from the store, and
 // their org labels when a label file is given (nil otherwise).
-func (in *featureInput) load(ctx context.Context) ([]probe.Probe, []string, error) {
+func (in *featureInput) load(cmd *cobra.Command) ([]probe.Probe, []string, error) {
+	ctx := cmd.Context()
 	// Any registered service has fields to rank and encode (feature gives
 	// fields it has no rule for the string encoding); "other" has none.
 	if in.service == "" {
@@ -97,17 +99,14 @@ func (in *featureInput) load(ctx context.Context) ([]probe.Probe, []string, erro
 	if q.To, err = parseTimeFlag("to", in.to); err != nil {
 		return nil, nil, err
 	}
-	var labels []string
-	var byIP map[netip.Addr]string
+	var resolver *label.Resolver
 	if in.labelsFile != "" {
-		f, err := os.Open(in.labelsFile)
-		if err != nil {
+		var rep label.ImportReport
+		if resolver, rep, err = label.ResolveFile(in.labelsFile, nil); err != nil {
 			return nil, nil, err
 		}
-		byIP, err = feature.ReadOrgLabels(f)
-		f.Close()
-		if err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", in.labelsFile, err)
+		if len(rep.Skipped) > 0 {
+			consoleFor(cmd).Logger().Warn("label lines skipped", "file", in.labelsFile, "skipped", len(rep.Skipped), "first", rep.Skipped[0].Error())
 		}
 	}
 	st, err := store.Open(ctx, global.DB)
@@ -126,10 +125,13 @@ func (in *featureInput) load(ctx context.Context) ([]probe.Probe, []string, erro
 	if len(ps) == 0 {
 		return nil, nil, fmt.Errorf("no %s probes in %s for the chosen time range", in.service, global.DB)
 	}
-	if byIP != nil {
-		labels = feature.LabelProbes(ps, byIP)
+	if resolver == nil {
+		return ps, nil, nil
 	}
-	return ps, labels, nil
+	return ps, feature.LabelProbes(ps, func(a netip.Addr, t time.Time) string {
+		org, _ := resolver.Lookup(a, t)
+		return org
+	}), nil
 }
 
 func printFieldTable(cmd *cobra.Command, t *feature.FieldTable, mode feature.SelectMode) error {

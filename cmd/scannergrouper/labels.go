@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/scannergrouper/scannergrouper/internal/atomicfile"
 	"github.com/scannergrouper/scannergrouper/internal/label"
 	"github.com/scannergrouper/scannergrouper/internal/store"
 )
@@ -473,49 +474,45 @@ func labelsExportCmd() *cobra.Command {
 			if org != "" {
 				want = db.Registry().Canonical(org)
 			}
-			var out io.Writer = cmd.OutOrStdout()
-			var f *os.File
-			if output != "" && output != "-" {
-				if f, err = os.Create(output); err != nil {
-					return err
+			// --json gives JSON lines {"ip","org"} instead of the CSV, on
+			// stdout or in the --output file alike.
+			write := func(out io.Writer) error {
+				w := csv.NewWriter(out)
+				enc := json.NewEncoder(out)
+				if !global.JSON {
+					w.Write([]string{"ip", "org"})
 				}
-				out = f
-			}
-			// --json gives JSON lines {"ip","org"} instead of the CSV.
-			w := csv.NewWriter(out)
-			enc := json.NewEncoder(out)
-			if !global.JSON {
-				w.Write([]string{"ip", "org"})
-			}
-			for p, o := range res.All(t) {
-				if want != "" && o != want {
-					continue
-				}
-				ip := p.String()
-				if p.IsSingleIP() {
-					ip = p.Addr().String()
+				for p, o := range res.All(t) {
+					if want != "" && o != want {
+						continue
+					}
+					ip := p.String()
+					if p.IsSingleIP() {
+						ip = p.Addr().String()
+					}
+					if global.JSON {
+						if err := enc.Encode(struct {
+							IP  string `json:"ip"`
+							Org string `json:"org"`
+						}{ip, o}); err != nil {
+							return err
+						}
+						continue
+					}
+					w.Write([]string{ip, o})
 				}
 				if global.JSON {
-					if err = enc.Encode(struct {
-						IP  string `json:"ip"`
-						Org string `json:"org"`
-					}{ip, o}); err != nil {
-						break
-					}
-					continue
+					return nil
 				}
-				w.Write([]string{ip, o})
-			}
-			if !global.JSON {
 				w.Flush()
-				err = w.Error()
+				return w.Error()
 			}
-			if f != nil {
-				if cerr := f.Close(); err == nil {
-					err = cerr
-				}
+			if output != "" && output != "-" {
+				// A failed export must not leave a truncated list where a
+				// consumer (a firewall feed) would take it for the whole.
+				return atomicfile.Write(output, write)
 			}
-			return err
+			return write(cmd.OutOrStdout())
 		},
 	}
 	fl := cmd.Flags()

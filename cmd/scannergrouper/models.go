@@ -265,7 +265,7 @@ refitted on the rows of every week so far. A week already trained is refused.`,
 // period is a time range identified with saved models.
 type period struct {
 	from, to time.Time
-	st       *store.SQL
+	st       store.Store
 	models   *pipeline.Models
 	data     *pipeline.Data
 	atts     []pipeline.Attribution

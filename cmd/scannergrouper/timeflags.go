@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"time"
 )
 
@@ -16,4 +17,17 @@ func parseTimeFlag(name, value string) (time.Time, error) {
 		}
 	}
 	return time.Time{}, usagef("--%s %q: want RFC 3339 (2024-02-01T16:00:00Z) or a date (2024-02-01)", name, value)
+}
+
+// parseZone accepts UTC, a fixed offset (+08:00) or a zone name.
+func parseZone(s string) (*time.Location, error) {
+	if t, err := time.Parse("-07:00", s); err == nil {
+		_, off := t.Zone()
+		return time.FixedZone(s, off), nil
+	}
+	loc, err := time.LoadLocation(s)
+	if err != nil {
+		return nil, usagef("--split-zone %q: want UTC, an offset such as +08:00, or a zone name (%v)", s, fmt.Sprint(err))
+	}
+	return loc, nil
 }

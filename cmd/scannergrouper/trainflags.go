@@ -16,6 +16,9 @@ type trainingFlags struct {
 	iterations              int
 	unknownShare, minPurity float64
 	multiHot, crossFit      bool
+	combiner                string
+	maxOverAttribution      float64
+	theta                   float64
 }
 
 func (t *trainingFlags) register(fl *pflag.FlagSet) {
@@ -27,6 +30,9 @@ func (t *trainingFlags) register(fl *pflag.FlagSet) {
 	fl.Float64Var(&t.minPurity, "min-purity", 0.5, "a probe is a strong vote for an org only if more than this share of the training IPs sending its encoding belong to the org (0: off, the paper's vote)")
 	fl.BoolVar(&t.multiHot, "multi-hot", true, "give the ensemble every org each service predicted for an IP, not only the vote")
 	fl.BoolVar(&t.crossFit, "cross-fit", false, "fit the ensemble on out-of-sample (2-fold) votes instead of in-sample ones")
+	fl.StringVar(&t.combiner, "ensemble", "", "how per-IP evidence is combined: evidence (label memory, neighbourhood, payload senders, classifiers; the default) or vote (the paper's per-service vote and logistic regression; the default with --paper)")
+	fl.Float64Var(&t.maxOverAttribution, "max-over-attribution", pipeline.DefaultMaxOverAttribution, "evidence ensemble: the most a lower threshold may add to the share of unattributed validation scanners given an org (bounds over-attribution of innocent scanners)")
+	fl.Float64Var(&t.theta, "theta", 0, "evidence ensemble: decision threshold instead of the one chosen on the validation slice (0: chosen)")
 }
 
 // options returns the defaults, or --paper's settings, with every flag the
@@ -72,6 +78,28 @@ func (t *trainingFlags) options(fl *pflag.FlagSet, seed uint64) (pipeline.Option
 	}
 	if fl.Changed("cross-fit") {
 		opts.CrossFit = t.crossFit
+	}
+	if fl.Changed("ensemble") {
+		switch t.combiner {
+		case "evidence":
+			opts.Evidence = true
+		case "vote":
+			opts.Evidence = false
+		default:
+			return opts, usagef("--ensemble %q: want evidence or vote", t.combiner)
+		}
+	}
+	if fl.Changed("max-over-attribution") {
+		if t.maxOverAttribution <= 0 || t.maxOverAttribution > 1 {
+			return opts, usagef("--max-over-attribution must be in (0, 1]")
+		}
+		opts.MaxOverAttribution = t.maxOverAttribution
+	}
+	if fl.Changed("theta") {
+		if t.theta <= 0 || t.theta >= 1 {
+			return opts, usagef("--theta must be in (0, 1)")
+		}
+		opts.Theta = t.theta
 	}
 	return opts, nil
 }

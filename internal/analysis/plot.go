@@ -5,8 +5,6 @@ import (
 	"cmp"
 	"fmt"
 	"image/color"
-	"io"
-	"os"
 	"path/filepath"
 	"slices"
 
@@ -16,6 +14,8 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
 	"gonum.org/v1/plot/vg/vgsvg"
+
+	"github.com/scannergrouper/scannergrouper/internal/atomicfile"
 )
 
 // ViewPoint is one probe placed in 2-D, with the group it is coloured by. Highlight marks the
@@ -166,31 +166,9 @@ func WriteScatter(dir, base, title string, pts []ViewPoint, style PlotStyle) err
 		if err != nil {
 			return err
 		}
-		if err := writeFileAtomic(filepath.Join(dir, base+"."+format), bytes.NewReader(b)); err != nil {
+		if err := atomicfile.WriteBytes(filepath.Join(dir, base+"."+format), b); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// writeFileAtomic writes through a temporary file so a reader never sees half a report.
-func writeFileAtomic(path string, r io.Reader) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(tmp, r); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/scannergrouper/scannergrouper/internal/atomicfile"
 )
 
 // ProbeInput is one still-unknown probe: where it came from, its key field values and its
@@ -255,7 +257,7 @@ func WriteReport(dir string, in ReportInput, cfg Config) (*Report, error) {
 		{"report.md", []byte(renderMarkdown(rep))},
 	}
 	for _, f := range files {
-		if err := writeFileAtomic(filepath.Join(dir, f.name), bytes.NewReader(f.data)); err != nil {
+		if err := atomicfile.WriteBytes(filepath.Join(dir, f.name), f.data); err != nil {
 			return nil, err
 		}
 	}

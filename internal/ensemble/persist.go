@@ -7,8 +7,9 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"slices"
+
+	"github.com/scannergrouper/scannergrouper/internal/atomicfile"
 )
 
 // Format and FormatVersion identify a saved ensemble; Load refuses other
@@ -55,22 +56,10 @@ func (m *Model) Save(w io.Writer) error {
 	})
 }
 
-// SaveFile writes the model atomically (temporary file, then rename), so an
-// interrupted run never leaves a truncated model behind.
+// SaveFile writes the model atomically (atomicfile), so an interrupted run
+// never leaves a truncated model behind.
 func (m *Model) SaveFile(path string) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := m.Save(tmp); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.Write(path, m.Save)
 }
 
 // Load reads a model written by Save and checks it is consistent.

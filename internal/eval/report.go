@@ -80,6 +80,53 @@ type Report struct {
 	Weekly       []WeekScore        `json:"weekly,omitempty"`
 	Unattributed *UnattributedStats `json:"unattributed,omitempty"`
 	Truth        *TruthStats        `json:"truth,omitempty"`
+
+	// NewIPs scores the labelled test scanners never seen in the training
+	// traffic: what the payloads and the neighbourhood alone achieve.
+	NewIPs *Subset `json:"new_ips,omitempty"`
+	// WithoutSmall is the paper's table: orgs with fewer than
+	// SmallOrgThreshold test scanners (and their scanners) left out.
+	WithoutSmall *Subset `json:"without_small_orgs,omitempty"`
+	// Evidence counts the attributed test IPs by what spoke for the org.
+	Evidence map[string]int `json:"evidence,omitempty"`
+	// Curve is the operating curve on the test period: what each θ would
+	// have given.
+	Curve []CurvePoint `json:"operating_curve,omitempty"`
+}
+
+// Subset is the scores of a part of the labelled test scanners.
+type Subset struct {
+	Classes     []ClassReport `json:"classes,omitempty"`
+	WeightedAvg Average       `json:"weighted_avg"`
+	MacroAvg    Average       `json:"macro_avg"`
+	Accuracy    float64       `json:"accuracy"`
+}
+
+// NewSubset scores a part of the scanners (nil when it is empty).
+func NewSubset(yTrue, yPred []int, names []string) (*Subset, error) {
+	if len(yTrue) == 0 {
+		return nil, nil
+	}
+	m, err := Classify(yTrue, yPred, nil)
+	if err != nil {
+		return nil, err
+	}
+	r := NewReport("", 0, m, names)
+	return &Subset{Classes: r.Classes, WeightedAvg: r.WeightedAvg, MacroAvg: r.MacroAvg, Accuracy: r.Accuracy}, nil
+}
+
+// CurvePoint is one decision threshold of the operating curve.
+type CurvePoint struct {
+	Theta      float64 `json:"theta"`
+	WeightedF1 float64 `json:"weighted_f1"`
+	NewIPF1    float64 `json:"new_ip_f1"`
+	// UnattributedAttributed is the share of unattributed test IPs given
+	// an org (innocent scanners and unlisted members together).
+	UnattributedAttributed float64 `json:"unattributed_attributed"`
+	// With a simulated world's truth: the share of generic-tool IPs given
+	// an org, and the recall on unlisted members of known orgs.
+	OverAttribution *float64 `json:"over_attribution,omitempty"`
+	HiddenRecall    *float64 `json:"hidden_recall,omitempty"`
 }
 
 // NewReport turns scanner-level metrics into a report. names maps a class

@@ -9,10 +9,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"codeberg.org/sbinet/npyio/npy"
-
-	"github.com/scannergrouper/scannergrouper/internal/sharedtest"
 )
 
 func TestExportNPY(t *testing.T) {
@@ -93,53 +92,20 @@ func TestExportNPY(t *testing.T) {
 	}
 }
 
-func TestReadOrgLabels(t *testing.T) {
-	good := "IP,Label\n1.2.3.4,webRay\n::ffff:5.6.7.8, Censys \n2001:db8::1,unknown\n"
-	m, err := ReadOrgLabels(strings.NewReader(good))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if m[netip.MustParseAddr("1.2.3.4")] != "webray" || m[netip.MustParseAddr("5.6.7.8")] != "censys" ||
-		m[netip.MustParseAddr("2001:db8::1")] != "unknown" || len(m) != 3 {
-		t.Errorf("labels %v", m)
-	}
-	for name, bad := range map[string]string{
-		"no org column": "ip,name\n1.2.3.4,x\n",
-		"bad ip":        "ip,org\n1.2.3.999,x\n",
-		"conflict":      "ip,org\n1.2.3.4,a\n1.2.3.4,b\n",
-		"short row":     "ip,org\n1.2.3.4\n",
-		"empty":         "",
-	} {
-		if _, err := ReadOrgLabels(strings.NewReader(bad)); err == nil {
-			t.Errorf("%s: accepted", name)
-		}
-	}
+func TestLabelProbes(t *testing.T) {
 	ps := httpFixture()[:2]
-	got := LabelProbes(ps, map[netip.Addr]string{ps[1].SrcIP: "shodan"})
+	var asked []time.Time
+	got := LabelProbes(ps, func(a netip.Addr, at time.Time) string {
+		asked = append(asked, at)
+		if a == ps[1].SrcIP.Unmap() {
+			return "shodan"
+		}
+		return ""
+	})
 	if got[0] != "" || got[1] != "shodan" {
 		t.Errorf("LabelProbes = %q", got)
 	}
-}
-
-// TestReadOrgLabelsReal reads the artifact's SD24 label file.
-func TestReadOrgLabelsReal(t *testing.T) {
-	f, err := os.Open(sharedtest.Path(t, "reference", "labels_SelfDeploy24.csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	m, err := ReadOrgLabels(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	unknown := 0
-	for _, org := range m {
-		if Unattributed(org) {
-			unknown++
-		}
-	}
-	// reference-impl §1.3: 33,387 IPs, 29,205 unknown.
-	if len(m) != 33387 || unknown != 29205 {
-		t.Errorf("%d IPs, %d unknown; want 33387 and 29205", len(m), unknown)
+	if len(asked) != 2 || !asked[1].Equal(ps[1].Time) {
+		t.Errorf("labels must be asked at the probe's time: %v", asked)
 	}
 }

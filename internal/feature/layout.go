@@ -8,9 +8,9 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"slices"
 
+	"github.com/scannergrouper/scannergrouper/internal/atomicfile"
 	"github.com/scannergrouper/scannergrouper/internal/probe"
 )
 
@@ -493,26 +493,10 @@ func (l *Layout) Save(w io.Writer) error {
 	return enc.Encode(l)
 }
 
-// SaveFile writes the layout to path atomically (temporary file, then
-// rename), so a crash never leaves half a layout next to a model.
+// SaveFile writes the layout to path atomically (atomicfile), so a crash
+// never leaves half a layout next to a model.
 func (l *Layout) SaveFile(path string) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".layout-*.json")
-	if err != nil {
-		return fmt.Errorf("feature: save layout: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := l.Save(tmp); err != nil {
-		tmp.Close()
-		return fmt.Errorf("feature: save layout: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("feature: save layout: %w", err)
-	}
-	// CreateTemp makes the file private; a layout is shared like the model.
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return fmt.Errorf("feature: save layout: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := atomicfile.Write(path, l.Save); err != nil {
 		return fmt.Errorf("feature: save layout: %w", err)
 	}
 	return nil

@@ -14,7 +14,7 @@ import (
 	"github.com/scannergrouper/scannergrouper/internal/store"
 )
 
-func openStore(t *testing.T) *store.SQL {
+func openStore(t *testing.T) store.Store {
 	t.Helper()
 	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "sg.db"))
 	if err != nil {
@@ -24,10 +24,15 @@ func openStore(t *testing.T) *store.SQL {
 	return st
 }
 
-func countProbes(t *testing.T, st *store.SQL) int {
-	var n int
-	if err := st.DB().QueryRow(`SELECT COUNT(*) FROM probes`).Scan(&n); err != nil {
+func countProbes(t *testing.T, st store.Store) int {
+	t.Helper()
+	counts, err := st.ServiceCounts(context.Background(), store.ProbeQuery{})
+	if err != nil {
 		t.Fatal(err)
+	}
+	n := 0
+	for _, c := range counts {
+		n += c.Probes
 	}
 	return n
 }

@@ -5,13 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/scannergrouper/scannergrouper/internal/store"
 )
 
 // Format names an input format of Import.
@@ -81,10 +82,7 @@ type ImportReport struct {
 }
 
 // PTRRecord is one reverse-DNS answer.
-type PTRRecord struct {
-	Addr netip.Addr
-	Name string
-}
+type PTRRecord store.PTRRecord
 
 // Parsed is the content of one input file.
 type Parsed struct {
@@ -99,12 +97,38 @@ const maxLabels = 50_000_000
 // ImportFile parses the file at path and stores its labels in one
 // transaction.
 func (s *LabelDB) ImportFile(ctx context.Context, path string, opts ImportOptions) (ImportReport, error) {
+	p, err := ReadFile(path, s.reg, opts)
+	if err != nil {
+		return p.Report, err
+	}
+	reports := []ImportReport{p.Report}
+	err = s.write(ctx, []Parsed{p}, []int{0}, reports, opts.Replace)
+	return reports[0], err
+}
+
+// ReadFile parses the label file at path without storing anything. It is
+// the one reader of label files: import (and so train, update and
+// evaluate) and the commands that label probes straight from a file
+// (fields, export) all read through it, so they give an IP the same org.
+func ReadFile(path string, reg *Registry, opts ImportOptions) (Parsed, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return ImportReport{File: path}, err
+		return Parsed{Report: ImportReport{File: path}}, err
 	}
 	defer f.Close()
-	return s.Import(ctx, f, path, opts)
+	return Parse(f, path, reg, opts)
+}
+
+// ResolveFile reads the label file at path and returns a resolver over its
+// labels alone under the default policy: how training resolves that file
+// when nothing else is stored.
+func ResolveFile(path string, reg *Registry) (*Resolver, ImportReport, error) {
+	p, err := ReadFile(path, reg, ImportOptions{})
+	if err != nil {
+		return nil, p.Report, err
+	}
+	r, err := NewResolver(p.Labels, Policy{})
+	return r, p.Report, err
 }
 
 // Import parses r (named name in messages and for format and org
@@ -116,20 +140,16 @@ func (s *LabelDB) Import(ctx context.Context, r io.Reader, name string, opts Imp
 		return p.Report, err
 	}
 	reports := []ImportReport{p.Report}
-	err = s.store(ctx, []Parsed{p}, []int{0}, reports, opts.Replace)
+	err = s.write(ctx, []Parsed{p}, []int{0}, reports, opts.Replace)
 	return reports[0], err
 }
 
-// store writes parsed files in one transaction and fills in Added of
+// write stores parsed files in one transaction and fills in Added of
 // reports[at[i]] for parsed[i]. With replace, the stored labels of every
 // source the files name are removed first, once, so files that share a
 // source (a publisher's folder) replace it together.
-func (s *LabelDB) store(ctx context.Context, parsed []Parsed, at []int, reports []ImportReport, replace bool) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
+func (s *LabelDB) write(ctx context.Context, parsed []Parsed, at []int, reports []ImportReport, replace bool) error {
+	var w store.LabelWrite
 	if replace {
 		sources := map[string]bool{}
 		for _, p := range parsed {
@@ -137,30 +157,26 @@ func (s *LabelDB) store(ctx context.Context, parsed []Parsed, at []int, reports 
 				sources[src] = true
 			}
 		}
-		if _, err := addLabelsTx(ctx, tx, nil, sortedKeys(sources), ""); err != nil {
-			return err
-		}
+		w.ReplaceSources = sortedKeys(sources)
 	}
 	now := time.Now()
-	added := make([]int, len(parsed))
-	for i, p := range parsed {
+	for _, p := range parsed {
 		rep := p.Report
-		if added[i], err = addLabelsTx(ctx, tx, p.Labels, nil, rep.File); err != nil {
+		recs, err := records(p.Labels)
+		if err != nil {
 			return err
 		}
-		if len(p.PTRs) > 0 {
-			if err := storePTRsTx(ctx, tx, p.PTRs, rep.File, now); err != nil {
-				return err
-			}
+		ptrs := make([]store.PTRRecord, len(p.PTRs))
+		for i, r := range p.PTRs {
+			ptrs[i] = store.PTRRecord(r)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO label_imports (file, format, source, lines, labels, added, skipped, imported_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, rep.File, string(rep.Format), strings.Join(rep.Sources, ","), rep.Lines, rep.Labels, added[i],
-			len(rep.Skipped), now.UTC().Format(time.RFC3339)); err != nil {
-			return fmt.Errorf("labels: record import of %s: %w", rep.File, err)
-		}
+		w.Sets = append(w.Sets, store.LabelSet{Origin: rep.File, Labels: recs, PTRs: ptrs, At: now,
+			Import: &store.LabelImport{File: rep.File, Format: string(rep.Format), Sources: rep.Sources,
+				Lines: rep.Lines, Labels: rep.Labels, Skipped: len(rep.Skipped)}})
 	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("labels: commit import: %w", err)
+	added, err := s.st.WriteLabels(ctx, w)
+	if err != nil {
+		return err
 	}
 	for i := range parsed {
 		reports[at[i]].Added = added[i]
@@ -673,7 +689,7 @@ func (s *LabelDB) ImportFiles(ctx context.Context, paths []string, opts ImportOp
 		parsed = append(parsed, p)
 		reports = append(reports, p.Report)
 	}
-	return reports, s.store(ctx, parsed, at, reports, opts.Replace)
+	return reports, s.write(ctx, parsed, at, reports, opts.Replace)
 }
 
 type inputFile struct {

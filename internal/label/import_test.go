@@ -15,7 +15,7 @@ import (
 	"github.com/scannergrouper/scannergrouper/internal/store"
 )
 
-func openTestDB(t testing.TB) (*LabelDB, *store.SQL) {
+func openTestDB(t testing.TB) (*LabelDB, store.Store) {
 	t.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "labels.db"))
@@ -198,25 +198,33 @@ func TestParseRejects(t *testing.T) {
 	}
 }
 
-func TestImportAtomicAndIdempotent(t *testing.T) {
+// failingStore refuses every label write, standing for any failure of the
+// store half-way through an import.
+type failingStore struct{ store.LabelStore }
+
+func (failingStore) WriteLabels(context.Context, store.LabelWrite) ([]int, error) {
+	return nil, errors.New("disk full")
+}
+
+// Atomicity of one write is the store's promise (tested there); here the
+// import must pass a store failure on and report nothing as added.
+func TestImportFailurePassedOn(t *testing.T) {
 	ctx := context.Background()
-	db, st := openTestDB(t)
-	in := "ip,org\n1.2.3.4,censys\n1.2.3.5,shodan\n1.2.3.6,boom\n1.2.3.7,shodan\n"
-	// A trigger that fails on the third row stands for any failure
-	// half-way (disk full, constraint): nothing of the import may stay.
-	if _, err := st.DB().ExecContext(ctx, `CREATE TRIGGER fail_boom BEFORE INSERT ON label_entries
-		WHEN NEW.org = 'boom' BEGIN SELECT RAISE(ABORT, 'boom refused'); END`); err != nil {
+	_, st := openTestDB(t)
+	db, err := Open(ctx, failingStore{st}, nil)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Import(ctx, strings.NewReader(in), "a.csv", ImportOptions{}); err == nil || !strings.Contains(err.Error(), "boom refused") {
-		t.Fatalf("want the trigger's failure, got %v", err)
+	rep, err := db.Import(ctx, strings.NewReader("ip,org\n1.2.3.4,censys\n"), "a.csv", ImportOptions{})
+	if err == nil || !strings.Contains(err.Error(), "disk full") || rep.Added != 0 {
+		t.Fatalf("want the store's failure and nothing added, got %+v %v", rep, err)
 	}
-	if ls, _ := db.Labels(ctx, Query{}); len(ls) != 0 {
-		t.Fatalf("failed import left %d labels", len(ls))
-	}
-	if _, err := st.DB().ExecContext(ctx, `DROP TRIGGER fail_boom`); err != nil {
-		t.Fatal(err)
-	}
+}
+
+func TestImportIdempotentAndReplace(t *testing.T) {
+	ctx := context.Background()
+	db, _ := openTestDB(t)
+	in := "ip,org\n1.2.3.4,censys\n1.2.3.5,shodan\n1.2.3.6,binaryedge\n1.2.3.7,shodan\n"
 	rep, err := db.Import(ctx, strings.NewReader(in), "a.csv", ImportOptions{})
 	if err != nil || rep.Added != 4 {
 		t.Fatalf("import: %+v %v", rep, err)
@@ -233,10 +241,44 @@ func TestImportAtomicAndIdempotent(t *testing.T) {
 	if ls, _ := db.Labels(ctx, Query{}); len(ls) != 1 || ls[0].Org != "censys" {
 		t.Fatalf("after replace: %+v", ls)
 	}
-	var imports int
-	st.DB().QueryRowContext(ctx, `SELECT COUNT(*) FROM label_imports`).Scan(&imports)
-	if imports != 3 {
-		t.Errorf("import log has %d rows, want 3 (the failed one is rolled back)", imports)
+}
+
+// fields and export label probes from the file alone (ResolveFile), train
+// from what import stored; both must name each IP's org the same way,
+// registry spellings and repeated IPs included.
+func TestResolveFileAgreesWithImport(t *testing.T) {
+	ctx := context.Background()
+	in := "IP,Label\n1.2.3.4,A10\n1.2.3.5,censys.io\n1.2.3.6, Palo Alto Networks (Cortex-Xpanse) \n" +
+		"1.2.3.7,unknown\n1.2.3.8,shodan\n1.2.3.8,censys\n::ffff:1.2.3.9,webRay\nnot-an-ip,x\n"
+	path := filepath.Join(t.TempDir(), "labels.csv")
+	if err := os.WriteFile(path, []byte(in), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fromFile, rep, err := ResolveFile(path, nil)
+	if err != nil || len(rep.Skipped) != 1 {
+		t.Fatalf("ResolveFile: %+v %v", rep, err)
+	}
+	db, _ := openTestDB(t)
+	if _, err := db.ImportFile(ctx, path, ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	stored, err := db.Resolver(ctx, Policy{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if org, _ := fromFile.Lookup(netip.MustParseAddr("1.2.3.4"), time.Time{}); org != "a10networks" {
+		t.Errorf("A10 read as %q, want the registry's a10networks", org)
+	}
+	for i := 4; i <= 9; i++ {
+		addr := netip.AddrFrom4([4]byte{1, 2, 3, byte(i)})
+		o1, ok1 := fromFile.Lookup(addr, time.Time{})
+		o2, ok2 := stored.Lookup(addr, time.Time{})
+		if o1 != o2 || ok1 != ok2 {
+			t.Errorf("%s: file %q (%v), stored %q (%v)", addr, o1, ok1, o2, ok2)
+		}
+	}
+	if _, _, err := ResolveFile(filepath.Join(t.TempDir(), "none.csv"), nil); err == nil {
+		t.Error("a missing file resolved")
 	}
 }
 
@@ -269,10 +311,17 @@ func TestSelfDeploy24Labels(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	fromFile, fileRep, err := ResolveFile(path, nil)
+	if err != nil || fileRep.Labels != rep.Labels {
+		t.Fatalf("ResolveFile: %d labels, %v", fileRep.Labels, err)
+	}
 	at := time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)
 	for _, row := range rows[1:] {
 		addr := netip.MustParseAddr(row[0])
 		org, ok := res.Lookup(addr, at)
+		if o, k := fromFile.Lookup(addr, at); o != org || k != ok {
+			t.Errorf("%s: the file alone gives %q, the store %q", addr, o, org)
+		}
 		want := DefaultRegistry().Canonical(row[1])
 		if want == "" {
 			if ok {

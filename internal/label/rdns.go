@@ -2,38 +2,19 @@ package label
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"net/netip"
 	"sort"
 	"strings"
 	"sync"
 	"time"
-)
 
-func storePTRsTx(ctx context.Context, tx *sql.Tx, recs []PTRRecord, origin string, now time.Time) error {
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO label_ptr (ip, ptr, origin, seen_at) VALUES (?, ?, ?, ?)
-		ON CONFLICT (ip) DO UPDATE SET ptr = excluded.ptr, origin = excluded.origin, seen_at = excluded.seen_at`)
-	if err != nil {
-		return err
-	}
-	defer stmt.Close()
-	for _, r := range recs {
-		if _, err := stmt.ExecContext(ctx, r.Addr.String(), r.Name, origin, now.Unix()); err != nil {
-			return fmt.Errorf("labels: store PTR of %s: %w", r.Addr, err)
-		}
-	}
-	return nil
-}
+	"github.com/scannergrouper/scannergrouper/internal/store"
+)
 
 // PTR returns the stored reverse-DNS name of addr.
 func (s *LabelDB) PTR(ctx context.Context, addr netip.Addr) (name string, ok bool, err error) {
-	err = s.db.QueryRowContext(ctx, `SELECT ptr FROM label_ptr WHERE ip = ?`, addr.Unmap().String()).Scan(&name)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", false, nil
-	}
-	return name, err == nil, err
+	return s.st.PTR(ctx, addr)
 }
 
 // PTRLookuper is the part of *net.Resolver that live reverse DNS needs;
@@ -167,21 +148,17 @@ func (d *RDNS) OrgOf(ctx context.Context, reg *Registry, addr netip.Addr) (org, 
 // "rdns-live", valid from the day of the answer) in one transaction.
 func (s *LabelDB) StorePTR(ctx context.Context, addr netip.Addr, name string, at time.Time) (org string, err error) {
 	addr = addr.Unmap()
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return "", err
-	}
-	defer tx.Rollback()
-	if err := storePTRsTx(ctx, tx, []PTRRecord{{Addr: addr, Name: name}}, "live", at); err != nil {
-		return "", err
-	}
+	set := store.LabelSet{Origin: "live", PTRs: []store.PTRRecord{{Addr: addr, Name: name}}, At: at}
 	if o, ok := s.reg.OrgForPTR(name); ok {
 		org = o
 		l := Label{Prefix: netip.PrefixFrom(addr, addr.BitLen()), Org: o, Source: "rdns-live",
 			ValidFrom: at.UTC().Truncate(24 * time.Hour), Note: name}
-		if _, err := addLabelsTx(ctx, tx, []Label{l}, nil, "live"); err != nil {
+		if set.Labels, err = records([]Label{l}); err != nil {
 			return "", err
 		}
 	}
-	return org, tx.Commit()
+	if _, err := s.st.WriteLabels(ctx, store.LabelWrite{Sets: []store.LabelSet{set}}); err != nil {
+		return "", err
+	}
+	return org, nil
 }

@@ -7,7 +7,6 @@ import (
 	"crypto/cipher"
 	"crypto/rand"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
@@ -20,6 +19,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/scannergrouper/scannergrouper/internal/store"
 )
 
 // Cookie tags (paper Appendix A): the honeypot puts a fresh tag into the
@@ -210,30 +211,16 @@ func (s *LabelDB) RecordTag(ctx context.Context, tag string, scanner netip.Addr,
 	if !strings.HasPrefix(tag, TagPrefix) || !scanner.IsValid() {
 		return fmt.Errorf("record tag: need a tag and a scanner address")
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO label_tags (tag, scanner_ip, sensor, issued_at) VALUES (?, ?, ?, ?)
-		ON CONFLICT (tag) DO NOTHING`, tag, scanner.Unmap().String(), sensor, at.UnixMilli())
-	if err != nil {
-		return fmt.Errorf("record tag: %w", err)
-	}
-	return nil
+	return s.st.RecordTag(ctx, store.TagRecord{Tag: tag, Scanner: scanner.Unmap(), Sensor: sensor, IssuedAt: at})
 }
 
 // TagRecipient returns the scanner address a tag was given to.
 func (s *LabelDB) TagRecipient(ctx context.Context, tag string) (addr netip.Addr, at time.Time, ok bool, err error) {
-	var ip string
-	var ms int64
-	err = s.db.QueryRowContext(ctx, `SELECT scanner_ip, issued_at FROM label_tags WHERE tag = ?`, tag).Scan(&ip, &ms)
-	if errors.Is(err, sql.ErrNoRows) {
-		return addr, at, false, nil
-	}
-	if err != nil {
+	rec, ok, err := s.st.TagRecipient(ctx, tag)
+	if err != nil || !ok {
 		return addr, at, false, err
 	}
-	addr, err = netip.ParseAddr(ip)
-	if err != nil {
-		return addr, at, false, fmt.Errorf("stored tag recipient %q: %w", ip, err)
-	}
-	return addr, time.UnixMilli(ms).UTC(), true, nil
+	return rec.Scanner, rec.IssuedAt, true, nil
 }
 
 // TagImportReport says what a search-engine export yielded.

@@ -1,7 +1,6 @@
 package nn
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
 	"errors"
@@ -10,7 +9,8 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
+
+	"github.com/scannergrouper/scannergrouper/internal/atomicfile"
 )
 
 // CheckpointFormat is the version of the on-disk layout written by
@@ -198,41 +198,11 @@ func (r *reader) blob(limit int) []byte {
 	return v
 }
 
-// WriteCheckpoint writes c to path atomically: a temporary file in the same
-// directory is written, fsynced and renamed over path, then the directory is
-// fsynced, so a crash leaves either the old or the new file, never a mix.
-func WriteCheckpoint(path string, c *Checkpoint) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
+// WriteCheckpoint writes c to path atomically (atomicfile), so a crash
+// leaves either the old or the new checkpoint, never a mix.
+func WriteCheckpoint(path string, c *Checkpoint) error {
+	if err := atomicfile.Write(path, c.Encode); err != nil {
 		return fmt.Errorf("nn: checkpoint %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	bw := bufio.NewWriterSize(f, 1<<20)
-	if err = c.Encode(bw); err != nil {
-		return err
-	}
-	if err = bw.Flush(); err != nil {
-		return fmt.Errorf("nn: checkpoint %s: %w", path, err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("nn: checkpoint %s: %w", path, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("nn: checkpoint %s: %w", path, err)
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("nn: checkpoint %s: %w", path, err)
-	}
-	if d, derr := os.Open(dir); derr == nil {
-		d.Sync()
-		d.Close()
 	}
 	return nil
 }

@@ -96,6 +96,27 @@ func (d *Data) SplitTime(share float64) (time.Time, error) {
 	return time.Unix(0, times[i]).UTC(), nil
 }
 
+// SpanCut is the cut of the paper's time split: share of the captured
+// time span (first to last probe), rounded down to a midnight in loc (nil:
+// UTC) unless that leaves no training day. SelfDeploy-24 (02-01..04-30,
+// UTC+8 days) cut at 0.8 falls on 04-13 00:00 UTC+8.
+func (d *Data) SpanCut(share float64, loc *time.Location) (time.Time, error) {
+	first, last := d.Span()
+	if first.IsZero() || !last.After(first) {
+		return time.Time{}, fmt.Errorf("the traffic spans no time (%d probes): nothing to split", d.Count())
+	}
+	if loc == nil {
+		loc = time.UTC
+	}
+	raw := first.Add(time.Duration(float64(last.Sub(first)) * share))
+	l := raw.In(loc)
+	day := time.Date(l.Year(), l.Month(), l.Day(), 0, 0, 0, 0, loc)
+	if !day.After(first) {
+		return raw.UTC(), nil
+	}
+	return day.UTC(), nil
+}
+
 // Slice returns the probes of [from, to) (zero bounds are open).
 func (d *Data) Slice(from, to time.Time) *Data {
 	out := &Data{Probes: map[string][]probe.Probe{}, Orgs: map[string][]string{}}

@@ -125,47 +125,108 @@ func Labels(ctx context.Context, st store.Store, file string, log *slog.Logger) 
 	return labelOf, ldb.Registry().FullyDisclosed, nil
 }
 
-// truthStats scores the test attributions against a simulated world's
-// full ground truth: hidden members of known orgs and IPs that only run
-// generic tools.
-func truthStats(path string, res *Result) (eval.TruthStats, error) {
+// worldTruth is a simulated world's full ground truth per IP.
+type worldTruth map[string]struct {
+	org    string
+	hidden bool
+}
+
+func readWorldTruth(path string) (worldTruth, error) {
 	rows, err := simulate.ReadTruth(path)
 	if err != nil {
-		return eval.TruthStats{}, err
+		return nil, err
 	}
-	type ipTruth struct {
-		org    string
-		hidden bool
-	}
-	truth := map[string]ipTruth{}
+	truth := worldTruth{}
 	for _, r := range rows {
 		t := truth[r.SrcIP.String()]
 		t.org, t.hidden = r.Org, t.hidden || r.Hidden
 		truth[r.SrcIP.String()] = t
 	}
+	return truth, nil
+}
+
+// stats scores predicted classes (parallel to atts) against the truth:
+// hidden members of known orgs and IPs that only run generic tools.
+func (truth worldTruth) stats(atts []Attribution, predicted func(i int) int, classes *Classes) eval.TruthStats {
 	var trs []eval.TruthRow
-	for _, a := range res.Test {
+	for i, a := range atts {
 		t, ok := truth[a.IP]
 		if !ok {
 			continue
 		}
-		row := eval.TruthRow{Predicted: a.Class, TrueClass: res.Classes.Unknown, Hidden: t.hidden}
-		if c := res.Classes.TrainLabel(t.org); c >= 0 {
+		row := eval.TruthRow{Predicted: predicted(i), TrueClass: classes.Unknown, Hidden: t.hidden}
+		if c := classes.TrainLabel(t.org); c >= 0 {
 			row.TrueClass = c
 		}
 		row.Generic = (t.org == "unknown" || t.org == "") && !t.hidden
 		trs = append(trs, row)
 	}
-	return eval.Truth(trs, res.Classes.Unknown), nil
+	return eval.Truth(trs, classes.Unknown)
+}
+
+// truthStats scores the test attributions against a simulated world's
+// truth.
+func truthStats(path string, res *Result) (eval.TruthStats, error) {
+	truth, err := readWorldTruth(path)
+	if err != nil {
+		return eval.TruthStats{}, err
+	}
+	if res.Combiner != nil {
+		res.Report.Curve = operatingCurve(res.Test, res.Classes, truth)
+	}
+	return truth.stats(res.Test, func(i int) int { return res.Test[i].Class }, res.Classes), nil
+}
+
+// operatingCurve is what each θ would have given on the test period
+// (truth may be nil).
+func operatingCurve(atts []Attribution, classes *Classes, truth worldTruth) []eval.CurvePoint {
+	var out []eval.CurvePoint
+	for t := 5; t <= 95; t += 5 {
+		theta := float64(t) / 100
+		pred := func(i int) int {
+			if atts[i].Best >= 0 && atts[i].BestProb >= theta {
+				return atts[i].Best
+			}
+			return classes.Unknown
+		}
+		var yt, yp, nt, np []int
+		unattr, attributed := 0, 0
+		for i, a := range atts {
+			c := classes.Truth(a.Truth)
+			if c < 0 {
+				unattr++
+				if pred(i) != classes.Unknown {
+					attributed++
+				}
+				continue
+			}
+			yt, yp = append(yt, c), append(yp, pred(i))
+			if a.NewIP {
+				nt, np = append(nt, c), append(np, pred(i))
+			}
+		}
+		pt := eval.CurvePoint{Theta: theta}
+		pt.WeightedF1, _ = eval.WeightedF1(yt, yp)
+		pt.NewIPF1, _ = eval.WeightedF1(nt, np)
+		if unattr > 0 {
+			pt.UnattributedAttributed = float64(attributed) / float64(unattr)
+		}
+		if truth != nil {
+			s := truth.stats(atts, pred, classes)
+			pt.OverAttribution, pt.HiddenRecall = &s.OverAttribution, &s.HiddenRecall
+		}
+		out = append(out, pt)
+	}
+	return out
 }
 
 // WritePredictions writes ip,org,probability for every scanner IP of the
 // test part, labelled or not (the contract of `evaluate --predictions`).
 func WritePredictions(w io.Writer, atts []Attribution) error {
 	cw := csv.NewWriter(w)
-	cw.Write([]string{"ip", "org", "probability"})
+	cw.Write([]string{"ip", "org", "probability", "evidence", "new_ip"})
 	for _, a := range atts {
-		cw.Write([]string{a.IP, a.Org, strconv.FormatFloat(a.Prob, 'f', 4, 64)})
+		cw.Write([]string{a.IP, a.Org, strconv.FormatFloat(a.Prob, 'f', 4, 64), a.Evidence, strconv.FormatBool(a.NewIP)})
 	}
 	cw.Flush()
 	return cw.Error()

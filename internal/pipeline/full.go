@@ -12,6 +12,7 @@ import (
 
 	"github.com/scannergrouper/scannergrouper/internal/ensemble"
 	"github.com/scannergrouper/scannergrouper/internal/eval"
+	"github.com/scannergrouper/scannergrouper/internal/evidence"
 	"github.com/scannergrouper/scannergrouper/internal/feature"
 	"github.com/scannergrouper/scannergrouper/internal/openset"
 	"github.com/scannergrouper/scannergrouper/internal/probe"
@@ -63,6 +64,26 @@ type Options struct {
 	// MultiHot gives the ensemble every value each service predicted for
 	// an IP, not only the vote (ensemble.Config.MultiHot).
 	MultiHot bool
+	// Evidence attributes with the evidence combiner (label memory, network
+	// neighbourhood, payload senders and the classifiers, weighed on a
+	// validation slice of the training period) instead of the vote
+	// ensemble; see internal/evidence.
+	Evidence bool
+	// MaxOverAttribution bounds how many more unattributed validation
+	// scanners a lower θ may attribute than the "more likely than not" rule
+	// (evidence.ChooseTheta); 0 means the default, 0.05.
+	MaxOverAttribution float64
+	// Theta, when positive, overrides the θ chosen on the validation slice.
+	Theta float64
+	// TestFrom, when set, is the cut between training and test (overrides
+	// Split).
+	TestFrom time.Time
+	// SplitZone is the time zone whose midnight the Split cut is rounded
+	// down to (nil: UTC).
+	SplitZone *time.Location `json:"-"`
+	// Networks gives the published networks valid at a time (neighbourhood
+	// evidence); nil: none.
+	Networks Networks `json:"-"`
 	// PixelScale multiplies the uint8 pixels before the network (0: x/255).
 	// The paper mode feeds raw 0..255 values, as the artifact's int64 image
 	// arrays reach its network (docs/bench/nn.md: with x/255 and the
@@ -96,7 +117,20 @@ func Default(seed uint64) Options {
 	o.MinPurity = 0.5
 	o.MultiHot = true
 	o.PixelScale = 0
+	o.Evidence = true
 	return o
+}
+
+// DefaultMaxOverAttribution is the operator's default bound on the share
+// of innocent scanners a lower threshold may attribute (the target every
+// world must meet).
+const DefaultMaxOverAttribution = 0.05
+
+func (o Options) maxOverAttribution() float64 {
+	if o.MaxOverAttribution > 0 {
+		return o.MaxOverAttribution
+	}
+	return DefaultMaxOverAttribution
 }
 
 func (o Options) unknownShare() float64 {
@@ -141,6 +175,15 @@ type Attribution struct {
 	Prob     float64
 	Services []string // services the IP probed in the range
 	Truth    string   // ground-truth org ("" unattributed)
+	// Evidence names what spoke for Org: listed, payload, neighbourhood,
+	// joined with "+" (empty for unknown and for the vote ensemble).
+	Evidence string
+	// NewIP: the IP was never seen in the training traffic.
+	NewIP bool
+	// Best and BestProb are the most probable organisation whatever the
+	// threshold decided (-1: none), for the operating curve.
+	Best     int
+	BestProb float64
 }
 
 // Result is a full-mode run.
@@ -150,6 +193,10 @@ type Result struct {
 	Classes  *Classes
 	Models   map[string]*ServiceModel
 	Ensemble *ensemble.Model
+	// Combiner is the evidence combiner (Options.Evidence) and state what
+	// it measures evidence against.
+	Combiner *evidence.Combiner
+	state    *evidenceState
 	// Test is the identification of every scanner IP of the test part, and
 	// TestData its probes.
 	Test     []Attribution
@@ -165,21 +212,20 @@ func TrainFull(ctx context.Context, data *Data, fullyDisclosed func(string) bool
 	if data.Count() == 0 {
 		return nil, errors.New("pipeline: no probes to train on")
 	}
-	var cut time.Time
-	if opts.Split >= 1 {
-		// Production training: every probe trains, nothing is held out.
-		_, last := data.Span()
-		cut = last.Add(time.Nanosecond)
-	} else {
-		var err error
-		if cut, err = data.SplitTime(opts.Split); err != nil {
-			return nil, err
-		}
+	cut, err := opts.cut(data)
+	if err != nil {
+		return nil, err
 	}
 	train, test := data.Slice(time.Time{}, cut), data.Slice(cut, time.Time{})
+	if train.Count() == 0 {
+		return nil, fmt.Errorf("no traffic before the cut %s", cut.Format(time.RFC3339))
+	}
 	classes := NewClasses(train, fullyDisclosed)
 	if classes.Unknown == 0 {
-		return nil, errors.New("pipeline: no labelled scanner of a known organisation in the training part")
+		return nil, errors.New("no labelled scanner of a known organisation in the training part: check that the labels name the scanners in the captures")
+	}
+	if opts.Evidence {
+		return trainFullEvidence(ctx, data, cut, classes, opts.Networks, opts)
 	}
 	first, _ := train.Span()
 	opts.log().Info("full mode", "training_probes", train.Count(), "test_probes", test.Count(),
@@ -485,6 +531,9 @@ func Evaluate(mode string, atts []Attribution, data *Data, preds map[string][]in
 	rep := eval.NewReport(mode, theta, m, classes.Names)
 	ua := eval.Unattributed(unattributed, classes.Unknown, classes.Names)
 	rep.Unattributed = &ua
+	if err := addSubsets(&rep, atts, classes); err != nil {
+		return rep, err
+	}
 	for _, svc := range Services {
 		var t, p []int
 		for i := range data.Probes[svc] {
@@ -506,4 +555,44 @@ func Evaluate(mode string, atts []Attribution, data *Data, preds map[string][]in
 		rep.ProbeLevel[svc] = pl
 	}
 	return rep, nil
+}
+
+// addSubsets adds the new-IP scores, the table without small orgs and the
+// evidence counts to a report.
+func addSubsets(rep *eval.Report, atts []Attribution, classes *Classes) error {
+	small := map[int]bool{}
+	for i, c := range rep.Classes {
+		if c.Small && c.Support > 0 {
+			small[i] = true
+		}
+	}
+	var nt, np, bt, bp []int
+	for _, a := range atts {
+		if a.Evidence != "" {
+			if rep.Evidence == nil {
+				rep.Evidence = map[string]int{}
+			}
+			rep.Evidence[a.Evidence]++
+		}
+		t := classes.Truth(a.Truth)
+		if t < 0 {
+			continue
+		}
+		if a.NewIP {
+			nt, np = append(nt, t), append(np, a.Class)
+		}
+		if !small[t] {
+			bt, bp = append(bt, t), append(bp, a.Class)
+		}
+	}
+	var err error
+	if rep.NewIPs, err = eval.NewSubset(nt, np, classes.Names); err != nil {
+		return err
+	}
+	if len(small) > 0 {
+		if rep.WithoutSmall, err = eval.NewSubset(bt, bp, classes.Names); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -1,6 +1,8 @@
-// Package store persists probes, labels, models and attributions behind one
-// interface. SQLite (pure Go, modernc.org/sqlite) is the embedded default; the
-// SQL is kept to what PostgreSQL also accepts so a fleet backend can follow.
+// Package store persists probes, labels and attributions behind one
+// interface, Store, and owns every SQL statement of the system. SQLite (pure
+// Go, modernc.org/sqlite) is the embedded default; the statements are kept
+// close to what PostgreSQL also accepts so a fleet backend can follow as a
+// second implementation of Store.
 package store
 
 import (
@@ -18,8 +20,18 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
-// Store is what the rest of the system uses to keep and read state.
+// Store is what the rest of the system uses to keep and read state. It
+// speaks in domain types only (no SQL, no handles), so a second backend is
+// one more implementation of these interfaces and no caller changes.
 type Store interface {
+	ProbeStore
+	LabelStore
+	AttributionStore
+	Close() error
+}
+
+// ProbeStore keeps the first probes of scanner sessions.
+type ProbeStore interface {
 	// InsertProbes stores probes, ignoring any already stored (same time,
 	// addresses, ports and transport), and returns how many were new. A batch
 	// is one transaction: it lands whole or not at all.
@@ -28,12 +40,6 @@ type Store interface {
 	Probes(ctx context.Context, q ProbeQuery) iter.Seq2[probe.Probe, error]
 	// ServiceCounts returns probes and distinct source IPs per service.
 	ServiceCounts(ctx context.Context, q ProbeQuery) ([]ServiceCount, error)
-	// Migrate applies a component's schema steps that are not applied yet.
-	Migrate(ctx context.Context, component string, steps []string) error
-	// DB exposes the handle for components that keep their own tables
-	// (labels, models); they create them through Migrate.
-	DB() *sql.DB
-	Close() error
 }
 
 // ProbeQuery selects probes; zero fields do not filter.
@@ -52,37 +58,65 @@ type ServiceCount struct {
 	IPs     int    `json:"ips"`
 }
 
-// SQL is the database/sql implementation of Store.
+// SQL is the SQLite implementation of Store.
 type SQL struct {
 	db *sql.DB
 }
 
-// Open opens (creating if needed) the store named by dsn: a file path for
-// SQLite. It applies the core schema.
-func Open(ctx context.Context, dsn string) (*SQL, error) {
+// Open opens (creating if needed) the store named by dsn: for now a SQLite
+// file path. Callers get the interface so that another backend, chosen by
+// the form of dsn, changes nothing for them.
+func Open(ctx context.Context, dsn string) (Store, error) {
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
 		return nil, errors.New("store: PostgreSQL is not supported yet; use a SQLite file path")
 	}
+	s, err := OpenSQLite(ctx, dsn)
+	if err != nil {
+		return nil, err // not a Store holding a nil *SQL
+	}
+	return s, nil
+}
+
+// OpenSQLite opens (creating if needed) the SQLite store at path and brings
+// every component's schema up to date.
+func OpenSQLite(ctx context.Context, path string) (*SQL, error) {
 	// WAL lets readers (identify, reports) run while an ingest writes;
 	// busy_timeout makes concurrent CLI invocations wait instead of failing.
-	conn := "file:" + dsn + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)"
+	conn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)"
 	db, err := sql.Open("sqlite", conn)
 	if err != nil {
-		return nil, fmt.Errorf("store: open %s: %w", dsn, err)
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	// SQLite allows one writer; a single connection also keeps temp tables
 	// and pragmas consistent.
 	db.SetMaxOpenConns(1)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("store: open %s: %w", dsn, err)
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	s := &SQL{db: db}
-	if err := s.Migrate(ctx, "core", coreSchema); err != nil {
-		db.Close()
-		return nil, err
+	// Every component's tables are brought up to date here, once, so no
+	// caller needs to know about schemas. Components keep their own version
+	// sequences: a database made by an older binary, in which some
+	// component never ran, gains that component's tables and keeps the rest.
+	for _, c := range components {
+		if err := s.migrate(ctx, c.name, c.steps); err != nil {
+			db.Close()
+			return nil, err
+		}
 	}
 	return s, nil
+}
+
+// components lists the versioned schemas in the order Open applies them.
+// The names are stored in schema_migrations and must never change.
+var components = []struct {
+	name  string
+	steps []string
+}{
+	{"core", coreSchema},
+	{"label", labelSchema},
+	{"attribution", attributionSchema},
 }
 
 // coreSchema is append-only: a released step is never edited, a change is a
@@ -110,8 +144,8 @@ var coreSchema = []string{
 	CREATE INDEX probes_src_ip ON probes (src_ip);`,
 }
 
-// Migrate applies the steps of component whose index is not yet recorded.
-func (s *SQL) Migrate(ctx context.Context, component string, steps []string) error {
+// migrate applies the steps of component whose index is not yet recorded.
+func (s *SQL) migrate(ctx context.Context, component string, steps []string) error {
 	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		component TEXT NOT NULL, version INTEGER NOT NULL, applied_at TEXT NOT NULL,
 		PRIMARY KEY (component, version))`); err != nil {
@@ -144,9 +178,6 @@ func (s *SQL) Migrate(ctx context.Context, component string, steps []string) err
 	}
 	return nil
 }
-
-// DB returns the database handle.
-func (s *SQL) DB() *sql.DB { return s.db }
 
 // Close closes the database.
 func (s *SQL) Close() error { return s.db.Close() }
@@ -290,3 +321,5 @@ func (s *SQL) ServiceCounts(ctx context.Context, q ProbeQuery) ([]ServiceCount, 
 	}
 	return out, rows.Err()
 }
+
+var _ Store = (*SQL)(nil)

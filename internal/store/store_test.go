@@ -55,7 +55,7 @@ func TestInsertIsIdempotentAndRoundTrips(t *testing.T) {
 
 func TestPayloadIsCappedButLengthKept(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "t.db"))
+	s, err := OpenSQLite(ctx, filepath.Join(t.TempDir(), "t.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +66,7 @@ func TestPayloadIsCappedButLengthKept(t *testing.T) {
 		t.Fatal(err)
 	}
 	var stored, length int
-	if err := s.DB().QueryRow(`SELECT length(payload), payload_len FROM probes`).Scan(&stored, &length); err != nil {
+	if err := s.db.QueryRow(`SELECT length(payload), payload_len FROM probes`).Scan(&stored, &length); err != nil {
 		t.Fatal(err)
 	}
 	if stored != probe.StoredPayloadCap || length != probe.StoredPayloadCap+100 {
@@ -77,19 +77,26 @@ func TestPayloadIsCappedButLengthKept(t *testing.T) {
 func TestMigrateRefusesNewerSchema(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "t.db")
-	s, err := Open(ctx, path)
+	s, err := OpenSQLite(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Migrate(ctx, "extra", []string{"CREATE TABLE a (x INTEGER)", "CREATE TABLE b (y INTEGER)"}); err != nil {
+	if err := s.migrate(ctx, "extra", []string{"CREATE TABLE a (x INTEGER)", "CREATE TABLE b (y INTEGER)"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Migrate(ctx, "extra", []string{"CREATE TABLE a (x INTEGER)"}); err == nil {
+	if err := s.migrate(ctx, "extra", []string{"CREATE TABLE a (x INTEGER)"}); err == nil {
 		t.Fatal("an older binary must refuse a newer schema")
 	}
 	// Re-applying the same steps is a no-op.
-	if err := s.Migrate(ctx, "extra", []string{"CREATE TABLE a (x INTEGER)", "CREATE TABLE b (y INTEGER)"}); err != nil {
+	if err := s.migrate(ctx, "extra", []string{"CREATE TABLE a (x INTEGER)", "CREATE TABLE b (y INTEGER)"}); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
+}
+
+func TestOpenRefusesPostgresForNow(t *testing.T) {
+	s, err := Open(context.Background(), "postgres://db.example/sg")
+	if err == nil || s != nil {
+		t.Fatalf("want an error and no store, got %v %v", s, err)
+	}
 }

@@ -1,0 +1,265 @@
+package evidence
+
+import (
+	"cmp"
+	"math"
+	"net/netip"
+	"slices"
+)
+
+// Digest identifies an encoded payload (the SHA-256 of its image).
+type Digest = [32]byte
+
+// Payloads counts, per service and encoded payload, the distinct scanner
+// IPs of each class that sent it. It is the memory of who sends what:
+// zgrab2's default request has a thousand senders of whom a few dozen are
+// Shadowserver, an organisation's own User-Agent has mostly its own.
+type Payloads struct {
+	senders map[string]map[Digest]map[int]int
+	seen    map[string]map[Digest]map[netip.Addr]bool
+}
+
+// NewPayloads returns an empty table.
+func NewPayloads() *Payloads {
+	return &Payloads{senders: map[string]map[Digest]map[int]int{}, seen: map[string]map[Digest]map[netip.Addr]bool{}}
+}
+
+// Add counts one probe: service, encoded payload, sender and its class.
+// A sender is counted once per payload.
+func (p *Payloads) Add(service string, d Digest, ip netip.Addr, class int) {
+	if p.seen[service] == nil {
+		p.seen[service] = map[Digest]map[netip.Addr]bool{}
+		p.senders[service] = map[Digest]map[int]int{}
+	}
+	if p.seen[service][d] == nil {
+		p.seen[service][d] = map[netip.Addr]bool{}
+		p.senders[service][d] = map[int]int{}
+	}
+	if p.seen[service][d][ip] {
+		return
+	}
+	p.seen[service][d][ip] = true
+	p.senders[service][d][class]++
+}
+
+// Senders returns the distinct senders of a payload per class (nil when
+// the payload was never seen).
+func (p *Payloads) Senders(service string, d Digest) map[int]int {
+	return p.senders[service][d]
+}
+
+// Len is the number of distinct payloads over all services.
+func (p *Payloads) Len() int {
+	n := 0
+	for _, m := range p.senders {
+		n += len(m)
+	}
+	return n
+}
+
+// Probe is one probe of the IP being judged, as the evidence sees it.
+type Probe struct {
+	Service string
+	Digest  Digest
+	// Probs are the service classifier's open-set probabilities (K known
+	// classes then unknown); nil when the service has no classifier.
+	Probs []float32
+}
+
+// Class-evidence features (one vector per candidate organisation). Every
+// value lies in [0, 1] so that one L2 penalty suits all weights.
+const (
+	fBias      = iota // 1: the candidate's baseline against "unknown"
+	fListed           // the IP is labelled with this org
+	fCIDR             // a listed network of this org covers the IP
+	fPayMean          // mean over probes of senders(org)/(senders+1)
+	fPayMax           // max of the same
+	fPayOwn           // share of probes whose payload the org owns (> ½ of senders)
+	fNNMean           // mean classifier probability of the org
+	fNNTop            // share of probes the classifier gives the org
+	fNNUnseen         // share of probes with a never-seen payload given the org
+	fSvcShare         // share of the IP's services whose best payload evidence is the org
+	fNb24Lab          // labelled neighbours in the /24 that are the org, among labelled (+1)
+	fNb24All          // the same among all remembered neighbours (+1)
+	fNb16Lab          // /16, among labelled
+	fNb16All          // /16, among all
+	fNb24Count        // log(1+org neighbours in the /24)/log(256)
+	fPayAnyOwn        // 1 when any probe carries a payload the org owns: one payload only an org sends outweighs many that everybody sends
+	NumClassFeatures
+)
+
+// Unknown-outcome features.
+const (
+	gBias          = iota
+	gPayUnattr     // mean over probes of unattributed senders/(senders+1)
+	gPayUnknown    // mean over probes of labelled no-org senders (censys...)/(senders+1)
+	gUnseen        // share of probes whose payload was never seen
+	gNNUnknown     // mean classifier probability of "unknown"
+	gProbes        // log(1+probes)/log(1000)
+	gNb24Unknown   // labelled no-org neighbours in the /24 among labelled (+1)
+	gNb24Unattr    // unattributed neighbours in the /24 among all (+1)
+	gListedUnknown // the IP is labelled with a no-org label
+	gCIDRUnknown   // a listed no-org network covers it
+	NumUnknownFeatures
+)
+
+// ClassFeatureNames and UnknownFeatureNames name the features (reports,
+// saved weights).
+var (
+	ClassFeatureNames = [NumClassFeatures]string{"bias", "listed", "cidr", "payload_mean", "payload_max", "payload_owned",
+		"classifier_mean", "classifier_top", "classifier_unseen", "service_share", "nb24_labelled", "nb24_all",
+		"nb16_labelled", "nb16_all", "nb24_count", "payload_any_owned"}
+	UnknownFeatureNames = [NumUnknownFeatures]string{"bias", "payload_unattributed", "payload_no_org", "payload_unseen",
+		"classifier_unknown", "probes", "nb24_no_org", "nb24_unattributed", "listed_no_org", "cidr_no_org"}
+)
+
+// Candidate is one organisation the evidence points to.
+type Candidate struct {
+	Class int
+	F     [NumClassFeatures]float64
+}
+
+// Row is the evidence about one IP: the candidates (every known class with
+// any evidence at all, by class index) and the unknown outcome's features.
+type Row struct {
+	IP         netip.Addr
+	Candidates []Candidate
+	Unknown    [NumUnknownFeatures]float64
+	// Seen is whether the IP was in memory (labelled or not): "new IPs"
+	// are those never seen before.
+	Seen bool
+}
+
+// Build gathers the evidence about one IP from its probes.
+func Build(ip netip.Addr, probes []Probe, mem *Memory, pay *Payloads) Row {
+	k := mem.K()
+	row := Row{IP: ip, Seen: mem.Seen(ip)}
+	cand := map[int]*Candidate{}
+	get := func(c int) *Candidate {
+		if cand[c] == nil {
+			cand[c] = &Candidate{Class: c}
+			cand[c].F[fBias] = 1
+		}
+		return cand[c]
+	}
+	if c, ok := mem.Listed(ip); ok {
+		if c < k {
+			get(c).F[fListed] = 1
+		} else {
+			row.Unknown[gListedUnknown] = 1
+		}
+	}
+	if c, ok := mem.CIDR(ip); ok {
+		if c >= 0 && c < k {
+			get(c).F[fCIDR] = 1
+		} else if c == k {
+			row.Unknown[gCIDRUnknown] = 1
+		}
+	}
+	n24, n16 := mem.Neighbourhood(ip)
+	for c, n := range n24.ByClass {
+		if c >= 0 && c < k {
+			f := &get(c).F
+			f[fNb24Lab] = float64(n) / float64(n24.Labelled+1)
+			f[fNb24All] = float64(n) / float64(n24.All+1)
+			f[fNb24Count] = math.Log1p(float64(n)) / math.Log(256)
+		}
+	}
+	row.Unknown[gNb24Unknown] = float64(n24.ByClass[k]) / float64(n24.Labelled+1)
+	row.Unknown[gNb24Unattr] = float64(n24.ByClass[Unattributed]) / float64(n24.All+1)
+	for c, n := range n16.ByClass {
+		if c >= 0 && c < k {
+			f := &get(c).F
+			f[fNb16Lab] = float64(n) / float64(n16.Labelled+1)
+			f[fNb16All] = float64(n) / float64(n16.All+1)
+		}
+	}
+
+	if len(probes) > 0 {
+		inv := 1 / float64(len(probes))
+		// best payload evidence per service, for fSvcShare
+		type svcBest struct {
+			class int
+			score float64
+		}
+		best := map[string]svcBest{}
+		// the classifier's mean probability is kept for every class and
+		// given to those that end up candidates
+		nnSum := make([]float64, k)
+		for _, p := range probes {
+			s := pay.Senders(p.Service, p.Digest)
+			total := 0
+			for _, n := range s {
+				total += n
+			}
+			if s == nil {
+				row.Unknown[gUnseen] += inv
+			}
+			row.Unknown[gPayUnattr] += inv * float64(s[Unattributed]) / float64(total+1)
+			row.Unknown[gPayUnknown] += inv * float64(s[k]) / float64(total+1)
+			b := best[p.Service]
+			if _, ok := best[p.Service]; !ok {
+				b = svcBest{class: -1}
+			}
+			for c, n := range s {
+				if c < 0 || c >= k {
+					continue
+				}
+				f := &get(c).F
+				share := float64(n) / float64(total+1)
+				f[fPayMean] += inv * share
+				f[fPayMax] = max(f[fPayMax], share)
+				if 2*n > total {
+					f[fPayOwn] += inv
+					f[fPayAnyOwn] = 1
+				}
+				if share > b.score || (share == b.score && c < b.class) {
+					b = svcBest{c, share}
+				}
+			}
+			if len(p.Probs) == k+1 {
+				top := argmax(p.Probs)
+				row.Unknown[gNNUnknown] += inv * float64(p.Probs[k])
+				if top < k {
+					f := &get(top).F
+					f[fNNTop] += inv
+					if s == nil {
+						f[fNNUnseen] += inv
+					}
+					if b.class < 0 {
+						b = svcBest{top, 0}
+					}
+				}
+				for c := range k {
+					nnSum[c] += inv * float64(p.Probs[c])
+				}
+			}
+			best[p.Service] = b
+		}
+		for _, b := range best {
+			if b.class >= 0 {
+				get(b.class).F[fSvcShare] += 1 / float64(len(best))
+			}
+		}
+		for c, x := range cand {
+			x.F[fNNMean] = nnSum[c]
+		}
+	}
+	row.Unknown[gBias] = 1
+	row.Unknown[gProbes] = min(1, math.Log1p(float64(len(probes)))/math.Log(1000))
+	for _, c := range cand {
+		row.Candidates = append(row.Candidates, *c)
+	}
+	slices.SortFunc(row.Candidates, func(a, b Candidate) int { return cmp.Compare(a.Class, b.Class) })
+	return row
+}
+
+func argmax(p []float32) int {
+	best := 0
+	for i, v := range p {
+		if v > p[best] {
+			best = i
+		}
+	}
+	return best
+}

@@ -1,0 +1,159 @@
+// Package evidence gathers, for each scanner IP, every piece of evidence an
+// analyst would weigh before naming the organisation behind it, and
+// combines them into calibrated probabilities (docs/attribution.md):
+//
+//   - label memory: the IP is on a list of that organisation (listed);
+//   - network neighbourhood: labelled IPs of the organisation in the same
+//     /24 and /16, or a listed CIDR of it covering the IP;
+//   - payload: how many distinct scanners sent each of the IP's encoded
+//     payloads, per organisation, and what the service classifiers say.
+//
+// The combiner is a conditional logit: one weight per kind of evidence,
+// shared by every organisation, so that an organisation with a handful of
+// scanners is judged by the same rule as one with a thousand, and the
+// "unknown" outcome has its own utility learnt from scanners nobody
+// labelled. Its weights and its decision threshold are fitted on a
+// validation slice whose evidence was gathered without it (Fit).
+package evidence
+
+import (
+	"net/netip"
+
+	"github.com/gaissmai/bart"
+)
+
+// Unattributed is the class of a scanner nobody labelled.
+const Unattributed = -1
+
+// Memory is what the labels and the training traffic say about addresses:
+// the class each remembered IP was labelled with, and per network how many
+// distinct IPs of each class were seen there. Classes are 0..K-1 for the
+// known organisations, K for labelled scanners of no known organisation
+// (fully disclosed ones such as censys), Unattributed for the rest.
+type Memory struct {
+	k     int
+	ip    map[netip.Addr]int
+	net24 map[netip.Prefix]map[int]int
+	net16 map[netip.Prefix]map[int]int
+	cidrs *bart.Table[int]
+}
+
+// NewMemory returns an empty memory for k known classes.
+func NewMemory(k int) *Memory {
+	return &Memory{k: k, ip: map[netip.Addr]int{}, net24: map[netip.Prefix]map[int]int{},
+		net16: map[netip.Prefix]map[int]int{}, cidrs: &bart.Table[int]{}}
+}
+
+// K is the number of known classes.
+func (m *Memory) K() int { return m.k }
+
+// Len is the number of remembered addresses.
+func (m *Memory) Len() int { return len(m.ip) }
+
+// neighbourhoods returns the /24 and /16 (IPv4) or /48 and /32 (IPv6) of
+// an address: the networks a hosting provider or an organisation's own
+// allocation usually spans.
+func neighbourhoods(a netip.Addr) (narrow, wide netip.Prefix) {
+	a = a.Unmap()
+	if a.Is4() {
+		narrow, _ = a.Prefix(24)
+		wide, _ = a.Prefix(16)
+		return narrow, wide
+	}
+	narrow, _ = a.Prefix(48)
+	wide, _ = a.Prefix(32)
+	return narrow, wide
+}
+
+// Add remembers that addr was seen with class c (Unattributed included).
+// An address is counted once: the first labelled class wins over
+// Unattributed, as a label learnt later outranks having been seen unlabelled.
+func (m *Memory) Add(addr netip.Addr, c int) {
+	addr = addr.Unmap()
+	if old, ok := m.ip[addr]; ok {
+		if old != Unattributed || c == Unattributed {
+			return
+		}
+		m.count(addr, old, -1)
+	}
+	m.ip[addr] = c
+	m.count(addr, c, 1)
+}
+
+func (m *Memory) count(addr netip.Addr, c, d int) {
+	n24, n16 := neighbourhoods(addr)
+	for _, x := range []struct {
+		tab map[netip.Prefix]map[int]int
+		p   netip.Prefix
+	}{{m.net24, n24}, {m.net16, n16}} {
+		if x.tab[x.p] == nil {
+			x.tab[x.p] = map[int]int{}
+		}
+		x.tab[x.p][c] += d
+		if x.tab[x.p][c] == 0 {
+			delete(x.tab[x.p], c)
+		}
+	}
+}
+
+// AddCIDR records a published network of class c (a list entry wider than
+// one address).
+func (m *Memory) AddCIDR(p netip.Prefix, c int) {
+	m.cidrs.Insert(p.Masked(), c)
+}
+
+// Listed returns the class an address was labelled with (ok false when it
+// was never seen labelled).
+func (m *Memory) Listed(addr netip.Addr) (int, bool) {
+	c, ok := m.ip[addr.Unmap()]
+	if !ok || c == Unattributed {
+		return 0, false
+	}
+	return c, true
+}
+
+// Seen reports whether the address was seen at all (labelled or not).
+func (m *Memory) Seen(addr netip.Addr) bool {
+	_, ok := m.ip[addr.Unmap()]
+	return ok
+}
+
+// CIDR returns the class of the narrowest listed network covering addr.
+func (m *Memory) CIDR(addr netip.Addr) (int, bool) {
+	return m.cidrs.Lookup(addr.Unmap())
+}
+
+// Neighbours are the classes of the other remembered IPs of one network.
+type Neighbours struct {
+	// ByClass counts distinct IPs per class (Unattributed included).
+	ByClass map[int]int
+	// Labelled counts those with a label, All every one.
+	Labelled, All int
+}
+
+// Neighbourhood returns the other remembered IPs of addr's narrow and wide
+// networks; addr itself is left out, so that an IP's own label never
+// counts as its neighbours' word.
+func (m *Memory) Neighbourhood(addr netip.Addr) (narrow, wide Neighbours) {
+	addr = addr.Unmap()
+	self, selfOK := m.ip[addr]
+	n24, n16 := neighbourhoods(addr)
+	get := func(tab map[netip.Prefix]map[int]int, p netip.Prefix) Neighbours {
+		nb := Neighbours{ByClass: map[int]int{}}
+		for c, n := range tab[p] {
+			if selfOK && c == self {
+				n--
+			}
+			if n <= 0 {
+				continue
+			}
+			nb.ByClass[c] = n
+			nb.All += n
+			if c != Unattributed {
+				nb.Labelled += n
+			}
+		}
+		return nb
+	}
+	return get(m.net24, n24), get(m.net16, n16)
+}

@@ -1,0 +1,316 @@
+package pipeline
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/scannergrouper/scannergrouper/internal/evidence"
+	"github.com/scannergrouper/scannergrouper/internal/feature"
+)
+
+// Networks returns the published networks (list entries wider than one
+// address) valid at a time, with their organisation: neighbourhood
+// evidence. Nil means none.
+type Networks func(t time.Time) []LabelledNetwork
+
+// LabelledNetwork is one published network of an organisation.
+type LabelledNetwork struct {
+	Prefix netip.Prefix
+	Org    string
+}
+
+// evidenceState is what the evidence about an IP is measured against: who
+// sent each encoded payload, and which addresses were seen with which
+// label.
+type evidenceState struct {
+	pay *evidence.Payloads
+	mem *evidence.Memory
+}
+
+func newEvidenceState(classes *Classes) *evidenceState {
+	return &evidenceState{pay: evidence.NewPayloads(), mem: evidence.NewMemory(classes.Unknown)}
+}
+
+// evidenceClass is an org's class for the evidence: a known class, K for a
+// labelled scanner of no known organisation, Unattributed otherwise.
+func evidenceClass(classes *Classes, org string) int {
+	if org == "" {
+		return evidence.Unattributed
+	}
+	return classes.Truth(org)
+}
+
+// addNetworks records the published networks valid at t.
+func (s *evidenceState) addNetworks(classes *Classes, nets Networks, t time.Time) {
+	if nets == nil {
+		return
+	}
+	for _, n := range nets(t) {
+		s.mem.AddCIDR(n.Prefix, evidenceClass(classes, n.Org))
+	}
+}
+
+// learn remembers the labelled addresses and payload senders of data.
+// images are data's encodings per service (encodeData).
+func (s *evidenceState) learn(data *Data, images map[string][][]uint8, classes *Classes) {
+	for _, svc := range Services {
+		for i, p := range data.Probes[svc] {
+			c := evidenceClass(classes, data.Orgs[svc][i])
+			s.mem.Add(p.SrcIP, c)
+			if imgs := images[svc]; imgs != nil {
+				s.pay.Add(svc, sha256.Sum256(imgs[i]), p.SrcIP, c)
+			}
+		}
+	}
+}
+
+// encodeData encodes every probe of the services that have a model.
+func encodeData(models map[string]*ServiceModel, data *Data) map[string][][]uint8 {
+	out := map[string][][]uint8{}
+	for _, svc := range Services {
+		if sm := models[svc]; sm != nil && len(data.Probes[svc]) > 0 {
+			out[svc] = sm.Layout.EncodeAll(data.Probes[svc])
+		}
+	}
+	return out
+}
+
+// ipEvidence is the evidence about every IP of data: rows in IP order, the
+// IP's ground truth (at its last probe; "" unattributed) and the services
+// it probed.
+type ipEvidence struct {
+	Rows     []evidence.Row
+	Truth    []string
+	Services [][]string
+}
+
+// gatherEvidence builds one evidence row per source IP of data, asking
+// the service models about every probe.
+func gatherEvidence(models map[string]*ServiceModel, state *evidenceState, data *Data, images map[string][][]uint8) (*ipEvidence, error) {
+	type ipAcc struct {
+		probes   []evidence.Probe
+		truth    string
+		services []string
+	}
+	acc := map[netip.Addr]*ipAcc{}
+	for _, svc := range Services {
+		probes := data.Probes[svc]
+		var probs [][]float32
+		if sm := models[svc]; sm != nil && len(probes) > 0 {
+			preds, err := sm.Model.Predict(images[svc])
+			if err != nil {
+				return nil, fmt.Errorf("%s classifier: %w", svc, err)
+			}
+			probs = make([][]float32, len(preds))
+			for i := range preds {
+				probs[i] = preds[i].Probs
+			}
+		}
+		for i, p := range probes {
+			a := acc[p.SrcIP]
+			if a == nil {
+				a = &ipAcc{}
+				acc[p.SrcIP] = a
+			}
+			if o := data.Orgs[svc][i]; o != "" {
+				a.truth = o
+			}
+			if len(a.services) == 0 || a.services[len(a.services)-1] != svc {
+				a.services = append(a.services, svc)
+			}
+			if probs != nil {
+				a.probes = append(a.probes, evidence.Probe{Service: svc, Digest: sha256.Sum256(images[svc][i]), Probs: probs[i]})
+			}
+		}
+	}
+	ips := make([]netip.Addr, 0, len(acc))
+	for ip := range acc {
+		ips = append(ips, ip)
+	}
+	slices.SortFunc(ips, func(a, b netip.Addr) int { return a.Compare(b) })
+	out := &ipEvidence{Rows: make([]evidence.Row, len(ips)), Truth: make([]string, len(ips)), Services: make([][]string, len(ips))}
+	for i, ip := range ips {
+		a := acc[ip]
+		out.Rows[i] = evidence.Build(ip, a.probes, state.mem, state.pay)
+		out.Truth[i], out.Services[i] = a.truth, a.services
+	}
+	return out, nil
+}
+
+// examples pairs evidence rows with their ground truth for the combiner.
+func (e *ipEvidence) examples(classes *Classes) []evidence.Example {
+	ex := make([]evidence.Example, len(e.Rows))
+	for i := range e.Rows {
+		ex[i] = evidence.Example{Row: e.Rows[i], Label: evidenceClass(classes, e.Truth[i])}
+	}
+	return ex
+}
+
+// attributions decides every row.
+func (e *ipEvidence) attributions(cmb *evidence.Combiner, classes *Classes) []Attribution {
+	out := make([]Attribution, len(e.Rows))
+	for i := range e.Rows {
+		v := cmb.Decide(&e.Rows[i], cmb.Theta)
+		out[i] = Attribution{IP: e.Rows[i].IP.String(), Class: v.Class, Org: classes.Name(v.Class), Prob: v.Prob,
+			Services: e.Services[i], Truth: e.Truth[i], Evidence: v.Evidence, NewIP: !e.Rows[i].Seen,
+			Best: v.Best, BestProb: v.BestProb}
+	}
+	return out
+}
+
+// trainModels selects fields, lays out and trains one classifier per
+// service on train.
+func trainModels(ctx context.Context, train *Data, classes *Classes, opts Options, timing map[string]float64) (map[string]*ServiceModel, error) {
+	models := map[string]*ServiceModel{}
+	for _, svc := range Services {
+		if !hasKnownLabel(train.Orgs[svc], classes) {
+			opts.log().Info("no labelled training probes, service left out", "service", svc)
+			continue
+		}
+		t0 := time.Now()
+		sm, err := buildServiceModel(svc, train, classes, opts, feature.ModeFull)
+		if err != nil {
+			return nil, err
+		}
+		timing["encode"] += time.Since(t0).Seconds()
+		t0 = time.Now()
+		if err := trainService(ctx, sm, train, classes, opts, opts.Iterations); err != nil {
+			return nil, err
+		}
+		timing["train"] += time.Since(t0).Seconds()
+		models[svc] = sm
+	}
+	return models, nil
+}
+
+// validationShare is the share of the training period (by time) whose
+// evidence is gathered from the rest of it to fit the combiner: the last
+// fifth, as the 8:2 split of the whole period.
+const validationShare = 0.2
+
+// fitCombiner fits the evidence weights on the validation slice of train
+// (its last fifth by time), with models, payload senders and label memory
+// learnt from the part before it, and chooses θ on the same slice.
+func fitCombiner(ctx context.Context, train *Data, classes *Classes, nets Networks, opts Options, timing map[string]float64) (*evidence.Combiner, error) {
+	first, last := train.Span()
+	valCut := first.Add(time.Duration(float64(last.Sub(first)) * (1 - validationShare)))
+	early, val := train.Slice(time.Time{}, valCut), train.Slice(valCut, time.Time{})
+	if val.Count() == 0 || early.Count() == 0 {
+		return nil, errors.New("the training period is too short to hold out a validation slice")
+	}
+	vclasses := NewClasses(early, classes.fullyDisclosed)
+	if vclasses.Unknown == 0 {
+		return nil, errors.New("no labelled scanner of a known organisation before the validation slice")
+	}
+	// The validation models know the classes of the whole training part
+	// (an org first labelled in the validation slice has no evidence yet
+	// and is counted as an error, as in the test).
+	models, err := trainModels(ctx, early, classes, opts, timing)
+	if err != nil {
+		return nil, err
+	}
+	t0 := time.Now()
+	state := newEvidenceState(classes)
+	state.addNetworks(classes, nets, valCut)
+	state.learn(early, encodeData(models, early), classes)
+	ev, err := gatherEvidence(models, state, val, encodeData(models, val))
+	if err != nil {
+		return nil, err
+	}
+	ex := ev.examples(classes)
+	cmb, err := evidence.Fit(classes.Unknown, ex, evidence.FitConfig{})
+	if err != nil {
+		return nil, fmt.Errorf("validation slice from %s: %w", valCut.Format(time.RFC3339), err)
+	}
+	cmb.Curve = cmb.OperatingCurve(ex)
+	cmb.Theta = evidence.ChooseTheta(cmb.Curve, opts.maxOverAttribution())
+	if opts.Theta > 0 {
+		cmb.Theta = opts.Theta
+	}
+	timing["combiner"] += time.Since(t0).Seconds()
+	opts.log().Info("evidence combiner fitted", "validation_from", valCut.Format(time.RFC3339), "validation_ips", len(ex),
+		"theta", cmb.Theta, "weights", fmt.Sprint(cmb.W), "unknown_weights", fmt.Sprint(cmb.V))
+	return cmb, nil
+}
+
+// trainFullEvidence is the full mode with the evidence combiner: fit the
+// combiner on the training period's validation slice, then refit the
+// classifiers and the evidence on the whole training period and attribute
+// the test period.
+func trainFullEvidence(ctx context.Context, data *Data, cut time.Time, classes *Classes, nets Networks, opts Options) (*Result, error) {
+	train, test := data.Slice(time.Time{}, cut), data.Slice(cut, time.Time{})
+	res := &Result{Options: opts, Cut: cut, Classes: classes}
+	timing := map[string]float64{}
+	cmb, err := fitCombiner(ctx, train, classes, nets, opts, timing)
+	if err != nil {
+		return nil, err
+	}
+	res.Combiner = cmb
+	if res.Models, err = trainModels(ctx, train, classes, opts, timing); err != nil {
+		return nil, err
+	}
+	t0 := time.Now()
+	state := newEvidenceState(classes)
+	state.addNetworks(classes, nets, cut)
+	state.learn(train, encodeData(res.Models, train), classes)
+	res.state = state
+	timing["identify"] += time.Since(t0).Seconds()
+	if test.Count() == 0 {
+		return res, nil
+	}
+	res.TestData = test
+	t0 = time.Now()
+	testImages := encodeData(res.Models, test)
+	ev, err := gatherEvidence(res.Models, state, test, testImages)
+	if err != nil {
+		return nil, err
+	}
+	res.Test = ev.attributions(cmb, classes)
+	testPreds := map[string][]int{}
+	for svc, imgs := range testImages {
+		preds, err := res.Models[svc].Model.Predict(imgs)
+		if err != nil {
+			return nil, err
+		}
+		testPreds[svc] = make([]int, len(preds))
+		for i, p := range preds {
+			testPreds[svc][i] = p.Class
+		}
+	}
+	timing["identify"] += time.Since(t0).Seconds()
+	if res.Report, err = Evaluate("full", res.Test, test, testPreds, classes, cmb.Theta); err != nil {
+		return nil, err
+	}
+	res.Report.Curve = operatingCurve(res.Test, classes, nil)
+	for k, v := range timing {
+		res.Report.TimingSeconds[k] = v
+	}
+	return res, nil
+}
+
+// cut is the time between training and test: TestFrom when set, the end
+// of the data for Split ≥ 1 (production training holds nothing out),
+// otherwise the paper's time-span split.
+func (o Options) cut(data *Data) (time.Time, error) {
+	first, last := data.Span()
+	if first.IsZero() {
+		return time.Time{}, errors.New("no probes to train on")
+	}
+	switch {
+	case !o.TestFrom.IsZero():
+		if !o.TestFrom.After(first) {
+			return time.Time{}, fmt.Errorf("--test-from %s is not after the first probe (%s): no training traffic",
+				o.TestFrom.Format(time.RFC3339), first.Format(time.RFC3339))
+		}
+		return o.TestFrom.UTC(), nil
+	case o.Split >= 1:
+		return last.Add(time.Nanosecond), nil
+	default:
+		return data.SpanCut(o.Split, o.SplitZone)
+	}
+}
