@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
@@ -37,7 +38,15 @@ next to that org's labelled probes.`,
 			if err != nil {
 				return err
 			}
-			return writeAnalysis(cmd, out, in, k)
+			sum, err := writeAnalysis(out, in, k)
+			if err != nil {
+				return err
+			}
+			if global.JSON {
+				return writeJSON(cmd.OutOrStdout(), sum)
+			}
+			printAnalysis(cmd.OutOrStdout(), sum)
+			return nil
 		},
 	}
 	cmd.Flags().StringVar(&from, "from", "", "period start (RFC 3339 or YYYY-MM-DD)")
@@ -48,16 +57,39 @@ next to that org's labelled probes.`,
 	rootCmd.AddCommand(cmd)
 }
 
-func writeAnalysis(cmd *cobra.Command, out string, in analysis.ReportInput, k int) error {
+// analysisSummary is what analyze prints under --json (the full per-cluster
+// statistics are in the report folder's clusters.json).
+type analysisSummary struct {
+	Report   string                   `json:"report"`
+	Services []analysisServiceSummary `json:"services"`
+}
+
+type analysisServiceSummary struct {
+	Service  string `json:"service"`
+	Probes   int    `json:"probes"`
+	IPs      int    `json:"ips"`
+	Clusters int    `json:"clusters"`
+}
+
+// writeAnalysis clusters in, writes the report folder out and returns what
+// it wrote.
+func writeAnalysis(out string, in analysis.ReportInput, k int) (analysisSummary, error) {
 	cfg := analysis.Config{Seed: uint64(global.Seed)}
 	cfg.Cluster.K = k
 	rep, err := analysis.WriteReport(out, in, cfg)
 	if err != nil {
-		return err
+		return analysisSummary{}, err
 	}
+	sum := analysisSummary{Report: filepath.Join(out, "report.md"), Services: []analysisServiceSummary{}}
 	for _, s := range rep.Services {
-		fmt.Fprintf(cmd.OutOrStdout(), "%-5s %6d still-unknown probes from %5d IPs in %d clusters\n", s.Service, s.Probes, s.IPs, s.K)
+		sum.Services = append(sum.Services, analysisServiceSummary{s.Service, s.Probes, s.IPs, s.K})
 	}
-	fmt.Fprintf(cmd.OutOrStdout(), "analysis report: %s\n", filepath.Join(out, "report.md"))
-	return nil
+	return sum, nil
+}
+
+func printAnalysis(w io.Writer, sum analysisSummary) {
+	for _, s := range sum.Services {
+		fmt.Fprintf(w, "%-5s %6d still-unknown probes from %5d IPs in %d clusters\n", s.Service, s.Probes, s.IPs, s.Clusters)
+	}
+	fmt.Fprintf(w, "analysis report: %s\n", sum.Report)
 }

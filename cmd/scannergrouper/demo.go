@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/netip"
@@ -34,6 +36,11 @@ measure). Everything it writes goes under --out.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			w := cmd.OutOrStdout()
+			if global.JSON {
+				// The steps are for people; --json prints one object at
+				// the end (the console logs the milestones as JSON).
+				w = io.Discard
+			}
 			cfg, err := simulate.PresetConfig(preset, uint64(global.Seed))
 			if err != nil {
 				return usagef("%v", err)
@@ -114,8 +121,19 @@ measure). Everything it writes goes under --out.`,
 			if err != nil {
 				return err
 			}
-			if err := writeAnalysis(cmd, filepath.Join(out, "analysis"), in, 0); err != nil {
+			sum, err := writeAnalysis(filepath.Join(out, "analysis"), in, 0)
+			if err != nil {
 				return err
+			}
+			printAnalysis(w, sum)
+			if global.JSON {
+				var rep bytes.Buffer
+				if err := res.Report.WriteJSON(&rep); err != nil {
+					return err
+				}
+				return writeJSON(cmd.OutOrStdout(), demoSummary{Out: out, Store: dbPath, Probes: world.Counts.Probes.Total(), Weeks: world.Weeks,
+					Stored: ing.Stored, Services: counts, Report: json.RawMessage(bytes.TrimSpace(rep.Bytes())), ReportFile: reportPath,
+					PredictionsFile: predsPath, Analysis: sum, Seconds: time.Since(start).Seconds()})
 			}
 			fmt.Fprintf(w, "\nDone in %s.\n  report:      %s\n  predictions: %s (every scanner IP of the test period)\n  store:       %s (try: scannergrouper probes --db %s --service tls --limit 10)\n",
 				time.Since(start).Round(time.Millisecond), reportPath, predsPath, dbPath, dbPath)
@@ -125,6 +143,21 @@ measure). Everything it writes goes under --out.`,
 	cmd.Flags().StringVar(&out, "out", "demo-out", "folder for the world, the store and reports")
 	cmd.Flags().StringVar(&preset, "preset", "small", "world size: tiny, small or sd24")
 	rootCmd.AddCommand(cmd)
+}
+
+// demoSummary is what demo prints under --json.
+type demoSummary struct {
+	Out             string               `json:"out"`
+	Store           string               `json:"store"`
+	Probes          int                  `json:"simulated_probes"`
+	Weeks           int                  `json:"weeks"`
+	Stored          int64                `json:"stored_probes"`
+	Services        []store.ServiceCount `json:"services"`
+	Report          json.RawMessage      `json:"report"` // as in report.json
+	ReportFile      string               `json:"report_file"`
+	PredictionsFile string               `json:"predictions_file"`
+	Analysis        analysisSummary      `json:"analysis"`
+	Seconds         float64              `json:"seconds"`
 }
 
 func prefixesOf(addrs []string) ([]netip.Prefix, error) {

@@ -25,9 +25,9 @@ func init() {
 		Long: `evaluate ingests captures (into a temporary store unless --db is given), labels the
 probes, trains one open-set classifier per service and the ensemble on the first
 --split of the traffic (by time), attributes every scanner IP of the rest and
-prints the per-organisation report (DESIGN §4.4). Unattributed IPs are excluded
-from the metrics; fully disclosed organisations (censys, driftnet) are scored as
-"unknown". --predictions writes ip,org,probability for every test IP.
+prints the per-organisation report (JSON with --json; format: docs/formats.md §4).
+Unattributed IPs are excluded from the metrics; fully disclosed organisations
+(censys, driftnet) are scored as "unknown". --predictions writes ip,org,probability for every test IP.
 
 --paper selects the paper-faithful settings (WRN-10-2, top-6 MI fields, 2000
 iterations); the defaults are the project's faster ones.`,
@@ -78,7 +78,11 @@ iterations); the defaults are the project's faster ones.`,
 			if err != nil {
 				return err
 			}
-			if err := res.Report.WriteTable(cmd.OutOrStdout()); err != nil {
+			write := res.Report.WriteTable
+			if global.JSON {
+				write = res.Report.WriteJSON
+			}
+			if err := write(cmd.OutOrStdout()); err != nil {
 				return err
 			}
 			if jsonOut != "" {
@@ -102,7 +106,8 @@ iterations); the defaults are the project's faster ones.`,
 	fl.StringVar(&testFrom, "test-from", "", "exact cut: the test period starts at this time (RFC 3339 or a date); instead of --split")
 	fl.StringVar(&splitZone, "split-zone", "", "time zone of the days --split rounds to: UTC (default), +08:00, or a zone name (SelfDeploy data: +08:00)")
 	tf.register(fl)
-	fl.StringVar(&jsonOut, "json", "", "write the JSON report (DESIGN §4.4) to this file")
+	// --json FILE, the old spelling, is rewritten to --report by legacyArgs.
+	fl.StringVar(&jsonOut, "report", "", "write the JSON report (docs/formats.md §4) to this file (--json FILE still works as an old alias)")
 	fl.StringVar(&predsOut, "predictions", "", "write ip,org,probability for every test IP to this CSV")
 	fl.StringVar(&truth, "truth", "", "simulated world's truth.csv: adds hidden-member recall and over-attribution")
 	fl.BoolVar(&useDB, "keep", false, "ingest into --db (kept) instead of a temporary store")

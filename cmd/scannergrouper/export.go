@@ -94,7 +94,6 @@ is, e.g. to export a test split with the layout of its training split.`,
 	}
 	fl := cmd.Flags()
 	in.register(fl, "ip,org CSV (or IP,Label) for field selection and the label column")
-	fl.StringVar(&in.until, "to", "", "end time (exclusive)")
 	fl.StringVar(&format, "format", "npy", "output format (npy)")
 	fl.StringVar(&outDir, "out", "", "output directory (required)")
 	fl.StringVar(&layoutMode, "layout-mode", "full", "canvas: full (smallest fitting square) or incremental (32×32)")

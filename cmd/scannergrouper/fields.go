@@ -63,40 +63,40 @@ DNS keeps every field in both modes.`,
 	}
 	fl := cmd.Flags()
 	in.register(fl, "ip,org CSV (or the artifact's IP,Label) giving the org of each scanner IP")
-	fl.StringVar(&in.until, "until", "", "end time (exclusive)")
-	fl.StringVar(&in.until, "to", "", "same as --until")
+	deprecatedAlias(fl, "until", "to", &in.to)
 	rootCmd.AddCommand(cmd)
 }
 
 // featureInput holds the flags that fields and export share: --service,
-// --from, --labels and --mode, and the end of the time range, which each
-// command names itself (export: --to; fields: --until, with --to as a
-// synonym).
-type featureInput struct{ service, from, until, labelsFile, mode string }
+// --from, --labels and --mode, and --to, the end of the time range.
+type featureInput struct{ service, from, to, labelsFile, mode string }
 
 func (in *featureInput) register(fl *pflag.FlagSet, labelsUsage string) {
 	fl.StringVar(&in.service, "service", "", "service: "+serviceChoices()+" (required)")
 	fl.StringVar(&in.from, "from", "", "first time (RFC 3339 or YYYY-MM-DD, inclusive)")
 	fl.StringVar(&in.labelsFile, "labels", "", labelsUsage)
 	fl.StringVar(&in.mode, "mode", "default", "field selection: paper or default")
+	fl.StringVar(&in.to, "to", "", "end time (exclusive)")
 }
 
-// load reads the probes of one service in [from, until) from the store, and
+// load reads the probes of one service in [from, to) from the store, and
 // their org labels when a label file is given (nil otherwise).
 func (in *featureInput) load(cmd *cobra.Command) ([]probe.Probe, []string, error) {
 	ctx := cmd.Context()
-	switch _, known := probe.Lookup(in.service); {
-	case in.service == "":
-		return nil, nil, usagef("--service is required (%s)", serviceChoices())
-	case !known:
-		return nil, nil, usagef("--service %q: want %s", in.service, serviceChoices())
+	// Any registered service has fields to rank and encode (feature gives
+	// fields it has no rule for the string encoding); "other" has none.
+	if in.service == "" {
+		return nil, nil, usagef("--service is required (one of %s)", strings.Join(serviceNames(), ", "))
+	}
+	if err := checkName("service", in.service, serviceNames()); err != nil {
+		return nil, nil, err
 	}
 	q := store.ProbeQuery{Service: in.service}
 	var err error
 	if q.From, err = parseTimeFlag("from", in.from); err != nil {
 		return nil, nil, err
 	}
-	if q.To, err = parseTimeFlag("until", in.until); err != nil {
+	if q.To, err = parseTimeFlag("to", in.to); err != nil {
 		return nil, nil, err
 	}
 	var resolver *label.Resolver

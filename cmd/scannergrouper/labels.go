@@ -105,6 +105,39 @@ func (r *resolveFlags) parse() (time.Time, label.Policy, error) {
 	return t, pol, err
 }
 
+// checkLabelOrg accepts an org the registry knows or one a stored label
+// names (a list may carry orgs the registry lacks); anything else is a usage
+// error, so that a misspelt org does not print an empty listing and succeed.
+func checkLabelOrg(ctx context.Context, db *label.LabelDB, flag, org string) error {
+	if org == "" {
+		return nil
+	}
+	if _, ok := db.Registry().Org(org); ok {
+		return nil
+	}
+	ls, err := db.Labels(ctx, label.Query{Org: org})
+	if err != nil || len(ls) > 0 {
+		return err
+	}
+	hint := ""
+	if like := similarNames(db.Registry().Canonical(org), db.Registry().Names()); len(like) > 0 {
+		hint = "; similar names: " + strings.Join(like, ", ")
+	}
+	return usagef("--%s %q: no such organisation (not in the registry, and no stored label names it)%s; scannergrouper labels orgs lists every known name", flag, org, hint)
+}
+
+// similarNames are the names that contain name or that name contains (at
+// most 5): the registry has too many orgs to list them all in an error.
+func similarNames(name string, names []string) []string {
+	var out []string
+	for _, n := range names {
+		if name != "" && len(out) < 5 && (strings.Contains(n, name) || strings.Contains(name, n)) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 // writeListing prints rows as JSON lines under --json and as a table under
 // header otherwise, so that every labels listing honours --json alike.
 func writeListing[T any](out io.Writer, rows []T, header string, asJSON func(T) any, writeRow func(io.Writer, T)) error {
@@ -127,9 +160,9 @@ func writeListing[T any](out io.Writer, rows []T, header string, asJSON func(T) 
 
 func labelsImportCmd() *cobra.Command {
 	var (
-		opts                   label.ImportOptions
-		format, from, until    string
-		replace, strict, quiet bool
+		opts                    label.ImportOptions
+		format, from, to, until string
+		replace, strict, quiet  bool
 	)
 	cmd := &cobra.Command{
 		Use:   "import FILE|DIR...",
@@ -151,8 +184,18 @@ re-importing the same file adds nothing.`,
 			if opts.From, err = parseDateFlag("from", from, false); err != nil {
 				return err
 			}
-			if opts.Until, err = parseDateFlag("until", until, true); err != nil {
+			if to != "" && until != "" {
+				return usagef("give --to or its old form --until, not both")
+			}
+			if opts.Until, err = parseDateFlag("to", to, false); err != nil {
 				return err
+			}
+			// --until, the old name, included its day: a bare date ends at
+			// the next midnight. Kept so that existing scripts mean the same.
+			if until != "" {
+				if opts.Until, err = parseDateFlag("until", until, true); err != nil {
+					return err
+				}
 			}
 			if format != "" && !validFormat(opts.Format) {
 				return usagef("--format %q: want one of %s", format, formatNames())
@@ -172,7 +215,9 @@ re-importing the same file adds nothing.`,
 	fl.StringVar(&opts.Source, "source", "", "source name (default: the publisher folder or the file name)")
 	fl.StringVar(&opts.Org, "org", "", "organisation of every address of a plain list")
 	fl.StringVar(&from, "from", "", "labels valid from this date (YYYY-MM-DD or RFC 3339)")
-	fl.StringVar(&until, "until", "", "labels valid until this date (a bare date includes that day)")
+	fl.StringVar(&to, "to", "", "labels valid before this time (exclusive: a bare date is its midnight)")
+	fl.StringVar(&until, "until", "", "old form of --to that includes its day")
+	fl.MarkDeprecated("until", "use --to (exclusive: --until 2024-12-31 is --to 2025-01-01)")
 	fl.BoolVar(&replace, "replace", false, "drop the stored labels of the imported sources first (a list that shrank)")
 	fl.BoolVar(&strict, "strict", false, "fail on the first malformed line instead of skipping it")
 	fl.BoolVarP(&quiet, "quiet", "q", false, "do not list skipped lines")
@@ -222,7 +267,7 @@ func printImportReports(cmd *cobra.Command, reports []label.ImportReport, quiet 
 	tw.Flush()
 	if !quiet {
 		for _, e := range tot.Skipped {
-			fmt.Fprintf(cmd.ErrOrStderr(), "skipped %v\n", e)
+			fmt.Fprintf(cmd.ErrOrStderr(), "skipped %s\n", userMessage(e))
 		}
 	}
 }
@@ -265,7 +310,7 @@ func labelsLookupCmd() *cobra.Command {
 				if rdns != nil {
 					_, name, err := rdns.OrgOf(ctx, db.Registry(), addr)
 					if err != nil {
-						fmt.Fprintf(cmd.ErrOrStderr(), "%v\n", err)
+						fmt.Fprintln(cmd.ErrOrStderr(), userMessage(err))
 					} else if name != "" {
 						if _, err := db.StorePTR(ctx, addr, name, time.Now()); err != nil {
 							return err
@@ -378,6 +423,9 @@ func labelsListCmd() *cobra.Command {
 				return err
 			}
 			defer done()
+			if err := checkLabelOrg(cmd.Context(), db, "org", org); err != nil {
+				return err
+			}
 			ls, err := db.Labels(cmd.Context(), label.Query{Org: org, Source: source, At: t})
 			if err != nil {
 				return err
@@ -415,6 +463,9 @@ func labelsExportCmd() *cobra.Command {
 				return err
 			}
 			defer done()
+			if err := checkLabelOrg(cmd.Context(), db, "org", org); err != nil {
+				return err
+			}
 			res, err := db.Resolver(cmd.Context(), pol)
 			if err != nil {
 				return err
@@ -423,9 +474,14 @@ func labelsExportCmd() *cobra.Command {
 			if org != "" {
 				want = db.Registry().Canonical(org)
 			}
+			// --json gives JSON lines {"ip","org"} instead of the CSV, on
+			// stdout or in the --output file alike.
 			write := func(out io.Writer) error {
 				w := csv.NewWriter(out)
-				w.Write([]string{"ip", "org"})
+				enc := json.NewEncoder(out)
+				if !global.JSON {
+					w.Write([]string{"ip", "org"})
+				}
 				for p, o := range res.All(t) {
 					if want != "" && o != want {
 						continue
@@ -434,7 +490,19 @@ func labelsExportCmd() *cobra.Command {
 					if p.IsSingleIP() {
 						ip = p.Addr().String()
 					}
+					if global.JSON {
+						if err := enc.Encode(struct {
+							IP  string `json:"ip"`
+							Org string `json:"org"`
+						}{ip, o}); err != nil {
+							return err
+						}
+						continue
+					}
 					w.Write([]string{ip, o})
+				}
+				if global.JSON {
+					return nil
 				}
 				w.Flush()
 				return w.Error()
@@ -484,6 +552,14 @@ prefixes that sources give to different organisations at overlapping times.`,
 				return err
 			}
 			defer done()
+			if err := checkLabelOrg(cmd.Context(), db, "org", opts.Org); err != nil {
+				return err
+			}
+			for _, o := range opts.Orgs {
+				if err := checkLabelOrg(cmd.Context(), db, "orgs", o); err != nil {
+					return err
+				}
+			}
 			if len(opts.Orgs) > 0 {
 				for i, o := range opts.Orgs {
 					opts.Orgs[i] = db.Registry().Canonical(o)
@@ -566,7 +642,7 @@ tag (recorded by 'labels tag --ip') is labelled with the engine's organisation
 				fmt.Fprintf(out, "  %s\n", s)
 			}
 			for _, p := range rep.Problems {
-				fmt.Fprintf(cmd.ErrOrStderr(), "%v\n", p)
+				fmt.Fprintln(cmd.ErrOrStderr(), userMessage(p))
 			}
 			return nil
 		},
@@ -613,6 +689,18 @@ purpose: a seeded nonce would repeat across runs and break AES-GCM.`,
 				if err := db.RecordTag(cmd.Context(), tag, scanner, sensor, now); err != nil {
 					return err
 				}
+			}
+			if global.JSON {
+				rec := struct {
+					Tag  string `json:"tag"`
+					At   string `json:"at"`
+					IP   string `json:"ip,omitempty"`
+					Sens string `json:"sensor,omitempty"`
+				}{Tag: tag, At: now.Format(time.RFC3339), Sens: sensor}
+				if scanner.IsValid() {
+					rec.IP = scanner.String()
+				}
+				return writeJSON(cmd.OutOrStdout(), rec)
 			}
 			_, err = fmt.Fprintln(cmd.OutOrStdout(), tag)
 			return err

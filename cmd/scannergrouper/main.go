@@ -43,7 +43,7 @@ State lives in one SQLite file (--db).`,
 func init() {
 	pf := rootCmd.PersistentFlags()
 	pf.StringVar(&global.DB, "db", "./scannergrouper.db", "store: SQLite file path")
-	pf.BoolVar(&global.JSON, "json", false, "machine-readable JSON output where a command supports it")
+	pf.BoolVar(&global.JSON, "json", false, "print results as JSON (one object, or JSON lines for listings) and log JSON records on stderr")
 	pf.Int64Var(&global.Seed, "seed", 1, "seed for every random choice (same seed, same result)")
 	rootCmd.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return usageError{err}
@@ -87,16 +87,17 @@ func main() {
 // run executes the CLI with args and returns the process exit code; tests
 // call it directly.
 func run(args []string) int {
-	rootCmd.SetArgs(args)
+	rootCmd.SetArgs(legacyArgs(args))
 	cmd, err := rootCmd.ExecuteC()
 	if err == nil {
 		return exitOK
 	}
-	fmt.Fprintf(os.Stderr, "scannergrouper: %v\n", err)
+	stderr := rootCmd.ErrOrStderr()
+	fmt.Fprintf(stderr, "scannergrouper: %s\n", userMessage(err))
 	var u usageError
 	if errors.As(err, &u) || isCobraUsage(err) {
 		if cmd != nil {
-			fmt.Fprintf(os.Stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
+			fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
 		}
 		return exitUsage
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/scannergrouper/scannergrouper/internal/buildinfo"
 	"github.com/scannergrouper/scannergrouper/internal/sharedtest"
 )
 
@@ -125,9 +126,17 @@ func TestDemoOnTinyWorld(t *testing.T) {
 	if testing.Short() {
 		return
 	}
-	// Running it again into the same folder works (fresh store, same world).
-	if code, stdout := runCLI(t, "demo", "--preset", "tiny", "--out", out); code != exitOK {
-		t.Fatalf("second demo exit %d:\n%s", code, stdout)
+	// Running it again into the same folder works (fresh store, same world);
+	// with --json it prints one JSON object that carries the report.
+	code, stdout = runCLI(t, "demo", "--json", "--preset", "tiny", "--out", out)
+	var sum struct {
+		Report struct {
+			Classes []map[string]any `json:"classes"`
+		} `json:"report"`
+		ReportFile string `json:"report_file"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &sum); code != exitOK || err != nil || len(sum.Report.Classes) == 0 || sum.ReportFile == "" {
+		t.Fatalf("second demo (--json) exit %d, %v:\n%s", code, err, stdout)
 	}
 }
 
@@ -145,6 +154,9 @@ func TestTrainIdentifyLists(t *testing.T) {
 	code, out := runCLI(t, "train", "--db", db, "--labels", filepath.Join(dir, "w", "labels.csv"), "--to", "2024-02-06", "--iterations", "200")
 	if code != exitOK || !strings.Contains(out, "saved in "+db+".models") {
 		t.Fatalf("train exit %d: %s", code, out)
+	}
+	if b := readManifestBuild(t, db+".models"); b.Module != buildinfo.ModulePath || b.GoVersion == "" {
+		t.Errorf("manifest records build %+v", b)
 	}
 	code, out = runCLI(t, "identify", "--db", db, "--from", "2024-02-06", "--format", "csv")
 	if code != exitOK || !strings.HasPrefix(out, "ip,org,probability,services,label,window_start,window_end\n") || strings.Count(out, "\n") < 10 {
@@ -206,15 +218,15 @@ func TestIncrementalTrainAndUpdate(t *testing.T) {
 	if code != exitOK || !strings.Contains(out, "models incremental-") {
 		t.Fatalf("train --mode incremental exit %d: %s", code, out)
 	}
-	code, out = runCLI(t, "update", "--db", db, "--week-start", "2024-02-08")
+	code, out = runCLI(t, "update", "--db", db, "--from", "2024-02-08")
 	if code != exitOK || !strings.Contains(out, "2 weeks trained") {
 		t.Fatalf("update exit %d: %s", code, out)
 	}
-	if code, _ := runCLI(t, "update", "--db", db, "--week-start", "2024-02-08"); code != exitError {
+	if code, _ := runCLI(t, "update", "--db", db, "--from", "2024-02-08"); code != exitError {
 		t.Errorf("a week trained twice must be refused")
 	}
 	if code, _ := runCLI(t, "update", "--db", db); code != exitUsage {
-		t.Errorf("update without --week-start must be a usage error")
+		t.Errorf("update without --from must be a usage error")
 	}
 	if code, out := runCLI(t, "identify", "--db", db, "--from", "2024-02-08", "--format", "csv"); code != exitOK || strings.Count(out, "\n") < 5 {
 		t.Fatalf("identify after update exit %d: %s", code, out)

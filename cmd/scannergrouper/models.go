@@ -96,6 +96,10 @@ Use evaluate to measure accuracy on held-out traffic.`,
 					return err
 				}
 			}
+			if global.JSON {
+				return writeJSON(cmd.OutOrStdout(), modelsSummary{Models: modelsDir(models), Version: man.Version, Mode: man.Mode,
+					TrainedUntil: man.TrainedUntil, Classes: man.Classes, Services: man.Services})
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "models %s saved in %s: %d organisations, services %s\n",
 				man.Version, modelsDir(models), len(man.Classes), strings.Join(man.Services, ", "))
 			return nil
@@ -156,6 +160,18 @@ without it the whole period is one window.`,
 	rootCmd.AddCommand(identify)
 }
 
+// modelsSummary is what train and update print under --json.
+type modelsSummary struct {
+	Models       string    `json:"models"` // the folder
+	Version      string    `json:"model_version"`
+	Mode         string    `json:"mode"`
+	TrainedUntil time.Time `json:"trained_until"`
+	Classes      []string  `json:"classes"`
+	Services     []string  `json:"services"`
+	Weeks        int       `json:"weeks,omitempty"` // incremental: weeks trained so far
+	EnsembleRows int       `json:"ensemble_rows,omitempty"`
+}
+
 // trainIncremental trains week by week over data and saves the state that
 // update continues from.
 func trainIncremental(cmd *cobra.Command, data *pipeline.Data, fullyDisclosed func(string) bool, opts pipeline.Options, models string) (*pipeline.Manifest, error) {
@@ -184,20 +200,20 @@ func trainIncremental(cmd *cobra.Command, data *pipeline.Data, fullyDisclosed fu
 func init() {
 	var weekStart, labels, models string
 	update := &cobra.Command{
-		Use:   "update --week-start DATE [--labels FILE]",
+		Use:   "update --from DATE [--labels FILE]",
 		Short: "One incremental step: extend the layouts, train on one more week, refit the ensemble, save",
 		Long: `update continues models trained with 'train --mode incremental': the week
-[DATE, DATE+7d) of stored probes extends each service's layout (existing pixels never
+[--from, --from + 7 days) of stored probes extends each service's layout (existing pixels never
 move), each model resumes for 200 iterations on that week only, and the ensemble is
 refitted on the rows of every week so far. A week already trained is refused.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ws, err := parseTimeFlag("week-start", weekStart)
+			ws, err := parseTimeFlag("from", weekStart)
 			if err != nil {
 				return err
 			}
 			if ws.IsZero() {
-				return usagef("--week-start is required")
+				return usagef("--from is required")
 			}
 			st, err := store.Open(cmd.Context(), global.DB)
 			if err != nil {
@@ -233,11 +249,16 @@ refitted on the rows of every week so far. A week already trained is refused.`,
 			if err != nil {
 				return err
 			}
+			if global.JSON {
+				return writeJSON(cmd.OutOrStdout(), modelsSummary{Models: modelsDir(models), Version: man.Version, Mode: man.Mode,
+					TrainedUntil: man.TrainedUntil, Classes: man.Classes, Services: man.Services, Weeks: len(inc.Weeks), EnsembleRows: len(inc.Rows)})
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "models %s: %d weeks trained, %d ensemble rows\n", man.Version, len(inc.Weeks), len(inc.Rows))
 			return nil
 		},
 	}
-	update.Flags().StringVar(&weekStart, "week-start", "", "first day of the week to add (YYYY-MM-DD)")
+	update.Flags().StringVar(&weekStart, "from", "", "first day of the week to add (RFC 3339 or YYYY-MM-DD)")
+	deprecatedAlias(update.Flags(), "week-start", "from", &weekStart)
 	update.Flags().StringVar(&labels, "labels", "", "label file to import first")
 	update.Flags().StringVar(&models, "models", "", "models folder (default: <db>.models)")
 	rootCmd.AddCommand(update)
@@ -384,9 +405,19 @@ func init() {
 				return err
 			}
 			defer st.Close()
-			atts, err := pipeline.Attributions(cmd.Context(), st, label.Canonical(org))
+			want := label.Canonical(org)
+			if org == label.Unknown {
+				want = label.Unknown
+			}
+			atts, err := pipeline.Attributions(cmd.Context(), st, "")
 			if err != nil {
 				return err
+			}
+			if org != "" {
+				if err := checkListsOrg(org, want, atts); err != nil {
+					return err
+				}
+				atts = slices.DeleteFunc(atts, func(a pipeline.StoredAttribution) bool { return a.Org != want })
 			}
 			byOrg := map[string][]pipeline.StoredAttribution{}
 			for _, a := range atts {
@@ -397,15 +428,27 @@ func init() {
 			if err := os.MkdirAll(out, 0o755); err != nil {
 				return err
 			}
+			written := listsSummary{Out: out, Orgs: []orgListSummary{}}
 			for _, o := range slices.Sorted(maps.Keys(byOrg)) {
 				rows := byOrg[o]
-				if err := writeOrgList(out, o, rows); err != nil {
+				ips, err := writeOrgList(out, o, rows)
+				if err != nil {
 					return err
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "%-20s %6d rows  %s.{txt,csv,json}\n", o, len(rows), filepath.Join(out, o))
+				base := filepath.Join(out, o)
+				written.Orgs = append(written.Orgs, orgListSummary{Org: o, Rows: len(rows), IPs: ips, Files: []string{base + ".txt", base + ".csv", base + ".json"}})
 			}
-			if len(byOrg) == 0 {
-				fmt.Fprintln(cmd.OutOrStdout(), "no attributions stored (run scannergrouper identify first)")
+			w := cmd.OutOrStdout()
+			if global.JSON {
+				return writeJSON(w, written)
+			}
+			for _, l := range written.Orgs {
+				fmt.Fprintf(w, "%-20s %6d rows  %s.{txt,csv,json}\n", l.Org, l.Rows, filepath.Join(out, l.Org))
+			}
+			if len(byOrg) == 0 && org != "" {
+				fmt.Fprintf(w, "no attributions of %s stored\n", want)
+			} else if len(byOrg) == 0 {
+				fmt.Fprintln(w, "no attributions stored (run scannergrouper identify first)")
 			}
 			return nil
 		},
@@ -416,7 +459,43 @@ func init() {
 	rootCmd.AddCommand(lists)
 }
 
-func writeOrgList(dir, org string, rows []pipeline.StoredAttribution) error {
+// checkListsOrg accepts an org the registry knows (its list may be empty) or
+// one the stored verdicts name; anything else is a usage error listing the
+// orgs that have verdicts, so a typo does not write nothing and succeed.
+func checkListsOrg(org, canonical string, atts []pipeline.StoredAttribution) error {
+	if _, ok := label.DefaultRegistry().Org(canonical); ok || canonical == label.Unknown {
+		return nil
+	}
+	stored := map[string]bool{}
+	for _, a := range atts {
+		stored[a.Org] = true
+	}
+	if stored[canonical] {
+		return nil
+	}
+	if len(stored) == 0 {
+		return usagef("--org %q: no such organisation, and no verdicts are stored (run scannergrouper identify first; scannergrouper labels orgs lists the known names)", org)
+	}
+	return usagef("--org %q: no such organisation; the stored verdicts name %s (scannergrouper labels orgs lists every known name)",
+		org, strings.Join(slices.Sorted(maps.Keys(stored)), ", "))
+}
+
+// listsSummary is what lists prints under --json: the files written.
+type listsSummary struct {
+	Out  string           `json:"out"`
+	Orgs []orgListSummary `json:"orgs"`
+}
+
+type orgListSummary struct {
+	Org   string   `json:"org"`
+	Rows  int      `json:"rows"` // verdicts (one per IP and window)
+	IPs   int      `json:"ips"`  // distinct IPs (the .txt list)
+	Files []string `json:"files"`
+}
+
+// writeOrgList writes one org's list as txt (distinct IPs), csv and json
+// (every verdict) and returns the number of distinct IPs.
+func writeOrgList(dir, org string, rows []pipeline.StoredAttribution) (int, error) {
 	base := filepath.Join(dir, org)
 	seen := map[string]bool{}
 	if err := atomicfile.Write(base+".txt", func(w io.Writer) error {
@@ -429,7 +508,7 @@ func writeOrgList(dir, org string, rows []pipeline.StoredAttribution) error {
 		}
 		return nil
 	}); err != nil {
-		return err
+		return 0, err
 	}
 	if err := atomicfile.Write(base+".csv", func(w io.Writer) error {
 		cw := csv.NewWriter(w)
@@ -441,9 +520,9 @@ func writeOrgList(dir, org string, rows []pipeline.StoredAttribution) error {
 		cw.Flush()
 		return cw.Error()
 	}); err != nil {
-		return err
+		return 0, err
 	}
-	return atomicfile.Write(base+".json", func(w io.Writer) error {
+	return len(seen), atomicfile.Write(base+".json", func(w io.Writer) error {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(rows)

@@ -27,6 +27,11 @@ func init() {
 		Short: "List stored first probes (table, JSON lines or CSV), with JA3/JA4 for TLS",
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if service != "" {
+				if err := checkName("service", service, append(serviceNames(), probe.Other)); err != nil {
+					return err
+				}
+			}
 			q := store.ProbeQuery{Service: service, Limit: limit}
 			var err error
 			if q.From, err = parseTimeFlag("from", from); err != nil {

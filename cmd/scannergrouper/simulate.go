@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"os"
 	"slices"
 
 	"github.com/spf13/cobra"
@@ -44,11 +43,11 @@ The same --seed gives byte-identical files.`,
 				return err
 			}
 			if global.JSON {
-				enc := json.NewEncoder(os.Stdout)
+				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")
 				return enc.Encode(world)
 			}
-			return world.WriteReport(os.Stdout)
+			return world.WriteReport(cmd.OutOrStdout())
 		},
 	}
 	cmd.Flags().StringVar(&out, "out", "", "output folder (created if missing)")

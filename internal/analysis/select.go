@@ -1,13 +1,13 @@
 package analysis
 
-// Unknown is the attribution of a scanner the system could not place (DESIGN §4.3).
+// Unknown is the attribution of a scanner the system could not place (docs/formats.md §3).
 const Unknown = "unknown"
 
 // IsStillUnknown says whether a probe belongs in the still-unknown analysis: its scanner was
 // attributed Unknown, and its ground-truth org (empty when there is none) is not a known org.
 // unknownClass lists the orgs that count as the unknown class although they are labelled (the
 // fully disclosed ones, censys and driftnet in the paper); the artifact's rule is
-// y_true ∈ {driftnet, unattributed, censys} and prediction = unknown (reference-impl §6).
+// y_true ∈ {driftnet, unattributed, censys} and prediction = unknown (docs/paper-faithful.md §6).
 func IsStillUnknown(attributed, trueOrg string, unknownClass map[string]bool) bool {
 	if attributed != Unknown {
 		return false

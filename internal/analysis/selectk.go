@@ -69,7 +69,7 @@ func SilhouetteRule(labels []int, k int, s *SilhouetteSample) KScore {
 
 // Cluster runs K-means for every K in KMin..KMax (clipped to what the number of points allows) and
 // keeps the K with the largest silhouette-rule ratio, the smallest K on ties; with cfg.K > 0 it
-// fits that K only. The artifact hard-codes K per service and has no silhouette code (reference-impl
+// fits that K only. The artifact hard-codes K per service and has no silhouette code (docs/paper-faithful.md
 // §6), so the rule follows the paper's text; the tie-break is ours because the ratio often
 // saturates at 1.
 func Cluster(p *Points, cfg ClusterConfig) (*Clustering, error) {

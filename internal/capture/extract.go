@@ -1,6 +1,6 @@
 // Package capture reads honeypot traffic (pcap/pcapng files, gzip or not, and
 // payload CSV logs), follows TCP and UDP sessions, and emits the first service
-// probe of each session (DESIGN §4.1) with its parsed fields.
+// probe of each session (docs/formats.md §1) with its parsed fields.
 package capture
 
 import (
@@ -34,7 +34,7 @@ type Options struct {
 	// large the capture.
 	MaxFlows int
 	// TCPIdle and UDPIdle end a session after that much silence (defaults
-	// 5 minutes each; DESIGN §4.1 fixes the UDP one).
+	// 5 minutes each; docs/formats.md §1 fixes the UDP one).
 	TCPIdle, UDPIdle time.Duration
 }
 

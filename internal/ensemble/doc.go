@@ -1,5 +1,5 @@
 // Package ensemble turns per-probe predictions into scanner attributions,
-// as the paper's artifact does (docs/reference-impl.md §5):
+// as the paper's artifact does (docs/paper-faithful.md §5):
 //
 //  1. VoteProbes: per (IP, service, window) the mode of the probe
 //     predictions, ties to the smallest class index (pandas'

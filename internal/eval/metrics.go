@@ -1,6 +1,6 @@
 // Package eval scores attributions the way the paper's artifact does
 // (sklearn's classification_report with zero_division=0) and writes the
-// evaluation report of DESIGN §4.4 as JSON and as a readable table.
+// evaluation report of docs/formats.md §4 as JSON and as a readable table.
 package eval
 
 import (

@@ -65,7 +65,7 @@ type TruthStats struct {
 	OverAttribution   float64 `json:"over_attribution_rate"`
 }
 
-// Report is the evaluation report of DESIGN §4.4. The required fields come
+// Report is the evaluation report of docs/formats.md §4. The required fields come
 // first; the optional ones are filled by the pipeline when it has them.
 type Report struct {
 	Mode          string                `json:"mode"`

@@ -1,6 +1,6 @@
 // Package feature turns parsed probes into the fixed-layout images the
 // per-service classifiers read, as the ScannerGrouper paper does (§3.4,
-// App. F; ../shared/docs/reference-impl.md §2):
+// App. F; docs/paper-faithful.md §2):
 //
 //   - RuleFor says, per service and field, how a field is encoded (option,
 //     string or int) and how an option field is cut into items, as the

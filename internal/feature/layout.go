@@ -139,7 +139,7 @@ type Layout struct {
 }
 
 // BuildLayout lays out the fields of cfg for service from the option values
-// seen in probes (reference-impl §2.2, §2.7): fields in alphabetical order,
+// seen in probes (docs/paper-faithful.md §2.2, §2.7): fields in alphabetical order,
 // row-major; each option field's values sorted by (probe count desc, value
 // asc) after dropping values seen in fewer than MinCount probes; if options
 // and fixed pixels exceed MaxPixels, the most frequent options are kept.

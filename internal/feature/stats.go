@@ -16,7 +16,7 @@ import (
 // but not for mutual information: "unknown" is a mixture of many scanners,
 // not an organisation. Fully disclosed orgs (censys, driftnet) are orgs like
 // any other here: their payloads are as characteristic as anyone's, and the
-// open-set treatment (DESIGN §4.3) belongs to training, not field ranking.
+// open-set treatment (docs/formats.md §3) belongs to training, not field ranking.
 func Unattributed(org string) bool {
 	return org == "" || strings.EqualFold(org, "unknown")
 }

@@ -18,7 +18,7 @@ import (
 )
 
 // Org roles. A fully disclosed organisation publishes every scanner IP it
-// uses; training treats it as the unknown class (DESIGN.md §4.3).
+// uses; training treats it as the unknown class (docs/formats.md §3).
 const (
 	RoleKnown          = "known"
 	RoleFullyDisclosed = "fully_disclosed"

@@ -1,5 +1,5 @@
 // Package openset is the IOMatch open-set semi-supervised classifier of the
-// paper (docs/reference-impl.md §3–§4), one model per service: K known
+// paper (docs/paper-faithful.md §3–§4), one model per service: K known
 // organisations plus one "unknown" output, trained on already-encoded uint8
 // images with internal/nn.
 package openset

@@ -1,6 +1,7 @@
 // Package pipeline runs ScannerGrouper end to end: from stored probes and
 // ground truth to per-service open-set classifiers, the ensemble, scanner
-// attributions and the evaluation report (DESIGN §2, §4.4, §5).
+// attributions and the evaluation report (docs/architecture.md, docs/formats.md §4,
+// docs/paper-faithful.md).
 package pipeline
 
 import (
@@ -141,7 +142,7 @@ func (d *Data) Slice(from, to time.Time) *Data {
 
 // Classes maps organisations to model classes: the known organisations
 // (labelled in training and not fully disclosed) in alphabetical order are
-// 0..K-1, and K is "unknown" (the artifact's order, reference-impl §1.3).
+// 0..K-1, and K is "unknown" (the artifact's order, docs/paper-faithful.md §1.3).
 type Classes struct {
 	Names   []string // K known orgs then "unknown"
 	index   map[string]int
@@ -192,7 +193,7 @@ func (c *Classes) Truth(org string) int {
 
 // TrainLabel is an org's label for the open-set classifier: its class when
 // known, and unlabeled otherwise (fully disclosed and unattributed probes
-// are part of the unlabeled pool, reference-impl §1.6).
+// are part of the unlabeled pool, docs/paper-faithful.md §1.6).
 func (c *Classes) TrainLabel(org string) int {
 	if i, ok := c.index[org]; ok {
 		return i

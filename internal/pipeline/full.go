@@ -98,7 +98,7 @@ type Options struct {
 }
 
 // Paper is the paper-faithful configuration: WRN-10-2, the top-6 MI
-// fields, 2000 iterations, in-sample ensemble rows (reference-impl §3–§5).
+// fields, 2000 iterations, in-sample ensemble rows (docs/paper-faithful.md §3–§5).
 func Paper(seed uint64) Options {
 	return Options{Split: 0.8, Backbone: openset.BackboneWRN, Iterations: 2000, Select: feature.SelectPaper, Seed: seed, Window: ensemble.Week, PixelScale: 1}
 }
@@ -507,7 +507,7 @@ func Identify(data *Data, preds map[string][]int, classes *Classes, ens *ensembl
 }
 
 // Evaluate scores attributions and probe predictions against the ground
-// truth (DESIGN §4.4): unattributed IPs are left out of the metrics, fully
+// truth (docs/formats.md §4): unattributed IPs are left out of the metrics, fully
 // disclosed organisations count as the unknown class.
 func Evaluate(mode string, atts []Attribution, data *Data, preds map[string][]int, classes *Classes, theta float64) (eval.Report, error) {
 	var yTrue, yPred, unattributed []int

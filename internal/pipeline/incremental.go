@@ -13,7 +13,7 @@ import (
 )
 
 // WeekIterations is the incremental mode's training per service and week
-// (the reference's 2 "epochs" of 100 iterations, reference-impl §4).
+// (the reference's 2 "epochs" of 100 iterations, docs/paper-faithful.md §4).
 const WeekIterations = 200
 
 // Weeks cuts [first, last] into consecutive 7-day windows from the day of

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/scannergrouper/scannergrouper/internal/atomicfile"
+	"github.com/scannergrouper/scannergrouper/internal/buildinfo"
 	"github.com/scannergrouper/scannergrouper/internal/ensemble"
 	"github.com/scannergrouper/scannergrouper/internal/evidence"
 	"github.com/scannergrouper/scannergrouper/internal/feature"
@@ -47,7 +48,8 @@ type Manifest struct {
 	// Ensemble is how per-IP evidence is combined: "evidence" (combiner.json
 	// and evidence.json, format 3) or "vote" (ensemble.json; empty in
 	// formats 1 and 2).
-	Ensemble string `json:"ensemble,omitempty"`
+	Ensemble string         `json:"ensemble,omitempty"`
+	Build    buildinfo.Info `json:"build"` // the code that trained them (version, VCS revision)
 }
 
 // Save writes the models into dir: manifest.json, one layout and one
@@ -63,6 +65,7 @@ func (r *Result) Save(dir, mode string, trainedUntil time.Time) (*Manifest, erro
 		Seed: r.Options.Seed, Fields: map[string][]string{}, Background: map[string][]string{}, BackgroundMin: r.Options.BackgroundMin,
 		Owners: map[string]map[string]int{}, MinPurity: r.Options.MinPurity}
 	man.Version = fmt.Sprintf("%s-%s", mode, man.Created.Format("20060102T150405Z"))
+	man.Build = buildinfo.Read()
 	for _, svc := range Services {
 		sm := r.Models[svc]
 		if sm == nil {

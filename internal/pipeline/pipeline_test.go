@@ -93,6 +93,7 @@ func TestCrossFitVotesAreOutOfSample(t *testing.T) {
 	world := tinyWorld(t)
 	opts := Default(1)
 	opts.Iterations, opts.CrossFit = 100, true
+	opts.Evidence = false // cross-fitting is a setting of the vote ensemble
 	res, err := RunEvaluation(context.Background(), EvalConfig{Pcaps: []string{filepath.Join(world, "pcap")},
 		Labels: filepath.Join(world, "labels.csv"), Mode: "full", Opts: opts})
 	if err != nil {

@@ -11,7 +11,7 @@ import (
 )
 
 // MaxPayload is the largest first-probe payload kept: TCP reassembly stops
-// here and the store caps the raw bytes at this size (DESIGN §4.1).
+// here and the store caps the raw bytes at this size (docs/formats.md §1).
 const MaxPayload = 16 << 10
 
 // StoredPayloadCap is how many raw payload bytes the store keeps per probe.

@@ -14,13 +14,13 @@ type Service interface {
 	Name() string
 	// Detect reports how sure the service is that payload is one of its
 	// first messages: 0 = not this protocol. Content decides before port:
-	// a ClientHello on port 80 is TLS (DESIGN §4.1).
+	// a ClientHello on port 80 is TLS (docs/formats.md §1).
 	Detect(payload []byte, transport Transport, dstPort uint16) Confidence
 	// Complete reports whether payload holds a whole first message, so TCP
 	// reassembly can stop waiting for more segments. It is only asked after
 	// Detect accepted the payload.
 	Complete(payload []byte, transport Transport) bool
-	// Parse turns a payload into named fields (names: DESIGN §4.2). It must
+	// Parse turns a payload into named fields (names: docs/formats.md §2). It must
 	// never panic and must bound its allocations by len(payload).
 	Parse(payload []byte, transport Transport) (Fields, error)
 	// Kind says how a field of this service is encoded. Unknown names get

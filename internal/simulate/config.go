@@ -31,7 +31,7 @@ var serviceNames = [numServices]string{ServiceHTTP, ServiceTLS, ServiceDNS}
 const realWeeks = 13
 
 // FullyDisclosed are the orgs that publish every scanner IP: they appear in
-// labels.csv and never have hidden members (DESIGN §4.3).
+// labels.csv and never have hidden members (docs/formats.md §3).
 var FullyDisclosed = []string{"censys", "driftnet"}
 
 // Config says what world to generate. PresetConfig gives the usual ones.

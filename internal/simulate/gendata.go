@@ -71,7 +71,7 @@ func writeScanners(shared, out string) error {
 		}
 	}
 	// The artifact lists every driftnet probe twice, once labelled and once
-	// "unknown" (reference-impl.md §1.8): keep only the labelled scanner.
+	// "unknown" (docs/paper-faithful.md §1.8): keep only the labelled scanner.
 	labelled := map[string]bool{}
 	for k := range rows {
 		if k[0] != "unknown" {

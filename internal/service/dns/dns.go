@@ -2,7 +2,7 @@
 // UDP (the datagram is the message) or TCP (a 2-byte length prefix, RFC 1035
 // §4.2.2).
 //
-// Fields (DESIGN §4.2), every integer as a decimal string: the header
+// Fields (docs/formats.md §2), every integer as a decimal string: the header
 // (id, qr, opcode, aa, tc, rd, ra, z, ad, cd, rcode, qdcount, ancount,
 // nscount, arcount), then the first question (qname, qtype, qclass) and edns
 // ("1" when the additional section holds an OPT record).
@@ -18,7 +18,7 @@ import (
 	"github.com/scannergrouper/scannergrouper/internal/probe"
 )
 
-// Field names (DESIGN §4.2), in the order Parse emits them.
+// Field names (docs/formats.md §2), in the order Parse emits them.
 const (
 	FieldID      = "id"
 	FieldQR      = "qr"

@@ -9,7 +9,7 @@
 // bytes as sent (header names keep their case, headers keep their order and
 // their duplicates) instead of normalising them.
 //
-// Fields, in order (DESIGN §4.2): Method, Url, Version, one field per header
+// Fields, in order (docs/formats.md §2): Method, Url, Version, one field per header
 // line named exactly as sent, then Body. A request-line part that is missing
 // is probe.NotAvailable. Bytes that are not valid UTF-8 are written as \xNN so
 // the values survive JSON; valid text, backslashes included, is kept as is.
@@ -24,7 +24,7 @@ import (
 	"github.com/scannergrouper/scannergrouper/internal/probe"
 )
 
-// Field names of the request line and body (DESIGN §4.2).
+// Field names of the request line and body (docs/formats.md §2).
 const (
 	FieldMethod  = "Method"
 	FieldURL     = "Url"

@@ -16,7 +16,7 @@ import (
 // Name is the service name stored with each TLS probe.
 const Name = "tls"
 
-// Field names (DESIGN §4.2), in the order Parse emits them.
+// Field names (docs/formats.md §2), in the order Parse emits them.
 const (
 	FieldVersion             = "tls_version"
 	FieldHandshakeVersion    = "handshake_version"
@@ -86,7 +86,7 @@ func (service) Complete(payload []byte, _ probe.Transport) bool {
 	return err == nil || !errors.Is(err, ErrTruncated)
 }
 
-// Parse returns the ClientHello fields in the DESIGN §4.2 order.
+// Parse returns the ClientHello fields in the docs/formats.md §2 order.
 func (service) Parse(payload []byte, _ probe.Transport) (probe.Fields, error) {
 	ch, err := ParseClientHello(payload)
 	if err != nil {
