@@ -53,6 +53,7 @@ The structure flags build worlds unlike SelfDeploy-24 (docs/bench/simulate.md):
 			}
 			cfg.HiddenPerOrg, cfg.UnattributedRatio = st.HiddenPerOrg, st.UnattributedRatio
 			cfg.GenericMimics, cfg.TemplatesPerOrg = st.GenericMimics, st.TemplatesPerOrg
+			cfg.WriteTemplates = st.WriteTemplates
 			if cmd.Flags().Changed("honeypots") {
 				if cfg.Honeypots, cfg.HoneypotsTest, err = simulate.HoneypotLayout(layout, uint64(global.Seed)); err != nil {
 					return usagef("--honeypots: %v", err)
@@ -81,6 +82,7 @@ The structure flags build worlds unlike SelfDeploy-24 (docs/bench/simulate.md):
 	cmd.Flags().Float64Var(&st.UnattributedRatio, "unattributed-ratio", 0, "unattributed scanners per labelled scanner (e.g. 1-10; 0: as the preset keeps them)")
 	cmd.Flags().IntVar(&st.GenericMimics, "generic-mimics", 0, "unattributed scanners per known org that replay the org's exact templates")
 	cmd.Flags().IntVar(&st.TemplatesPerOrg, "templates-per-org", 0, "payload templates per org and service, derived from the org's own (e.g. 1-8; 0: as profiled)")
+	cmd.Flags().BoolVar(&st.WriteTemplates, "write-templates", false, "also write DIR/templates.csv: the payload template of every truth.csv row")
 	cmd.Flags().StringVar(&layout, "honeypots", "slash24", "honeypot addresses: slash24 (one /24), slash16s (four /16s) or split16s (four /16s, four others after the split)")
 	rootCmd.AddCommand(cmd)
 }

@@ -90,6 +90,10 @@ type Config struct {
 	// SplitTime on: a world whose test traffic hits other addresses than
 	// its training traffic (HoneypotLayout builds such pairs).
 	HoneypotsTest []netip.Addr
+	// WriteTemplates also writes templates.csv: the payload template of
+	// every truth.csv row, which tells apart what the profile names alone
+	// do not (an org and a generic tool sending the same bytes).
+	WriteTemplates bool
 }
 
 // DefaultHoneypots are five documentation addresses (RFC 5737), standing in

@@ -2,7 +2,10 @@ package simulate
 
 import (
 	"bufio"
+	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -164,6 +167,11 @@ func Generate(ctx context.Context, cfg Config, outDir string) (*World, error) {
 	if err := writeFile(filepath.Join(outDir, "labels.csv"), p.writeLabels); err != nil {
 		return nil, err
 	}
+	if cfg.WriteTemplates {
+		if err := writeFile(filepath.Join(outDir, "templates.csv"), p.writeTemplates); err != nil {
+			return nil, err
+		}
+	}
 	if err := writeFile(filepath.Join(outDir, "world.json"), func(out io.Writer) error {
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
@@ -249,6 +257,30 @@ func (p *planner) writeTruth(out io.Writer) error {
 			strconv.FormatBool(s.scanner.hidden), s.ja3,
 		}
 		if _, err := io.WriteString(out, strings.Join(row, ",")+"\n"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// TemplatesHeader is the header of templates.csv, whose rows follow those
+// of truth.csv one for one.
+var TemplatesHeader = []string{"src_ip", "src_port", "template"}
+
+// writeTemplates writes the payload template of every session, in
+// truth.csv's order: a hash of the session's signature, which is the
+// payload with what varies per connection left out (the honeypot address
+// in HTTP, the random, session id and key share of a ClientHello, the id
+// and random label of a DNS query). Two senders of one template send
+// payloads no field-by-field comparison can tell apart.
+func (p *planner) writeTemplates(out io.Writer) error {
+	if _, err := io.WriteString(out, strings.Join(TemplatesHeader, ",")+"\n"); err != nil {
+		return err
+	}
+	for _, s := range p.sessions {
+		sum := sha256.Sum256([]byte(serviceNames[s.service] + "\n" + cmp.Or(s.template, s.signature)))
+		row := s.scanner.ip.String() + "," + strconv.Itoa(int(s.sport)) + "," + hex.EncodeToString(sum[:8]) + "\n"
+		if _, err := io.WriteString(out, row); err != nil {
 			return err
 		}
 	}

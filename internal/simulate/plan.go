@@ -72,7 +72,10 @@ type session struct {
 	reply     []byte
 	ja3       string
 	signature string
-	shape     sessionShape
+	// template extends signature where it leaves out list content the
+	// payload carries (ClientHello lists beyond JA3), for templates.csv.
+	template string
+	shape    sessionShape
 }
 
 // sessionShape holds every random choice of the packet exchange, drawn at

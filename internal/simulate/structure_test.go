@@ -5,6 +5,7 @@ import (
 	"context"
 	"math"
 	"net/netip"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -357,5 +358,56 @@ func TestStructureKnobsValidated(t *testing.T) {
 		if err := cfg.Validate(); err == nil {
 			t.Errorf("%+v accepted", cfg)
 		}
+	}
+}
+
+func TestTemplatesFile(t *testing.T) {
+	cfg := structureConfig(t, 9)
+	cfg.GenericMimics, cfg.WriteTemplates = 2, true
+	dir := t.TempDir()
+	if _, err := Generate(context.Background(), cfg, dir); err != nil {
+		t.Fatal(err)
+	}
+	truth := readCSV(t, filepath.Join(dir, "truth.csv"))
+	tmpl := readCSV(t, filepath.Join(dir, "templates.csv"))
+	if len(tmpl) != len(truth) || !slices.Equal(tmpl[0], TemplatesHeader) {
+		t.Fatalf("templates.csv: %d rows with header %v for %d truth rows", len(tmpl), tmpl[0], len(truth))
+	}
+	// Who sends each template: org members, mimics (their profile names
+	// an org but their org is unknown), other generic-tool users.
+	type senders struct{ org, mimic, generic bool }
+	by := map[string]*senders{}
+	for i, r := range truth[1:] {
+		row := tmpl[i+1]
+		if row[0] != r[1] || row[1] != r[2] {
+			t.Fatalf("row %d: templates.csv %v, truth.csv %v", i+2, row, r)
+		}
+		s := by[row[2]]
+		if s == nil {
+			s = &senders{}
+			by[row[2]] = s
+		}
+		switch {
+		case r[7] != unknownOrg:
+			s.org = true
+		case strings.HasPrefix(r[8], unknownOrg+"/"):
+			s.generic = true
+		default:
+			s.mimic = true
+		}
+	}
+	var replayed, shared int
+	for _, s := range by {
+		if s.mimic && s.org {
+			replayed++
+		}
+		if s.org && s.generic {
+			shared++
+		}
+	}
+	// Mimics replay org templates byte for byte; and some orgs send what
+	// generic tools send (shadowserver's zgrab2 request is zgrab2's own).
+	if replayed == 0 || shared == 0 {
+		t.Errorf("templates replayed by mimics %d, shared by orgs and generic tools %d", replayed, shared)
 	}
 }
