@@ -7,11 +7,14 @@ package grid
 import (
 	"cmp"
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/netip"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -65,7 +68,42 @@ func LoadWorld(dir string) (*World, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s/labels.csv: %w", dir, err)
 	}
-	return NewWorld(rows, labels), nil
+	templates, err := readTemplates(dir+"/templates.csv", rows)
+	if err != nil {
+		return nil, err
+	}
+	return NewWorld(rows, labels, templates), nil
+}
+
+// readTemplates reads the templates.csv a world has when simulated with
+// WriteTemplates (nil when it has none), checking that its rows are those
+// of truth.csv.
+func readTemplates(path string, rows []simulate.TruthRow) ([]string, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	r := csv.NewReader(f)
+	r.FieldsPerRecord = len(simulate.TemplatesHeader)
+	recs, err := r.ReadAll()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(recs) != len(rows)+1 || !slices.Equal(recs[0], simulate.TemplatesHeader) {
+		return nil, fmt.Errorf("%s: %d rows with header %v for %d truth rows", path, len(recs)-1, recs[0], len(rows))
+	}
+	out := make([]string, len(rows))
+	for i, rec := range recs[1:] {
+		if rec[0] != rows[i].SrcIP.String() || rec[1] != strconv.Itoa(int(rows[i].SrcPort)) {
+			return nil, fmt.Errorf("%s:%d: %s:%s is not truth.csv's %s:%d", path, i+2, rec[0], rec[1], rows[i].SrcIP, rows[i].SrcPort)
+		}
+		out[i] = rec[2]
+	}
+	return out, nil
 }
 
 // ReadLabels reads an ip,org label file (the artifact's IP,Label header
@@ -94,16 +132,18 @@ func ReadLabels(r io.Reader) (map[netip.Addr]string, error) {
 	return out, nil
 }
 
-// NewWorld builds a World from truth rows and labels. A probe's template is
+// NewWorld builds a World from truth rows, labels and the rows' payload
+// templates (templates.csv). Without templates (nil), a probe's template is
 // its truth profile (the org's or tool's payload variant; a generic mimic
 // names the template it replays) with the JA3 of TLS probes, since one TLS
-// variant may draw among several ClientHellos.
-func NewWorld(rows []simulate.TruthRow, labels map[netip.Addr]string) *World {
+// variant may draw among several ClientHellos: coarser where a variant
+// draws among paths, finer where an org and a tool send the same bytes.
+func NewWorld(rows []simulate.TruthRow, labels map[netip.Addr]string, templates []string) *World {
 	reg := label.DefaultRegistry()
 	// The registry spells the unattributed label ""; here it is a class.
 	canonical := func(org string) string { return cmp.Or(reg.Canonical(org), unknown) }
 	w := &World{Scanners: map[netip.Addr]*Scanner{}, fullyDisclosed: reg.FullyDisclosed, canonical: canonical}
-	for _, r := range rows {
+	for i, r := range rows {
 		s := w.Scanners[r.SrcIP]
 		if s == nil {
 			s = &Scanner{IP: r.SrcIP, Org: w.canonical(r.Org)}
@@ -113,7 +153,11 @@ func NewWorld(rows []simulate.TruthRow, labels map[netip.Addr]string) *World {
 			w.Scanners[r.SrcIP] = s
 		}
 		s.Hidden = s.Hidden || r.Hidden
-		s.probes = append(s.probes, probeRef{time: r.Time, template: r.Profile + "|" + r.JA3})
+		tmpl := r.Profile + "|" + r.JA3
+		if templates != nil {
+			tmpl = templates[i]
+		}
+		s.probes = append(s.probes, probeRef{time: r.Time, template: tmpl})
 	}
 	return w
 }

@@ -45,7 +45,7 @@ func handWorld(t *testing.T) (*World, time.Time) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return NewWorld(rows, labels), cut
+	return NewWorld(rows, labels, nil), cut
 }
 
 func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
