@@ -1,6 +1,7 @@
 package main
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -44,6 +45,11 @@ The training flags (--unknown-share, --min-purity, ...) apply to every world.`,
 			}
 			if fl.Changed("structures") || !quick {
 				cfg.Structures = splitList(structures)
+				for _, name := range cfg.Structures {
+					if !slices.Contains(grid.StructureNames(), name) {
+						return usagef("--structures: unknown structure %q (want some of %s)", name, strings.Join(grid.StructureNames(), ", "))
+					}
+				}
 			}
 			if fl.Changed("seeds") {
 				for _, s := range splitList(seeds) {
