@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -55,20 +56,20 @@ type World struct {
 
 // LoadWorld reads dir/truth.csv and dir/labels.csv.
 func LoadWorld(dir string) (*World, error) {
-	rows, err := simulate.ReadTruth(dir + "/truth.csv")
+	rows, err := simulate.ReadTruth(filepath.Join(dir, "truth.csv"))
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.Open(dir + "/labels.csv")
+	f, err := os.Open(filepath.Join(dir, "labels.csv"))
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
 	labels, err := ReadLabels(f)
 	if err != nil {
-		return nil, fmt.Errorf("%s/labels.csv: %w", dir, err)
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, "labels.csv"), err)
 	}
-	templates, err := readTemplates(dir+"/templates.csv", rows)
+	templates, err := readTemplates(filepath.Join(dir, "templates.csv"), rows)
 	if err != nil {
 		return nil, err
 	}

@@ -89,8 +89,8 @@ type Config struct {
 	Scale float64
 	// Weeks of traffic (0: the 13 of SelfDeploy-24).
 	Weeks int
-	// Workdir holds the worlds (""): a temporary folder, removed); Keep
-	// leaves each world's files there.
+	// Workdir holds the worlds ("": a temporary folder, removed at the
+	// end); Keep leaves each world's files there.
 	Workdir string
 	Keep    bool
 	// Mode is the evaluation mode, full (default) or incremental.

@@ -563,6 +563,9 @@ func (p *planner) planVisit(s *scanner, svcs []int, t int64) {
 }
 
 func (op *orgProfile) httpByName(name string) *httpVariant {
+	if op == nil {
+		return nil // a generic tool user: no follow-up requests
+	}
 	for i := range op.HTTP {
 		if op.HTTP[i].Name == name {
 			return &op.HTTP[i]
