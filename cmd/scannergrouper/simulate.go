@@ -10,16 +10,22 @@ import (
 )
 
 func init() {
-	var out, preset string
+	var out, preset, layout string
 	var weeks int
+	var st simulate.Config // the structural knobs only
+	var scale float64
 	cmd := &cobra.Command{
-		Use:   "simulate --out DIR [--preset tiny|small|sd24] [--seed N] [--weeks W]",
+		Use:   "simulate --out DIR [--preset tiny|small|sd24] [--seed N] [--weeks W] [structure flags]",
 		Short: "Generate a synthetic honeypot world (daily pcaps, labels, ground truth)",
 		Long: `simulate writes a synthetic scanner world built from real SelfDeploy-24 sizes and
 real tool payloads: DIR/pcap/YYYY-MM-DD.pcap (one classic pcap per UTC day),
 DIR/labels.csv (ip,org of labelled scanners), DIR/truth.csv (every first probe
 with its true org, hidden members included) and DIR/world.json (statistics).
-The same --seed gives byte-identical files.`,
+The same --seed gives byte-identical files.
+
+The structure flags build worlds unlike SelfDeploy-24 (docs/bench/simulate.md):
+--hidden-per-org, --unattributed-ratio, --generic-mimics, --templates-per-org,
+--scale and --honeypots; left out, the preset's world is unchanged.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {
@@ -38,6 +44,23 @@ The same --seed gives byte-identical files.`,
 				}
 				cfg.Weeks = weeks
 			}
+			if cmd.Flags().Changed("scale") {
+				if scale <= 0 || scale > 1 {
+					return usagef("--scale must be in (0, 1]")
+				}
+				cfg.KnownFraction, cfg.UnknownFraction = scale, scale
+			}
+			cfg.HiddenPerOrg, cfg.UnattributedRatio = st.HiddenPerOrg, st.UnattributedRatio
+			cfg.GenericMimics, cfg.TemplatesPerOrg = st.GenericMimics, st.TemplatesPerOrg
+			cfg.WriteTemplates = st.WriteTemplates
+			if cmd.Flags().Changed("honeypots") {
+				if cfg.Honeypots, cfg.HoneypotsTest, err = simulate.HoneypotLayout(layout, uint64(global.Seed)); err != nil {
+					return usagef("--honeypots: %v", err)
+				}
+			}
+			if err := cfg.Validate(); err != nil {
+				return usagef("%v", err)
+			}
 			world, err := simulate.Generate(cmd.Context(), cfg, out)
 			if err != nil {
 				return err
@@ -53,5 +76,12 @@ The same --seed gives byte-identical files.`,
 	cmd.Flags().StringVar(&out, "out", "", "output folder (created if missing)")
 	cmd.Flags().StringVar(&preset, "preset", "tiny", "world size: tiny, small or sd24")
 	cmd.Flags().IntVar(&weeks, "weeks", 0, "override the preset's number of weeks")
+	cmd.Flags().Float64Var(&scale, "scale", 0, "share of the real SelfDeploy-24 scanners kept, labelled and unattributed alike (overrides the preset's)")
+	cmd.Flags().Float64Var(&st.HiddenPerOrg, "hidden-per-org", 0, "share of each known org's scanners that no list names (e.g. 0.05-0.4; 0: the preset's hidden members drawn from unattributed scanners)")
+	cmd.Flags().Float64Var(&st.UnattributedRatio, "unattributed-ratio", 0, "unattributed scanners per labelled scanner (e.g. 1-10; 0: as the preset keeps them)")
+	cmd.Flags().IntVar(&st.GenericMimics, "generic-mimics", 0, "unattributed scanners per known org that replay the org's exact templates")
+	cmd.Flags().IntVar(&st.TemplatesPerOrg, "templates-per-org", 0, "payload templates per org and service, derived from the org's own (e.g. 1-8; 0: as profiled)")
+	cmd.Flags().BoolVar(&st.WriteTemplates, "write-templates", false, "also write DIR/templates.csv: the payload template of every truth.csv row")
+	cmd.Flags().StringVar(&layout, "honeypots", "slash24", "honeypot addresses: slash24 (one /24), slash16s (four /16s) or split16s (four /16s, four others after the split)")
 	rootCmd.AddCommand(cmd)
 }

@@ -2,7 +2,10 @@ package simulate
 
 import (
 	"bufio"
+	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -74,16 +77,31 @@ type Counts struct {
 
 // World is the summary of a generated world; it is also written as world.json.
 type World struct {
-	Seed      uint64     `json:"seed"`
-	Preset    string     `json:"preset"`
-	Start     time.Time  `json:"start"`
-	End       time.Time  `json:"end"`
-	Split     time.Time  `json:"split"`
-	Weeks     int        `json:"weeks"`
-	Honeypots []string   `json:"honeypots"`
+	Seed      uint64    `json:"seed"`
+	Preset    string    `json:"preset"`
+	Start     time.Time `json:"start"`
+	End       time.Time `json:"end"`
+	Split     time.Time `json:"split"`
+	Weeks     int       `json:"weeks"`
+	Honeypots []string  `json:"honeypots"`
+	// HoneypotsTest are the honeypots of the test part when they differ.
+	HoneypotsTest []string `json:"honeypots_test,omitempty"`
+	// Structure is set when a structural knob is (Config.HiddenPerOrg ...).
+	Structure *Structure `json:"structure,omitempty"`
 	Counts    Counts     `json:"counts"`
 	Orgs      []OrgStats `json:"orgs"`
 	PcapFiles []string   `json:"pcap_files"`
+}
+
+// Structure echoes the structural knobs of a world and what they made.
+type Structure struct {
+	HiddenPerOrg      float64 `json:"hidden_per_org,omitempty"`
+	UnattributedRatio float64 `json:"unattributed_ratio,omitempty"`
+	GenericMimics     int     `json:"generic_mimics,omitempty"`
+	TemplatesPerOrg   int     `json:"templates_per_org,omitempty"`
+	// MimicIPs counts the unattributed scanners that replay an org's
+	// templates.
+	MimicIPs int `json:"mimic_ips"`
 }
 
 // Truth CSV header; one row per generated first probe (session).
@@ -94,16 +112,10 @@ var truthHeader = []string{"time", "src_ip", "src_port", "dst_ip", "dst_port", "
 // truth.csv (every first probe with its true org) and world.json. The same
 // Config gives byte-identical files.
 func Generate(ctx context.Context, cfg Config, outDir string) (*World, error) {
-	if err := cfg.validate(); err != nil {
+	p, err := plan(cfg)
+	if err != nil {
 		return nil, err
 	}
-	cat, err := loadCatalog()
-	if err != nil {
-		return nil, fmt.Errorf("simulate: embedded profiles: %w", err)
-	}
-	p := newPlanner(cfg, cat)
-	p.chooseScanners()
-	p.planSessions()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -155,6 +167,11 @@ func Generate(ctx context.Context, cfg Config, outDir string) (*World, error) {
 	if err := writeFile(filepath.Join(outDir, "labels.csv"), p.writeLabels); err != nil {
 		return nil, err
 	}
+	if cfg.WriteTemplates {
+		if err := writeFile(filepath.Join(outDir, "templates.csv"), p.writeTemplates); err != nil {
+			return nil, err
+		}
+	}
 	if err := writeFile(filepath.Join(outDir, "world.json"), func(out io.Writer) error {
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
@@ -163,6 +180,24 @@ func Generate(ctx context.Context, cfg Config, outDir string) (*World, error) {
 		return nil, err
 	}
 	return w, nil
+}
+
+// plan draws the whole world in memory: scanners, sessions, payloads.
+func plan(cfg Config) (*planner, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cat, err := loadCatalog()
+	if err != nil {
+		return nil, fmt.Errorf("simulate: embedded profiles: %w", err)
+	}
+	if cfg.TemplatesPerOrg > 0 {
+		cat.setTemplatesPerOrg(cfg.TemplatesPerOrg)
+	}
+	p := newPlanner(cfg, cat)
+	p.chooseScanners()
+	p.planSessions()
+	return p, nil
 }
 
 // checkNoOtherWorld refuses an output folder whose pcap/ holds capture
@@ -228,6 +263,30 @@ func (p *planner) writeTruth(out io.Writer) error {
 	return nil
 }
 
+// TemplatesHeader is the header of templates.csv, whose rows follow those
+// of truth.csv one for one.
+var TemplatesHeader = []string{"src_ip", "src_port", "template"}
+
+// writeTemplates writes the payload template of every session, in
+// truth.csv's order: a hash of the session's signature, which is the
+// payload with what varies per connection left out (the honeypot address
+// in HTTP, the random, session id and key share of a ClientHello, the id
+// and random label of a DNS query). Two senders of one template send
+// payloads no field-by-field comparison can tell apart.
+func (p *planner) writeTemplates(out io.Writer) error {
+	if _, err := io.WriteString(out, strings.Join(TemplatesHeader, ",")+"\n"); err != nil {
+		return err
+	}
+	for _, s := range p.sessions {
+		sum := sha256.Sum256([]byte(serviceNames[s.service] + "\n" + cmp.Or(s.template, s.signature)))
+		row := s.scanner.ip.String() + "," + strconv.Itoa(int(s.sport)) + "," + hex.EncodeToString(sum[:8]) + "\n"
+		if _, err := io.WriteString(out, row); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // writeLabels lists the labelled scanners that appear in the world, by IP.
 func (p *planner) writeLabels(out io.Writer) error {
 	if _, err := io.WriteString(out, "ip,org\n"); err != nil {
@@ -256,6 +315,18 @@ func (p *planner) summary() *World {
 	}
 	for _, h := range p.cfg.Honeypots {
 		w.Honeypots = append(w.Honeypots, h.String())
+	}
+	for _, h := range p.cfg.HoneypotsTest {
+		w.HoneypotsTest = append(w.HoneypotsTest, h.String())
+	}
+	if c := p.cfg; c.HiddenPerOrg > 0 || c.UnattributedRatio > 0 || c.GenericMimics > 0 || c.TemplatesPerOrg > 0 {
+		w.Structure = &Structure{HiddenPerOrg: c.HiddenPerOrg, UnattributedRatio: c.UnattributedRatio,
+			GenericMimics: c.GenericMimics, TemplatesPerOrg: c.TemplatesPerOrg}
+		for _, s := range p.scanners {
+			if s.mimic != nil {
+				w.Structure.MimicIPs++
+			}
+		}
 	}
 	stats := map[string]*OrgStats{}
 	distinct := map[string][numServices]map[string]bool{}
@@ -329,6 +400,13 @@ func (w *World) WriteReport(out io.Writer) error {
 	fmt.Fprintf(bw, "world %s seed %d: %s .. %s (%d weeks, split %s), %d honeypots\n",
 		w.Preset, w.Seed, w.Start.Format("2006-01-02"), w.End.Format("2006-01-02"), w.Weeks,
 		w.Split.Format("2006-01-02"), len(w.Honeypots))
+	if len(w.HoneypotsTest) > 0 {
+		fmt.Fprintf(bw, "honeypots %s until the split, %s after it\n", strings.Join(w.Honeypots, " "), strings.Join(w.HoneypotsTest, " "))
+	}
+	if st := w.Structure; st != nil {
+		fmt.Fprintf(bw, "structure: hidden per org %g, unattributed ratio %g, generic mimics per org %d (%d IPs), templates per org %d\n",
+			st.HiddenPerOrg, st.UnattributedRatio, st.GenericMimics, st.MimicIPs, st.TemplatesPerOrg)
+	}
 	c := w.Counts
 	fmt.Fprintf(bw, "probes %d (http %d, tls %d, dns %d; train %d, test %d), packets %d\n",
 		c.Probes.Total(), c.Probes.HTTP, c.Probes.TLS, c.Probes.DNS, c.TrainProbes, c.TestProbes, c.Packets)

@@ -1,6 +1,7 @@
 package simulate
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -72,6 +73,7 @@ func (p *planner) buildTLS(sess *session, v *tlsVariant, owner string) {
 	str, md5 := st.ja3()
 	sess.ja3 = md5
 	sess.signature = str + "|" + strings.Join(st.ALPN, ",")
+	sess.template = fmt.Sprintf("%s|%x|%x|%d|%x|%v", sess.signature, st.SigAlgs, st.Versions, st.SessionIDLen, st.Compression, st.FixedRandom != nil)
 	sess.profile = owner + "/" + v.Name
 	sess.reply = tlsAlertHandshakeFailure
 }

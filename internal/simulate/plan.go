@@ -25,14 +25,21 @@ const (
 
 // scanner is one source IP of the world.
 type scanner struct {
-	idx      int
-	ip       netip.Addr
-	org      string // true org, unknownOrg for unattributed
-	hidden   bool   // member of org, but not in labels.csv
-	counts   [2][numServices]int
-	profile  *orgProfile
-	tools    [numServices]*toolProfile // primary generic tool (unattributed only)
-	rtt      int64                     // µs
+	idx     int
+	ip      netip.Addr
+	org     string // true org, unknownOrg for unattributed
+	hidden  bool   // member of org, but not in labels.csv
+	counts  [2][numServices]int
+	profile *orgProfile
+	tools   [numServices]*toolProfile // primary generic tool (unattributed only)
+	// mimic is the org whose templates an unattributed scanner replays in
+	// the services that org has (Config.GenericMimics), named mimicOrg.
+	mimic    *orgProfile
+	mimicOrg string
+	// allowed restricts the org templates this scanner sends per service
+	// to these indices (Config.TemplatesPerOrg); nil allows all.
+	allowed  [numServices][]int
+	rtt      int64 // µs
 	ttl      uint8
 	portBase uint32
 	portStep uint32
@@ -65,7 +72,10 @@ type session struct {
 	reply     []byte
 	ja3       string
 	signature string
-	shape     sessionShape
+	// template extends signature where it leaves out list content the
+	// payload carries (ClientHello lists beyond JA3), for templates.csv.
+	template string
+	shape    sessionShape
 }
 
 // sessionShape holds every random choice of the packet exchange, drawn at
@@ -126,9 +136,17 @@ func (p *planner) chooseScanners() {
 		frac := p.cfg.KnownFraction
 		if org == unknownOrg {
 			frac = p.cfg.UnknownFraction
+			if p.cfg.HiddenPerOrg > 0 {
+				// Before the unattributed ones are drawn, so that
+				// UnattributedRatio counts the labelled scanners left.
+				p.hidePerOrg()
+			}
 		}
 		n := max(1, int(math.Round(float64(len(rows))*frac)))
-		perm := p.rng.Perm(len(rows))[:n]
+		if org == unknownOrg && p.cfg.UnattributedRatio > 0 {
+			n = max(1, int(math.Round(float64(p.countLabelled())*p.cfg.UnattributedRatio)))
+		}
+		perm := p.rng.Perm(len(rows))[:min(n, len(rows))]
 		slices.Sort(perm) // keep the file's (org, ip) order
 		for _, i := range perm {
 			s := p.newScanner(rows[i], org)
@@ -136,11 +154,152 @@ func (p *planner) chooseScanners() {
 				unknownPicked = append(unknownPicked, s)
 			}
 		}
+		if org == unknownOrg && n > len(rows) {
+			unknownPicked = append(unknownPicked, p.reuseUnattributed(rows, n-len(rows))...)
+		}
 	}
-	p.hideMembers(unknownPicked, byOrg)
+	if p.cfg.HiddenPerOrg == 0 {
+		p.hideMembers(unknownPicked, byOrg)
+	}
+	if p.cfg.GenericMimics > 0 {
+		p.pickMimics(unknownPicked)
+	}
 	for _, s := range p.scanners {
 		p.scaleCounts(s)
 	}
+	if p.cfg.TemplatesPerOrg > 0 {
+		p.restrictTemplates()
+	}
+}
+
+func (p *planner) countLabelled() int {
+	n := 0
+	for _, s := range p.scanners {
+		if s.labelled() {
+			n++
+		}
+	}
+	return n
+}
+
+// hidePerOrg hides HiddenPerOrg of each known org's chosen scanners (never
+// a fully disclosed org's, which publishes every IP, and never the last
+// labelled one, so that the org stays known to training).
+func (p *planner) hidePerOrg() {
+	byOrg := map[string][]*scanner{}
+	for _, s := range p.scanners {
+		byOrg[s.org] = append(byOrg[s.org], s)
+	}
+	for _, org := range p.cat.orgNames {
+		members := byOrg[org]
+		if len(members) == 0 || slices.Contains(FullyDisclosed, org) {
+			continue
+		}
+		n := min(int(math.Round(float64(len(members))*p.cfg.HiddenPerOrg)), len(members)-1)
+		for _, i := range p.rng.Perm(len(members))[:n] {
+			members[i].hidden = true
+		}
+	}
+}
+
+// reuseUnattributed adds n unattributed scanners beyond the real ones: each
+// copies a random real row (its probe counts, hence its volume and timing)
+// and gets a fresh address in the /16 of another random real unattributed
+// scanner, so that the added traffic comes from where unattributed traffic
+// really comes from. No address is used twice, real ones included.
+func (p *planner) reuseUnattributed(rows []realScanner, n int) []*scanner {
+	used := make(map[netip.Addr]bool, len(p.cat.scanners)+n)
+	for _, rs := range p.cat.scanners {
+		used[rs.IP] = true
+	}
+	out := make([]*scanner, 0, n)
+	for range n {
+		rs := rows[p.rng.IntN(len(rows))]
+		prefix := rows[p.rng.IntN(len(rows))].IP.As4()
+		for {
+			a := [4]byte{prefix[0], prefix[1], byte(p.rng.IntN(256)), byte(1 + p.rng.IntN(254))}
+			ip := netip.AddrFrom4(a)
+			if !used[ip] {
+				used[ip] = true
+				rs.IP = ip
+				break
+			}
+		}
+		out = append(out, p.newScanner(rs, unknownOrg))
+	}
+	return out
+}
+
+// pickMimics makes GenericMimics unattributed scanners per known org (fully
+// disclosed ones aside: their members are scored as unknown anyway) replay
+// that org's templates. Scanners are drawn without replacement, so each
+// mimics one org at most.
+func (p *planner) pickMimics(unknown []*scanner) {
+	var pool []*scanner
+	for _, s := range unknown {
+		if !s.hidden && s.org == unknownOrg {
+			pool = append(pool, s)
+		}
+	}
+	p.rng.Shuffle(len(pool), func(i, j int) { pool[i], pool[j] = pool[j], pool[i] })
+	present := map[string]bool{}
+	for _, s := range p.scanners {
+		if s.labelled() {
+			present[s.org] = true
+		}
+	}
+	for _, org := range p.cat.orgNames {
+		if !present[org] || slices.Contains(FullyDisclosed, org) {
+			continue
+		}
+		for range p.cfg.GenericMimics {
+			if len(pool) == 0 {
+				return
+			}
+			pool[0].mimic, pool[0].mimicOrg = p.cat.orgs[org], org
+			pool = pool[1:]
+		}
+	}
+}
+
+// restrictTemplates lets every org scanner (and every mimic) send one to
+// three of its org's templates per service: members of one org rarely run
+// every configuration the org has.
+func (p *planner) restrictTemplates() {
+	for _, s := range p.scanners {
+		op := s.orgSource()
+		if op == nil {
+			continue
+		}
+		for svc := range numServices {
+			n := op.variantCount(svc)
+			if n <= 1 {
+				continue
+			}
+			k := 1 + p.rng.IntN(min(3, n))
+			s.allowed[svc] = p.rng.Perm(n)[:k]
+			slices.Sort(s.allowed[svc])
+		}
+	}
+}
+
+// orgSource is the org profile a scanner draws its templates from: its
+// own org's, a mimicked org's, or none (a generic tool user).
+func (s *scanner) orgSource() *orgProfile {
+	if s.profile != nil {
+		return s.profile
+	}
+	return s.mimic
+}
+
+func (sv *serviceVariants) variantCount(svc int) int {
+	switch svc {
+	case 0:
+		return len(sv.HTTP)
+	case 1:
+		return len(sv.TLS)
+	}
+	return len(sv.DNS)
 }
 
 func (p *planner) newScanner(rs realScanner, org string) *scanner {
@@ -347,14 +506,18 @@ func (p *planner) planVisit(s *scanner, svcs []int, t int64) {
 	if tod := (t - p.start) % day; tod > day-dayTail {
 		t -= dayTail // keep the visit inside its UTC day
 	}
-	hpOffset := p.rng.IntN(len(p.cfg.Honeypots))
+	honeypots := p.cfg.Honeypots
+	if len(p.cfg.HoneypotsTest) > 0 && t >= p.split {
+		honeypots = p.cfg.HoneypotsTest
+	}
+	hpOffset := p.rng.IntN(len(honeypots))
 	var prev *session
 	var prevHTTP *httpVariant
 	for k, svc := range svcs {
 		sess := &session{scanner: s, seq: len(p.sessions), service: svc}
 		var chained *httpVariant
 		if svc == 0 && prevHTTP != nil && prevHTTP.Next != "" && prev != nil && prev.service == 0 {
-			chained = s.profile.httpByName(prevHTTP.Next)
+			chained = s.orgSource().httpByName(prevHTTP.Next)
 		}
 		if k > 0 {
 			if chained != nil {
@@ -367,7 +530,7 @@ func (p *planner) planVisit(s *scanner, svcs []int, t int64) {
 		if chained != nil {
 			sess.dst, sess.dport = prev.dst, prev.dport
 		} else {
-			sess.dst = p.cfg.Honeypots[(hpOffset+k)%len(p.cfg.Honeypots)]
+			sess.dst = honeypots[(hpOffset+k)%len(honeypots)]
 		}
 		sess.sport = s.newPort()
 		frac := float64(t-p.start) / float64(p.end-p.start)
@@ -378,7 +541,7 @@ func (p *planner) planVisit(s *scanner, svcs []int, t int64) {
 				v, owner = p.pickHTTP(s, frac)
 				sess.dport = p.pickPort(svc, nil)
 			} else {
-				owner = s.org
+				owner = s.templateOwner()
 			}
 			p.buildHTTP(sess, v, owner)
 			prevHTTP = v
@@ -400,6 +563,9 @@ func (p *planner) planVisit(s *scanner, svcs []int, t int64) {
 }
 
 func (op *orgProfile) httpByName(name string) *httpVariant {
+	if op == nil {
+		return nil // a generic tool user: no follow-up requests
+	}
 	for i := range op.HTTP {
 		if op.HTTP[i].Name == name {
 			return &op.HTTP[i]
@@ -427,6 +593,9 @@ func (p *planner) pickPort(svc int, own []weightedPort) uint16 {
 func (p *planner) variantSource(s *scanner, svc int) (*serviceVariants, string) {
 	if s.profile != nil {
 		return &s.profile.serviceVariants, s.org
+	}
+	if s.mimic != nil && s.mimic.has(svc) {
+		return &s.mimic.serviceVariants, s.mimicOrg
 	}
 	tool := s.tools[svc]
 	if p.rng.Float64() < 0.15 {
@@ -458,23 +627,52 @@ func pickActive(rng *rand.Rand, n int, weight func(int) float64, act func(int) [
 	return weightedIndex(rng, w)
 }
 
+// templateOwner is the org a scanner's org templates belong to.
+func (s *scanner) templateOwner() string {
+	if s.profile == nil && s.mimic != nil {
+		return s.mimicOrg
+	}
+	return s.org
+}
+
+// allowedFor returns the scanner's template subset for svc when sv is its
+// org's variants (a generic tool's are never restricted).
+func (s *scanner) allowedFor(sv *serviceVariants, svc int) []int {
+	if op := s.orgSource(); op != nil && sv == &op.serviceVariants {
+		return s.allowed[svc]
+	}
+	return nil
+}
+
+// pickVariant is pickActive among the allowed variants (all when allowed is
+// nil, which draws exactly as pickActive does): active allowed variants by
+// weight, else any allowed one by weight.
+func (p *planner) pickVariant(allowed []int, n int, weight func(int) float64, act func(int) []float64, frac float64) int {
+	if allowed == nil {
+		return pickActive(p.rng, n, weight, act, frac)
+	}
+	i := pickActive(p.rng, len(allowed), func(j int) float64 { return weight(allowed[j]) },
+		func(j int) []float64 { return act(allowed[j]) }, frac)
+	return allowed[i]
+}
+
 func (p *planner) pickHTTP(s *scanner, frac float64) (*httpVariant, string) {
 	sv, owner := p.variantSource(s, 0)
-	i := pickActive(p.rng, len(sv.HTTP), func(i int) float64 { return sv.HTTP[i].Weight },
+	i := p.pickVariant(s.allowedFor(sv, 0), len(sv.HTTP), func(i int) float64 { return sv.HTTP[i].Weight },
 		func(i int) []float64 { return sv.HTTP[i].Active }, frac)
 	return &sv.HTTP[i], owner
 }
 
 func (p *planner) pickTLS(s *scanner, frac float64) (*tlsVariant, string) {
 	sv, owner := p.variantSource(s, 1)
-	i := pickActive(p.rng, len(sv.TLS), func(i int) float64 { return sv.TLS[i].Weight },
+	i := p.pickVariant(s.allowedFor(sv, 1), len(sv.TLS), func(i int) float64 { return sv.TLS[i].Weight },
 		func(i int) []float64 { return sv.TLS[i].Active }, frac)
 	return &sv.TLS[i], owner
 }
 
 func (p *planner) pickDNS(s *scanner, frac float64) (*dnsVariant, string) {
 	sv, owner := p.variantSource(s, 2)
-	i := pickActive(p.rng, len(sv.DNS), func(i int) float64 { return sv.DNS[i].Weight },
+	i := p.pickVariant(s.allowedFor(sv, 2), len(sv.DNS), func(i int) float64 { return sv.DNS[i].Weight },
 		func(i int) []float64 { return sv.DNS[i].Active }, frac)
 	return &sv.DNS[i], owner
 }

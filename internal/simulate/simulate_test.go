@@ -267,7 +267,7 @@ func TestPresetConfig(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := cfg.validate(); err != nil {
+		if err := cfg.Validate(); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
 	}

@@ -23,7 +23,8 @@ type TruthRow struct {
 	// Org is the true organisation ("unknown" for unattributed scanners).
 	Org string
 	// Profile names the org's or tool's payload variant ("censys/censys-bare",
-	// "unknown/zgrab2/zgrab2-root").
+	// "unknown/zgrab2/zgrab2-root"). A generic mimic (Config.GenericMimics)
+	// has Org "unknown" and the profile of the org template it replays.
 	Profile string
 	// Hidden marks members of Org whose IP is not in labels.csv.
 	Hidden bool
