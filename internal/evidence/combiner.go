@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sort"
 
 	"gonum.org/v1/gonum/optimize"
 
@@ -364,8 +365,10 @@ func (m *Combiner) OperatingCurve(ex []Example) []CurvePoint {
 // the "more likely than not" rule (θ = 0.5) does. Unattributed scanners
 // that the probabilities already give an organisation at 0.5 are mostly
 // unlisted members; every one a lower threshold adds may be an innocent
-// scanner, so maxExtra bounds over-attribution from above. Ties go to the
-// higher threshold.
+// scanner, so maxExtra bounds over-attribution from above. When several
+// thresholds tie on F1 (a validation slice the evidence separates
+// perfectly), the middle one of them is taken: the one furthest from
+// either kind of error.
 func ChooseTheta(curve []CurvePoint, maxExtra float64) float64 {
 	if len(curve) == 0 {
 		return 0.5
@@ -376,19 +379,26 @@ func ChooseTheta(curve []CurvePoint, maxExtra float64) float64 {
 			base = p.UnattributedAttributed
 		}
 	}
-	best := -1
-	for i, p := range curve {
+	var ok []CurvePoint
+	best := math.Inf(-1)
+	for _, p := range curve {
 		if p.UnattributedAttributed > base+maxExtra+1e-12 {
 			continue
 		}
-		if best < 0 || p.WeightedF1 >= curve[best].WeightedF1-1e-12 {
-			best = i
+		ok = append(ok, p)
+		best = max(best, p.WeightedF1)
+	}
+	var top []float64
+	for _, p := range ok {
+		if p.WeightedF1 >= best-1e-12 {
+			top = append(top, p.Theta)
 		}
 	}
-	if best < 0 {
+	if len(top) == 0 {
 		return 0.5
 	}
-	return curve[best].Theta
+	sort.Float64s(top)
+	return top[len(top)/2]
 }
 
 func boolInt(b bool) int {
