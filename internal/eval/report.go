@@ -92,6 +92,9 @@ type Report struct {
 	// Curve is the operating curve on the test period: what each θ would
 	// have given.
 	Curve []CurvePoint `json:"operating_curve,omitempty"`
+	// Warnings name what makes the report weak (one known organisation,
+	// organisations with one training scanner).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Subset is the scores of a part of the labelled test scanners.

@@ -66,6 +66,24 @@ func (r Report) WriteTable(w io.Writer) error {
 		fmt.Fprintf(&b, "generic-tool IPs attributed to an org: %d of %d (over-attribution %.1f%%)\n",
 			t.GenericAttributed, t.GenericIPs, 100*t.OverAttribution)
 	}
+	if r.NewIPs != nil {
+		fmt.Fprintf(&b, "\nscanners never seen in training: weighted F1 %.3f, accuracy %.3f (%d scanners)\n",
+			r.NewIPs.WeightedAvg.F1, r.NewIPs.Accuracy, r.NewIPs.WeightedAvg.Support)
+	}
+	if r.WithoutSmall != nil {
+		fmt.Fprintf(&b, "without the orgs marked *: weighted F1 %.3f, accuracy %.3f (%d scanners)\n",
+			r.WithoutSmall.WeightedAvg.F1, r.WithoutSmall.Accuracy, r.WithoutSmall.WeightedAvg.Support)
+	}
+	if len(r.Evidence) > 0 {
+		b.WriteString("attributions by evidence:")
+		for _, k := range sortedKeys(r.Evidence) {
+			fmt.Fprintf(&b, " %s %d", k, r.Evidence[k])
+		}
+		b.WriteByte('\n')
+	}
+	for _, w := range r.Warnings {
+		fmt.Fprintf(&b, "warning: %s\n", w)
+	}
 	if len(r.TimingSeconds) > 0 {
 		b.WriteString("\ntiming (s):")
 		for _, k := range sortedKeys(r.TimingSeconds) {

@@ -54,6 +54,33 @@ func Load(ctx context.Context, st store.Store, services []string, from, to time.
 	return d, nil
 }
 
+// ips returns the distinct source addresses.
+func (d *Data) ips() map[netip.Addr]bool {
+	out := map[netip.Addr]bool{}
+	for _, ps := range d.Probes {
+		for _, p := range ps {
+			out[p.SrcIP] = true
+		}
+	}
+	return out
+}
+
+// scannersPerClass counts the distinct labelled scanners of each known
+// class.
+func (d *Data) scannersPerClass(classes *Classes) []int {
+	seen := map[netip.Addr]bool{}
+	out := make([]int, classes.Unknown)
+	for svc, ps := range d.Probes {
+		for i, p := range ps {
+			if c := classes.TrainLabel(d.Orgs[svc][i]); c >= 0 && !seen[p.SrcIP] {
+				seen[p.SrcIP] = true
+				out[c]++
+			}
+		}
+	}
+	return out
+}
+
 // Count returns the number of probes over all services.
 func (d *Data) Count() int {
 	n := 0

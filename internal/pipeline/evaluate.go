@@ -1,6 +1,9 @@
 package pipeline
 
 import (
+	"strings"
+	"slices"
+	"errors"
 	"context"
 	"encoding/csv"
 	"fmt"
@@ -76,6 +79,9 @@ func RunEvaluation(ctx context.Context, cfg EvalConfig) (*Result, error) {
 		return nil, err
 	}
 	loadSecs := time.Since(t0).Seconds()
+	if err := checkEvaluationData(data, cfg.Labels); err != nil {
+		return nil, err
+	}
 	var res *Result
 	switch cfg.Mode {
 	case "", "full":
@@ -88,6 +94,14 @@ func RunEvaluation(ctx context.Context, cfg EvalConfig) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(res.Test) == 0 {
+		return nil, fmt.Errorf("the test period (from %s) has no traffic: nothing to attribute; move the cut (--split, --test-from) or give more captures",
+			res.Cut.Format(time.RFC3339))
+	}
+	res.Report.Warnings = append(res.Report.Warnings, dataWarnings(res)...)
+	for _, w := range res.Report.Warnings {
+		cfg.Opts.log().Warn(w)
+	}
 	if cfg.Truth != "" {
 		ts, err := truthStats(cfg.Truth, res)
 		if err != nil {
@@ -99,6 +113,47 @@ func RunEvaluation(ctx context.Context, cfg EvalConfig) (*Result, error) {
 	res.Report.TimingSeconds["load"] = loadSecs
 	res.Report.TimingSeconds["total"] = time.Since(start).Seconds()
 	return res, nil
+}
+
+// checkEvaluationData refuses data an evaluation cannot score: no probe,
+// or labels that name none of the scanners.
+func checkEvaluationData(data *Data, labelsFile string) error {
+	if data.Count() == 0 {
+		return errors.New("the store holds no HTTP, TLS or DNS first probe: ingest captures first (--pcap)")
+	}
+	for _, orgs := range data.Orgs {
+		for _, o := range orgs {
+			if o != "" {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("the labels (%s) name none of the %d scanners' addresses in the captures: check the file matches the traffic (columns ip,org; dates)",
+		labelsFile, len(data.ips()))
+}
+
+// dataWarnings names what makes a report weak: a single known
+// organisation, organisations with one training scanner, an empty
+// validation or test class.
+func dataWarnings(res *Result) []string {
+	var out []string
+	if res.Classes.Unknown == 1 {
+		out = append(out, fmt.Sprintf("only one known organisation (%s) in the training part: the report measures it against unknown only", res.Classes.Names[0]))
+	}
+	if res.trainScanners != nil {
+		var thin []string
+		for c, n := range res.trainScanners {
+			if n == 1 {
+				thin = append(thin, res.Classes.Names[c])
+			}
+		}
+		if len(thin) > 0 {
+			slices.Sort(thin)
+			out = append(out, fmt.Sprintf("%d organisations have a single training scanner, so every attribution to them rests on it: %s",
+				len(thin), strings.Join(thin, ", ")))
+		}
+	}
+	return out
 }
 
 // Labels imports an optional label file into the store's label database

@@ -197,6 +197,8 @@ type Result struct {
 	// it measures evidence against.
 	Combiner *evidence.Combiner
 	state    *evidenceState
+	// trainScanners counts the training scanners of each known class.
+	trainScanners []int
 	// Test is the identification of every scanner IP of the test part, and
 	// TestData its probes.
 	Test     []Attribution
@@ -225,7 +227,12 @@ func TrainFull(ctx context.Context, data *Data, fullyDisclosed func(string) bool
 		return nil, errors.New("no labelled scanner of a known organisation in the training part: check that the labels name the scanners in the captures")
 	}
 	if opts.Evidence {
-		return trainFullEvidence(ctx, data, cut, classes, opts.Networks, opts)
+		res, err := trainFullEvidence(ctx, data, cut, classes, opts.Networks, opts)
+		if err != nil {
+			return nil, err
+		}
+		res.trainScanners = train.scannersPerClass(classes)
+		return res, nil
 	}
 	first, _ := train.Span()
 	opts.log().Info("full mode", "training_probes", train.Count(), "test_probes", test.Count(),
