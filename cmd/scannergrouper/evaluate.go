@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/scannergrouper/scannergrouper/internal/atomicfile"
+	"github.com/scannergrouper/scannergrouper/internal/eval"
 	"github.com/scannergrouper/scannergrouper/internal/pipeline"
 )
 
@@ -14,6 +15,7 @@ func init() {
 		pcaps                    []string
 		labels, mode             string
 		jsonOut, predsOut, truth string
+		curveOut                 string
 		split                    float64
 		testFrom, splitZone      string
 		useDB                    bool
@@ -90,6 +92,15 @@ iterations); the defaults are the project's faster ones.`,
 					return err
 				}
 			}
+			if curveOut != "" {
+				png, err := eval.CurvePNG(res.Report.Curve, res.Report.Theta, "operating curve, test period")
+				if err != nil {
+					return err
+				}
+				if err := atomicfile.WriteBytes(curveOut, png); err != nil {
+					return err
+				}
+			}
 			if predsOut != "" {
 				if err := atomicfile.Write(predsOut, func(w io.Writer) error { return pipeline.WritePredictions(w, res.Test) }); err != nil {
 					return err
@@ -108,7 +119,8 @@ iterations); the defaults are the project's faster ones.`,
 	tf.register(fl)
 	// --json FILE, the old spelling, is rewritten to --report by legacyArgs.
 	fl.StringVar(&jsonOut, "report", "", "write the JSON report (docs/formats.md §4) to this file (--json FILE still works as an old alias)")
-	fl.StringVar(&predsOut, "predictions", "", "write ip,org,probability for every test IP to this CSV")
+	fl.StringVar(&predsOut, "predictions", "", "write ip,org,probability,evidence,new_ip for every test IP to this CSV")
+	fl.StringVar(&curveOut, "curve", "", "draw the operating curve (F1, new-IP F1, unattributed IPs given an org, with --truth over-attribution and hidden recall, against θ) into this PNG")
 	fl.StringVar(&truth, "truth", "", "simulated world's truth.csv: adds hidden-member recall and over-attribution")
 	fl.BoolVar(&useDB, "keep", false, "ingest into --db (kept) instead of a temporary store")
 	rootCmd.AddCommand(cmd)

@@ -31,7 +31,7 @@ func (t *trainingFlags) register(fl *pflag.FlagSet) {
 	fl.BoolVar(&t.multiHot, "multi-hot", true, "give the ensemble every org each service predicted for an IP, not only the vote")
 	fl.BoolVar(&t.crossFit, "cross-fit", false, "fit the ensemble on out-of-sample (2-fold) votes instead of in-sample ones")
 	fl.StringVar(&t.combiner, "ensemble", "", "how per-IP evidence is combined: evidence (label memory, neighbourhood, payload senders, classifiers; the default) or vote (the paper's per-service vote and logistic regression; the default with --paper)")
-	fl.Float64Var(&t.maxOverAttribution, "max-over-attribution", pipeline.DefaultMaxOverAttribution, "evidence ensemble: the most a lower threshold may add to the share of unattributed validation scanners given an org (bounds over-attribution of innocent scanners)")
+	fl.Float64Var(&t.maxOverAttribution, "max-over-attribution", pipeline.DefaultMaxOverAttribution, "evidence ensemble: the over-attribution accepted: θ is the best-F1 threshold that gives an org to at most this share of the validation scanners presumed innocent")
 	fl.Float64Var(&t.theta, "theta", 0, "evidence ensemble: decision threshold instead of the one chosen on the validation slice (0: chosen)")
 }
 

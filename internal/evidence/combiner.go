@@ -31,13 +31,16 @@ type Combiner struct {
 	Theta float64 `json:"theta"`
 	// Curve is the validation slice's operating curve behind Theta.
 	Curve []CurvePoint `json:"curve,omitempty"`
+	// L2 is the penalty the weights were fitted with.
+	L2 float64 `json:"l2"`
 }
 
 // FitConfig sets the fit.
 type FitConfig struct {
-	// L2 is the penalty on the squared weights (default 1): with a dozen
-	// weights and hundreds of rows it only keeps a feature that separates
-	// the validation rows perfectly (label memory) from a runaway weight.
+	// L2 is the penalty on the squared weights; 0 chooses it by two-fold
+	// cross-validation over the examples (L2Grid): a validation slice of a
+	// few hundred scanners needs a firmer hold on the weights than one of
+	// thousands, and which is right depends on the world, not on a constant.
 	L2 float64
 	// UnattributedWeight is the weight of a row nobody labelled, fitted as
 	// "unknown" (default 1: every scanner counts once; most unattributed
@@ -47,33 +50,34 @@ type FitConfig struct {
 	UnattributedWeight float64
 }
 
-func (c FitConfig) withDefaults() FitConfig {
-	if c.L2 <= 0 {
-		c.L2 = 1
-	}
-	if c.UnattributedWeight <= 0 {
-		c.UnattributedWeight = 1
-	}
-	return c
-}
+// L2Grid are the penalties cross-validation chooses from.
+var L2Grid = []float64{0.03, 0.1, 0.3, 1, 3}
 
 // nparams is the number of weights.
 const nparams = NumClassFeatures + NumUnknownFeatures
 
-// Fit learns the weights from examples. Rows whose known organisation has
-// no evidence at all cannot be explained by any weight and are left out
-// of the fit (they stay in the operating curve: they are errors).
-func Fit(k int, ex []Example, cfg FitConfig) (*Combiner, error) {
-	cfg = cfg.withDefaults()
-	type fitRow struct {
-		row    *Row
-		target int // index into candidates, or -1 for unknown
-		weight float64
+// fitRow is an example as the fit sees it.
+type fitRow struct {
+	row    *Row
+	target int // index into candidates, or -1 for unknown
+	weight float64
+}
+
+// fitRows selects and weighs the examples the weights are fitted on: rows
+// decided by label memory and unattributed rows presumed unlisted members
+// are left out, and so are rows whose known organisation has no evidence
+// at all (no weight can explain them; they stay in the operating curve,
+// as errors).
+func fitRows(k int, ex []Example, cfg FitConfig) (rows []fitRow, known, unknown int) {
+	w := cfg.UnattributedWeight
+	if w <= 0 {
+		w = 1
 	}
-	var rows []fitRow
-	known, unknown := 0, 0
 	for i := range ex {
 		e := &ex[i]
+		if _, listed := e.Row.listed(); listed {
+			continue // decided by label memory (Decide), whatever the weights
+		}
 		fr := fitRow{row: &e.Row, target: -1, weight: 1}
 		switch {
 		case e.Label == Unattributed:
@@ -82,7 +86,7 @@ func Fit(k int, ex []Example, cfg FitConfig) (*Combiner, error) {
 				// unknown nor a label
 				continue
 			}
-			fr.weight = cfg.UnattributedWeight
+			fr.weight = w
 			unknown++
 		case e.Label >= k:
 			unknown++
@@ -95,71 +99,73 @@ func Fit(k int, ex []Example, cfg FitConfig) (*Combiner, error) {
 		}
 		rows = append(rows, fr)
 	}
-	if known == 0 {
-		return nil, errors.New("no validation scanner of a known organisation has any evidence for it")
-	}
-	if unknown == 0 {
-		return nil, errors.New("no validation scanner is unknown or unattributed, so unknown cannot be calibrated")
-	}
+	return rows, known, unknown
+}
+
+// negLogLik is the weighted negative log-likelihood of rows under weights
+// x, with its gradient added into grad when grad is not nil.
+func negLogLik(rows []fitRow, x []float64, grad []float64) float64 {
+	w, v := x[:NumClassFeatures], x[NumClassFeatures:]
 	var u []float64
-	objective := func(x []float64, grad []float64) float64 {
-		w, v := x[:NumClassFeatures], x[NumClassFeatures:]
-		if grad != nil {
-			for i := range grad {
-				grad[i] = 0
-			}
+	loss := 0.0
+	for _, fr := range rows {
+		r := fr.row
+		u = u[:0]
+		for _, c := range r.Candidates {
+			u = append(u, dot(w, c.F[:]))
 		}
-		loss := 0.0
-		for _, fr := range rows {
-			r := fr.row
-			u = u[:0]
-			for _, c := range r.Candidates {
-				u = append(u, dot(w, c.F[:]))
-			}
-			uu := dot(v, r.Unknown[:])
-			m := uu
-			for _, x := range u {
-				m = max(m, x)
-			}
-			z := math.Exp(uu - m)
-			for i := range u {
-				u[i] = math.Exp(u[i] - m)
-				z += u[i]
-			}
-			var ty float64
-			if fr.target >= 0 {
-				ty = math.Log(u[fr.target] / z)
-			} else {
-				ty = (uu - m) - math.Log(z)
-			}
-			loss -= fr.weight * ty
-			if grad == nil {
-				continue
-			}
-			// d(-log p_y)/du_j = p_j - [j == y]
-			for i, c := range r.Candidates {
-				g := u[i] / z
-				if i == fr.target {
-					g--
-				}
-				g *= fr.weight
-				for f := range NumClassFeatures {
-					grad[f] += g * c.F[f]
-				}
-			}
-			g := math.Exp(uu-m) / z
-			if fr.target < 0 {
+		uu := dot(v, r.Unknown[:])
+		m := uu
+		for _, x := range u {
+			m = max(m, x)
+		}
+		z := math.Exp(uu - m)
+		for i := range u {
+			u[i] = math.Exp(u[i] - m)
+			z += u[i]
+		}
+		if fr.target >= 0 {
+			loss -= fr.weight * math.Log(u[fr.target]/z)
+		} else {
+			loss -= fr.weight * ((uu - m) - math.Log(z))
+		}
+		if grad == nil {
+			continue
+		}
+		// d(-log p_y)/du_j = p_j - [j == y]
+		for i, c := range r.Candidates {
+			g := u[i] / z
+			if i == fr.target {
 				g--
 			}
 			g *= fr.weight
-			for f := range NumUnknownFeatures {
-				grad[NumClassFeatures+f] += g * r.Unknown[f]
+			for f := range NumClassFeatures {
+				grad[f] += g * c.F[f]
 			}
 		}
+		g := math.Exp(uu-m) / z
+		if fr.target < 0 {
+			g--
+		}
+		g *= fr.weight
+		for f := range NumUnknownFeatures {
+			grad[NumClassFeatures+f] += g * r.Unknown[f]
+		}
+	}
+	return loss
+}
+
+// minimise fits the weights on rows with penalty l2.
+func minimise(rows []fitRow, l2 float64) ([]float64, error) {
+	objective := func(x, grad []float64) float64 {
+		if grad != nil {
+			clear(grad)
+		}
+		loss := negLogLik(rows, x, grad)
 		for i, xi := range x {
-			loss += 0.5 * cfg.L2 * xi * xi
+			loss += 0.5 * l2 * xi * xi
 			if grad != nil {
-				grad[i] += cfg.L2 * xi
+				grad[i] += l2 * xi
 			}
 		}
 		return loss
@@ -168,15 +174,68 @@ func Fit(k int, ex []Example, cfg FitConfig) (*Combiner, error) {
 		Func: func(x []float64) float64 { return objective(x, nil) },
 		Grad: func(grad, x []float64) { objective(x, grad) },
 	}
-	x0 := make([]float64, nparams)
-	res, err := optimize.Minimize(p, x0, &optimize.Settings{GradientThreshold: 1e-6, MajorIterations: 500}, &optimize.LBFGS{})
+	res, err := optimize.Minimize(p, make([]float64, nparams), &optimize.Settings{GradientThreshold: 1e-6, MajorIterations: 500}, &optimize.LBFGS{})
 	if err != nil && res == nil {
 		return nil, fmt.Errorf("fitting the evidence weights: %w", err)
 	}
-	cmb := &Combiner{K: k, Theta: 0.5}
-	copy(cmb.W[:], res.X[:NumClassFeatures])
-	copy(cmb.V[:], res.X[NumClassFeatures:])
+	return res.X, nil
+}
+
+// Fit learns the weights from examples (see fitRows for which count).
+func Fit(k int, ex []Example, cfg FitConfig) (*Combiner, error) {
+	rows, known, unknown := fitRows(k, ex, cfg)
+	if known == 0 {
+		return nil, errors.New("no validation scanner outside the label lists belongs to a known organisation and has evidence for it")
+	}
+	if unknown == 0 {
+		return nil, errors.New("no validation scanner is unknown or unattributed, so unknown cannot be calibrated")
+	}
+	l2 := cfg.L2
+	if l2 <= 0 {
+		l2 = chooseL2(rows)
+	}
+	x, err := minimise(rows, l2)
+	if err != nil {
+		return nil, err
+	}
+	cmb := &Combiner{K: k, Theta: 0.5, L2: l2}
+	copy(cmb.W[:], x[:NumClassFeatures])
+	copy(cmb.V[:], x[NumClassFeatures:])
 	return cmb, nil
+}
+
+// chooseL2 picks the penalty of L2Grid with the best held-out likelihood
+// over two folds of the rows, split by address so that the choice does
+// not depend on row order.
+func chooseL2(rows []fitRow) float64 {
+	var folds [2][]fitRow
+	for _, r := range rows {
+		b := r.row.IP.As16()
+		h := uint32(2166136261)
+		for _, x := range b {
+			h = (h ^ uint32(x)) * 16777619
+		}
+		folds[h&1] = append(folds[h&1], r)
+	}
+	if len(folds[0]) == 0 || len(folds[1]) == 0 {
+		return 1
+	}
+	best, bestLoss := 1.0, math.Inf(1)
+	for _, l2 := range L2Grid {
+		loss := 0.0
+		for f := range 2 {
+			x, err := minimise(folds[f], l2)
+			if err != nil {
+				loss = math.Inf(1)
+				break
+			}
+			loss += negLogLik(folds[1-f], x, nil)
+		}
+		if loss < bestLoss {
+			best, bestLoss = l2, loss
+		}
+	}
+	return best
 }
 
 // orgDominated reports evidence that an unattributed IP may well be an
@@ -252,8 +311,24 @@ type Verdict struct {
 	Evidence string
 }
 
-// Decide names the most probable organisation when its probability
-// reaches theta.
+// listed returns the class label memory gives the row's IP: a known
+// class, K for a labelled scanner of no known organisation.
+func (r *Row) listed() (int, bool) {
+	for _, c := range r.Candidates {
+		if c.F[fListed] > 0 {
+			return c.Class, true
+		}
+	}
+	if r.Unknown[gListedUnknown] > 0 {
+		return -1, true
+	}
+	return 0, false
+}
+
+// Decide names the organisation an IP is listed with (label memory is the
+// ground truth of its time: its probability is reported, but not
+// questioned); otherwise the most probable organisation when its
+// probability reaches theta.
 func (m *Combiner) Decide(r *Row, theta float64) Verdict {
 	p, _ := m.Proba(r)
 	v := Verdict{Class: m.K, Best: -1}
@@ -261,6 +336,17 @@ func (m *Combiner) Decide(r *Row, theta float64) Verdict {
 		if v.Best < 0 || p[i] > v.BestProb {
 			v.Best, v.BestProb = c.Class, p[i]
 		}
+	}
+	if c, ok := r.listed(); ok {
+		if c < 0 {
+			// listed with no known organisation (a fully disclosed one)
+			v.Best, v.BestProb, v.Prob = -1, 0, 1
+			return v
+		}
+		i := candidateIndex(r, c)
+		v.Class, v.Best, v.BestProb, v.Prob = c, c, 1, p[i]
+		v.Evidence = evidenceOf(r, c)
+		return v
 	}
 	if v.Best >= 0 && v.BestProb >= theta {
 		v.Class, v.Prob = v.Best, v.BestProb
@@ -313,6 +399,13 @@ type CurvePoint struct {
 	// UnattributedAttributed is the share of unattributed rows given an
 	// organisation: innocent scanners and unlisted members together.
 	UnattributedAttributed float64 `json:"unattributed_attributed"`
+	// LabelledF1 is the weighted F1 over labelled rows only, the
+	// evaluation's score.
+	LabelledF1 float64 `json:"labelled_f1"`
+	// InnocentAttributed is the share of presumed-innocent unattributed
+	// rows (no organisation dominates their payloads or network) given an
+	// organisation: the validation estimate of over-attribution.
+	InnocentAttributed float64 `json:"innocent_attributed"`
 }
 
 // OperatingCurve scores the examples at thresholds 0.01..0.99.
@@ -322,6 +415,7 @@ func (m *Combiner) OperatingCurve(ex []Example) []CurvePoint {
 		p           float64
 		innocent    bool
 	}
+	// listed rows are decided by label memory whatever θ is
 	rows := make([]scored, len(ex))
 	for i := range ex {
 		v := m.Decide(&ex[i].Row, 2) // no threshold reaches 2: best only
@@ -330,8 +424,8 @@ func (m *Combiner) OperatingCurve(ex []Example) []CurvePoint {
 	var out []CurvePoint
 	for t := 1; t <= 99; t++ {
 		theta := float64(t) / 100
-		var truth, pred []int
-		unattr, attributed := 0, 0
+		var truth, pred, lt, lp []int
+		unattr, attributed, innocent, innocentAttr := 0, 0, 0, 0
 		for _, r := range rows {
 			c := m.K
 			if r.best >= 0 && r.p >= theta {
@@ -345,65 +439,60 @@ func (m *Combiner) OperatingCurve(ex []Example) []CurvePoint {
 				if !r.innocent {
 					continue
 				}
+				innocent++
+				if c != m.K {
+					innocentAttr++
+				}
+				// presumed-innocent scanners count as unknown, as in the fit
+				truth, pred = append(truth, m.K), append(pred, c)
+				continue
 			}
-			// presumed-innocent scanners count as unknown, as in the fit
-			truth = append(truth, min(max(r.label, m.K*boolInt(r.label < 0)), m.K))
-			pred = append(pred, c)
+			truth, pred = append(truth, min(r.label, m.K)), append(pred, c)
+			lt, lp = append(lt, min(r.label, m.K)), append(lp, c)
 		}
 		f1, _ := eval.WeightedF1(truth, pred) // equal lengths by construction
-		pt := CurvePoint{Theta: theta, WeightedF1: f1}
+		lf1, _ := eval.WeightedF1(lt, lp)
+		pt := CurvePoint{Theta: theta, WeightedF1: f1, LabelledF1: lf1}
 		if unattr > 0 {
 			pt.UnattributedAttributed = float64(attributed) / float64(unattr)
+		}
+		if innocent > 0 {
+			pt.InnocentAttributed = float64(innocentAttr) / float64(innocent)
 		}
 		out = append(out, pt)
 	}
 	return out
 }
 
-// ChooseTheta picks the threshold of best weighted F1 on the curve among
-// those that attribute at most maxExtra more of the unattributed rows than
-// the "more likely than not" rule (θ = 0.5) does. Unattributed scanners
-// that the probabilities already give an organisation at 0.5 are mostly
-// unlisted members; every one a lower threshold adds may be an innocent
-// scanner, so maxExtra bounds over-attribution from above. When several
-// thresholds tie on F1 (a validation slice the evidence separates
-// perfectly), the middle one of them is taken: the one furthest from
-// either kind of error.
-func ChooseTheta(curve []CurvePoint, maxExtra float64) float64 {
+// ChooseTheta picks the threshold of best labelled weighted F1 (the
+// evaluation's score) among those that give an organisation to at most
+// maxOver of the presumed-innocent validation scanners: the over-
+// attribution an operator accepts. When several thresholds tie (a
+// validation slice the evidence separates perfectly), the middle one of
+// them is taken, the one furthest from either kind of error. When no
+// threshold keeps within maxOver, the strictest one is taken.
+func ChooseTheta(curve []CurvePoint, maxOver float64) float64 {
 	if len(curve) == 0 {
 		return 0.5
-	}
-	base := 0.0
-	for _, p := range curve {
-		if math.Abs(p.Theta-0.5) < 1e-9 {
-			base = p.UnattributedAttributed
-		}
 	}
 	var ok []CurvePoint
 	best := math.Inf(-1)
 	for _, p := range curve {
-		if p.UnattributedAttributed > base+maxExtra+1e-12 {
+		if p.InnocentAttributed > maxOver+1e-12 {
 			continue
 		}
 		ok = append(ok, p)
-		best = max(best, p.WeightedF1)
+		best = max(best, p.LabelledF1)
 	}
 	var top []float64
 	for _, p := range ok {
-		if p.WeightedF1 >= best-1e-12 {
+		if p.LabelledF1 >= best-1e-12 {
 			top = append(top, p.Theta)
 		}
 	}
 	if len(top) == 0 {
-		return 0.5
+		return curve[len(curve)-1].Theta
 	}
 	sort.Float64s(top)
 	return top[len(top)/2]
-}
-
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }

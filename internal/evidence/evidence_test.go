@@ -216,8 +216,11 @@ func TestFitNamesMembersAndNotInnocents(t *testing.T) {
 			t.Errorf("%s: class %d (%q, p %.2f), want %d (%q); θ %.2f", tc.name, v.Class, v.Evidence, v.Prob, tc.want, tc.ev, cmb.Theta)
 		}
 	}
-	if cmb.W[fListed] <= 0 || cmb.W[fPayMean]+cmb.W[fPayMax]+cmb.W[fPayOwn]+cmb.W[fPayAnyOwn] <= 0 {
-		t.Errorf("listing and owned payloads should speak for an org: weights %v", cmb.W)
+	if cmb.W[fPayMean]+cmb.W[fPayMax]+cmb.W[fPayOwn]+cmb.W[fPayAnyOwn] <= 0 {
+		t.Errorf("owned payloads should speak for an org: weights %v", cmb.W)
+	}
+	if cmb.W[fListed] != 0 {
+		t.Errorf("listed rows are decided by label memory and stay out of the fit, yet the listing weighs %v", cmb.W[fListed])
 	}
 	// Same examples, same weights.
 	again, _ := Fit(2, ex, FitConfig{})
@@ -262,21 +265,24 @@ func TestFitRefusesWhatCannotBeCalibrated(t *testing.T) {
 	}
 }
 
-func TestChooseThetaBoundsExtraAttribution(t *testing.T) {
+func TestChooseThetaBoundsOverAttribution(t *testing.T) {
 	curve := []CurvePoint{
-		{Theta: 0.1, WeightedF1: 0.95, UnattributedAttributed: 0.30},
-		{Theta: 0.3, WeightedF1: 0.93, UnattributedAttributed: 0.12},
-		{Theta: 0.4, WeightedF1: 0.93, UnattributedAttributed: 0.11},
-		{Theta: 0.5, WeightedF1: 0.90, UnattributedAttributed: 0.08},
-		{Theta: 0.7, WeightedF1: 0.85, UnattributedAttributed: 0.02},
+		{Theta: 0.1, LabelledF1: 0.95, InnocentAttributed: 0.30},
+		{Theta: 0.3, LabelledF1: 0.93, InnocentAttributed: 0.04},
+		{Theta: 0.4, LabelledF1: 0.93, InnocentAttributed: 0.03},
+		{Theta: 0.5, LabelledF1: 0.93, InnocentAttributed: 0.02},
+		{Theta: 0.6, LabelledF1: 0.90, InnocentAttributed: 0.01},
+		{Theta: 0.7, LabelledF1: 0.85, InnocentAttributed: 0.02},
 	}
 	for _, tc := range []struct{ max, want float64 }{
-		{0.05, 0.4}, // 0.3 and 0.4 tie on F1 within the bound: the middle (upper) one
-		{0.01, 0.5}, // nothing below 0.5 fits: the 0.5 rule itself
+		{0.05, 0.4},  // 0.3, 0.4 and 0.5 tie on F1 within the bound: the middle one
+		{0.025, 0.5}, // only 0.5 of the three keeps within it
+		{0.01, 0.6},
 		{0.5, 0.1},
+		{0.001, 0.7}, // nothing keeps within: the strictest threshold
 	} {
 		if got := ChooseTheta(curve, tc.max); got != tc.want {
-			t.Errorf("ChooseTheta(max %.2f) = %.2f, want %.2f", tc.max, got, tc.want)
+			t.Errorf("ChooseTheta(max %.3f) = %.2f, want %.2f", tc.max, got, tc.want)
 		}
 	}
 }

@@ -1,18 +1,18 @@
 package pipeline
 
 import (
-	"strings"
-	"slices"
-	"errors"
 	"context"
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/scannergrouper/scannergrouper/internal/capture"

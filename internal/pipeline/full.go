@@ -69,8 +69,9 @@ type Options struct {
 	// validation slice of the training period) instead of the vote
 	// ensemble; see internal/evidence.
 	Evidence bool
-	// MaxOverAttribution bounds how many more unattributed validation
-	// scanners a lower θ may attribute than the "more likely than not" rule
+	// MaxOverAttribution is the over-attribution an operator accepts: θ
+	// is the best-F1 threshold that gives an organisation to at most this
+	// share of the validation scanners presumed innocent
 	// (evidence.ChooseTheta); 0 means the default, 0.05.
 	MaxOverAttribution float64
 	// Theta, when positive, overrides the θ chosen on the validation slice.
@@ -122,8 +123,8 @@ func Default(seed uint64) Options {
 }
 
 // DefaultMaxOverAttribution is the operator's default bound on the share
-// of innocent scanners a lower threshold may attribute (the target every
-// world must meet).
+// of innocent scanners attributed: the project's target, not a value
+// tuned on a world.
 const DefaultMaxOverAttribution = 0.05
 
 func (o Options) maxOverAttribution() float64 {
