@@ -315,3 +315,40 @@ func TestSavedEvidenceRoundTrips(t *testing.T) {
 		t.Fatal("a bad address loaded")
 	}
 }
+
+func TestBuildAsNewForgetsTheIPItself(t *testing.T) {
+	m := NewMemory(1)
+	pay := NewPayloads()
+	own, solo := digest("org payload"), digest("sent by the IP alone")
+	self := addr("192.0.2.10")
+	m.Add(self, 0)
+	m.Add(addr("192.0.2.11"), 0)
+	pay.Add("http", own, self, 0)
+	pay.Add("http", own, addr("192.0.2.11"), 0)
+	pay.Add("http", own, addr("203.0.113.1"), Unattributed)
+	pay.Add("http", solo, self, 0)
+	probes := []Probe{{Service: "http", Digest: own}, {Service: "http", Digest: solo}}
+
+	listed := Build(self, probes, m, pay)
+	if !listed.Seen || listed.Candidates[0].F[fListed] != 1 || !near(listed.Candidates[0].F[fPayMax], 2.0/4) {
+		t.Fatalf("as listed: %+v", listed.Candidates)
+	}
+	r := BuildAsNew(self, probes, m, pay)
+	if r.Seen {
+		t.Fatal("as new, the IP is still seen")
+	}
+	f := r.Candidates[0].F
+	// own: one org sender and one unattributed left, 1/(2+1); solo: nobody
+	// left, so unseen.
+	if f[fListed] != 0 || !near(f[fPayMax], 1.0/3) || !near(f[fPayMean], 1.0/3/2) || !near(r.Unknown[gUnseen], 0.5) {
+		t.Fatalf("as new: listed %v, payload max %v mean %v, unseen %v", f[fListed], f[fPayMax], f[fPayMean], r.Unknown[gUnseen])
+	}
+	// The neighbour still speaks (it is another IP).
+	if !near(f[fNb24Lab], 1.0/2) {
+		t.Fatalf("as new: /24 neighbours %v", f[fNb24Lab])
+	}
+	// The tables themselves are untouched.
+	if s := pay.Senders("http", own); s[0] != 2 {
+		t.Fatalf("senders changed: %v", s)
+	}
+}

@@ -27,6 +27,7 @@ func NewPayloads() *Payloads {
 // Add counts one probe: service, encoded payload, sender and its class.
 // A sender is counted once per payload.
 func (p *Payloads) Add(service string, d Digest, ip netip.Addr, class int) {
+	ip = ip.Unmap()
 	if p.seen[service] == nil {
 		p.seen[service] = map[Digest]map[netip.Addr]bool{}
 		p.senders[service] = map[Digest]map[int]int{}
@@ -132,8 +133,22 @@ type Row struct {
 
 // Build gathers the evidence about one IP from its probes.
 func Build(ip netip.Addr, probes []Probe, mem *Memory, pay *Payloads) Row {
+	return build(ip, probes, mem, pay, false)
+}
+
+// BuildAsNew gathers the evidence about an IP as if it had never been seen:
+// no label memory, and its own earlier probes taken out of the payload
+// senders (neighbours never count the IP itself). A listed IP is decided by
+// its label, so its evidence teaches the combiner nothing; as new, it is
+// one more example of what an organisation's unlisted scanner looks like.
+func BuildAsNew(ip netip.Addr, probes []Probe, mem *Memory, pay *Payloads) Row {
+	return build(ip, probes, mem, pay, true)
+}
+
+func build(ip netip.Addr, probes []Probe, mem *Memory, pay *Payloads, asNew bool) Row {
 	k := mem.K()
-	row := Row{IP: ip, Seen: mem.Seen(ip)}
+	row := Row{IP: ip, Seen: mem.Seen(ip) && !asNew}
+	selfClass, selfKnown := mem.ip[ip.Unmap()]
 	cand := map[int]*Candidate{}
 	get := func(c int) *Candidate {
 		if cand[c] == nil {
@@ -142,7 +157,7 @@ func Build(ip netip.Addr, probes []Probe, mem *Memory, pay *Payloads) Row {
 		}
 		return cand[c]
 	}
-	if c, ok := mem.Listed(ip); ok {
+	if c, ok := mem.Listed(ip); ok && !asNew {
 		if c < k {
 			get(c).F[fListed] = 1
 		} else {
@@ -188,6 +203,9 @@ func Build(ip netip.Addr, probes []Probe, mem *Memory, pay *Payloads) Row {
 		nnSum := make([]float64, k)
 		for _, p := range probes {
 			s := pay.Senders(p.Service, p.Digest)
+			if asNew && selfKnown && s != nil && pay.seen[p.Service][p.Digest][ip.Unmap()] {
+				s = withoutSender(s, selfClass)
+			}
 			total := 0
 			for _, n := range s {
 				total += n
@@ -252,6 +270,26 @@ func Build(ip netip.Addr, probes []Probe, mem *Memory, pay *Payloads) Row {
 	}
 	slices.SortFunc(row.Candidates, func(a, b Candidate) int { return cmp.Compare(a.Class, b.Class) })
 	return row
+}
+
+// withoutSender returns a copy of senders with one sender of class c less
+// (nil when none is left: a payload only the IP itself sent is unseen).
+func withoutSender(senders map[int]int, c int) map[int]int {
+	out := make(map[int]int, len(senders))
+	total := 0
+	for k, n := range senders {
+		if k == c {
+			n--
+		}
+		if n > 0 {
+			out[k] = n
+			total += n
+		}
+	}
+	if total == 0 {
+		return nil
+	}
+	return out
 }
 
 func argmax(p []float32) int {

@@ -87,11 +87,26 @@ type ipEvidence struct {
 	Rows     []evidence.Row
 	Truth    []string
 	Services [][]string
+	// AsNew holds, for each listed IP (label memory decides it), its
+	// evidence as if it were new (evidence.BuildAsNew), with its truth:
+	// more examples of unlisted members for the combiner's fit.
+	AsNew      []evidence.Row
+	AsNewTruth []string
 }
 
 // gatherEvidence builds one evidence row per source IP of data, asking
 // the service models about every probe.
 func gatherEvidence(models map[string]*ServiceModel, state *evidenceState, data *Data, images map[string][][]uint8) (*ipEvidence, error) {
+	return gather(models, state, data, images, false)
+}
+
+// gatherForFit is gatherEvidence with the listed IPs' evidence as new
+// (ipEvidence.AsNew).
+func gatherForFit(models map[string]*ServiceModel, state *evidenceState, data *Data, images map[string][][]uint8) (*ipEvidence, error) {
+	return gather(models, state, data, images, true)
+}
+
+func gather(models map[string]*ServiceModel, state *evidenceState, data *Data, images map[string][][]uint8, asNew bool) (*ipEvidence, error) {
 	type ipAcc struct {
 		probes   []evidence.Probe
 		truth    string
@@ -138,6 +153,10 @@ func gatherEvidence(models map[string]*ServiceModel, state *evidenceState, data 
 		a := acc[ip]
 		out.Rows[i] = evidence.Build(ip, a.probes, state.mem, state.pay)
 		out.Truth[i], out.Services[i] = a.truth, a.services
+		if _, listed := state.mem.Listed(ip); listed && asNew {
+			out.AsNew = append(out.AsNew, evidence.BuildAsNew(ip, a.probes, state.mem, state.pay))
+			out.AsNewTruth = append(out.AsNewTruth, a.truth)
+		}
 	}
 	return out, nil
 }
@@ -147,6 +166,15 @@ func (e *ipEvidence) examples(classes *Classes) []evidence.Example {
 	ex := make([]evidence.Example, len(e.Rows))
 	for i := range e.Rows {
 		ex[i] = evidence.Example{Row: e.Rows[i], Label: evidenceClass(classes, e.Truth[i])}
+	}
+	return ex
+}
+
+// fitExamples are the examples plus the listed IPs' evidence as new.
+func (e *ipEvidence) fitExamples(classes *Classes) []evidence.Example {
+	ex := e.examples(classes)
+	for i := range e.AsNew {
+		ex = append(ex, evidence.Example{Row: e.AsNew[i], Label: evidenceClass(classes, e.AsNewTruth[i])})
 	}
 	return ex
 }
@@ -218,12 +246,12 @@ func fitCombiner(ctx context.Context, train *Data, classes *Classes, nets Networ
 	state := newEvidenceState(classes)
 	state.addNetworks(classes, nets, valCut)
 	state.learn(early, encodeData(models, early), classes)
-	ev, err := gatherEvidence(models, state, val, encodeData(models, val))
+	ev, err := gatherForFit(models, state, val, encodeData(models, val))
 	if err != nil {
 		return nil, err
 	}
 	ex := ev.examples(classes)
-	cmb, err := evidence.Fit(classes.Unknown, ex, evidence.FitConfig{})
+	cmb, err := evidence.Fit(classes.Unknown, ev.fitExamples(classes), evidence.FitConfig{})
 	if err != nil {
 		return nil, fmt.Errorf("validation slice from %s: %w", valCut.Format(time.RFC3339), err)
 	}
@@ -271,16 +299,9 @@ func trainFullEvidence(ctx context.Context, data *Data, cut time.Time, classes *
 		return nil, err
 	}
 	res.Test = ev.attributions(cmb, classes)
-	testPreds := map[string][]int{}
-	for svc, imgs := range testImages {
-		preds, err := res.Models[svc].Model.Predict(imgs)
-		if err != nil {
-			return nil, err
-		}
-		testPreds[svc] = make([]int, len(preds))
-		for i, p := range preds {
-			testPreds[svc][i] = p.Class
-		}
+	testPreds, err := probePredictions(res.Models, state, testImages, classes)
+	if err != nil {
+		return nil, err
 	}
 	timing["identify"] += time.Since(t0).Seconds()
 	if res.Report, err = Evaluate("full", res.Test, test, testPreds, classes, cmb.Theta); err != nil {
@@ -313,4 +334,41 @@ func (o Options) cut(data *Data) (time.Time, error) {
 	default:
 		return data.SpanCut(o.Split, o.SplitZone)
 	}
+}
+
+// probePredictions is each probe's own verdict, for the probe-level
+// scores: the class with the most distinct training senders of its encoded
+// payload (unattributed and no-org senders count for unknown), or the
+// service classifier's class for a payload training never saw.
+func probePredictions(models map[string]*ServiceModel, state *evidenceState, images map[string][][]uint8, classes *Classes) (map[string][]int, error) {
+	out := map[string][]int{}
+	for svc, imgs := range images {
+		preds, err := models[svc].Model.Predict(imgs)
+		if err != nil {
+			return nil, err
+		}
+		out[svc] = make([]int, len(preds))
+		for i, p := range preds {
+			out[svc][i] = p.Class
+			senders := state.pay.Senders(svc, sha256.Sum256(imgs[i]))
+			if senders == nil {
+				continue
+			}
+			votes := make(map[int]int, len(senders))
+			for c, n := range senders {
+				if c < 0 || c > classes.Unknown {
+					c = classes.Unknown
+				}
+				votes[c] += n
+			}
+			best, bestN := classes.Unknown, 0
+			for c, n := range votes {
+				if n > bestN || (n == bestN && c < best) {
+					best, bestN = c, n
+				}
+			}
+			out[svc][i] = best
+		}
+	}
+	return out, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/scannergrouper/scannergrouper/internal/ensemble"
@@ -135,7 +136,10 @@ type Incremental struct {
 	// with what was learnt before that week (Options.Evidence), and state
 	// what evidence is measured against.
 	Examples []evidence.Example
-	state    *evidenceState
+	// AsNew are the listed IPs' rows as if new (evidence.BuildAsNew): fit
+	// examples only.
+	AsNew []evidence.Example
+	state *evidenceState
 	// lastScore is the evidence combiner's out-of-sample score of the
 	// latest week trained (ok false: none).
 	lastScore   eval.WeekScore
@@ -163,11 +167,12 @@ func (inc *Incremental) TrainWeek(ctx context.Context, week *Data, ws time.Time,
 		// What the models and the evidence of the weeks before say about
 		// this week's IPs: out-of-sample rows for the combiner, and the
 		// week's score.
-		ev, err := gatherEvidence(res.Models, inc.state, week, encodeData(res.Models, week))
+		ev, err := gatherForFit(res.Models, inc.state, week, encodeData(res.Models, week))
 		if err != nil {
 			return err
 		}
 		ex := ev.examples(classes)
+		inc.AsNew = append(inc.AsNew, ev.fitExamples(classes)[len(ex):]...)
 		if res.Combiner != nil {
 			inc.lastScore, inc.lastScoreOK = weekScore(ev.attributions(res.Combiner, classes), classes, ws, res.Combiner.Theta)
 		}
@@ -231,7 +236,7 @@ func (inc *Incremental) TrainWeek(ctx context.Context, week *Data, ws time.Time,
 		inc.state.learn(week, encodeData(res.Models, week), classes)
 		res.state = inc.state
 		if len(inc.Examples) > 0 {
-			cmb, err := evidence.Fit(classes.Unknown, inc.Examples, evidence.FitConfig{})
+			cmb, err := evidence.Fit(classes.Unknown, append(slices.Clip(inc.Examples), inc.AsNew...), evidence.FitConfig{})
 			if err != nil {
 				opts.log().Warn("evidence combiner not fitted yet", "week", ws.Format("2006-01-02"), "reason", err.Error())
 			} else {

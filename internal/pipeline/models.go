@@ -293,6 +293,7 @@ type incrementalState struct {
 	// Examples are the evidence rows of every week, gathered before the
 	// models learnt that week: what the combiner is refitted on.
 	Examples []evidence.Example `json:"evidence_examples,omitempty"`
+	AsNew    []evidence.Example `json:"evidence_as_new,omitempty"`
 }
 
 // SaveIncremental writes an incremental state into dir (the models, plus
@@ -303,7 +304,7 @@ func (inc *Incremental) Save(dir string) (*Manifest, error) {
 	}
 	st := incrementalState{Options: inc.Res.Options, Origin: inc.Window.Origin, Weeks: inc.Weeks, Rows: inc.Rows,
 		Labels: inc.Labels, Background: map[string]map[string][2]int{}, Senders: map[string]map[string]map[int]int{},
-		Examples: inc.Examples}
+		Examples: inc.Examples, AsNew: inc.AsNew}
 	for svc, sm := range inc.Res.Models {
 		if sm.Background != nil {
 			st.Background[svc] = sm.Background.counts()
@@ -350,7 +351,7 @@ func LoadIncremental(dir string, fullyDisclosed func(string) bool) (*Incremental
 	inc := NewIncremental(m.Classes, st.Options, st.Origin)
 	inc.Res.Models, inc.Res.Ensemble = m.Services, m.Ensemble
 	inc.Rows, inc.Labels, inc.Weeks = st.Rows, st.Labels, st.Weeks
-	inc.Examples = st.Examples
+	inc.Examples, inc.AsNew = st.Examples, st.AsNew
 	if m.Combiner != nil || st.Options.Evidence {
 		inc.Res.Combiner, inc.state = m.Combiner, m.state
 		if inc.state == nil {
