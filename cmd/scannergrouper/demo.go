@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/scannergrouper/scannergrouper/internal/atomicfile"
+	"github.com/scannergrouper/scannergrouper/internal/eval"
 	"github.com/scannergrouper/scannergrouper/internal/capture"
 	"github.com/scannergrouper/scannergrouper/internal/ingest"
 	"github.com/scannergrouper/scannergrouper/internal/pipeline"
@@ -116,6 +117,16 @@ measure). Everything it writes goes under --out.`,
 			if err := atomicfile.Write(predsPath, func(f io.Writer) error { return pipeline.WritePredictions(f, res.Test) }); err != nil {
 				return err
 			}
+			curvePath := filepath.Join(out, "operating-curve.png")
+			if len(res.Report.Curve) > 0 {
+				png, err := eval.CurvePNG(res.Report.Curve, res.Report.Theta, "operating curve of the demo world's test period")
+				if err != nil {
+					return err
+				}
+				if err := atomicfile.WriteBytes(curvePath, png); err != nil {
+					return err
+				}
+			}
 			fmt.Fprintf(w, "\n5. clustering the scanners that stay unknown in the test period ...\n")
 			in, err := pipeline.AnalysisInput("Still-unknown scanners of the demo world's test period", res.Models, res.TestData, res.Test, res.Classes)
 			if err != nil {
@@ -135,8 +146,8 @@ measure). Everything it writes goes under --out.`,
 					Stored: ing.Stored, Services: counts, Report: json.RawMessage(bytes.TrimSpace(rep.Bytes())), ReportFile: reportPath,
 					PredictionsFile: predsPath, Analysis: sum, Seconds: time.Since(start).Seconds()})
 			}
-			fmt.Fprintf(w, "\nDone in %s.\n  report:      %s\n  predictions: %s (every scanner IP of the test period)\n  store:       %s (try: scannergrouper probes --db %s --service tls --limit 10)\n",
-				time.Since(start).Round(time.Millisecond), reportPath, predsPath, dbPath, dbPath)
+			fmt.Fprintf(w, "\nDone in %s.\n  report:      %s\n  predictions: %s (every scanner IP of the test period, with the evidence)\n  curve:       %s (what every threshold θ would give)\n  store:       %s (try: scannergrouper probes --db %s --service tls --limit 10)\n",
+				time.Since(start).Round(time.Millisecond), reportPath, predsPath, curvePath, dbPath, dbPath)
 			return nil
 		},
 	}
