@@ -50,6 +50,9 @@ type FitConfig struct {
 	UnattributedWeight float64
 }
 
+// cvRows bounds the rows cross-validation fits on.
+const cvRows = 4000
+
 // L2Grid are the penalties cross-validation chooses from.
 var L2Grid = []float64{0.03, 0.1, 0.3, 1, 3}
 
@@ -207,13 +210,22 @@ func Fit(k int, ex []Example, cfg FitConfig) (*Combiner, error) {
 // chooseL2 picks the penalty of L2Grid with the best held-out likelihood
 // over two folds of the rows, split by address so that the choice does
 // not depend on row order.
+// At most cvRows rows (a deterministic share, by address) take part, so
+// that a weekly refit on many weeks of rows stays cheap.
 func chooseL2(rows []fitRow) float64 {
 	var folds [2][]fitRow
+	keep := uint32(math.MaxUint32)
+	if len(rows) > cvRows {
+		keep = uint32(float64(math.MaxUint32) * float64(cvRows) / float64(len(rows)))
+	}
 	for _, r := range rows {
 		b := r.row.IP.As16()
 		h := uint32(2166136261)
 		for _, x := range b {
 			h = (h ^ uint32(x)) * 16777619
+		}
+		if h>>1 > keep>>1 {
+			continue
 		}
 		folds[h&1] = append(folds[h&1], r)
 	}

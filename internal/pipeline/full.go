@@ -72,7 +72,7 @@ type Options struct {
 	// MaxOverAttribution is the over-attribution an operator accepts: θ
 	// is the best-F1 threshold that gives an organisation to at most this
 	// share of the validation scanners presumed innocent
-	// (evidence.ChooseTheta); 0 means the default, 0.05.
+	// (evidence.ChooseTheta); 0 means the default, 0.03.
 	MaxOverAttribution float64
 	// Theta, when positive, overrides the θ chosen on the validation slice.
 	Theta float64
@@ -123,9 +123,11 @@ func Default(seed uint64) Options {
 }
 
 // DefaultMaxOverAttribution is the operator's default bound on the share
-// of innocent scanners attributed: the project's target, not a value
-// tuned on a world.
-const DefaultMaxOverAttribution = 0.05
+// of innocent validation scanners attributed: the project's target (5 %)
+// less a margin for test periods that attribute more than their
+// validation slices (a 5 % bound gave 5.4 % on the grid's worst world in
+// full mode and 5.8 % on sd24 in incremental mode).
+const DefaultMaxOverAttribution = 0.03
 
 func (o Options) maxOverAttribution() float64 {
 	if o.MaxOverAttribution > 0 {

@@ -135,10 +135,11 @@ type Incremental struct {
 	// Examples are the evidence rows of every week but the first, gathered
 	// with what was learnt before that week (Options.Evidence), and state
 	// what evidence is measured against.
-	Examples []evidence.Example
+	// One slice per week, the last FitWeeks weeks only.
+	Examples [][]evidence.Example
 	// AsNew are the listed IPs' rows as if new (evidence.BuildAsNew): fit
-	// examples only.
-	AsNew []evidence.Example
+	// examples only; one slice per week, as Examples.
+	AsNew [][]evidence.Example
 	state *evidenceState
 	// lastScore is the evidence combiner's out-of-sample score of the
 	// latest week trained (ok false: none).
@@ -172,11 +173,11 @@ func (inc *Incremental) TrainWeek(ctx context.Context, week *Data, ws time.Time,
 			return err
 		}
 		ex := ev.examples(classes)
-		inc.AsNew = append(inc.AsNew, ev.fitExamples(classes)[len(ex):]...)
+		inc.AsNew = lastWeeks(append(inc.AsNew, ev.fitExamples(classes)[len(ex):]))
 		if res.Combiner != nil {
 			inc.lastScore, inc.lastScoreOK = weekScore(ev.attributions(res.Combiner, classes), classes, ws, res.Combiner.Theta)
 		}
-		inc.Examples = append(inc.Examples, ex...)
+		inc.Examples = lastWeeks(append(inc.Examples, ex))
 	}
 	preds := map[string][]int{}
 	for _, svc := range Services {
@@ -236,11 +237,12 @@ func (inc *Incremental) TrainWeek(ctx context.Context, week *Data, ws time.Time,
 		inc.state.learn(week, encodeData(res.Models, week), classes)
 		res.state = inc.state
 		if len(inc.Examples) > 0 {
-			cmb, err := evidence.Fit(classes.Unknown, append(slices.Clip(inc.Examples), inc.AsNew...), evidence.FitConfig{})
+			examples := slices.Concat(inc.Examples...)
+			cmb, err := evidence.Fit(classes.Unknown, slices.Concat(append([][]evidence.Example{examples}, inc.AsNew...)...), evidence.FitConfig{})
 			if err != nil {
 				opts.log().Warn("evidence combiner not fitted yet", "week", ws.Format("2006-01-02"), "reason", err.Error())
 			} else {
-				cmb.Curve = cmb.OperatingCurve(inc.Examples)
+				cmb.Curve = cmb.OperatingCurve(examples)
 				cmb.Theta = evidence.ChooseTheta(cmb.Curve, opts.maxOverAttribution())
 				if opts.Theta > 0 {
 					cmb.Theta = opts.Theta
@@ -358,4 +360,17 @@ func weekScore(atts []Attribution, classes *Classes, start time.Time, theta floa
 		return eval.WeekScore{}, false
 	}
 	return eval.WeekScore{WeekStart: start.Format("2006-01-02"), Theta: theta, WeightedF1: f1, Support: len(yt)}, true
+}
+
+// FitWeeks is how many recent weeks the incremental combiner is refitted
+// on: a quarter, as long as the paper's datasets, so that it follows how
+// scanners change and a weekly update costs the same in the second year as
+// in the first.
+const FitWeeks = 13
+
+func lastWeeks(weeks [][]evidence.Example) [][]evidence.Example {
+	if len(weeks) > FitWeeks {
+		return slices.Clone(weeks[len(weeks)-FitWeeks:])
+	}
+	return weeks
 }

@@ -292,8 +292,8 @@ type incrementalState struct {
 	Senders    map[string]map[string]map[int]int `json:"senders,omitempty"`
 	// Examples are the evidence rows of every week, gathered before the
 	// models learnt that week: what the combiner is refitted on.
-	Examples []evidence.Example `json:"evidence_examples,omitempty"`
-	AsNew    []evidence.Example `json:"evidence_as_new,omitempty"`
+	Examples [][]evidence.Example `json:"evidence_examples,omitempty"`
+	AsNew    [][]evidence.Example `json:"evidence_as_new,omitempty"`
 }
 
 // SaveIncremental writes an incremental state into dir (the models, plus
