@@ -14,8 +14,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/scannergrouper/scannergrouper/internal/atomicfile"
-	"github.com/scannergrouper/scannergrouper/internal/eval"
 	"github.com/scannergrouper/scannergrouper/internal/capture"
+	"github.com/scannergrouper/scannergrouper/internal/eval"
 	"github.com/scannergrouper/scannergrouper/internal/ingest"
 	"github.com/scannergrouper/scannergrouper/internal/pipeline"
 	"github.com/scannergrouper/scannergrouper/internal/simulate"
