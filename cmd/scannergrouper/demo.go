@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/scannergrouper/scannergrouper/internal/app"
 	"github.com/scannergrouper/scannergrouper/internal/atomicfile"
 	"github.com/scannergrouper/scannergrouper/internal/capture"
 	"github.com/scannergrouper/scannergrouper/internal/eval"
@@ -101,7 +102,7 @@ measure). Everything it writes goes under --out.`,
 			opts := pipeline.Default(uint64(global.Seed))
 			reportTo(&opts, consoleFor(cmd))
 			worldDir := filepath.Join(out, "world")
-			res, err := pipeline.RunEvaluation(ctx, pipeline.EvalConfig{DB: dbPath, Labels: filepath.Join(worldDir, "labels.csv"),
+			res, err := app.RunEvaluation(ctx, app.EvalConfig{DB: dbPath, Labels: filepath.Join(worldDir, "labels.csv"),
 				Truth: filepath.Join(worldDir, "truth.csv"), Mode: "full", Opts: opts})
 			if err != nil {
 				return err

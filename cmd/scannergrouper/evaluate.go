@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/scannergrouper/scannergrouper/internal/app"
 	"github.com/scannergrouper/scannergrouper/internal/atomicfile"
 	"github.com/scannergrouper/scannergrouper/internal/eval"
 	"github.com/scannergrouper/scannergrouper/internal/pipeline"
@@ -72,11 +73,11 @@ iterations); the defaults are the project's faster ones.`,
 			}
 			con := consoleFor(cmd)
 			reportTo(&opts, con)
-			cfg := pipeline.EvalConfig{Pcaps: pcaps, Labels: labels, Mode: mode, Truth: truth, Opts: opts}
+			cfg := app.EvalConfig{Pcaps: pcaps, Labels: labels, Mode: mode, Truth: truth, Opts: opts}
 			if fl.Changed("db") || useDB {
 				cfg.DB = global.DB
 			}
-			res, err := pipeline.RunEvaluation(cmd.Context(), cfg)
+			res, err := app.RunEvaluation(cmd.Context(), cfg)
 			if err != nil {
 				return err
 			}

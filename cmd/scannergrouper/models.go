@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/scannergrouper/scannergrouper/internal/app"
 	"github.com/scannergrouper/scannergrouper/internal/atomicfile"
 	"github.com/scannergrouper/scannergrouper/internal/label"
 	"github.com/scannergrouper/scannergrouper/internal/pipeline"
@@ -71,7 +72,7 @@ Use evaluate to measure accuracy on held-out traffic.`,
 				return err
 			}
 			defer st.Close()
-			ls, err := pipeline.LoadLabels(cmd.Context(), st, labels, con.Logger())
+			ls, err := app.LoadLabels(cmd.Context(), st, labels, con.Logger())
 			if err != nil {
 				return err
 			}
@@ -221,7 +222,7 @@ refitted on the rows of every week so far. A week already trained is refused.`,
 			}
 			defer st.Close()
 			con := consoleFor(cmd)
-			labelOf, fullyDisclosed, err := pipeline.Labels(cmd.Context(), st, labels, con.Logger())
+			labelOf, fullyDisclosed, err := app.Labels(cmd.Context(), st, labels, con.Logger())
 			if err != nil {
 				return err
 			}
@@ -316,7 +317,7 @@ func loadPeriod(cmd *cobra.Command, from, to, models string) (*period, error) {
 	}
 	p := &period{from: f, to: t, st: st}
 	err = func() error {
-		ls, err := pipeline.LoadLabels(cmd.Context(), st, "", consoleFor(cmd).Logger())
+		ls, err := app.LoadLabels(cmd.Context(), st, "", consoleFor(cmd).Logger())
 		if err != nil {
 			return err
 		}

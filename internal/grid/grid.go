@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/scannergrouper/scannergrouper/internal/app"
 	"github.com/scannergrouper/scannergrouper/internal/pipeline"
 	"github.com/scannergrouper/scannergrouper/internal/simulate"
 )
@@ -231,7 +232,7 @@ func runWorld(ctx context.Context, cfg Config, s Structure, seed uint64) (Row, e
 	if cfg.Options != nil {
 		opts = cfg.Options(seed)
 	}
-	res, err := pipeline.RunEvaluation(ctx, pipeline.EvalConfig{
+	res, err := app.RunEvaluation(ctx, app.EvalConfig{
 		Pcaps: []string{filepath.Join(dir, "pcap")}, Labels: filepath.Join(dir, "labels.csv"),
 		Truth: filepath.Join(dir, "truth.csv"), Mode: cfg.Mode, Opts: opts,
 	})

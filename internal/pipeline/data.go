@@ -13,7 +13,10 @@ import (
 	"time"
 
 	"github.com/scannergrouper/scannergrouper/internal/probe"
-	_ "github.com/scannergrouper/scannergrouper/internal/service/all" // Services is the registered services
+	// Services is computed when the package initialises, so the registry
+	// must be filled before: importing service/all here orders its init
+	// first (a lazy Services would change the exported API).
+	_ "github.com/scannergrouper/scannergrouper/internal/service/all"
 	"github.com/scannergrouper/scannergrouper/internal/store"
 )
 
@@ -53,6 +56,9 @@ func Load(ctx context.Context, st store.Store, services []string, from, to time.
 	}
 	return d, nil
 }
+
+// Scanners is the number of distinct source addresses.
+func (d *Data) Scanners() int { return len(d.ips()) }
 
 // ips returns the distinct source addresses.
 func (d *Data) ips() map[netip.Addr]bool {

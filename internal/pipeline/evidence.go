@@ -197,7 +197,7 @@ func trainModels(ctx context.Context, train *Data, classes *Classes, opts Option
 	models := map[string]*ServiceModel{}
 	for _, svc := range Services {
 		if !hasKnownLabel(train.Orgs[svc], classes) {
-			opts.log().Info("no labelled training probes, service left out", "service", svc)
+			opts.Log().Info("no labelled training probes, service left out", "service", svc)
 			continue
 		}
 		t0 := time.Now()
@@ -261,7 +261,7 @@ func fitCombiner(ctx context.Context, train *Data, classes *Classes, nets Networ
 		cmb.Theta = opts.Theta
 	}
 	timing["combiner"] += time.Since(t0).Seconds()
-	opts.log().Info("evidence combiner fitted", "validation_from", valCut.Format(time.RFC3339), "validation_ips", len(ex),
+	opts.Log().Info("evidence combiner fitted", "validation_from", valCut.Format(time.RFC3339), "validation_ips", len(ex),
 		"theta", cmb.Theta, "weights", fmt.Sprint(cmb.W), "unknown_weights", fmt.Sprint(cmb.V))
 	return cmb, nil
 }
@@ -307,7 +307,7 @@ func trainFullEvidence(ctx context.Context, data *Data, cut time.Time, classes *
 	if res.Report, err = Evaluate("full", res.Test, test, testPreds, classes, cmb.Theta); err != nil {
 		return nil, err
 	}
-	res.Report.Curve = operatingCurve(res.Test, classes, nil)
+	res.Report.Curve = OperatingCurve(res.Test, classes, nil)
 	for k, v := range timing {
 		res.Report.TimingSeconds[k] = v
 	}

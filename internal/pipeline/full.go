@@ -146,14 +146,16 @@ func (o Options) unknownShare() float64 {
 // discard drops records when no Logger is set.
 var discard = slog.New(slog.DiscardHandler)
 
-func (o Options) log() *slog.Logger {
+// Log is the run's logger: Logger, or one that drops every record.
+func (o Options) Log() *slog.Logger {
 	if o.Logger != nil {
 		return o.Logger
 	}
 	return discard
 }
 
-func (o Options) progress(task string, done, total int64, detail string) {
+// ReportProgress hands a step's progress to Progress, when one is set.
+func (o Options) ReportProgress(task string, done, total int64, detail string) {
 	if o.Progress != nil {
 		o.Progress(task, done, total, detail)
 	}
@@ -238,7 +240,7 @@ func TrainFull(ctx context.Context, data *Data, fullyDisclosed func(string) bool
 		return res, nil
 	}
 	first, _ := train.Span()
-	opts.log().Info("full mode", "training_probes", train.Count(), "test_probes", test.Count(),
+	opts.Log().Info("full mode", "training_probes", train.Count(), "test_probes", test.Count(),
 		"cut", cut.Format(time.RFC3339), "known_orgs", classes.Unknown)
 	res := &Result{Options: opts, Cut: cut, Classes: classes, Models: map[string]*ServiceModel{}}
 	timing := map[string]float64{}
@@ -247,7 +249,7 @@ func TrainFull(ctx context.Context, data *Data, fullyDisclosed func(string) bool
 	testPreds := map[string][]int{}
 	for _, svc := range Services {
 		if len(train.Probes[svc]) == 0 {
-			opts.log().Info("no training probes, service left out", "service", svc)
+			opts.Log().Info("no training probes, service left out", "service", svc)
 			continue
 		}
 		t0 := time.Now()
@@ -299,7 +301,7 @@ func TrainFull(ctx context.Context, data *Data, fullyDisclosed func(string) bool
 		return nil, fmt.Errorf("pipeline: ensemble: %w", err)
 	}
 	res.Ensemble = ens
-	opts.log().Info("ensemble fitted", "rows", len(rows), "theta", ens.Theta, "training_weighted_f1", round3(ens.ThetaF1))
+	opts.Log().Info("ensemble fitted", "rows", len(rows), "theta", ens.Theta, "training_weighted_f1", round3(ens.ThetaF1))
 	timing["ensemble"] = time.Since(t0).Seconds()
 
 	if test.Count() == 0 {
@@ -342,7 +344,7 @@ func buildServiceModel(svc string, train *Data, classes *Classes, opts Options, 
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: %s layout: %w", svc, err)
 	}
-	opts.log().Info("layout", "service", svc, "fields", strings.Join(fields, ","), "side", layout.Side, "pixels_used", layout.Used)
+	opts.Log().Info("layout", "service", svc, "fields", strings.Join(fields, ","), "side", layout.Side, "pixels_used", layout.Used)
 	return &ServiceModel{Service: svc, Fields: fields, Layout: layout}, nil
 }
 
@@ -403,7 +405,7 @@ func trainService(ctx context.Context, sm *ServiceModel, data *Data, classes *Cl
 		}
 		sm.Model = m
 	}
-	log := opts.log().With("service", sm.Service)
+	log := opts.Log().With("service", sm.Service)
 	log.Info("training", "backbone", opts.Backbone, "iterations", iters, "probes", len(data.Probes[sm.Service]),
 		"labelled", labeled, "distinct_rows", len(ds.Images))
 	start := time.Now()
@@ -413,7 +415,7 @@ func trainService(ctx context.Context, sm *ServiceModel, data *Data, classes *Cl
 		if first == 0 {
 			first = s.Iteration
 		}
-		opts.progress("train "+sm.Service, s.Iteration-first+1, int64(iters), fmt.Sprintf("loss %.3f, %.0f img/s", s.Loss, s.ImagesPerSec))
+		opts.ReportProgress("train "+sm.Service, s.Iteration-first+1, int64(iters), fmt.Sprintf("loss %.3f, %.0f img/s", s.Loss, s.ImagesPerSec))
 		if time.Since(last) > 10*time.Second || s.Iteration%500 == 0 {
 			last = time.Now()
 			log.Info("iteration", "iteration", s.Iteration, "loss", round3(s.Loss), "loss_s", round3(s.LossS), "loss_mb", round3(s.LossMB),

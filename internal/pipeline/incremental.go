@@ -51,7 +51,7 @@ func TrainIncremental(ctx context.Context, data *Data, fullyDisclosed func(strin
 	if classes.Unknown == 0 {
 		return nil, errors.New("pipeline: no labelled scanner of a known organisation before the test week")
 	}
-	opts.log().Info("incremental mode", "training_weeks", len(starts)-1, "test_week", testStart.Format("2006-01-02"), "known_orgs", classes.Unknown)
+	opts.Log().Info("incremental mode", "training_weeks", len(starts)-1, "test_week", testStart.Format("2006-01-02"), "known_orgs", classes.Unknown)
 	inc := NewIncremental(classes, opts, starts[0])
 	res := inc.Res
 	timing := map[string]float64{}
@@ -108,7 +108,7 @@ func TrainIncremental(ctx context.Context, data *Data, fullyDisclosed func(strin
 		return nil, err
 	}
 	if res.Combiner != nil {
-		res.Report.Curve = operatingCurve(res.Test, classes, nil)
+		res.Report.Curve = OperatingCurve(res.Test, classes, nil)
 		if s, ok := weekScore(res.Test, classes, testStart, theta); ok {
 			weekly = append(weekly, s)
 		}
@@ -195,7 +195,7 @@ func (inc *Incremental) TrainWeek(ctx context.Context, week *Data, ws time.Time,
 			res.Models[svc] = sm
 		} else if len(probes) > 0 {
 			if added := sm.Layout.Extend(probes); added > 0 {
-				opts.log().Info("layout extended", "service", svc, "week", ws.Format("2006-01-02"), "pixels_added", added, "pixels_used", sm.Layout.Used)
+				opts.Log().Info("layout extended", "service", svc, "week", ws.Format("2006-01-02"), "pixels_added", added, "pixels_used", sm.Layout.Used)
 			}
 		}
 		if hasKnownLabel(week.Orgs[svc], classes) {
@@ -240,7 +240,7 @@ func (inc *Incremental) TrainWeek(ctx context.Context, week *Data, ws time.Time,
 			examples := slices.Concat(inc.Examples...)
 			cmb, err := evidence.Fit(classes.Unknown, slices.Concat(append([][]evidence.Example{examples}, inc.AsNew...)...), evidence.FitConfig{})
 			if err != nil {
-				opts.log().Warn("evidence combiner not fitted yet", "week", ws.Format("2006-01-02"), "reason", err.Error())
+				opts.Log().Warn("evidence combiner not fitted yet", "week", ws.Format("2006-01-02"), "reason", err.Error())
 			} else {
 				cmb.Curve = cmb.OperatingCurve(examples)
 				cmb.Theta = evidence.ChooseTheta(cmb.Curve, opts.maxOverAttribution())
@@ -252,7 +252,7 @@ func (inc *Incremental) TrainWeek(ctx context.Context, week *Data, ws time.Time,
 		}
 	}
 	inc.Weeks = append(inc.Weeks, ws)
-	opts.log().Info("week trained", "week", ws.Format("2006-01-02"), "probes", week.Count(), "ensemble_rows", len(inc.Rows),
+	opts.Log().Info("week trained", "week", ws.Format("2006-01-02"), "probes", week.Count(), "ensemble_rows", len(inc.Rows),
 		"theta", ens.Theta, "seconds", round3(time.Since(t0).Seconds()))
 	return nil
 }

@@ -1,16 +1,20 @@
 package pipeline
 
 import (
-	"bytes"
 	"context"
-	"encoding/csv"
+	"net/netip"
 	"path/filepath"
 	"testing"
+	"time"
 
+	"github.com/scannergrouper/scannergrouper/internal/capture"
+	"github.com/scannergrouper/scannergrouper/internal/ingest"
+	"github.com/scannergrouper/scannergrouper/internal/label"
 	"github.com/scannergrouper/scannergrouper/internal/simulate"
+	"github.com/scannergrouper/scannergrouper/internal/store"
 )
 
-// tinyWorld generates the tiny simulated world once per test binary.
+// tinyWorld generates the tiny simulated world.
 func tinyWorld(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -24,67 +28,48 @@ func tinyWorld(t *testing.T) string {
 	return dir
 }
 
-// TestFullModeOnTinyWorld runs ingest → labels → training → identification
-// → report on the tiny world, within the CI budget.
-func TestFullModeOnTinyWorld(t *testing.T) {
-	world := tinyWorld(t)
-	opts := Default(1)
-	opts.Iterations = 300
-	cfg := EvalConfig{Pcaps: []string{filepath.Join(world, "pcap")}, Labels: filepath.Join(world, "labels.csv"),
-		Truth: filepath.Join(world, "truth.csv"), Mode: "full", Opts: opts}
-	res, err := RunEvaluation(context.Background(), cfg)
+// trainWorld ingests a simulated world, labels it with its labels.csv and
+// trains in full mode. The evaluation use case (internal/app) does the same
+// through the store's label database; these tests need the trained result
+// only, so they resolve the file directly (label.ResolveFile agrees with an
+// import into an empty store).
+func trainWorld(t *testing.T, world string, opts Options) *Result {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "world.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep := res.Report
-	if rep.Mode != "full" || len(rep.Classes) != len(res.Classes.Names) || res.Classes.Names[len(res.Classes.Names)-1] != "unknown" {
-		t.Fatalf("report classes %d, classes %v", len(rep.Classes), res.Classes.Names)
-	}
-	for _, svc := range Services {
-		if _, ok := rep.ProbeLevel[svc]; !ok {
-			t.Errorf("no probe-level score for %s", svc)
-		}
-	}
-	if rep.WeightedAvg.Support == 0 || rep.Truth == nil || rep.Unattributed == nil || rep.Unattributed.TestIPs == 0 {
-		t.Fatalf("report lacks scanner-level, truth or unattributed figures: %+v", rep)
-	}
-	for _, k := range []string{"ingest", "encode", "train", "identify", "total"} {
-		if _, ok := rep.TimingSeconds[k]; !ok {
-			t.Errorf("timing lacks %s", k)
-		}
-	}
-	// Fully disclosed orgs are never a known class.
-	for _, n := range res.Classes.Names {
-		if n == "censys" || n == "driftnet" {
-			t.Errorf("%s must be scored as unknown, not a class", n)
-		}
-	}
-	// --predictions covers every test IP, labelled or not.
-	var buf bytes.Buffer
-	if err := WritePredictions(&buf, res.Test); err != nil {
+	defer st.Close()
+	if _, err := ingest.Run(ctx, st, ingest.Capture, []string{filepath.Join(world, "pcap")}, capture.Options{}, nil); err != nil {
 		t.Fatal(err)
 	}
-	recs, err := csv.NewReader(&buf).ReadAll()
-	if err != nil || len(recs) != 1+len(res.Test) || recs[0][0] != "ip" {
-		t.Fatalf("predictions: %d rows for %d IPs, %v", len(recs), len(res.Test), err)
-	}
-	labelled := 0
-	for _, a := range res.Test {
-		if a.Truth != "" {
-			labelled++
-		}
-	}
-	if labelled == len(res.Test) || labelled == 0 {
-		t.Fatalf("test IPs must mix labelled (%d) and unattributed (of %d)", labelled, len(res.Test))
-	}
-	// Same seed, same result.
-	again, err := RunEvaluation(context.Background(), cfg)
+	reg := label.DefaultRegistry()
+	resolver, _, err := label.ResolveFile(filepath.Join(world, "labels.csv"), reg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if again.Report.WeightedAvg != rep.WeightedAvg || again.Report.Theta != rep.Theta {
-		t.Fatalf("not deterministic: %+v vs %+v", again.Report.WeightedAvg, rep.WeightedAvg)
+	opts.Networks = func(at time.Time) []LabelledNetwork {
+		var out []LabelledNetwork
+		for p, org := range resolver.All(at) {
+			if !p.IsSingleIP() {
+				out = append(out, LabelledNetwork{Prefix: p, Org: org})
+			}
+		}
+		return out
 	}
+	data, err := Load(ctx, st, Services, time.Time{}, time.Time{}, func(a netip.Addr, at time.Time) string {
+		org, _ := resolver.Lookup(a, at)
+		return org
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := TrainFull(ctx, data, reg.FullyDisclosed, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
 }
 
 // TestCrossFitVotesAreOutOfSample: with CrossFit every training probe is
@@ -94,11 +79,7 @@ func TestCrossFitVotesAreOutOfSample(t *testing.T) {
 	opts := Default(1)
 	opts.Iterations, opts.CrossFit = 100, true
 	opts.Evidence = false // cross-fitting is a setting of the vote ensemble
-	res, err := RunEvaluation(context.Background(), EvalConfig{Pcaps: []string{filepath.Join(world, "pcap")},
-		Labels: filepath.Join(world, "labels.csv"), Mode: "full", Opts: opts})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := trainWorld(t, world, opts)
 	if _, ok := res.Report.TimingSeconds["crossfit"]; !ok || len(res.Test) == 0 {
 		t.Fatalf("cross-fitted run: timing %v, %d test IPs", res.Report.TimingSeconds, len(res.Test))
 	}
