@@ -186,14 +186,9 @@ func trainIncremental(cmd *cobra.Command, data *pipeline.Data, fullyDisclosed fu
 		return nil, fmt.Errorf("no labelled scanner of a known organisation in the period")
 	}
 	inc := pipeline.NewIncremental(classes, opts, starts[0])
-	for _, ws := range starts {
-		week := data.Slice(ws, ws.Add(7*24*time.Hour))
-		if week.Count() == 0 {
-			continue
-		}
-		if err := inc.TrainWeek(cmd.Context(), week, ws, pipeline.WeekIterations); err != nil {
-			return nil, err
-		}
+	// No report to fill: the weekly scores are not computed.
+	if _, _, err := inc.TrainWeeks(cmd.Context(), data, starts, pipeline.WeekIterations, false); err != nil {
+		return nil, err
 	}
 	return inc.Save(modelsDir(models))
 }

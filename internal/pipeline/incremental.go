@@ -54,34 +54,9 @@ func TrainIncremental(ctx context.Context, data *Data, fullyDisclosed func(strin
 	opts.Log().Info("incremental mode", "training_weeks", len(starts)-1, "test_week", testStart.Format("2006-01-02"), "known_orgs", classes.Unknown)
 	inc := NewIncremental(classes, opts, starts[0])
 	res := inc.Res
-	timing := map[string]float64{}
-	var weekly []eval.WeekScore
-	for _, ws := range starts[:len(starts)-1] {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		week := data.Slice(ws, ws.Add(7*24*time.Hour))
-		if week.Count() == 0 {
-			continue
-		}
-		// Out-of-sample score of this week with what was learnt before it.
-		if opts.Evidence {
-			// scored by TrainWeek, below
-		} else if res.Ensemble != nil {
-			if s, ok, err := scoreWeek(week, res, classes, res.Ensemble, ws); err != nil {
-				return nil, err
-			} else if ok {
-				weekly = append(weekly, s)
-			}
-		}
-		t0 := time.Now()
-		if err := inc.TrainWeek(ctx, week, ws, weekIters); err != nil {
-			return nil, err
-		}
-		timing["week_"+ws.Format("2006-01-02")] = time.Since(t0).Seconds()
-		if inc.lastScoreOK {
-			weekly = append(weekly, inc.lastScore)
-		}
+	weekly, timing, err := inc.TrainWeeks(ctx, data, starts[:len(starts)-1], weekIters, true)
+	if err != nil {
+		return nil, err
 	}
 	ens := res.Ensemble
 	if ens == nil {
@@ -120,6 +95,49 @@ func TrainIncremental(ctx context.Context, data *Data, fullyDisclosed func(strin
 		res.Report.TimingSeconds[k] = v
 	}
 	return res, nil
+}
+
+// TrainWeeks trains on the weeks of data that start at starts, in order,
+// skipping weeks without probes. It is the one loop over weeks: evaluate's
+// incremental mode (TrainIncremental) and `train --mode incremental` both
+// run it, so the two cannot drift apart. With score, each week is first
+// scored with what was learnt before it (the weekly F1 curve); the evidence
+// combiner's score comes from TrainWeek either way, the vote ensemble's
+// costs a prediction of the week, which a training run without a report
+// skips. It returns the scores and each week's training seconds
+// ("week_YYYY-MM-DD").
+func (inc *Incremental) TrainWeeks(ctx context.Context, data *Data, starts []time.Time, weekIters int, score bool) ([]eval.WeekScore, map[string]float64, error) {
+	res, classes := inc.Res, inc.Res.Classes
+	timing := map[string]float64{}
+	var weekly []eval.WeekScore
+	for _, ws := range starts {
+		if err := ctx.Err(); err != nil {
+			return nil, nil, err
+		}
+		week := data.Slice(ws, ws.Add(7*24*time.Hour))
+		if week.Count() == 0 {
+			continue
+		}
+		// Out-of-sample score of this week with what was learnt before it.
+		if res.Options.Evidence {
+			// scored by TrainWeek, below
+		} else if score && res.Ensemble != nil {
+			if s, ok, err := scoreWeek(week, res, classes, res.Ensemble, ws); err != nil {
+				return nil, nil, err
+			} else if ok {
+				weekly = append(weekly, s)
+			}
+		}
+		t0 := time.Now()
+		if err := inc.TrainWeek(ctx, week, ws, weekIters); err != nil {
+			return nil, nil, err
+		}
+		timing["week_"+ws.Format("2006-01-02")] = time.Since(t0).Seconds()
+		if score && inc.lastScoreOK {
+			weekly = append(weekly, inc.lastScore)
+		}
+	}
+	return weekly, timing, nil
 }
 
 // Incremental is what the weekly updates carry from week to week: the
