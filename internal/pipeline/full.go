@@ -245,23 +245,18 @@ func TrainFull(ctx context.Context, data *Data, fullyDisclosed func(string) bool
 	res := &Result{Options: opts, Cut: cut, Classes: classes, Models: map[string]*ServiceModel{}}
 	timing := map[string]float64{}
 
+	models, err := trainModels(ctx, train, classes, opts, timing)
+	if err != nil {
+		return nil, err
+	}
 	trainPreds := map[string][]int{}
 	testPreds := map[string][]int{}
 	for _, svc := range Services {
-		if len(train.Probes[svc]) == 0 {
-			opts.Log().Info("no training probes, service left out", "service", svc)
+		sm := models[svc]
+		if sm == nil {
 			continue
 		}
 		t0 := time.Now()
-		sm, err := buildServiceModel(svc, train, classes, opts, feature.ModeFull)
-		if err != nil {
-			return nil, err
-		}
-		timing["encode"] += time.Since(t0).Seconds()
-		t0 = time.Now()
-		if err := trainService(ctx, sm, train, classes, opts, opts.Iterations); err != nil {
-			return nil, err
-		}
 		sm.Background = newBackground(opts)
 		sm.Background.Add(sm, train.Probes[svc], train.Orgs[svc], classes)
 		timing["train"] += time.Since(t0).Seconds()
