@@ -24,8 +24,11 @@ func CurvePNG(curve []CurvePoint, theta float64, title string) ([]byte, error) {
 	p.Title.Text = title
 	p.X.Label.Text = "decision threshold θ (probability an org needs)"
 	p.Y.Label.Text = "share"
-	p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = 0, 1, 0, 1
+	p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = 0, 1, 0, 1.02
+	// The legend sits left, above the low over-attribution lines and
+	// below the high F1 ones.
 	p.Legend.Top, p.Legend.Left = false, true
+	p.Legend.XOffs, p.Legend.YOffs = vg.Centimeter, 2.5*vg.Centimeter
 	p.Add(plotter.NewGrid())
 	series := []struct {
 		name  string

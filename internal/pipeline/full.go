@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"net/netip"
 	"sort"
 	"strings"
 	"time"
@@ -307,6 +308,13 @@ func TrainFull(ctx context.Context, data *Data, fullyDisclosed func(string) bool
 	res.Test, err = Identify(test, testPreds, classes, ens)
 	if err != nil {
 		return nil, err
+	}
+	seen := train.ips()
+	for i := range res.Test {
+		if a, err := netip.ParseAddr(res.Test[i].IP); err == nil {
+			res.Test[i].NewIP = !seen[a]
+		}
+		res.Test[i].Best = -1 // the vote ensemble has no operating curve
 	}
 	timing["identify"] += time.Since(t0).Seconds()
 	if res.Report, err = Evaluate("full", res.Test, test, testPreds, classes, ens.Theta); err != nil {
