@@ -5,10 +5,12 @@ import (
 	"math"
 	"net/netip"
 	"slices"
+
+	"github.com/scannergrouper/scannergrouper/internal/feature"
 )
 
-// Digest identifies an encoded payload (the SHA-256 of its image).
-type Digest = [32]byte
+// Digest identifies an encoded payload: its image's feature.ImageKey.
+type Digest = feature.ImageKey
 
 // Payloads counts, per service and encoded payload, the distinct scanner
 // IPs of each class that sent it. It is the memory of who sends what:

@@ -1,10 +1,11 @@
 package evidence
 
 import (
-	"encoding/hex"
 	"fmt"
 	"net/netip"
 	"sort"
+
+	"github.com/scannergrouper/scannergrouper/internal/feature"
 )
 
 // Saved is the serialisable form of what evidence is measured against:
@@ -26,7 +27,7 @@ func Save(mem *Memory, pay *Payloads) *Saved {
 	for svc, m := range pay.senders {
 		out := make(map[string]map[int]int, len(m))
 		for d, c := range m {
-			out[hex.EncodeToString(d[:])] = c
+			out[d.String()] = c
 		}
 		s.Payloads[svc] = out
 	}
@@ -63,12 +64,10 @@ func (s *Saved) Load() (*Memory, *Payloads, error) {
 		pay.senders[svc] = make(map[Digest]map[int]int, len(m))
 		pay.seen[svc] = map[Digest]map[netip.Addr]bool{}
 		for h, c := range m {
-			raw, err := hex.DecodeString(h)
-			if err != nil || len(raw) != len(Digest{}) {
+			d, ok := feature.ParseImageKey(h)
+			if !ok {
 				return nil, nil, fmt.Errorf("saved evidence: %s payload digest %q is not a SHA-256", svc, h)
 			}
-			var d Digest
-			copy(d[:], raw)
 			pay.senders[svc][d] = c
 			pay.seen[svc][d] = map[netip.Addr]bool{}
 		}

@@ -13,15 +13,19 @@ import (
 	"github.com/scannergrouper/scannergrouper/internal/nn"
 )
 
-// imageKey identifies image contents by two independent 64-bit hashes: 128
-// bits make a collision among even billions of distinct images vanishingly
-// unlikely, and the map does not keep a copy of every image.
-type imageKey [2]uint64
+// cacheKey is the in-memory key of an image's cached prediction (and of
+// its content id while training): two independent per-process 64-bit
+// hashes of its bytes. 128 bits make a collision among even billions of
+// distinct images vanishingly unlikely, and the map does not keep a copy of
+// every image. It is a cache key only, faster than the image's identity
+// (feature.ImageKey, the SHA-256 that the rest of the project and saved
+// models use), and never leaves the process.
+type cacheKey [2]uint64
 
-var keySeeds = [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}
+var cacheSeeds = [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}
 
-func keyOf(img []uint8) imageKey {
-	return imageKey{maphash.Bytes(keySeeds[0], img), maphash.Bytes(keySeeds[1], img)}
+func cacheKeyOf(img []uint8) cacheKey {
+	return cacheKey{maphash.Bytes(cacheSeeds[0], img), maphash.Bytes(cacheSeeds[1], img)}
 }
 
 // Unlabeled marks a Dataset row without a known class.
@@ -119,7 +123,7 @@ type Model struct {
 	iter                int64
 
 	mu    sync.Mutex
-	cache map[imageKey]*Prediction
+	cache map[cacheKey]*Prediction
 }
 
 // NewModel initialises a model from cfg.Seed for h×w images.
@@ -303,10 +307,10 @@ func (m *Model) Train(ctx context.Context, ds Dataset, iters int, progress func(
 	content := make([]int, len(ds.Images))
 	// Content ids are assigned in row order, so they do not depend on the
 	// (per-process) hash seeds.
-	ids := make(map[imageKey]int)
+	ids := make(map[cacheKey]int)
 	var labeled, all []int
 	for i, img := range ds.Images {
-		key := keyOf(img)
+		key := cacheKeyOf(img)
 		id, ok := ids[key]
 		if !ok {
 			id = len(ids)
@@ -385,14 +389,14 @@ func (m *Model) Predict(images [][]uint8) ([]Prediction, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.cache == nil {
-		m.cache = make(map[imageKey]*Prediction)
+		m.cache = make(map[cacheKey]*Prediction)
 	}
-	keys := make([]imageKey, len(images))
+	keys := make([]cacheKey, len(images))
 	var todo [][]uint8
-	var todoKeys []imageKey
-	pending := make(map[imageKey]bool)
+	var todoKeys []cacheKey
+	pending := make(map[cacheKey]bool)
 	for i, img := range images {
-		keys[i] = keyOf(img)
+		keys[i] = cacheKeyOf(img)
 		if _, ok := m.cache[keys[i]]; !ok && !pending[keys[i]] {
 			pending[keys[i]] = true
 			todo = append(todo, img)

@@ -1,11 +1,10 @@
 package pipeline
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"net/netip"
 	"sort"
 
+	"github.com/scannergrouper/scannergrouper/internal/feature"
 	"github.com/scannergrouper/scannergrouper/internal/probe"
 )
 
@@ -34,21 +33,21 @@ type Background struct {
 	// its encoding are labelled c.
 	MinPurity float64
 	// counts per image digest: unlabelled and labelled occurrences.
-	unlabelled map[[32]byte]int
-	labelled   map[[32]byte]int
+	unlabelled map[feature.ImageKey]int
+	labelled   map[feature.ImageKey]int
 	// senders per image digest: distinct source IPs per training label
 	// (-1: not labelled), summed over Add calls (IP-weeks in incremental
 	// mode).
-	senders map[[32]byte]map[int]int
+	senders map[feature.ImageKey]map[int]int
 	// owners is the frozen form of senders in a loaded full-mode model:
 	// the images a class owns, with that class.
-	owners map[[32]byte]int
+	owners map[feature.ImageKey]int
 }
 
 // NewBackground returns an empty set; minCount ≤ 0 disables it.
 func NewBackground(minCount int) *Background {
-	return &Background{MinCount: minCount, unlabelled: map[[32]byte]int{}, labelled: map[[32]byte]int{},
-		senders: map[[32]byte]map[int]int{}}
+	return &Background{MinCount: minCount, unlabelled: map[feature.ImageKey]int{}, labelled: map[feature.ImageKey]int{},
+		senders: map[feature.ImageKey]map[int]int{}}
 }
 
 // withPurity sets MinPurity and returns b.
@@ -59,21 +58,20 @@ func (b *Background) withPurity(p float64) *Background {
 
 func (b *Background) enabled() bool { return b != nil && (b.MinCount > 0 || b.MinPurity > 0) }
 
-// Add counts the training probes of one service (incremental mode calls it
-// every week; counts accumulate).
-func (b *Background) Add(sm *ServiceModel, probes []probe.Probe, orgs []string, classes *Classes) {
+// Add counts the training probes of one service, images[i] being the
+// encoding of probes[i] (incremental mode calls it every week; counts
+// accumulate).
+func (b *Background) Add(images [][]uint8, probes []probe.Probe, orgs []string, classes *Classes) {
 	if !b.enabled() {
 		return
 	}
 	type sender struct {
-		digest [32]byte
+		digest feature.ImageKey
 		ip     netip.Addr
 	}
 	seen := map[sender]bool{}
-	buf := make([]uint8, sm.Layout.Pixels())
 	for i, p := range probes {
-		sm.Layout.Encode(p, buf)
-		d := sha256.Sum256(buf)
+		d := feature.KeyOf(images[i])
 		y := classes.TrainLabel(orgs[i])
 		if y >= 0 {
 			b.labelled[d]++
@@ -92,10 +90,10 @@ func (b *Background) Add(sm *ServiceModel, probes []probe.Probe, orgs []string, 
 
 // Contains reports whether an encoded image is background.
 func (b *Background) Contains(img []uint8) bool {
-	return b.containsDigest(sha256.Sum256(img))
+	return b.containsDigest(feature.KeyOf(img))
 }
 
-func (b *Background) containsDigest(d [32]byte) bool {
+func (b *Background) containsDigest(d feature.ImageKey) bool {
 	if b == nil || b.MinCount <= 0 {
 		return false
 	}
@@ -104,7 +102,7 @@ func (b *Background) containsDigest(d [32]byte) bool {
 
 // owner returns the class that owns an image (more than MinPurity of its
 // distinct training senders), -1 when none does or training never saw it.
-func (b *Background) owner(d [32]byte) int {
+func (b *Background) owner(d feature.ImageKey) int {
 	if c, ok := b.owners[d]; ok {
 		return c
 	}
@@ -136,7 +134,7 @@ func (b *Background) vote(img []uint8, class int, classes *Classes) int {
 	if !b.enabled() {
 		return class
 	}
-	d := sha256.Sum256(img)
+	d := feature.KeyOf(img)
 	if b.containsDigest(d) {
 		class = classes.Unknown
 	}
@@ -168,7 +166,7 @@ func (b *Background) digests() []string {
 	var out []string
 	for d, c := range b.unlabelled {
 		if c >= b.MinCount && b.labelled[d] == 0 {
-			out = append(out, hex.EncodeToString(d[:]))
+			out = append(out, d.String())
 		}
 	}
 	sort.Strings(out)
@@ -180,7 +178,7 @@ func (b *Background) digests() []string {
 func backgroundFrom(minCount int, digests []string) *Background {
 	b := NewBackground(minCount)
 	for _, s := range digests {
-		if d, ok := parseDigest(s); ok {
+		if d, ok := feature.ParseImageKey(s); ok {
 			b.unlabelled[d] = minCount
 		}
 	}
@@ -192,11 +190,11 @@ func backgroundFrom(minCount int, digests []string) *Background {
 func (b *Background) counts() map[string][2]int {
 	out := make(map[string][2]int, len(b.unlabelled))
 	for d, u := range b.unlabelled {
-		out[hex.EncodeToString(d[:])] = [2]int{u, b.labelled[d]}
+		out[d.String()] = [2]int{u, b.labelled[d]}
 	}
 	for d, l := range b.labelled {
 		if _, ok := b.unlabelled[d]; !ok {
-			out[hex.EncodeToString(d[:])] = [2]int{0, l}
+			out[d.String()] = [2]int{0, l}
 		}
 	}
 	return out
@@ -205,7 +203,7 @@ func (b *Background) counts() map[string][2]int {
 func backgroundFromCounts(minCount int, counts map[string][2]int) *Background {
 	b := NewBackground(minCount)
 	for s, c := range counts {
-		if d, ok := parseDigest(s); ok {
+		if d, ok := feature.ParseImageKey(s); ok {
 			if c[0] > 0 {
 				b.unlabelled[d] = c[0]
 			}
@@ -227,12 +225,12 @@ func (b *Background) ownerTable() map[string]int {
 	out := map[string]int{}
 	for d := range b.senders {
 		if c := b.owner(d); c >= 0 {
-			out[hex.EncodeToString(d[:])] = c
+			out[d.String()] = c
 		}
 	}
 	for d, c := range b.owners {
 		if c >= 0 {
-			out[hex.EncodeToString(d[:])] = c
+			out[d.String()] = c
 		}
 	}
 	return out
@@ -246,16 +244,16 @@ func (b *Background) senderCounts() map[string]map[int]int {
 	}
 	out := make(map[string]map[int]int, len(b.senders))
 	for d, s := range b.senders {
-		out[hex.EncodeToString(d[:])] = s
+		out[d.String()] = s
 	}
 	return out
 }
 
 // withOwners restores a saved owner table (frozen: Add does not change it).
 func (b *Background) withOwners(table map[string]int) *Background {
-	b.owners = make(map[[32]byte]int, len(table))
+	b.owners = make(map[feature.ImageKey]int, len(table))
 	for s, c := range table {
-		if d, ok := parseDigest(s); ok {
+		if d, ok := feature.ParseImageKey(s); ok {
 			b.owners[d] = c
 		}
 	}
@@ -265,19 +263,9 @@ func (b *Background) withOwners(table map[string]int) *Background {
 // withSenders restores saved distinct-sender counts.
 func (b *Background) withSenders(counts map[string]map[int]int) *Background {
 	for s, c := range counts {
-		if d, ok := parseDigest(s); ok {
+		if d, ok := feature.ParseImageKey(s); ok {
 			b.senders[d] = c
 		}
 	}
 	return b
-}
-
-func parseDigest(s string) ([32]byte, bool) {
-	var d [32]byte
-	raw, err := hex.DecodeString(s)
-	if err != nil || len(raw) != 32 {
-		return d, false
-	}
-	copy(d[:], raw)
-	return d, true
 }

@@ -37,7 +37,7 @@ func TestBackgroundOnlyNeverLabelledImages(t *testing.T) {
 	classes := newClasses([]string{"shadowserver"}, func(o string) bool { return o == "censys" })
 	sm := &ServiceModel{Service: "http", Layout: layout}
 	bg := NewBackground(10)
-	bg.Add(sm, probes, orgs, classes)
+	bg.Add(sm.Layout.EncodeAll(probes), probes, orgs, classes)
 	img := func(ua string) []uint8 {
 		buf := make([]uint8, layout.Pixels())
 		layout.Encode(httpProbe(ua), buf)
@@ -94,7 +94,7 @@ func TestPurityMakesSharedPayloadsWeakVotes(t *testing.T) {
 	ss, sto, unknown := 0, 1, classes.Unknown
 	sm := &ServiceModel{Service: "http", Layout: layout}
 	bg := NewBackground(10).withPurity(0.5)
-	bg.Add(sm, probes, orgs, classes)
+	bg.Add(sm.Layout.EncodeAll(probes), probes, orgs, classes)
 	img := func(ua string) []uint8 {
 		buf := make([]uint8, layout.Pixels())
 		layout.Encode(httpProbe(ua), buf)
@@ -129,7 +129,7 @@ func TestPurityMakesSharedPayloadsWeakVotes(t *testing.T) {
 	}
 	// Without purity the votes are the paper's: classes, background → unknown.
 	plain := NewBackground(10)
-	plain.Add(sm, probes, orgs, classes)
+	plain.Add(sm.Layout.EncodeAll(probes), probes, orgs, classes)
 	if got := plain.vote(img("Mozilla/5.0 zgrab/0.x"), ss, classes); got != ss {
 		t.Errorf("purity off: zgrab2 votes %d, want %d", got, ss)
 	}

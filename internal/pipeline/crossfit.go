@@ -55,12 +55,13 @@ func crossFitPredictions(ctx context.Context, train *Data, classes *Classes, opt
 			if err != nil {
 				return nil, err
 			}
-			if err := trainService(ctx, sm, in, classes, opts, opts.Iterations); err != nil {
+			inImages := sm.Layout.EncodeAll(in.Probes[svc])
+			if err := trainService(ctx, sm, inImages, in.Orgs[svc], classes, opts, opts.Iterations); err != nil {
 				return nil, err
 			}
 			sm.Background = newBackground(opts)
-			sm.Background.Add(sm, in.Probes[svc], in.Orgs[svc], classes)
-			p, err := predictVotes(sm, held, classes)
+			sm.Background.Add(inImages, in.Probes[svc], in.Orgs[svc], classes)
+			p, err := predictVotes(sm, sm.Layout.EncodeAll(held), classes)
 			if err != nil {
 				return nil, err
 			}

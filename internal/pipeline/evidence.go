@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -63,7 +62,7 @@ func (s *evidenceState) learn(data *Data, images map[string][][]uint8, classes *
 			c := evidenceClass(classes, data.Orgs[svc][i])
 			s.mem.Add(p.SrcIP, c)
 			if imgs := images[svc]; imgs != nil {
-				s.pay.Add(svc, sha256.Sum256(imgs[i]), p.SrcIP, c)
+				s.pay.Add(svc, feature.KeyOf(imgs[i]), p.SrcIP, c)
 			}
 		}
 	}
@@ -139,7 +138,7 @@ func gather(models map[string]*ServiceModel, state *evidenceState, data *Data, i
 				a.services = append(a.services, svc)
 			}
 			if probs != nil {
-				a.probes = append(a.probes, evidence.Probe{Service: svc, Digest: sha256.Sum256(images[svc][i]), Probs: probs[i]})
+				a.probes = append(a.probes, evidence.Probe{Service: svc, Digest: feature.KeyOf(images[svc][i]), Probs: probs[i]})
 			}
 		}
 	}
@@ -192,9 +191,10 @@ func (e *ipEvidence) attributions(cmb *evidence.Combiner, classes *Classes) []At
 }
 
 // trainModels selects fields, lays out and trains one classifier per
-// service on train.
-func trainModels(ctx context.Context, train *Data, classes *Classes, opts Options, timing map[string]float64) (map[string]*ServiceModel, error) {
-	models := map[string]*ServiceModel{}
+// service on train. images are train's encodings per service with a model
+// (as encodeData gives them), for the caller to reuse.
+func trainModels(ctx context.Context, train *Data, classes *Classes, opts Options, timing map[string]float64) (models map[string]*ServiceModel, images map[string][][]uint8, err error) {
+	models, images = map[string]*ServiceModel{}, map[string][][]uint8{}
 	for _, svc := range Services {
 		if !hasKnownLabel(train.Orgs[svc], classes) {
 			opts.Log().Info("no labelled training probes, service left out", "service", svc)
@@ -203,17 +203,18 @@ func trainModels(ctx context.Context, train *Data, classes *Classes, opts Option
 		t0 := time.Now()
 		sm, err := buildServiceModel(svc, train, classes, opts, feature.ModeFull)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
+		images[svc] = sm.Layout.EncodeAll(train.Probes[svc])
 		timing["encode"] += time.Since(t0).Seconds()
 		t0 = time.Now()
-		if err := trainService(ctx, sm, train, classes, opts, opts.Iterations); err != nil {
-			return nil, err
+		if err := trainService(ctx, sm, images[svc], train.Orgs[svc], classes, opts, opts.Iterations); err != nil {
+			return nil, nil, err
 		}
 		timing["train"] += time.Since(t0).Seconds()
 		models[svc] = sm
 	}
-	return models, nil
+	return models, images, nil
 }
 
 // validationShare is the share of the training period (by time) whose
@@ -238,14 +239,14 @@ func fitCombiner(ctx context.Context, train *Data, classes *Classes, nets Networ
 	// The validation models know the classes of the whole training part
 	// (an org first labelled in the validation slice has no evidence yet
 	// and is counted as an error, as in the test).
-	models, err := trainModels(ctx, early, classes, opts, timing)
+	models, earlyImages, err := trainModels(ctx, early, classes, opts, timing)
 	if err != nil {
 		return nil, err
 	}
 	t0 := time.Now()
 	state := newEvidenceState(classes)
 	state.addNetworks(classes, nets, valCut)
-	state.learn(early, encodeData(models, early), classes)
+	state.learn(early, earlyImages, classes)
 	ev, err := gatherForFit(models, state, val, encodeData(models, val))
 	if err != nil {
 		return nil, err
@@ -279,13 +280,14 @@ func trainFullEvidence(ctx context.Context, data *Data, cut time.Time, classes *
 		return nil, err
 	}
 	res.Combiner = cmb
-	if res.Models, err = trainModels(ctx, train, classes, opts, timing); err != nil {
+	var trainImages map[string][][]uint8
+	if res.Models, trainImages, err = trainModels(ctx, train, classes, opts, timing); err != nil {
 		return nil, err
 	}
 	t0 := time.Now()
 	state := newEvidenceState(classes)
 	state.addNetworks(classes, nets, cut)
-	state.learn(train, encodeData(res.Models, train), classes)
+	state.learn(train, trainImages, classes)
 	res.state = state
 	timing["identify"] += time.Since(t0).Seconds()
 	if test.Count() == 0 {
@@ -350,7 +352,7 @@ func probePredictions(models map[string]*ServiceModel, state *evidenceState, ima
 		out[svc] = make([]int, len(preds))
 		for i, p := range preds {
 			out[svc][i] = p.Class
-			senders := state.pay.Senders(svc, sha256.Sum256(imgs[i]))
+			senders := state.pay.Senders(svc, feature.KeyOf(imgs[i]))
 			if senders == nil {
 				continue
 			}

@@ -246,7 +246,7 @@ func TrainFull(ctx context.Context, data *Data, fullyDisclosed func(string) bool
 	res := &Result{Options: opts, Cut: cut, Classes: classes, Models: map[string]*ServiceModel{}}
 	timing := map[string]float64{}
 
-	models, err := trainModels(ctx, train, classes, opts, timing)
+	models, trainImages, err := trainModels(ctx, train, classes, opts, timing)
 	if err != nil {
 		return nil, err
 	}
@@ -259,13 +259,13 @@ func TrainFull(ctx context.Context, data *Data, fullyDisclosed func(string) bool
 		}
 		t0 := time.Now()
 		sm.Background = newBackground(opts)
-		sm.Background.Add(sm, train.Probes[svc], train.Orgs[svc], classes)
+		sm.Background.Add(trainImages[svc], train.Probes[svc], train.Orgs[svc], classes)
 		timing["train"] += time.Since(t0).Seconds()
 		t0 = time.Now()
-		if trainPreds[svc], err = predictVotes(sm, train.Probes[svc], classes); err != nil {
+		if trainPreds[svc], err = predictVotes(sm, trainImages[svc], classes); err != nil {
 			return nil, err
 		}
-		if testPreds[svc], err = predictVotes(sm, test.Probes[svc], classes); err != nil {
+		if testPreds[svc], err = predictVotes(sm, encodeProbes(sm, test.Probes[svc]), classes); err != nil {
 			return nil, err
 		}
 		timing["identify"] += time.Since(t0).Seconds()
@@ -351,23 +351,26 @@ func buildServiceModel(svc string, train *Data, classes *Classes, opts Options, 
 	return &ServiceModel{Service: svc, Fields: fields, Layout: layout}, nil
 }
 
-// datasetOf encodes probes and merges identical (image, label) rows with
-// their multiplicity: scanner payloads repeat heavily, and sampling the
-// expanded set is exactly sampling the probes.
-func datasetOf(layout *feature.Layout, probes []probe.Probe, orgs []string, classes *Classes) openset.Dataset {
+// datasetOf merges identical (image, label) rows of a service's encoded
+// training probes with their multiplicity: scanner payloads repeat
+// heavily, and sampling the expanded set is exactly sampling the probes.
+// The dataset shares memory with images.
+func datasetOf(layout *feature.Layout, images [][]uint8, orgs []string, classes *Classes) openset.Dataset {
 	ds := openset.Dataset{H: layout.Side, W: layout.Side}
-	index := map[string]int{}
-	buf := make([]uint8, layout.Pixels())
-	for i, p := range probes {
-		layout.Encode(p, buf)
+	type row struct {
+		image feature.ImageKey
+		label int
+	}
+	index := map[row]int{}
+	for i, img := range images {
 		y := classes.TrainLabel(orgs[i])
-		key := string(buf) + string(rune(y+2)) // y ≥ -1: a positive rune per label
+		key := row{feature.KeyOf(img), y}
 		if j, ok := index[key]; ok {
 			ds.Counts[j]++
 			continue
 		}
 		index[key] = len(ds.Images)
-		ds.Images = append(ds.Images, append([]uint8(nil), buf...))
+		ds.Images = append(ds.Images, img)
 		ds.Labels = append(ds.Labels, y)
 		ds.Counts = append(ds.Counts, 1)
 	}
@@ -389,9 +392,9 @@ func openSetConfig(opts Options, k int, incremental bool) openset.Config {
 }
 
 // trainService trains (or, when sm.Model exists, continues training) a
-// service's classifier on data's probes.
-func trainService(ctx context.Context, sm *ServiceModel, data *Data, classes *Classes, opts Options, iters int) error {
-	ds := datasetOf(sm.Layout, data.Probes[sm.Service], data.Orgs[sm.Service], classes)
+// service's classifier on its probes' encodings images, labelled by orgs.
+func trainService(ctx context.Context, sm *ServiceModel, images [][]uint8, orgs []string, classes *Classes, opts Options, iters int) error {
+	ds := datasetOf(sm.Layout, images, orgs, classes)
 	labeled := 0
 	for i, y := range ds.Labels {
 		if y >= 0 {
@@ -409,7 +412,7 @@ func trainService(ctx context.Context, sm *ServiceModel, data *Data, classes *Cl
 		sm.Model = m
 	}
 	log := opts.Log().With("service", sm.Service)
-	log.Info("training", "backbone", opts.Backbone, "iterations", iters, "probes", len(data.Probes[sm.Service]),
+	log.Info("training", "backbone", opts.Backbone, "iterations", iters, "probes", len(images),
 		"labelled", labeled, "distinct_rows", len(ds.Images))
 	start := time.Now()
 	last := start
@@ -433,25 +436,36 @@ func trainService(ctx context.Context, sm *ServiceModel, data *Data, classes *Cl
 	return nil
 }
 
-// predictVotes returns the vote value of every probe: its open-set class,
-// made unknown or weak by the service's Background (Background.vote).
-func predictVotes(sm *ServiceModel, probes []probe.Probe, classes *Classes) ([]int, error) {
-	preds, err := predict(sm, probes)
-	if err != nil {
-		return nil, err
+// predictVotes returns the vote value of every probe from its encoding:
+// its open-set class, made unknown or weak by the service's Background
+// (Background.vote).
+func predictVotes(sm *ServiceModel, images [][]uint8, classes *Classes) ([]int, error) {
+	var preds []openset.Prediction
+	if len(images) > 0 {
+		var err error
+		if preds, err = sm.Model.Predict(images); err != nil {
+			return nil, err
+		}
 	}
 	out := make([]int, len(preds))
 	for i, p := range preds {
 		out[i] = p.Class
 	}
 	if sm.Background.enabled() {
-		buf := make([]uint8, sm.Layout.Pixels())
-		for i, p := range probes {
-			sm.Layout.Encode(p, buf)
-			out[i] = sm.Background.vote(buf, out[i], classes)
+		for i, img := range images {
+			out[i] = sm.Background.vote(img, out[i], classes)
 		}
 	}
 	return out, nil
+}
+
+// encodeProbes is a service's probes encoded with its layout (nil when
+// there are none).
+func encodeProbes(sm *ServiceModel, probes []probe.Probe) [][]uint8 {
+	if len(probes) == 0 {
+		return nil
+	}
+	return sm.Layout.EncodeAll(probes)
 }
 
 func newBackground(opts Options) *Background {

@@ -63,14 +63,15 @@ func TrainIncremental(ctx context.Context, data *Data, fullyDisclosed func(strin
 		return nil, errors.New("pipeline: no training week had labelled probes")
 	}
 	t0 := time.Now()
-	testPreds, err := predictAll(res, test)
+	testImages := encodeData(res.Models, test)
+	testPreds, err := predictAll(res, testImages)
 	if err != nil {
 		return nil, err
 	}
 	res.TestData = test
 	theta := ens.Theta
 	if res.Combiner != nil {
-		ev, err := gatherEvidence(res.Models, inc.state, test, encodeData(res.Models, test))
+		ev, err := gatherEvidence(res.Models, inc.state, test, testImages)
 		if err != nil {
 			return nil, err
 		}
@@ -87,7 +88,7 @@ func TrainIncremental(ctx context.Context, data *Data, fullyDisclosed func(strin
 		if s, ok := weekScore(res.Test, classes, testStart, theta); ok {
 			weekly = append(weekly, s)
 		}
-	} else if s, ok, err := scoreWeek(test, res, classes, ens, testStart); err == nil && ok {
+	} else if s, ok, err := scoreWeek(test, testImages, res, classes, ens, testStart); err == nil && ok {
 		weekly = append(weekly, s)
 	}
 	res.Report.Weekly = weekly
@@ -122,7 +123,7 @@ func (inc *Incremental) TrainWeeks(ctx context.Context, data *Data, starts []tim
 		if res.Options.Evidence {
 			// scored by TrainWeek, below
 		} else if score && res.Ensemble != nil {
-			if s, ok, err := scoreWeek(week, res, classes, res.Ensemble, ws); err != nil {
+			if s, ok, err := scoreWeek(week, encodeData(res.Models, week), res, classes, res.Ensemble, ws); err != nil {
 				return nil, nil, err
 			} else if ok {
 				weekly = append(weekly, s)
@@ -198,6 +199,9 @@ func (inc *Incremental) TrainWeek(ctx context.Context, week *Data, ws time.Time,
 		inc.Examples = lastWeeks(append(inc.Examples, ex))
 	}
 	preds := map[string][]int{}
+	// The week's encodings with the layouts as this week leaves them
+	// (extended above when new values appear).
+	images := map[string][][]uint8{}
 	for _, svc := range Services {
 		probes := week.Probes[svc]
 		sm := res.Models[svc]
@@ -216,17 +220,21 @@ func (inc *Incremental) TrainWeek(ctx context.Context, week *Data, ws time.Time,
 				opts.Log().Info("layout extended", "service", svc, "week", ws.Format("2006-01-02"), "pixels_added", added, "pixels_used", sm.Layout.Used)
 			}
 		}
+		imgs := encodeProbes(sm, probes)
+		if imgs != nil {
+			images[svc] = imgs
+		}
 		if hasKnownLabel(week.Orgs[svc], classes) {
-			if err := trainService(ctx, sm, week, classes, opts, weekIters); err != nil {
+			if err := trainService(ctx, sm, imgs, week.Orgs[svc], classes, opts, weekIters); err != nil {
 				return err
 			}
 		}
 		if sm.Background == nil {
 			sm.Background = newBackground(opts)
 		}
-		sm.Background.Add(sm, probes, week.Orgs[svc], classes)
+		sm.Background.Add(imgs, probes, week.Orgs[svc], classes)
 		var err error
-		if preds[svc], err = predictVotes(sm, probes, classes); err != nil {
+		if preds[svc], err = predictVotes(sm, imgs, classes); err != nil {
 			return err
 		}
 	}
@@ -252,7 +260,7 @@ func (inc *Incremental) TrainWeek(ctx context.Context, week *Data, ws time.Time,
 			inc.state = newEvidenceState(classes)
 		}
 		inc.state.addNetworks(classes, opts.Networks, ws)
-		inc.state.learn(week, encodeData(res.Models, week), classes)
+		inc.state.learn(week, images, classes)
 		res.state = inc.state
 		if len(inc.Examples) > 0 {
 			examples := slices.Concat(inc.Examples...)
@@ -318,15 +326,16 @@ func ensembleConfig(opts Options, classes *Classes, window ensemble.WindowConfig
 		FitUnknown: opts.PresumeUnknown, Unweighted: opts.PresumeUnknown, MultiHot: opts.MultiHot}
 }
 
-// predictAll predicts every service's probes of data with the current models.
-func predictAll(res *Result, data *Data) (map[string][]int, error) {
+// predictAll predicts every service's probes with the current models from
+// their encodings (encodeData).
+func predictAll(res *Result, images map[string][][]uint8) (map[string][]int, error) {
 	preds := map[string][]int{}
 	for _, svc := range Services {
 		sm := res.Models[svc]
 		if sm == nil {
 			continue
 		}
-		p, err := predictVotes(sm, data.Probes[svc], res.Classes)
+		p, err := predictVotes(sm, images[svc], res.Classes)
 		if err != nil {
 			return nil, err
 		}
@@ -336,9 +345,9 @@ func predictAll(res *Result, data *Data) (map[string][]int, error) {
 }
 
 // scoreWeek is the scanner-level weighted F1 of one week identified with
-// the current models.
-func scoreWeek(week *Data, res *Result, classes *Classes, ens *ensemble.Model, start time.Time) (eval.WeekScore, bool, error) {
-	preds, err := predictAll(res, week)
+// the current models; images are the week's encodings (encodeData).
+func scoreWeek(week *Data, images map[string][][]uint8, res *Result, classes *Classes, ens *ensemble.Model, start time.Time) (eval.WeekScore, bool, error) {
+	preds, err := predictAll(res, images)
 	if err != nil {
 		return eval.WeekScore{}, false, err
 	}

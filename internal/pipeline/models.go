@@ -224,7 +224,7 @@ func (m *Models) Identify(data *Data) ([]Attribution, error) {
 	}
 	preds := map[string][]int{}
 	for svc, sm := range m.Services {
-		p, err := predictVotes(sm, data.Probes[svc], m.Classes)
+		p, err := predictVotes(sm, encodeProbes(sm, data.Probes[svc]), m.Classes)
 		if err != nil {
 			return nil, err
 		}
