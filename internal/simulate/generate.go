@@ -245,10 +245,7 @@ func (p *planner) writeTruth(out io.Writer) error {
 		return err
 	}
 	for _, s := range p.sessions {
-		transport := "tcp"
-		if s.service == 2 {
-			transport = "udp"
-		}
+		transport := string(transports[s.service])
 		row := []string{
 			time.UnixMicro(s.probeTime).UTC().Format(TimeFormat),
 			s.scanner.ip.String(), strconv.Itoa(int(s.sport)),

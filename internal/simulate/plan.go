@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"slices"
 	"time"
+
+	"github.com/scannergrouper/scannergrouper/internal/probe"
 )
 
 const (
@@ -691,7 +693,7 @@ func (p *planner) drawShape(sess *session) {
 		sh.split = 5 + r.IntN(len(sess.payload)-10)
 		sh.splitGap = int64(r.ExpFloat64()*float64(ms)) + 20
 	}
-	sh.retransmit = sess.service != 2 && r.Float64() < 0.03
+	sh.retransmit = transports[sess.service] != probe.UDP && r.Float64() < 0.03
 	sh.rto = 200*ms + r.Int64N(100*ms)
 	sh.serverDelay = 100 + r.Int64N(3*ms)
 	sh.closeWithRST = r.Float64() < 0.3
@@ -699,7 +701,7 @@ func (p *planner) drawShape(sess *session) {
 	sh.ipID = uint16(r.Uint32())
 	sh.ttl = s.ttl
 	sh.window = []uint16{64240, 65535, 29200, 1024}[weightedIndex(r, []float64{60, 20, 15, 5})]
-	if sess.service == 2 {
+	if transports[sess.service] == probe.UDP {
 		sess.probeTime = sess.synTime
 	} else {
 		sess.probeTime = sess.synTime + sh.rtt + sh.clientDelay

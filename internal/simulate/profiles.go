@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	stls "github.com/scannergrouper/scannergrouper/internal/service/tls"
 	"github.com/scannergrouper/scannergrouper/internal/simulate/corpusfile"
 )
 
@@ -61,7 +62,7 @@ type tlsVariant struct {
 	// whatever the port (a ClientHello on port 80 is still TLS).
 	Ports []weightedPort `json:"ports"`
 
-	stacks []*tlsStack
+	stacks []*stls.Stack
 }
 
 type dnsVariant struct {
@@ -143,7 +144,7 @@ type realScanner struct {
 // catalog is everything the generator draws from, resolved and validated.
 type catalog struct {
 	httpPorts, tlsPorts, dnsPorts []weightedPort
-	stacks                        map[string]*tlsStack
+	stacks                        map[string]*stls.Stack
 	exploitURLs                   []string
 	tools                         []*toolProfile
 	orgs                          map[string]*orgProfile
@@ -163,7 +164,7 @@ func loadCatalog() (*catalog, error) {
 	}
 	c := &catalog{
 		httpPorts: pf.Ports.HTTP, tlsPorts: pf.Ports.TLS, dnsPorts: pf.Ports.DNS,
-		stacks: map[string]*tlsStack{}, exploitURLs: pf.Generic.ExploitURLs,
+		stacks: map[string]*stls.Stack{}, exploitURLs: pf.Generic.ExploitURLs,
 		orgs: pf.Orgs, bots: cf.BotUserAgents,
 	}
 	for _, cs := range cf.TLSStacks {
@@ -216,7 +217,7 @@ func loadCatalog() (*catalog, error) {
 					}
 				}
 			} else if st, ok := c.stacks[v.Stack]; ok {
-				v.stacks = []*tlsStack{st}
+				v.stacks = []*stls.Stack{st}
 			}
 			if len(v.stacks) == 0 {
 				return fmt.Errorf("%s tls %s: no stack %q%q", owner, v.Name, v.Stack, v.StackPrefix)
@@ -259,7 +260,7 @@ func loadCatalog() (*catalog, error) {
 	return c, nil
 }
 
-func sortedStackNames(m map[string]*tlsStack) []string {
+func sortedStackNames(m map[string]*stls.Stack) []string {
 	names := make([]string, 0, len(m))
 	for name := range m {
 		names = append(names, name)
@@ -369,7 +370,7 @@ func (v *dnsVariant) resolve(corpus map[string]corpusfile.DNSQuery) error {
 	if v.RandomLabel {
 		name = "ffffffff." + name
 	}
-	if _, err := v.query(0, name).Pack(); err != nil {
+	if _, _, err := v.question(name).Exchange(0); err != nil {
 		return fmt.Errorf("question %q does not pack: %w", name, err)
 	}
 	return checkWeight(v.Weight, v.Active)
@@ -385,8 +386,8 @@ func checkWeight(w float64, active []float64) error {
 	return nil
 }
 
-func resolveCorpusStack(cs corpusfile.TLSStack) (*tlsStack, error) {
-	st := &tlsStack{Name: cs.Name, SessionIDLen: cs.SessionIDLen, ALPN: cs.ALPN, CorpusJA3MD5: cs.CorpusJA3MD5}
+func resolveCorpusStack(cs corpusfile.TLSStack) (*stls.Stack, error) {
+	st := &stls.Stack{Name: cs.Name, SessionIDLen: cs.SessionIDLen, ALPN: cs.ALPN, CorpusJA3MD5: cs.CorpusJA3MD5}
 	var err error
 	if st.RecordVersion, err = hex16(cs.RecordVersion); err != nil {
 		return nil, err
@@ -430,12 +431,12 @@ func resolveCorpusStack(cs corpusfile.TLSStack) (*tlsStack, error) {
 // derive builds a stack from a base with some lists replaced. Removing the
 // versions, ALPN or groups also removes the extension that carried them, so a
 // derived hello stays consistent.
-func (d stackDef) derive(name string, known map[string]*tlsStack) (*tlsStack, error) {
+func (d stackDef) derive(name string, known map[string]*stls.Stack) (*stls.Stack, error) {
 	base, ok := known[d.Base]
 	if !ok {
 		return nil, fmt.Errorf("unknown base %q", d.Base)
 	}
-	st := base.clone()
+	st := base.Clone()
 	st.Name, st.CorpusJA3MD5 = name, ""
 	var err error
 	if d.Ciphers != nil {
@@ -476,20 +477,7 @@ func (d stackDef) derive(name string, known map[string]*tlsStack) (*tlsStack, er
 	if d.ALPN != nil {
 		st.ALPN = slices.Clone(d.ALPN)
 	}
-	drop := func(ext uint16) {
-		st.Extensions = slices.DeleteFunc(st.Extensions, func(e uint16) bool { return e == ext })
-	}
-	if len(st.Versions) == 0 {
-		drop(extSupportedVersions)
-		drop(extKeyShare)
-		drop(extPSKModes)
-	}
-	if len(st.ALPN) == 0 {
-		drop(extALPN)
-	}
-	if len(st.Groups) == 0 {
-		drop(extSupportedGroups)
-	}
+	st.DropEmptyExtensions()
 	if len(st.Ciphers) == 0 {
 		return nil, fmt.Errorf("no cipher suites left")
 	}

@@ -254,7 +254,7 @@ func TestTemplatesPerOrg(t *testing.T) {
 		op := cat.orgs[org]
 		ja3s := map[string]bool{}
 		for _, v := range op.TLS {
-			s, _ := v.stacks[0].ja3()
+			s, _ := v.stacks[0].JA3()
 			ja3s[s] = true
 		}
 		if len(op.TLS) > 0 && len(ja3s) < 2 {

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	stls "github.com/scannergrouper/scannergrouper/internal/service/tls"
 )
 
 // Templates per org (Config.TemplatesPerOrg). Real orgs run anything from
@@ -129,7 +131,7 @@ func bumpVersion(s string, j int) string {
 func deriveTLS(base tlsVariant, j int) tlsVariant {
 	v := base
 	v.Name, v.Stack, v.StackPrefix = derivedName(base.Name, j), derivedName(base.stacks[0].Name, j), ""
-	st := base.stacks[0].clone()
+	st := base.stacks[0].Clone()
 	st.Name, st.CorpusJA3MD5 = v.Stack, ""
 	if n := len(st.Ciphers); n >= 2 {
 		i := (j - 1) % (n - 1)
@@ -137,7 +139,7 @@ func deriveTLS(base tlsVariant, j int) tlsVariant {
 	} else {
 		st.Ciphers = append(st.Ciphers, 0x002f+uint16(j)) // TLS_RSA_WITH_AES_128_CBC_SHA and neighbours
 	}
-	v.stacks = []*tlsStack{st}
+	v.stacks = []*stls.Stack{st}
 	return v
 }
 

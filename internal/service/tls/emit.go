@@ -1,4 +1,4 @@
-package simulate
+package tls
 
 import (
 	"crypto/md5"
@@ -9,7 +9,13 @@ import (
 	"strings"
 
 	"golang.org/x/crypto/cryptobyte"
+
+	"github.com/scannergrouper/scannergrouper/internal/probe"
 )
+
+// This file is what the simulator needs to send TLS first probes: a
+// ClientHello builder for a list-content "stack", its JA3, and the
+// honeypot's answer.
 
 // TLS extension types the builder fills with a real body; any other type is
 // sent empty, which is what the JA3 fingerprint and most parsers care about.
@@ -39,10 +45,10 @@ const (
 	extRenegotiationInfo = 0xff01
 )
 
-// tlsStack is the list content of one ClientHello family (a tool or an
+// Stack is the list content of one ClientHello family (a tool or an
 // org's scanner). Every hello built from it differs only in the random,
 // the session id and the key share, as real hellos of one client do.
-type tlsStack struct {
+type Stack struct {
 	Name          string
 	RecordVersion uint16
 	ClientVersion uint16
@@ -61,7 +67,8 @@ type tlsStack struct {
 	CorpusJA3MD5 string
 }
 
-func (s *tlsStack) clone() *tlsStack {
+// Clone returns a deep copy of s.
+func (s *Stack) Clone() *Stack {
 	c := *s
 	c.Ciphers = slices.Clone(s.Ciphers)
 	c.Compression = slices.Clone(s.Compression)
@@ -80,8 +87,8 @@ func isGREASE(v uint16) bool {
 	return v&0x0f0f == 0x0a0a && v>>8 == v&0xff
 }
 
-// ja3 returns the JA3 string and its MD5 for hellos of this stack.
-func (s *tlsStack) ja3() (string, string) {
+// JA3 returns the JA3 string and its MD5 for hellos of this stack.
+func (s *Stack) JA3() (string, string) {
 	join := func(vals []uint16) string {
 		parts := make([]string, 0, len(vals))
 		for _, v := range vals {
@@ -107,9 +114,9 @@ func (s *tlsStack) ja3() (string, string) {
 	return str, hex.EncodeToString(sum[:])
 }
 
-// clientHello builds one complete TLS record holding a ClientHello of this
+// ClientHello builds one complete TLS record holding a ClientHello of this
 // stack, with a fresh random, session id and key share from rng.
-func (s *tlsStack) clientHello(rng *rand.Rand, sni string) []byte {
+func (s *Stack) ClientHello(rng *rand.Rand, sni string) []byte {
 	random := make([]byte, 32)
 	if s.FixedRandom != nil {
 		copy(random, s.FixedRandom)
@@ -139,7 +146,7 @@ type keyShareEntry struct {
 	key   []byte
 }
 
-func (s *tlsStack) keyShare(rng *rand.Rand) keyShareEntry {
+func (s *Stack) keyShare(rng *rand.Rand) keyShareEntry {
 	group := uint16(29)
 	for _, g := range s.Groups {
 		if !isGREASE(g) {
@@ -166,7 +173,7 @@ func (s *tlsStack) keyShare(rng *rand.Rand) keyShareEntry {
 	return keyShareEntry{group, key}
 }
 
-func (s *tlsStack) handshake(random, sessionID []byte, ks keyShareEntry, sni string, padding int) []byte {
+func (s *Stack) handshake(random, sessionID []byte, ks keyShareEntry, sni string, padding int) []byte {
 	var b cryptobyte.Builder
 	b.AddUint8(1) // client_hello
 	b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) {
@@ -194,7 +201,7 @@ func (s *tlsStack) handshake(random, sessionID []byte, ks keyShareEntry, sni str
 	return b.BytesOrPanic()
 }
 
-func (s *tlsStack) extensionBody(b *cryptobyte.Builder, ext uint16, ks keyShareEntry, sni string, padding int) {
+func (s *Stack) extensionBody(b *cryptobyte.Builder, ext uint16, ks keyShareEntry, sni string, padding int) {
 	u16s := func(vals []uint16) {
 		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
 			for _, v := range vals {
@@ -286,6 +293,27 @@ func (s *tlsStack) extensionBody(b *cryptobyte.Builder, ext uint16, ks keyShareE
 	}
 }
 
+// DropEmptyExtensions removes the extensions whose lists are empty: no
+// supported_versions, key_share or psk_key_exchange_modes without versions,
+// no ALPN without protocols, no supported_groups without groups. A stack
+// derived from another by replacing lists stays consistent through it.
+func (s *Stack) DropEmptyExtensions() {
+	drop := func(ext uint16) {
+		s.Extensions = slices.DeleteFunc(s.Extensions, func(e uint16) bool { return e == ext })
+	}
+	if len(s.Versions) == 0 {
+		drop(extSupportedVersions)
+		drop(extKeyShare)
+		drop(extPSKModes)
+	}
+	if len(s.ALPN) == 0 {
+		drop(extALPN)
+	}
+	if len(s.Groups) == 0 {
+		drop(extSupportedGroups)
+	}
+}
+
 func fillRandom(rng *rand.Rand, p []byte) {
 	for i := 0; i < len(p); i += 8 {
 		v := rng.Uint64()
@@ -295,7 +323,13 @@ func fillRandom(rng *rand.Rand, p []byte) {
 	}
 }
 
-// tlsAlertHandshakeFailure is the honeypot's answer to every ClientHello: a
+// AlertHandshakeFailure is the honeypot's answer to every ClientHello: a
 // fatal handshake_failure alert, which real TLS servers send when no cipher
 // suite is acceptable.
-var tlsAlertHandshakeFailure = []byte{21, 3, 3, 0, 2, 2, 40}
+var AlertHandshakeFailure = []byte{21, 3, 3, 0, 2, 2, 40}
+
+// Transport is TCP.
+func (service) Transport() probe.Transport { return probe.TCP }
+
+// DefaultPort is 443.
+func (service) DefaultPort() uint16 { return 443 }
