@@ -26,6 +26,7 @@ import (
 var (
 	serviceNames = probe.ServiceNames()
 	transports   = make([]probe.Transport, len(serviceNames))
+	wires        = make([]probe.Wire, len(serviceNames))
 )
 
 func init() {
@@ -37,7 +38,7 @@ func init() {
 		if !ok {
 			panic("simulate: service " + name + " is no probe.Emitter")
 		}
-		transports[i] = e.Transport()
+		transports[i], wires[i] = e.Transport(), e.Wire()
 	}
 }
 

@@ -169,12 +169,8 @@ func TestTinyWorldTruthAndLabels(t *testing.T) {
 // TestCorpusStacksKeepTheirJA3 rebuilds every real tool's ClientHello from
 // its lists and checks the JA3 the real tool produced.
 func TestCorpusStacksKeepTheirJA3(t *testing.T) {
-	cat, err := loadCatalog()
-	if err != nil {
-		t.Fatal(err)
-	}
 	n := 0
-	for name, st := range cat.stacks {
+	for name, st := range testStacks(t) {
 		if st.CorpusJA3MD5 == "" {
 			continue
 		}
@@ -196,8 +192,9 @@ func TestClientHellosParseWithGoTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := newPlanner(Config{Seed: 3, Weeks: 1, TrainShare: 0.8}, cat)
-	names := make([]string, 0, len(cat.stacks))
-	for name, st := range cat.stacks {
+	stacks := testStacks(t)
+	names := make([]string, 0, len(stacks))
+	for name, st := range stacks {
 		// crypto/tls reads only TLS 1.0+ hellos.
 		if st.ClientVersion >= 0x0301 && st.RecordVersion >= 0x0301 {
 			names = append(names, name)
@@ -205,7 +202,7 @@ func TestClientHellosParseWithGoTLS(t *testing.T) {
 	}
 	slices.Sort(names)
 	for _, name := range names {
-		st := cat.stacks[name]
+		st := stacks[name]
 		hello := st.ClientHello(p.rng, "")
 		info := serverSeenHello(t, hello)
 		if info == nil {

@@ -202,11 +202,12 @@ func TestTsharkReadsEveryStack(t *testing.T) {
 	}
 	p := newPlanner(Config{Seed: 5, Weeks: 1, TrainShare: 0.8}, cat)
 	hp := netip.MustParseAddr("198.51.100.11")
-	names := sortedStackNames(cat.stacks)
+	stacks := testStacks(t)
+	names := stls.SortedStackNames(stacks)
 	want := map[string]string{}
 	var sessions []*session
 	for i, name := range names {
-		st := cat.stacks[name]
+		st := stacks[name]
 		s := &scanner{ip: netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), rtt: 20 * ms, ttl: 50}
 		sess := &session{scanner: s, service: 1, dst: hp, dport: 443, sport: uint16(40000 + i),
 			synTime: p.start + int64(i)*sec, reply: stls.AlertHandshakeFailure}

@@ -3,10 +3,15 @@ package tls
 import (
 	"crypto/md5"
 	"encoding/hex"
+	"encoding/json"
+	"fmt"
 	"math/rand/v2"
+	"net/netip"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/crypto/cryptobyte"
 
@@ -333,3 +338,306 @@ func (service) Transport() probe.Transport { return probe.TCP }
 
 // DefaultPort is 443.
 func (service) DefaultPort() uint16 { return 443 }
+
+// Wire: ClientHellos are often split over two TCP segments, and a TLS
+// server often closes the connection after its alert.
+func (service) Wire() probe.Wire {
+	return probe.Wire{SplitShare: 0.3, ServerClosesFirstShare: 0.5}
+}
+
+// template is one ClientHello family of a scanner profile, from the
+// simulator's profiles.json: one stack, or every stack whose name starts
+// with a prefix.
+type template struct {
+	probe.TemplateMeta
+	Stack string `json:"stack"`
+	// StackPrefix picks, per probe, one of all stacks whose name starts
+	// with it: tools such as testssl, sslscan or JARM open one connection
+	// per hello, so each of their hellos is a first probe.
+	StackPrefix string `json:"stack_prefix"`
+	// PortList replaces the TLS port list for tools that send a
+	// ClientHello whatever the port (a ClientHello on port 80 is still TLS).
+	PortList [][2]int `json:"ports"`
+
+	stacks []*Stack
+}
+
+// CorpusStack is a TLS ClientHello of a real tool, as lists. 16-bit values are
+// hex strings ("0x1301") as the capture names them.
+// It is an entry of the simulator's corpus.json (internal/simulate/corpusfile).
+type CorpusStack struct {
+	Name          string   `json:"name"`
+	Source        string   `json:"source"`
+	RecordVersion string   `json:"record_version"`
+	ClientVersion string   `json:"client_version"`
+	SessionIDLen  int      `json:"session_id_len"`
+	Ciphers       []string `json:"ciphers"`
+	Compression   []int    `json:"compression"`
+	Extensions    []int    `json:"extensions"`
+	Groups        []int    `json:"groups"`
+	PointFormats  []int    `json:"point_formats"`
+	SigAlgs       []string `json:"sigalgs"`
+	Versions      []string `json:"versions"`
+	ALPN          []string `json:"alpn"`
+	// FixedRandom is the hex client random of tools that never change it
+	// (masscan): for them it is part of the fingerprint.
+	FixedRandom  string `json:"fixed_random,omitempty"`
+	CorpusJA3MD5 string `json:"corpus_ja3_md5"`
+}
+
+// stackDef is a stack of the profile file ("stacks"): a base stack with
+// some lists replaced.
+type stackDef struct {
+	Base          string   `json:"base"`
+	Source        string   `json:"source"`
+	Ciphers       []string `json:"ciphers"`
+	DropCiphers   []string `json:"drop_ciphers"`
+	AppendCiphers []string `json:"append_ciphers"`
+	Extensions    []int    `json:"extensions"`
+	Groups        []int    `json:"groups"`
+	SigAlgs       []string `json:"sigalgs"`
+	Versions      []string `json:"versions"`
+	ALPN          []string `json:"alpn"`
+}
+
+// LoadStacks resolves every stack of the simulator's data: the corpus
+// stacks, then the profile file's, which derive from them.
+func LoadStacks(d *probe.EmitData) (map[string]*Stack, error) {
+	var corpus []CorpusStack
+	defs := map[string]stackDef{}
+	if err := d.Corpus("tls_stacks", &corpus); err != nil {
+		return nil, err
+	}
+	if err := d.Profile("stacks", &defs); err != nil {
+		return nil, err
+	}
+	stacks := map[string]*Stack{}
+	for _, cs := range corpus {
+		st, err := cs.resolve()
+		if err != nil {
+			return nil, fmt.Errorf("corpus stack %s: %w", cs.Name, err)
+		}
+		stacks[cs.Name] = st
+	}
+	defNames := make([]string, 0, len(defs))
+	for name := range defs {
+		defNames = append(defNames, name)
+	}
+	sort.Strings(defNames)
+	for _, name := range defNames {
+		st, err := defs[name].derive(name, stacks)
+		if err != nil {
+			return nil, fmt.Errorf("stack %s: %w", name, err)
+		}
+		stacks[name] = st
+	}
+	return stacks, nil
+}
+
+// SortedStackNames returns the names of stacks, sorted.
+func SortedStackNames(m map[string]*Stack) []string {
+	names := make([]string, 0, len(m))
+	for name := range m {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Templates resolves the stacks templates name.
+func (service) Templates(d *probe.EmitData) (probe.TemplateDecoder, error) {
+	stacks, err := LoadStacks(d)
+	if err != nil {
+		return nil, err
+	}
+	names := SortedStackNames(stacks)
+	return func(raw json.RawMessage) ([]probe.Template, error) {
+		var ts []*template
+		if err := probe.DecodeStrict(raw, &ts); err != nil {
+			return nil, err
+		}
+		out := make([]probe.Template, len(ts))
+		for i, v := range ts {
+			if v.StackPrefix != "" {
+				for _, name := range names {
+					if strings.HasPrefix(name, v.StackPrefix) {
+						v.stacks = append(v.stacks, stacks[name])
+					}
+				}
+			} else if st, ok := stacks[v.Stack]; ok {
+				v.stacks = []*Stack{st}
+			}
+			if len(v.stacks) == 0 {
+				return nil, fmt.Errorf("%s: no stack %q%q", v.TemplateName, v.Stack, v.StackPrefix)
+			}
+			out[i] = v
+		}
+		return out, nil
+	}, nil
+}
+
+func (v *template) Ports() [][2]int { return v.PortList }
+func (v *template) Next() string    { return "" }
+
+// Stacks are the stacks the template draws from.
+func (v *template) Stacks() []*Stack { return v.stacks }
+
+// Emit draws the stack (when there are several), then the hello's random,
+// session id and key share.
+func (v *template) Emit(rng *rand.Rand, _ netip.Addr, _ uint16, _ time.Time) probe.Emission {
+	st := v.stacks[0]
+	if len(v.stacks) > 1 {
+		st = v.stacks[rng.IntN(len(v.stacks))]
+	}
+	e := probe.Emission{Payload: st.ClientHello(rng, ""), Reply: AlertHandshakeFailure}
+	var str string
+	str, e.JA3 = st.JA3()
+	e.Signature = str + "|" + strings.Join(st.ALPN, ",")
+	e.Template = fmt.Sprintf("%s|%x|%x|%d|%x|%v", e.Signature, st.SigAlgs, st.Versions, st.SessionIDLen, st.Compression, st.FixedRandom != nil)
+	return e
+}
+
+// Derive moves one cipher suite of the base's first stack a place later
+// (the j-th adjacent pair swapped), which changes JA3 and nothing else; a
+// single-suite stack gets a second, common suite instead.
+func (v *template) Derive(j int) probe.Template {
+	d := *v
+	d.TemplateName, d.Stack, d.StackPrefix = probe.DerivedName(v.TemplateName, j), probe.DerivedName(v.stacks[0].Name, j), ""
+	st := v.stacks[0].Clone()
+	st.Name, st.CorpusJA3MD5 = d.Stack, ""
+	if n := len(st.Ciphers); n >= 2 {
+		i := (j - 1) % (n - 1)
+		st.Ciphers[i], st.Ciphers[i+1] = st.Ciphers[i+1], st.Ciphers[i]
+	} else {
+		st.Ciphers = append(st.Ciphers, 0x002f+uint16(j)) // TLS_RSA_WITH_AES_128_CBC_SHA and neighbours
+	}
+	d.stacks = []*Stack{st}
+	return &d
+}
+
+// resolve turns a corpus stack into a Stack.
+func (cs CorpusStack) resolve() (*Stack, error) {
+	st := &Stack{Name: cs.Name, SessionIDLen: cs.SessionIDLen, ALPN: cs.ALPN, CorpusJA3MD5: cs.CorpusJA3MD5}
+	var err error
+	if st.RecordVersion, err = hexWord(cs.RecordVersion); err != nil {
+		return nil, err
+	}
+	if st.ClientVersion, err = hexWord(cs.ClientVersion); err != nil {
+		return nil, err
+	}
+	if st.Ciphers, err = hexWords(cs.Ciphers); err != nil {
+		return nil, err
+	}
+	if st.SigAlgs, err = hexWords(cs.SigAlgs); err != nil {
+		return nil, err
+	}
+	if st.Versions, err = hexWords(cs.Versions); err != nil {
+		return nil, err
+	}
+	st.Extensions = toUint16s(cs.Extensions)
+	st.Groups = toUint16s(cs.Groups)
+	for _, c := range cs.Compression {
+		st.Compression = append(st.Compression, uint8(c))
+	}
+	for _, p := range cs.PointFormats {
+		st.PointFormats = append(st.PointFormats, uint8(p))
+	}
+	if len(st.Compression) == 0 {
+		st.Compression = []uint8{0}
+	}
+	if cs.FixedRandom != "" {
+		r, err := hex.DecodeString(cs.FixedRandom)
+		if err != nil || len(r) != 32 {
+			return nil, fmt.Errorf("fixed_random must be 32 hex bytes")
+		}
+		st.FixedRandom = r
+	}
+	if st.SessionIDLen < 0 || st.SessionIDLen > 32 {
+		return nil, fmt.Errorf("session id length %d", st.SessionIDLen)
+	}
+	return st, nil
+}
+
+// derive builds a stack from a base with some lists replaced. Removing the
+// versions, ALPN or groups also removes the extension that carried them, so a
+// derived hello stays consistent.
+func (d stackDef) derive(name string, known map[string]*Stack) (*Stack, error) {
+	base, ok := known[d.Base]
+	if !ok {
+		return nil, fmt.Errorf("unknown base %q", d.Base)
+	}
+	st := base.Clone()
+	st.Name, st.CorpusJA3MD5 = name, ""
+	var err error
+	if d.Ciphers != nil {
+		if st.Ciphers, err = hexWords(d.Ciphers); err != nil {
+			return nil, err
+		}
+	}
+	if d.DropCiphers != nil {
+		drop, err := hexWords(d.DropCiphers)
+		if err != nil {
+			return nil, err
+		}
+		st.Ciphers = slices.DeleteFunc(st.Ciphers, func(c uint16) bool { return slices.Contains(drop, c) })
+	}
+	if d.AppendCiphers != nil {
+		add, err := hexWords(d.AppendCiphers)
+		if err != nil {
+			return nil, err
+		}
+		st.Ciphers = append(st.Ciphers, add...)
+	}
+	if d.Extensions != nil {
+		st.Extensions = toUint16s(d.Extensions)
+	}
+	if d.Groups != nil {
+		st.Groups = toUint16s(d.Groups)
+	}
+	if d.SigAlgs != nil {
+		if st.SigAlgs, err = hexWords(d.SigAlgs); err != nil {
+			return nil, err
+		}
+	}
+	if d.Versions != nil {
+		if st.Versions, err = hexWords(d.Versions); err != nil {
+			return nil, err
+		}
+	}
+	if d.ALPN != nil {
+		st.ALPN = slices.Clone(d.ALPN)
+	}
+	st.DropEmptyExtensions()
+	if len(st.Ciphers) == 0 {
+		return nil, fmt.Errorf("no cipher suites left")
+	}
+	return st, nil
+}
+
+func hexWord(s string) (uint16, error) {
+	v, err := strconv.ParseUint(strings.TrimPrefix(s, "0x"), 16, 16)
+	if err != nil {
+		return 0, fmt.Errorf("bad 16-bit hex %q", s)
+	}
+	return uint16(v), nil
+}
+
+func hexWords(in []string) ([]uint16, error) {
+	out := make([]uint16, 0, len(in))
+	for _, s := range in {
+		v, err := hexWord(s)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func toUint16s(in []int) []uint16 {
+	out := make([]uint16, 0, len(in))
+	for _, v := range in {
+		out = append(out, uint16(v))
+	}
+	return out
+}
