@@ -163,3 +163,21 @@ func (m *TemplateMeta) Active() []float64 { return m.ActiveSpan }
 
 // DerivedName is the name of the j-th template derived from base.
 func DerivedName(base string, j int) string { return base + "~t" + strconv.Itoa(j) }
+
+// DecodeTemplates decodes a profile's list of templates of type T (a
+// pointer to a service's template struct) and resolves each; an error
+// names the template.
+func DecodeTemplates[T Template](raw json.RawMessage, resolve func(T) error) ([]Template, error) {
+	var ts []T
+	if err := DecodeStrict(raw, &ts); err != nil {
+		return nil, err
+	}
+	out := make([]Template, len(ts))
+	for i, t := range ts {
+		if err := resolve(t); err != nil {
+			return nil, fmt.Errorf("%s: %w", t.Name(), err)
+		}
+		out[i] = t
+	}
+	return out, nil
+}

@@ -60,3 +60,23 @@ func svcIndex(t testing.TB, service string) int {
 	t.Fatalf("no service %s", service)
 	return -1
 }
+
+// TestProfilesRefuseUnknownMembers: a profile member that is neither the
+// profile's own nor a registered service's is an error, as it was when the
+// services were fields of a struct decoded with unknown fields disallowed.
+func TestProfilesRefuseUnknownMembers(t *testing.T) {
+	var op orgProfile
+	if err := json.Unmarshal([]byte(`{"visit_mean": 2, "source": "s", "http": [], "smtp": []}`), &op); err == nil {
+		t.Error("an org profile with an smtp member was accepted")
+	}
+	var tool toolProfile
+	if err := json.Unmarshal([]byte(`{"name": "x", "weight": 1, "dns": [], "wieght": 2}`), &tool); err == nil {
+		t.Error("a tool profile with a misspelt member was accepted")
+	}
+	if err := json.Unmarshal([]byte(`{"name": "x", "weight": 1, "dns": [{"name": "q"}]}`), &tool); err != nil {
+		t.Fatal(err)
+	}
+	if tool.Name != "x" || tool.Weight != 1 || len(tool.raw["dns"]) == 0 {
+		t.Errorf("tool decoded as %+v", tool)
+	}
+}

@@ -56,19 +56,14 @@ type orgProfile struct {
 // UnmarshalJSON reads the org's own members and keeps the services' for
 // their emitters.
 func (op *orgProfile) UnmarshalJSON(b []byte) error {
-	m, err := rawObject(b)
-	if err != nil {
-		return err
-	}
-	type own struct {
+	var own struct {
 		VisitMean float64 `json:"visit_mean"`
 		Source    string  `json:"source"`
 	}
-	var o own
-	if err := decodeRest(op.splitServices(m), &o); err != nil {
+	if err := op.unmarshal(b, &own); err != nil {
 		return err
 	}
-	op.VisitMean, op.Source = o.VisitMean, o.Source
+	op.VisitMean, op.Source = own.VisitMean, own.Source
 	return nil
 }
 
@@ -81,20 +76,25 @@ type toolProfile struct {
 // UnmarshalJSON reads the tool's own members and keeps the services' for
 // their emitters.
 func (t *toolProfile) UnmarshalJSON(b []byte) error {
+	var own struct {
+		Name   string  `json:"name"`
+		Weight float64 `json:"weight"`
+	}
+	if err := t.unmarshal(b, &own); err != nil {
+		return err
+	}
+	t.Name, t.Weight = own.Name, own.Weight
+	return nil
+}
+
+// unmarshal keeps a profile's service members raw and decodes the others
+// into own, refusing unknown ones.
+func (st *serviceTemplates) unmarshal(b []byte, own any) error {
 	m, err := rawObject(b)
 	if err != nil {
 		return err
 	}
-	type own struct {
-		Name   string  `json:"name"`
-		Weight float64 `json:"weight"`
-	}
-	var o own
-	if err := decodeRest(t.splitServices(m), &o); err != nil {
-		return err
-	}
-	t.Name, t.Weight = o.Name, o.Weight
-	return nil
+	return decodeRest(st.splitServices(m), own)
 }
 
 func rawObject(b []byte) (map[string]json.RawMessage, error) {
@@ -126,7 +126,7 @@ type profileFile struct {
 }
 
 // realScanner is one SelfDeploy-24 scanner row: org, IP and first-probe
-// counts per service (http, tls, dns) in the train and test parts.
+// counts per service (serviceNames order) in the train and test parts.
 type realScanner struct {
 	Org    string
 	IP     netip.Addr
@@ -284,29 +284,48 @@ func loadScanners() ([]realScanner, error) {
 		return nil, err
 	}
 	var out []realScanner
+	// cols maps each count column (from the header: <service>_train,
+	// <service>_test) to its segment and service.
+	var cols [][2]int
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	line := 0
 	for sc.Scan() {
 		line++
 		text := sc.Text()
-		if text == "" || strings.HasPrefix(text, "#") || strings.HasPrefix(text, "org,") {
+		if text == "" || strings.HasPrefix(text, "#") {
 			continue
 		}
 		f := strings.Split(text, ",")
-		if len(f) != 8 {
-			return nil, fmt.Errorf("scanners_sd24.csv:%d: %d columns, want 8", line, len(f))
+		if cols == nil {
+			if len(f) < 2 || f[0] != "org" || f[1] != "ip" {
+				return nil, fmt.Errorf("scanners_sd24.csv:%d: header must start org,ip", line)
+			}
+			cols = make([][2]int, 0, len(f)-2)
+			for _, h := range f[2:] {
+				svc, segName, _ := strings.Cut(h, "_")
+				seg := slices.Index([]string{"train", "test"}, segName)
+				i := slices.Index(serviceNames, svc)
+				if seg < 0 || i < 0 {
+					return nil, fmt.Errorf("scanners_sd24.csv:%d: column %q is no <service>_train or <service>_test", line, h)
+				}
+				cols = append(cols, [2]int{seg, i})
+			}
+			continue
+		}
+		if len(f) != 2+len(cols) {
+			return nil, fmt.Errorf("scanners_sd24.csv:%d: %d columns, want %d", line, len(f), 2+len(cols))
 		}
 		ip, err := netip.ParseAddr(f[1])
 		if err != nil {
 			return nil, fmt.Errorf("scanners_sd24.csv:%d: %w", line, err)
 		}
 		rs := realScanner{Org: f[0], IP: ip}
-		for i := 0; i < 6; i++ {
+		for i, c := range cols {
 			n, err := strconv.Atoi(f[2+i])
 			if err != nil || n < 0 {
 				return nil, fmt.Errorf("scanners_sd24.csv:%d: bad count %q", line, f[2+i])
 			}
-			rs.Counts[i/3][i%3] = n
+			rs.Counts[c[0]][c[1]] = n
 		}
 		out = append(out, rs)
 	}

@@ -126,18 +126,7 @@ func (Service) Templates(d *probe.EmitData) (probe.TemplateDecoder, error) {
 		byName[q.Name] = q
 	}
 	return func(raw json.RawMessage) ([]probe.Template, error) {
-		var ts []*template
-		if err := probe.DecodeStrict(raw, &ts); err != nil {
-			return nil, err
-		}
-		out := make([]probe.Template, len(ts))
-		for i, t := range ts {
-			if err := t.resolve(byName); err != nil {
-				return nil, fmt.Errorf("%s: %w", t.TemplateName, err)
-			}
-			out[i] = t
-		}
-		return out, nil
+		return probe.DecodeTemplates(raw, func(t *template) error { return t.resolve(byName) })
 	}, nil
 }
 

@@ -140,19 +140,10 @@ func (Service) Templates(d *probe.EmitData) (probe.TemplateDecoder, error) {
 		lib.requests[r.Name] = r
 	}
 	return func(raw json.RawMessage) ([]probe.Template, error) {
-		var ts []*template
-		if err := probe.DecodeStrict(raw, &ts); err != nil {
-			return nil, err
-		}
-		out := make([]probe.Template, len(ts))
-		for i, t := range ts {
+		return probe.DecodeTemplates(raw, func(t *template) error {
 			t.lib = lib
-			if err := t.resolve(); err != nil {
-				return nil, fmt.Errorf("%s: %w", t.TemplateName, err)
-			}
-			out[i] = t
-		}
-		return out, nil
+			return t.resolve()
+		})
 	}, nil
 }
 

@@ -452,12 +452,7 @@ func (service) Templates(d *probe.EmitData) (probe.TemplateDecoder, error) {
 	}
 	names := SortedStackNames(stacks)
 	return func(raw json.RawMessage) ([]probe.Template, error) {
-		var ts []*template
-		if err := probe.DecodeStrict(raw, &ts); err != nil {
-			return nil, err
-		}
-		out := make([]probe.Template, len(ts))
-		for i, v := range ts {
+		return probe.DecodeTemplates(raw, func(v *template) error {
 			if v.StackPrefix != "" {
 				for _, name := range names {
 					if strings.HasPrefix(name, v.StackPrefix) {
@@ -468,11 +463,10 @@ func (service) Templates(d *probe.EmitData) (probe.TemplateDecoder, error) {
 				v.stacks = []*Stack{st}
 			}
 			if len(v.stacks) == 0 {
-				return nil, fmt.Errorf("%s: no stack %q%q", v.TemplateName, v.Stack, v.StackPrefix)
+				return fmt.Errorf("no stack %q%q", v.Stack, v.StackPrefix)
 			}
-			out[i] = v
-		}
-		return out, nil
+			return nil
+		})
 	}, nil
 }
 
