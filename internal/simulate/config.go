@@ -14,19 +14,38 @@ import (
 	"net/netip"
 	"slices"
 	"time"
+
+	"github.com/scannergrouper/scannergrouper/internal/probe"
+	_ "github.com/scannergrouper/scannergrouper/internal/service/all"
 )
 
-// Service names as stored with each probe.
-const (
-	ServiceHTTP = "http"
-	ServiceTLS  = "tls"
-	ServiceDNS  = "dns"
+// The simulator sends the services of internal/service/all, in its order:
+// service i of a session or a count is serviceNames[i]. Each must be a
+// probe.Emitter, which says how its probes travel; its emit.go builds the
+// bytes.
+var (
+	serviceNames = probe.ServiceNames()
+	transports   = make([]probe.Transport, len(serviceNames))
+	wires        = make([]probe.Wire, len(serviceNames))
+)
 
+func init() {
+	if len(serviceNames) != numServices {
+		panic(fmt.Sprintf("simulate: %d registered services, want %d", len(serviceNames), numServices))
+	}
+	for i, name := range serviceNames {
+		e, ok := probe.EmitterOf(name)
+		if !ok {
+			panic("simulate: service " + name + " is no probe.Emitter")
+		}
+		transports[i], wires[i] = e.Transport(), e.Wire()
+	}
+}
+
+const (
 	numServices = 3
 	unknownOrg  = "unknown"
 )
-
-var serviceNames = [numServices]string{ServiceHTTP, ServiceTLS, ServiceDNS}
 
 // realWeeks is the length of the SelfDeploy-24 period the counts come from
 // (2024-02-01 .. 2024-04-30).

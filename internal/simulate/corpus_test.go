@@ -5,9 +5,11 @@ import (
 	"bytes"
 	"encoding/hex"
 	"encoding/json"
+	"math/rand/v2"
 	"net/netip"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/scannergrouper/scannergrouper/internal/sharedtest"
 	"github.com/scannergrouper/scannergrouper/internal/simulate/corpusfile"
@@ -32,11 +34,17 @@ func TestHTTPRequestsAreTheToolsBytes(t *testing.T) {
 	for _, h := range cf.HTTPRequests {
 		corpus[h.Name] = h
 	}
-	cat, err := loadCatalog()
-	if err != nil {
-		t.Fatal(err)
+	type entry struct {
+		Name    string  `json:"name"`
+		Weight  float64 `json:"weight"`
+		Request string  `json:"request"`
 	}
-	p := newPlanner(Config{Seed: 1, Weeks: 1, TrainShare: 0.8}, cat)
+	var list []entry
+	for name := range corpus {
+		list = append(list, entry{Name: name, Weight: 1, Request: name})
+	}
+	templates := testTemplates(t, "http", list)
+	rng := rand.New(rand.NewPCG(1, 1))
 	checked := 0
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<22)
@@ -64,14 +72,9 @@ func TestHTTPRequestsAreTheToolsBytes(t *testing.T) {
 		matched := false
 		// gendata keeps one copy of identical requests, whichever tool sent
 		// them first, so any corpus entry may match.
-		for name, req := range corpus {
-			v := httpVariant{Name: name, Weight: 1, Request: req.Name}
-			if err := v.resolve(corpus); err != nil {
-				t.Fatal(err)
-			}
-			sess := &session{scanner: &scanner{}, dst: netip.MustParseAddr("127.0.0.1"), dport: rec.DstPort}
-			p.buildHTTP(sess, &v, "test")
-			if bytes.Equal(sess.payload, real) {
+		for _, v := range templates {
+			em := v.Emit(rng, netip.MustParseAddr("127.0.0.1"), rec.DstPort, time.Time{})
+			if bytes.Equal(em.Payload, real) {
 				matched = true
 				break
 			}

@@ -19,26 +19,64 @@ import (
 	"time"
 )
 
-// ServiceCounts holds one number per service.
-type ServiceCounts struct {
-	HTTP int `json:"http"`
-	TLS  int `json:"tls"`
-	DNS  int `json:"dns"`
-}
+// ServiceCounts holds one number per service, in the order of
+// internal/service/all (serviceNames); world.json writes it as an object
+// keyed by service name.
+type ServiceCounts [numServices]int
 
-func (c *ServiceCounts) add(svc, n int) {
-	switch svc {
-	case 0:
-		c.HTTP += n
-	case 1:
-		c.TLS += n
-	default:
-		c.DNS += n
-	}
-}
+func (c *ServiceCounts) add(svc, n int) { c[svc] += n }
 
 // Total is the sum over services.
-func (c ServiceCounts) Total() int { return c.HTTP + c.TLS + c.DNS }
+func (c ServiceCounts) Total() int {
+	t := 0
+	for _, n := range c {
+		t += n
+	}
+	return t
+}
+
+// Of returns the count of the named service, 0 for a name the simulator
+// does not send.
+func (c ServiceCounts) Of(service string) int {
+	if i := slices.Index(serviceNames, service); i >= 0 {
+		return c[i]
+	}
+	return 0
+}
+
+// MarshalJSON writes {"<service>": n, ...} in service order.
+func (c ServiceCounts) MarshalJSON() ([]byte, error) {
+	b := []byte{'{'}
+	for i, name := range serviceNames {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		k, err := json.Marshal(name)
+		if err != nil {
+			return nil, err
+		}
+		b = append(append(b, k...), ':')
+		b = strconv.AppendInt(b, int64(c[i]), 10)
+	}
+	return append(b, '}'), nil
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (c *ServiceCounts) UnmarshalJSON(b []byte) error {
+	var m map[string]int
+	if err := json.Unmarshal(b, &m); err != nil {
+		return err
+	}
+	*c = ServiceCounts{}
+	for name, n := range m {
+		i := slices.Index(serviceNames, name)
+		if i < 0 {
+			return fmt.Errorf("simulate: count of unknown service %q", name)
+		}
+		c[i] = n
+	}
+	return nil
+}
 
 // OrgStats describes one org of the world ("unknown" = unattributed).
 type OrgStats struct {
@@ -245,10 +283,7 @@ func (p *planner) writeTruth(out io.Writer) error {
 		return err
 	}
 	for _, s := range p.sessions {
-		transport := "tcp"
-		if s.service == 2 {
-			transport = "udp"
-		}
+		transport := string(transports[s.service])
 		row := []string{
 			time.UnixMicro(s.probeTime).UTC().Format(TimeFormat),
 			s.scanner.ip.String(), strconv.Itoa(int(s.sport)),
@@ -333,7 +368,11 @@ func (p *planner) summary() *World {
 	get := func(org string) *OrgStats {
 		if stats[org] == nil {
 			stats[org] = &OrgStats{Org: org}
-			distinct[org] = [numServices]map[string]bool{{}, {}, {}}
+			var d [numServices]map[string]bool
+			for svc := range d {
+				d[svc] = map[string]bool{}
+			}
+			distinct[org] = d
 		}
 		return stats[org]
 	}
@@ -408,17 +447,33 @@ func (w *World) WriteReport(out io.Writer) error {
 			st.HiddenPerOrg, st.UnattributedRatio, st.GenericMimics, st.MimicIPs, st.TemplatesPerOrg)
 	}
 	c := w.Counts
-	fmt.Fprintf(bw, "probes %d (http %d, tls %d, dns %d; train %d, test %d), packets %d\n",
-		c.Probes.Total(), c.Probes.HTTP, c.Probes.TLS, c.Probes.DNS, c.TrainProbes, c.TestProbes, c.Packets)
+	perService := make([]string, len(serviceNames))
+	for i, name := range serviceNames {
+		perService[i] = name + " " + strconv.Itoa(c.Probes[i])
+	}
+	fmt.Fprintf(bw, "probes %d (%s; train %d, test %d), packets %d\n",
+		c.Probes.Total(), strings.Join(perService, ", "), c.TrainProbes, c.TestProbes, c.Packets)
 	fmt.Fprintf(bw, "sessions with a retransmitted first segment %d, ClientHellos split over two segments %d\n",
 		c.Retransmitted, c.SplitHellos)
 	fmt.Fprintf(bw, "scanners %d: labelled %d, hidden members %d, unattributed %d; unattributed probe share %.1f%%\n",
 		c.Scanners, c.LabelledIPs, c.HiddenIPs, c.UnattributedIPs, 100*c.UnattributedProbeShare)
-	fmt.Fprintf(bw, "%-16s %8s %6s %8s %8s %8s %12s\n", "org", "scanners", "hidden", "http", "tls", "dns", "distinct h/t/d")
+	// One column per service, then the distinct templates of each
+	// ("distinct h/t/d": the services' initials).
+	initials := make([]string, len(serviceNames))
+	fmt.Fprintf(bw, "%-16s %8s %6s", "org", "scanners", "hidden")
+	for i, name := range serviceNames {
+		fmt.Fprintf(bw, " %8s", name)
+		initials[i] = name[:1]
+	}
+	fmt.Fprintf(bw, " %12s\n", "distinct "+strings.Join(initials, "/"))
 	for _, o := range w.Orgs {
-		fmt.Fprintf(bw, "%-16s %8d %6d %8d %8d %8d %12s\n", o.Org, o.Scanners, o.Hidden,
-			o.Probes.HTTP, o.Probes.TLS, o.Probes.DNS,
-			fmt.Sprintf("%d/%d/%d", o.DistinctPayloads.HTTP, o.DistinctPayloads.TLS, o.DistinctPayloads.DNS))
+		fmt.Fprintf(bw, "%-16s %8d %6d", o.Org, o.Scanners, o.Hidden)
+		distinct := make([]string, len(serviceNames))
+		for i := range serviceNames {
+			fmt.Fprintf(bw, " %8d", o.Probes[i])
+			distinct[i] = strconv.Itoa(o.DistinctPayloads[i])
+		}
+		fmt.Fprintf(bw, " %12s\n", strings.Join(distinct, "/"))
 	}
 	return bw.Flush()
 }

@@ -71,7 +71,7 @@ func checkCapture(t *testing.T, dir string, w *simulate.World) {
 			bad++
 		} else {
 			ja3 := ""
-			if p.Service == simulate.ServiceTLS {
+			if p.Service == "tls" {
 				ja3 = p.Fields.Value("ja3")
 			}
 			if p.Service != tr.Service || string(p.Transport) != tr.Transport || p.DstIP != tr.DstIP ||

@@ -11,6 +11,8 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/scannergrouper/scannergrouper/internal/probe"
 )
 
 const mss = 1460
@@ -74,7 +76,7 @@ func (w *packetWriter) addSession(s *session) error {
 		hpID++
 		return w.emitL4(ts, eth, ip, l4, payload)
 	}
-	if s.service == 2 {
+	if transports[s.service] == probe.UDP {
 		t := s.synTime
 		if err := fromScanner(t, layers.IPProtocolUDP, &layers.UDP{SrcPort: layers.UDPPort(s.sport), DstPort: layers.UDPPort(s.dport)}, s.payload); err != nil {
 			return err

@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"slices"
 	"time"
+
+	"github.com/scannergrouper/scannergrouper/internal/probe"
 )
 
 const (
@@ -292,15 +294,7 @@ func (s *scanner) orgSource() *orgProfile {
 	return s.mimic
 }
 
-func (sv *serviceVariants) variantCount(svc int) int {
-	switch svc {
-	case 0:
-		return len(sv.HTTP)
-	case 1:
-		return len(sv.TLS)
-	}
-	return len(sv.DNS)
-}
+func (st *serviceTemplates) variantCount(svc int) int { return len(st.templates[svc]) }
 
 func (p *planner) newScanner(rs realScanner, org string) *scanner {
 	s := &scanner{
@@ -421,15 +415,7 @@ func (p *planner) scaleCounts(s *scanner) {
 	}
 }
 
-func (sv *serviceVariants) has(svc int) bool {
-	switch svc {
-	case 0:
-		return len(sv.HTTP) > 0
-	case 1:
-		return len(sv.TLS) > 0
-	}
-	return len(sv.DNS) > 0
-}
+func (st *serviceTemplates) has(svc int) bool { return len(st.templates[svc]) > 0 }
 
 func (p *planner) pickTool(svc int) *toolProfile {
 	var cands []*toolProfile
@@ -512,12 +498,14 @@ func (p *planner) planVisit(s *scanner, svcs []int, t int64) {
 	}
 	hpOffset := p.rng.IntN(len(honeypots))
 	var prev *session
-	var prevHTTP *httpVariant
+	var prevT probe.Template
 	for k, svc := range svcs {
 		sess := &session{scanner: s, seq: len(p.sessions), service: svc}
-		var chained *httpVariant
-		if svc == 0 && prevHTTP != nil && prevHTTP.Next != "" && prev != nil && prev.service == 0 {
-			chained = s.orgSource().httpByName(prevHTTP.Next)
+		// A template may name a follow-up probe of the same service, sent
+		// right after it on the same port (an org's templates only).
+		var chained probe.Template
+		if prev != nil && prev.service == svc && prevT.Next() != "" {
+			chained = s.orgSource().templateByName(svc, prevT.Next())
 		}
 		if k > 0 {
 			if chained != nil {
@@ -534,41 +522,33 @@ func (p *planner) planVisit(s *scanner, svcs []int, t int64) {
 		}
 		sess.sport = s.newPort()
 		frac := float64(t-p.start) / float64(p.end-p.start)
-		switch svc {
-		case 0:
-			v, owner := chained, ""
-			if v == nil {
-				v, owner = p.pickHTTP(s, frac)
-				sess.dport = p.pickPort(svc, nil)
-			} else {
-				owner = s.templateOwner()
-			}
-			p.buildHTTP(sess, v, owner)
-			prevHTTP = v
-		case 1:
-			v, owner := p.pickTLS(s, frac)
-			sess.dport = p.pickPort(svc, v.Ports)
-			p.buildTLS(sess, v, owner)
-			prevHTTP = nil
-		default:
-			v, owner := p.pickDNS(s, frac)
-			sess.dport = p.pickPort(svc, nil)
-			p.buildDNS(sess, v, owner)
-			prevHTTP = nil
+		v, owner := chained, ""
+		if v == nil {
+			v, owner = p.pickTemplate(s, svc, frac)
+			sess.dport = p.pickPort(svc, v.Ports())
+		} else {
+			owner = s.templateOwner()
 		}
+		em := v.Emit(p.rng, sess.dst, sess.dport, time.UnixMicro(sess.synTime))
+		sess.payload, sess.reply, sess.ja3 = em.Payload, em.Reply, em.JA3
+		sess.signature, sess.template = em.Signature, em.Template
+		sess.profile = owner + "/" + v.Name()
+		prevT = v
 		p.drawShape(sess)
 		p.sessions = append(p.sessions, sess)
 		prev = sess
 	}
 }
 
-func (op *orgProfile) httpByName(name string) *httpVariant {
+// templateByName returns the org's template of svc with that name, nil
+// for none or for a generic tool user (no follow-up probes).
+func (op *orgProfile) templateByName(svc int, name string) probe.Template {
 	if op == nil {
-		return nil // a generic tool user: no follow-up requests
+		return nil
 	}
-	for i := range op.HTTP {
-		if op.HTTP[i].Name == name {
-			return &op.HTTP[i]
+	for _, t := range op.templates[svc] {
+		if t.Name() == name {
+			return t
 		}
 	}
 	return nil
@@ -579,7 +559,7 @@ func (op *orgProfile) httpByName(name string) *httpVariant {
 func (p *planner) pickPort(svc int, own []weightedPort) uint16 {
 	ports := own
 	if len(ports) == 0 {
-		ports = [numServices][]weightedPort{p.cat.httpPorts, p.cat.tlsPorts, p.cat.dnsPorts}[svc]
+		ports = p.cat.ports[svc]
 	}
 	w := make([]float64, len(ports))
 	for i, wp := range ports {
@@ -590,18 +570,18 @@ func (p *planner) pickPort(svc int, own []weightedPort) uint16 {
 
 // variantSource returns the variants a scanner draws from for svc: its org's
 // profile, or a generic tool (its own in 85 % of probes, another otherwise).
-func (p *planner) variantSource(s *scanner, svc int) (*serviceVariants, string) {
+func (p *planner) variantSource(s *scanner, svc int) (*serviceTemplates, string) {
 	if s.profile != nil {
-		return &s.profile.serviceVariants, s.org
+		return &s.profile.serviceTemplates, s.org
 	}
 	if s.mimic != nil && s.mimic.has(svc) {
-		return &s.mimic.serviceVariants, s.mimicOrg
+		return &s.mimic.serviceTemplates, s.mimicOrg
 	}
 	tool := s.tools[svc]
 	if p.rng.Float64() < 0.15 {
 		tool = p.pickTool(svc)
 	}
-	return &tool.serviceVariants, unknownOrg + "/" + tool.Name
+	return &tool.serviceTemplates, unknownOrg + "/" + tool.Name
 }
 
 func active(a []float64, frac float64) bool {
@@ -637,8 +617,8 @@ func (s *scanner) templateOwner() string {
 
 // allowedFor returns the scanner's template subset for svc when sv is its
 // org's variants (a generic tool's are never restricted).
-func (s *scanner) allowedFor(sv *serviceVariants, svc int) []int {
-	if op := s.orgSource(); op != nil && sv == &op.serviceVariants {
+func (s *scanner) allowedFor(sv *serviceTemplates, svc int) []int {
+	if op := s.orgSource(); op != nil && sv == &op.serviceTemplates {
 		return s.allowed[svc]
 	}
 	return nil
@@ -656,25 +636,14 @@ func (p *planner) pickVariant(allowed []int, n int, weight func(int) float64, ac
 	return allowed[i]
 }
 
-func (p *planner) pickHTTP(s *scanner, frac float64) (*httpVariant, string) {
-	sv, owner := p.variantSource(s, 0)
-	i := p.pickVariant(s.allowedFor(sv, 0), len(sv.HTTP), func(i int) float64 { return sv.HTTP[i].Weight },
-		func(i int) []float64 { return sv.HTTP[i].Active }, frac)
-	return &sv.HTTP[i], owner
-}
-
-func (p *planner) pickTLS(s *scanner, frac float64) (*tlsVariant, string) {
-	sv, owner := p.variantSource(s, 1)
-	i := p.pickVariant(s.allowedFor(sv, 1), len(sv.TLS), func(i int) float64 { return sv.TLS[i].Weight },
-		func(i int) []float64 { return sv.TLS[i].Active }, frac)
-	return &sv.TLS[i], owner
-}
-
-func (p *planner) pickDNS(s *scanner, frac float64) (*dnsVariant, string) {
-	sv, owner := p.variantSource(s, 2)
-	i := p.pickVariant(s.allowedFor(sv, 2), len(sv.DNS), func(i int) float64 { return sv.DNS[i].Weight },
-		func(i int) []float64 { return sv.DNS[i].Active }, frac)
-	return &sv.DNS[i], owner
+// pickTemplate draws the template of a scanner's next probe of svc and
+// names its owner (an org, or unknown/<tool>).
+func (p *planner) pickTemplate(s *scanner, svc int, frac float64) (probe.Template, string) {
+	sv, owner := p.variantSource(s, svc)
+	ts := sv.templates[svc]
+	i := p.pickVariant(s.allowedFor(sv, svc), len(ts), func(i int) float64 { return ts[i].Weight() },
+		func(i int) []float64 { return ts[i].Active() }, frac)
+	return ts[i], owner
 }
 
 // drawShape decides how the session looks on the wire: handshake timing,
@@ -687,19 +656,20 @@ func (p *planner) drawShape(sess *session) {
 	sh.clientISN, sh.serverISN = r.Uint32(), r.Uint32()
 	sh.rtt = max(ms, s.rtt+int64(r.NormFloat64()*float64(s.rtt)/20))
 	sh.clientDelay = int64(r.ExpFloat64() * float64(2*ms))
-	if sess.service == 1 && len(sess.payload) > 64 && r.Float64() < 0.3 {
+	wire := wires[sess.service]
+	if wire.SplitShare > 0 && len(sess.payload) > 64 && r.Float64() < wire.SplitShare {
 		sh.split = 5 + r.IntN(len(sess.payload)-10)
 		sh.splitGap = int64(r.ExpFloat64()*float64(ms)) + 20
 	}
-	sh.retransmit = sess.service != 2 && r.Float64() < 0.03
+	sh.retransmit = transports[sess.service] != probe.UDP && r.Float64() < 0.03
 	sh.rto = 200*ms + r.Int64N(100*ms)
 	sh.serverDelay = 100 + r.Int64N(3*ms)
 	sh.closeWithRST = r.Float64() < 0.3
-	sh.serverClosesFirst = sess.service == 1 && r.Float64() < 0.5
+	sh.serverClosesFirst = wire.ServerClosesFirstShare > 0 && r.Float64() < wire.ServerClosesFirstShare
 	sh.ipID = uint16(r.Uint32())
 	sh.ttl = s.ttl
 	sh.window = []uint16{64240, 65535, 29200, 1024}[weightedIndex(r, []float64{60, 20, 15, 5})]
-	if sess.service == 2 {
+	if transports[sess.service] == probe.UDP {
 		sess.probeTime = sess.synTime
 	} else {
 		sess.probeTime = sess.synTime + sh.rtt + sh.clientDelay

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"embed"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/netip"
@@ -13,7 +12,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/scannergrouper/scannergrouper/internal/simulate/corpusfile"
+	"github.com/scannergrouper/scannergrouper/internal/probe"
 )
 
 // The data files are embedded so that `scannergrouper demo` needs nothing but
@@ -25,115 +24,109 @@ import (
 var dataFS embed.FS
 
 // weightedPort is a JSON pair [port, weight].
-type weightedPort [2]int
+type weightedPort = [2]int
 
-type httpVariant struct {
-	Name       string            `json:"name"`
-	Weight     float64           `json:"weight"`
-	Source     string            `json:"source"`
-	Active     []float64         `json:"active"`
-	Request    string            `json:"request"`
-	Method     string            `json:"method"`
-	URL        string            `json:"url"`
-	URLs       []string          `json:"urls"`
-	Version    string            `json:"version"`
-	Headers    [][2]string       `json:"headers"`
-	SetHeaders map[string]string `json:"set_headers"`
-	ExploitURL bool              `json:"exploit_url"`
-	BotUA      bool              `json:"bot_ua"`
-	Next       string            `json:"next"`
-
-	// trailer is sent after the request's blank line (from the corpus).
-	trailer string
+// serviceTemplates is what one org (or one generic tool) sends per service:
+// the templates of service i (serviceNames[i]) decoded by its emitter from
+// the profile's "<service>" member.
+type serviceTemplates struct {
+	templates [numServices][]probe.Template
+	raw       map[string]json.RawMessage
 }
 
-type tlsVariant struct {
-	Name   string    `json:"name"`
-	Weight float64   `json:"weight"`
-	Source string    `json:"source"`
-	Active []float64 `json:"active"`
-	Stack  string    `json:"stack"`
-	// StackPrefix picks, per probe, one of all stacks whose name starts
-	// with it: tools such as testssl, sslscan or JARM open one connection
-	// per hello, so each of their hellos is a first probe.
-	StackPrefix string `json:"stack_prefix"`
-	// Ports replaces the TLS port list for tools that send a ClientHello
-	// whatever the port (a ClientHello on port 80 is still TLS).
-	Ports []weightedPort `json:"ports"`
-
-	stacks []*tlsStack
-}
-
-type dnsVariant struct {
-	Name   string    `json:"name"`
-	Weight float64   `json:"weight"`
-	Source string    `json:"source"`
-	Active []float64 `json:"active"`
-	Query  string    `json:"query"`
-	QName  string    `json:"qname"`
-	// RandomLabel prepends a random 8-hex-digit label to QName, as
-	// open-resolver surveys do to defeat caches and match answers.
-	RandomLabel bool   `json:"random_label"`
-	QType       uint16 `json:"qtype"`
-	QClass      uint16 `json:"qclass"`
-	Flags       string `json:"flags"`
-	EDNS        bool   `json:"edns"`
-
-	flags uint16
-}
-
-// serviceVariants is what one org (or one generic tool) sends per service.
-type serviceVariants struct {
-	HTTP []httpVariant `json:"http"`
-	TLS  []tlsVariant  `json:"tls"`
-	DNS  []dnsVariant  `json:"dns"`
+// splitServices moves the members named like a service from m into the
+// raw templates and returns what is left.
+func (st *serviceTemplates) splitServices(m map[string]json.RawMessage) map[string]json.RawMessage {
+	st.raw = map[string]json.RawMessage{}
+	for k, v := range m {
+		if slices.Contains(serviceNames, k) {
+			st.raw[k] = v
+			delete(m, k)
+		}
+	}
+	return m
 }
 
 type orgProfile struct {
-	serviceVariants
+	serviceTemplates
 	VisitMean float64 `json:"visit_mean"`
 	Source    string  `json:"source"`
 }
 
+// UnmarshalJSON reads the org's own members and keeps the services' for
+// their emitters.
+func (op *orgProfile) UnmarshalJSON(b []byte) error {
+	var own struct {
+		VisitMean float64 `json:"visit_mean"`
+		Source    string  `json:"source"`
+	}
+	if err := op.unmarshal(b, &own); err != nil {
+		return err
+	}
+	op.VisitMean, op.Source = own.VisitMean, own.Source
+	return nil
+}
+
 type toolProfile struct {
-	serviceVariants
+	serviceTemplates
 	Name   string  `json:"name"`
 	Weight float64 `json:"weight"`
 }
 
-type stackDef struct {
-	Base          string   `json:"base"`
-	Source        string   `json:"source"`
-	Ciphers       []string `json:"ciphers"`
-	DropCiphers   []string `json:"drop_ciphers"`
-	AppendCiphers []string `json:"append_ciphers"`
-	Extensions    []int    `json:"extensions"`
-	Groups        []int    `json:"groups"`
-	SigAlgs       []string `json:"sigalgs"`
-	Versions      []string `json:"versions"`
-	ALPN          []string `json:"alpn"`
+// UnmarshalJSON reads the tool's own members and keeps the services' for
+// their emitters.
+func (t *toolProfile) UnmarshalJSON(b []byte) error {
+	var own struct {
+		Name   string  `json:"name"`
+		Weight float64 `json:"weight"`
+	}
+	if err := t.unmarshal(b, &own); err != nil {
+		return err
+	}
+	t.Name, t.Weight = own.Name, own.Weight
+	return nil
 }
 
+// unmarshal keeps a profile's service members raw and decodes the others
+// into own, refusing unknown ones.
+func (st *serviceTemplates) unmarshal(b []byte, own any) error {
+	m, err := rawObject(b)
+	if err != nil {
+		return err
+	}
+	return decodeRest(st.splitServices(m), own)
+}
+
+func rawObject(b []byte) (map[string]json.RawMessage, error) {
+	var m map[string]json.RawMessage
+	err := json.Unmarshal(b, &m)
+	return m, err
+}
+
+// decodeRest decodes the members left in m into v, refusing unknown ones.
+func decodeRest(m map[string]json.RawMessage, v any) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	return probe.DecodeStrict(b, v)
+}
+
+// profileFile holds the members of profiles.json the simulator reads
+// itself; every other member (and every other member of "generic") is an
+// emitter's.
 type profileFile struct {
-	Comment []string `json:"comment"`
-	Ports   struct {
-		Source string         `json:"source"`
-		HTTP   []weightedPort `json:"http"`
-		TLS    []weightedPort `json:"tls"`
-		DNS    []weightedPort `json:"dns"`
-	} `json:"ports"`
-	Stacks  map[string]stackDef `json:"stacks"`
+	Comment []string                   `json:"comment"`
+	Ports   map[string]json.RawMessage `json:"ports"`
 	Generic struct {
-		Comment           string        `json:"comment"`
-		ExploitURLsSource string        `json:"exploit_urls_source"`
-		ExploitURLs       []string      `json:"exploit_urls"`
-		Tools             []toolProfile `json:"tools"`
+		Comment string        `json:"comment"`
+		Tools   []toolProfile `json:"tools"`
 	} `json:"generic"`
 	Orgs map[string]*orgProfile `json:"orgs"`
 }
 
 // realScanner is one SelfDeploy-24 scanner row: org, IP and first-probe
-// counts per service (http, tls, dns) in the train and test parts.
+// counts per service (serviceNames order) in the train and test parts.
 type realScanner struct {
 	Org    string
 	IP     netip.Addr
@@ -142,95 +135,108 @@ type realScanner struct {
 
 // catalog is everything the generator draws from, resolved and validated.
 type catalog struct {
-	httpPorts, tlsPorts, dnsPorts []weightedPort
-	stacks                        map[string]*tlsStack
-	exploitURLs                   []string
-	tools                         []*toolProfile
-	orgs                          map[string]*orgProfile
-	orgNames                      []string // sorted, so nothing depends on map order
-	bots                          []string
-	scanners                      []realScanner
+	// ports are the destination ports of each service.
+	ports    [numServices][]weightedPort
+	tools    []*toolProfile
+	orgs     map[string]*orgProfile
+	orgNames []string // sorted, so nothing depends on map order
+	scanners []realScanner
+}
+
+// loadData reads the embedded profile and corpus files: the members the
+// simulator reads itself into pf, the rest into the emitters' data.
+func loadData() (*profileFile, *probe.EmitData, error) {
+	var top, generic, corpus map[string]json.RawMessage
+	if err := readJSON("data/profiles.json", &top); err != nil {
+		return nil, nil, err
+	}
+	if err := readJSON("data/corpus.json", &corpus); err != nil {
+		return nil, nil, err
+	}
+	if err := json.Unmarshal(top["generic"], &generic); err != nil {
+		return nil, nil, fmt.Errorf("data/profiles.json: generic: %w", err)
+	}
+	own := map[string]json.RawMessage{}
+	for _, k := range []string{"comment", "ports", "orgs"} {
+		if v, ok := top[k]; ok {
+			own[k] = v
+			delete(top, k)
+		}
+	}
+	delete(top, "generic")
+	ownGeneric := map[string]json.RawMessage{}
+	for _, k := range []string{"comment", "tools"} {
+		if v, ok := generic[k]; ok {
+			ownGeneric[k] = v
+			delete(generic, k)
+		}
+	}
+	b, err := json.Marshal(ownGeneric)
+	if err != nil {
+		return nil, nil, err
+	}
+	own["generic"] = b
+	var pf profileFile
+	if err := decodeRest(own, &pf); err != nil {
+		return nil, nil, fmt.Errorf("data/profiles.json: %w", err)
+	}
+	delete(corpus, "comment")
+	return &pf, probe.NewEmitData(top, generic, corpus), nil
 }
 
 func loadCatalog() (*catalog, error) {
-	var pf profileFile
-	if err := readJSON("data/profiles.json", &pf); err != nil {
+	pf, data, err := loadData()
+	if err != nil {
 		return nil, err
 	}
-	var cf corpusfile.File
-	if err := readJSON("data/corpus.json", &cf); err != nil {
-		return nil, err
-	}
-	c := &catalog{
-		httpPorts: pf.Ports.HTTP, tlsPorts: pf.Ports.TLS, dnsPorts: pf.Ports.DNS,
-		stacks: map[string]*tlsStack{}, exploitURLs: pf.Generic.ExploitURLs,
-		orgs: pf.Orgs, bots: cf.BotUserAgents,
-	}
-	for _, cs := range cf.TLSStacks {
-		st, err := resolveCorpusStack(cs)
-		if err != nil {
-			return nil, fmt.Errorf("corpus stack %s: %w", cs.Name, err)
+	c := &catalog{orgs: pf.Orgs}
+	var decoders [numServices]probe.TemplateDecoder
+	for i, name := range serviceNames {
+		e, _ := probe.EmitterOf(name)
+		if decoders[i], err = e.Templates(data); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
 		}
-		c.stacks[cs.Name] = st
 	}
-	defNames := make([]string, 0, len(pf.Stacks))
-	for name := range pf.Stacks {
-		defNames = append(defNames, name)
+	if unread := data.Unread(); len(unread) > 0 {
+		return nil, fmt.Errorf("data files: members no service reads: %v", unread)
 	}
-	sort.Strings(defNames)
-	for _, name := range defNames {
-		st, err := pf.Stacks[name].derive(name, c.stacks)
-		if err != nil {
-			return nil, fmt.Errorf("stack %s: %w", name, err)
+	for k, raw := range pf.Ports {
+		if k == "source" {
+			continue
 		}
-		c.stacks[name] = st
+		i := slices.Index(serviceNames, k)
+		if i < 0 {
+			return nil, fmt.Errorf("ports: unknown service %q", k)
+		}
+		if err := probe.DecodeStrict(raw, &c.ports[i]); err != nil {
+			return nil, fmt.Errorf("ports %s: %w", k, err)
+		}
 	}
-	httpByName := map[string]corpusfile.HTTPRequest{}
-	for _, h := range cf.HTTPRequests {
-		httpByName[h.Name] = h
-	}
-	dnsByName := map[string]corpusfile.DNSQuery{}
-	for _, d := range cf.DNSQueries {
-		dnsByName[d.Name] = d
-	}
-	resolve := func(owner string, sv *serviceVariants) error {
-		for i := range sv.HTTP {
-			if err := sv.HTTP[i].resolve(httpByName); err != nil {
-				return fmt.Errorf("%s http %s: %w", owner, sv.HTTP[i].Name, err)
+	resolve := func(owner string, st *serviceTemplates) error {
+		for i, name := range serviceNames {
+			raw, ok := st.raw[name]
+			if !ok {
+				continue
 			}
-		}
-		for i := range sv.HTTP {
-			if n := sv.HTTP[i].Next; n != "" && !slices.ContainsFunc(sv.HTTP, func(v httpVariant) bool { return v.Name == n }) {
-				return fmt.Errorf("%s http %s: next %q not defined", owner, sv.HTTP[i].Name, n)
+			ts, err := decoders[i](raw)
+			if err != nil {
+				return fmt.Errorf("%s %s %w", owner, name, err)
 			}
-		}
-		for i := range sv.TLS {
-			v := &sv.TLS[i]
-			if err := checkWeight(v.Weight, v.Active); err != nil {
-				return fmt.Errorf("%s tls %s: %w", owner, v.Name, err)
-			}
-			if v.StackPrefix != "" {
-				for _, name := range sortedStackNames(c.stacks) {
-					if strings.HasPrefix(name, v.StackPrefix) {
-						v.stacks = append(v.stacks, c.stacks[name])
-					}
+			for _, t := range ts {
+				if err := checkWeight(t.Weight(), t.Active()); err != nil {
+					return fmt.Errorf("%s %s %s: %w", owner, name, t.Name(), err)
 				}
-			} else if st, ok := c.stacks[v.Stack]; ok {
-				v.stacks = []*tlsStack{st}
+				if n := t.Next(); n != "" && !slices.ContainsFunc(ts, func(u probe.Template) bool { return u.Name() == n }) {
+					return fmt.Errorf("%s %s %s: next %q not defined", owner, name, t.Name(), n)
+				}
 			}
-			if len(v.stacks) == 0 {
-				return fmt.Errorf("%s tls %s: no stack %q%q", owner, v.Name, v.Stack, v.StackPrefix)
-			}
+			st.templates[i] = ts
 		}
-		for i := range sv.DNS {
-			if err := sv.DNS[i].resolve(dnsByName); err != nil {
-				return fmt.Errorf("%s dns %s: %w", owner, sv.DNS[i].Name, err)
-			}
-		}
+		st.raw = nil
 		return nil
 	}
 	for name, op := range c.orgs {
-		if err := resolve(name, &op.serviceVariants); err != nil {
+		if err := resolve(name, &op.serviceTemplates); err != nil {
 			return nil, err
 		}
 		if op.VisitMean < 1 {
@@ -241,7 +247,7 @@ func loadCatalog() (*catalog, error) {
 	sort.Strings(c.orgNames)
 	for i := range pf.Generic.Tools {
 		t := &pf.Generic.Tools[i]
-		if err := resolve("tool "+t.Name, &t.serviceVariants); err != nil {
+		if err := resolve("tool "+t.Name, &t.serviceTemplates); err != nil {
 			return nil, err
 		}
 		c.tools = append(c.tools, t)
@@ -257,15 +263,6 @@ func loadCatalog() (*catalog, error) {
 	}
 	c.scanners = scanners
 	return c, nil
-}
-
-func sortedStackNames(m map[string]*tlsStack) []string {
-	names := make([]string, 0, len(m))
-	for name := range m {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	return names
 }
 
 func readJSON(name string, v any) error {
@@ -287,92 +284,52 @@ func loadScanners() ([]realScanner, error) {
 		return nil, err
 	}
 	var out []realScanner
+	// cols maps each count column (from the header: <service>_train,
+	// <service>_test) to its segment and service.
+	var cols [][2]int
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	line := 0
 	for sc.Scan() {
 		line++
 		text := sc.Text()
-		if text == "" || strings.HasPrefix(text, "#") || strings.HasPrefix(text, "org,") {
+		if text == "" || strings.HasPrefix(text, "#") {
 			continue
 		}
 		f := strings.Split(text, ",")
-		if len(f) != 8 {
-			return nil, fmt.Errorf("scanners_sd24.csv:%d: %d columns, want 8", line, len(f))
+		if cols == nil {
+			if len(f) < 2 || f[0] != "org" || f[1] != "ip" {
+				return nil, fmt.Errorf("scanners_sd24.csv:%d: header must start org,ip", line)
+			}
+			cols = make([][2]int, 0, len(f)-2)
+			for _, h := range f[2:] {
+				svc, segName, _ := strings.Cut(h, "_")
+				seg := slices.Index([]string{"train", "test"}, segName)
+				i := slices.Index(serviceNames, svc)
+				if seg < 0 || i < 0 {
+					return nil, fmt.Errorf("scanners_sd24.csv:%d: column %q is no <service>_train or <service>_test", line, h)
+				}
+				cols = append(cols, [2]int{seg, i})
+			}
+			continue
+		}
+		if len(f) != 2+len(cols) {
+			return nil, fmt.Errorf("scanners_sd24.csv:%d: %d columns, want %d", line, len(f), 2+len(cols))
 		}
 		ip, err := netip.ParseAddr(f[1])
 		if err != nil {
 			return nil, fmt.Errorf("scanners_sd24.csv:%d: %w", line, err)
 		}
 		rs := realScanner{Org: f[0], IP: ip}
-		for i := 0; i < 6; i++ {
+		for i, c := range cols {
 			n, err := strconv.Atoi(f[2+i])
 			if err != nil || n < 0 {
 				return nil, fmt.Errorf("scanners_sd24.csv:%d: bad count %q", line, f[2+i])
 			}
-			rs.Counts[i/3][i%3] = n
+			rs.Counts[c[0]][c[1]] = n
 		}
 		out = append(out, rs)
 	}
 	return out, sc.Err()
-}
-
-func (v *httpVariant) resolve(corpus map[string]corpusfile.HTTPRequest) error {
-	if v.Request != "" {
-		base, ok := corpus[v.Request]
-		if !ok {
-			return fmt.Errorf("unknown corpus request %q", v.Request)
-		}
-		if v.Method == "" {
-			v.Method = base.Method
-		}
-		if v.URL == "" && len(v.URLs) == 0 {
-			v.URL = base.URL
-		}
-		if v.Version == "" {
-			v.Version = base.Version
-		}
-		if v.Headers == nil {
-			v.Headers = slices.Clone(base.Headers)
-		}
-		v.trailer = base.Trailer
-	}
-	if v.Method == "" || v.Version == "" || (v.URL == "" && len(v.URLs) == 0) {
-		return fmt.Errorf("incomplete request line")
-	}
-	for i, h := range v.Headers {
-		if val, ok := v.SetHeaders[h[0]]; ok {
-			v.Headers[i][1] = val
-		}
-	}
-	return checkWeight(v.Weight, v.Active)
-}
-
-func (v *dnsVariant) resolve(corpus map[string]corpusfile.DNSQuery) error {
-	if v.Query != "" {
-		base, ok := corpus[v.Query]
-		if !ok {
-			return fmt.Errorf("unknown corpus query %q", v.Query)
-		}
-		v.QName, v.QType, v.QClass, v.Flags, v.EDNS = base.QName, base.QType, base.QClass, base.Flags, base.EDNS
-	}
-	if v.QName == "" || v.QType == 0 || v.QClass == 0 {
-		return fmt.Errorf("incomplete question")
-	}
-	f, err := strconv.ParseUint(strings.TrimPrefix(v.Flags, "0x"), 16, 16)
-	if err != nil {
-		return fmt.Errorf("flags %q: %w", v.Flags, err)
-	}
-	v.flags = uint16(f)
-	// Pack once with the longest name this variant can produce, so that a
-	// bad name fails here and not in the middle of a generation.
-	name := v.QName
-	if v.RandomLabel {
-		name = "ffffffff." + name
-	}
-	if _, err := v.query(0, name).Pack(); err != nil {
-		return fmt.Errorf("question %q does not pack: %w", name, err)
-	}
-	return checkWeight(v.Weight, v.Active)
 }
 
 func checkWeight(w float64, active []float64) error {
@@ -383,143 +340,4 @@ func checkWeight(w float64, active []float64) error {
 		return fmt.Errorf("active must be [from, to) inside [0, 1]")
 	}
 	return nil
-}
-
-func resolveCorpusStack(cs corpusfile.TLSStack) (*tlsStack, error) {
-	st := &tlsStack{Name: cs.Name, SessionIDLen: cs.SessionIDLen, ALPN: cs.ALPN, CorpusJA3MD5: cs.CorpusJA3MD5}
-	var err error
-	if st.RecordVersion, err = hex16(cs.RecordVersion); err != nil {
-		return nil, err
-	}
-	if st.ClientVersion, err = hex16(cs.ClientVersion); err != nil {
-		return nil, err
-	}
-	if st.Ciphers, err = hexList(cs.Ciphers); err != nil {
-		return nil, err
-	}
-	if st.SigAlgs, err = hexList(cs.SigAlgs); err != nil {
-		return nil, err
-	}
-	if st.Versions, err = hexList(cs.Versions); err != nil {
-		return nil, err
-	}
-	st.Extensions = intList16(cs.Extensions)
-	st.Groups = intList16(cs.Groups)
-	for _, c := range cs.Compression {
-		st.Compression = append(st.Compression, uint8(c))
-	}
-	for _, p := range cs.PointFormats {
-		st.PointFormats = append(st.PointFormats, uint8(p))
-	}
-	if len(st.Compression) == 0 {
-		st.Compression = []uint8{0}
-	}
-	if cs.FixedRandom != "" {
-		r, err := hex.DecodeString(cs.FixedRandom)
-		if err != nil || len(r) != 32 {
-			return nil, fmt.Errorf("fixed_random must be 32 hex bytes")
-		}
-		st.FixedRandom = r
-	}
-	if st.SessionIDLen < 0 || st.SessionIDLen > 32 {
-		return nil, fmt.Errorf("session id length %d", st.SessionIDLen)
-	}
-	return st, nil
-}
-
-// derive builds a stack from a base with some lists replaced. Removing the
-// versions, ALPN or groups also removes the extension that carried them, so a
-// derived hello stays consistent.
-func (d stackDef) derive(name string, known map[string]*tlsStack) (*tlsStack, error) {
-	base, ok := known[d.Base]
-	if !ok {
-		return nil, fmt.Errorf("unknown base %q", d.Base)
-	}
-	st := base.clone()
-	st.Name, st.CorpusJA3MD5 = name, ""
-	var err error
-	if d.Ciphers != nil {
-		if st.Ciphers, err = hexList(d.Ciphers); err != nil {
-			return nil, err
-		}
-	}
-	if d.DropCiphers != nil {
-		drop, err := hexList(d.DropCiphers)
-		if err != nil {
-			return nil, err
-		}
-		st.Ciphers = slices.DeleteFunc(st.Ciphers, func(c uint16) bool { return slices.Contains(drop, c) })
-	}
-	if d.AppendCiphers != nil {
-		add, err := hexList(d.AppendCiphers)
-		if err != nil {
-			return nil, err
-		}
-		st.Ciphers = append(st.Ciphers, add...)
-	}
-	if d.Extensions != nil {
-		st.Extensions = intList16(d.Extensions)
-	}
-	if d.Groups != nil {
-		st.Groups = intList16(d.Groups)
-	}
-	if d.SigAlgs != nil {
-		if st.SigAlgs, err = hexList(d.SigAlgs); err != nil {
-			return nil, err
-		}
-	}
-	if d.Versions != nil {
-		if st.Versions, err = hexList(d.Versions); err != nil {
-			return nil, err
-		}
-	}
-	if d.ALPN != nil {
-		st.ALPN = slices.Clone(d.ALPN)
-	}
-	drop := func(ext uint16) {
-		st.Extensions = slices.DeleteFunc(st.Extensions, func(e uint16) bool { return e == ext })
-	}
-	if len(st.Versions) == 0 {
-		drop(extSupportedVersions)
-		drop(extKeyShare)
-		drop(extPSKModes)
-	}
-	if len(st.ALPN) == 0 {
-		drop(extALPN)
-	}
-	if len(st.Groups) == 0 {
-		drop(extSupportedGroups)
-	}
-	if len(st.Ciphers) == 0 {
-		return nil, fmt.Errorf("no cipher suites left")
-	}
-	return st, nil
-}
-
-func hex16(s string) (uint16, error) {
-	v, err := strconv.ParseUint(strings.TrimPrefix(s, "0x"), 16, 16)
-	if err != nil {
-		return 0, fmt.Errorf("bad 16-bit hex %q", s)
-	}
-	return uint16(v), nil
-}
-
-func hexList(in []string) ([]uint16, error) {
-	out := make([]uint16, 0, len(in))
-	for _, s := range in {
-		v, err := hex16(s)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, nil
-}
-
-func intList16(in []int) []uint16 {
-	out := make([]uint16, 0, len(in))
-	for _, v := range in {
-		out = append(out, uint16(v))
-	}
-	return out
 }

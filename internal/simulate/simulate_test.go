@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	stls "github.com/scannergrouper/scannergrouper/internal/service/tls"
 )
 
 // generateTiny writes the tiny world of seed into a fresh folder.
@@ -135,7 +137,7 @@ func TestTinyWorldTruthAndLabels(t *testing.T) {
 				unlabelledKnown++
 			}
 		}
-		if (r[6] == ServiceTLS) != (r[10] != "") {
+		if (r[6] == "tls") != (r[10] != "") {
 			t.Errorf("row %d: ja3 %q for service %s", i, r[10], r[6])
 		}
 		if !strings.HasPrefix(r[8], org+"/") {
@@ -167,17 +169,13 @@ func TestTinyWorldTruthAndLabels(t *testing.T) {
 // TestCorpusStacksKeepTheirJA3 rebuilds every real tool's ClientHello from
 // its lists and checks the JA3 the real tool produced.
 func TestCorpusStacksKeepTheirJA3(t *testing.T) {
-	cat, err := loadCatalog()
-	if err != nil {
-		t.Fatal(err)
-	}
 	n := 0
-	for name, st := range cat.stacks {
+	for name, st := range testStacks(t) {
 		if st.CorpusJA3MD5 == "" {
 			continue
 		}
 		n++
-		if _, got := st.ja3(); got != st.CorpusJA3MD5 {
+		if _, got := st.JA3(); got != st.CorpusJA3MD5 {
 			t.Errorf("%s: ja3 %s, the real tool's is %s", name, got, st.CorpusJA3MD5)
 		}
 	}
@@ -194,8 +192,9 @@ func TestClientHellosParseWithGoTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := newPlanner(Config{Seed: 3, Weeks: 1, TrainShare: 0.8}, cat)
-	names := make([]string, 0, len(cat.stacks))
-	for name, st := range cat.stacks {
+	stacks := testStacks(t)
+	names := make([]string, 0, len(stacks))
+	for name, st := range stacks {
 		// crypto/tls reads only TLS 1.0+ hellos.
 		if st.ClientVersion >= 0x0301 && st.RecordVersion >= 0x0301 {
 			names = append(names, name)
@@ -203,8 +202,8 @@ func TestClientHellosParseWithGoTLS(t *testing.T) {
 	}
 	slices.Sort(names)
 	for _, name := range names {
-		st := cat.stacks[name]
-		hello := st.clientHello(p.rng, "")
+		st := stacks[name]
+		hello := st.ClientHello(p.rng, "")
 		info := serverSeenHello(t, hello)
 		if info == nil {
 			t.Errorf("%s: Go's TLS server did not parse the hello", name)
@@ -217,10 +216,10 @@ func TestClientHellosParseWithGoTLS(t *testing.T) {
 		if !slices.Equal(info.CipherSuites, want) {
 			t.Errorf("%s: server read suites %x, want %x", name, info.CipherSuites, want)
 		}
-		if slices.Contains(st.Extensions, extSupportedVersions) && !slices.Equal(info.SupportedVersions, st.Versions) {
+		if slices.Contains(st.Extensions, stls.ExtSupportedVersions) && !slices.Equal(info.SupportedVersions, st.Versions) {
 			t.Errorf("%s: versions %x, want %x", name, info.SupportedVersions, st.Versions)
 		}
-		if slices.Contains(st.Extensions, extALPN) && !slices.Equal(info.SupportedProtos, st.ALPN) {
+		if slices.Contains(st.Extensions, stls.ExtALPN) && !slices.Equal(info.SupportedProtos, st.ALPN) {
 			t.Errorf("%s: alpn %v, want %v", name, info.SupportedProtos, st.ALPN)
 		}
 	}

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"math"
+	"math/rand/v2"
 	"net/netip"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // structureConfig is a small SD-24-like world (a tenth of the scanners, two
@@ -252,19 +254,23 @@ func TestTemplatesPerOrg(t *testing.T) {
 	cat.setTemplatesPerOrg(8)
 	for _, org := range cat.orgNames {
 		op := cat.orgs[org]
+		rng := rand.New(rand.NewPCG(1, 2))
+		hp := netip.MustParseAddr("198.51.100.11")
+		tlsTemplates := op.templates[svcIndex(t, "tls")]
 		ja3s := map[string]bool{}
-		for _, v := range op.TLS {
-			s, _ := v.stacks[0].ja3()
-			ja3s[s] = true
+		for _, v := range tlsTemplates {
+			ja3s[v.Emit(rng, hp, 443, time.Time{}).JA3] = true
 		}
-		if len(op.TLS) > 0 && len(ja3s) < 2 {
+		if len(tlsTemplates) > 0 && len(ja3s) < 2 {
 			t.Errorf("%s: 8 TLS templates with %d JA3 strings", org, len(ja3s))
 		}
+		dnsTemplates := op.templates[svcIndex(t, "dns")]
 		qs := map[string]bool{}
-		for _, v := range op.DNS {
-			qs[v.QName] = true
+		for _, v := range dnsTemplates {
+			// The signature's first part is the question name.
+			qs[strings.Split(v.Emit(rng, hp, 53, time.Time{}).Signature, "|")[0]] = true
 		}
-		if len(op.DNS) > 0 && len(qs) < 2 {
+		if len(dnsTemplates) > 0 && len(qs) < 2 {
 			t.Errorf("%s: 8 DNS templates with %d names", org, len(qs))
 		}
 	}

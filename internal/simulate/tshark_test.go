@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	stls "github.com/scannergrouper/scannergrouper/internal/service/tls"
 )
 
 // TestTsharkAgreesWithTruth dissects every file of a tiny world with tshark
@@ -82,7 +84,7 @@ func tsharkCheck(t *testing.T, tshark, dir string, w *World) {
 			proto := "http"
 			if svcs := portServices[p]; len(svcs) > 1 {
 				proto = mixedAs
-			} else if svcs[ServiceTLS] {
+			} else if svcs["tls"] {
 				proto = "tls"
 			}
 			args = append(args, "-d", "tcp.port=="+p+","+proto)
@@ -148,11 +150,11 @@ func tsharkCheck(t *testing.T, tshark, dir string, w *World) {
 				var e expect
 				switch {
 				case f[6] != "" && mixedAs == "http":
-					e.service = ServiceHTTP
+					e.service = "http"
 				case slices.Contains(strings.Split(f[7], ","), "1"):
-					e.service, e.ja3 = ServiceTLS, f[8]
+					e.service, e.ja3 = "tls", f[8]
 				case f[9] == "0" || f[9] == "False":
-					e.service = ServiceDNS
+					e.service = "dns"
 				default:
 					continue // first half of a split ClientHello, or TLS read as HTTP
 				}
@@ -200,16 +202,17 @@ func TestTsharkReadsEveryStack(t *testing.T) {
 	}
 	p := newPlanner(Config{Seed: 5, Weeks: 1, TrainShare: 0.8}, cat)
 	hp := netip.MustParseAddr("198.51.100.11")
-	names := sortedStackNames(cat.stacks)
+	stacks := testStacks(t)
+	names := stls.SortedStackNames(stacks)
 	want := map[string]string{}
 	var sessions []*session
 	for i, name := range names {
-		st := cat.stacks[name]
+		st := stacks[name]
 		s := &scanner{ip: netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), rtt: 20 * ms, ttl: 50}
 		sess := &session{scanner: s, service: 1, dst: hp, dport: 443, sport: uint16(40000 + i),
-			synTime: p.start + int64(i)*sec, reply: tlsAlertHandshakeFailure}
-		sess.payload = st.clientHello(p.rng, "")
-		_, want[s.ip.String()] = st.ja3()
+			synTime: p.start + int64(i)*sec, reply: stls.AlertHandshakeFailure}
+		sess.payload = st.ClientHello(p.rng, "")
+		_, want[s.ip.String()] = st.JA3()
 		p.drawShape(sess)
 		sessions = append(sessions, sess)
 	}
