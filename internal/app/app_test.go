@@ -172,9 +172,10 @@ func TestSmallWorldAttribution(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Probe-level weighted F1 of the open-set head per service (issue 6).
-	// Measured (seed 1): HTTP 0.95, TLS 0.68, DNS 0.92.
-	for svc, floor := range map[string]float64{"http": 0.9, "tls": 0.6, "dns": 0.85} {
+	// Probe-level weighted F1 per service: the org most training senders
+	// of the payload belong to, the classifier for payloads never seen.
+	// Measured (seed 1, time-span cut): HTTP 0.851, TLS 0.808, DNS 0.911.
+	for svc, floor := range map[string]float64{"http": 0.8, "tls": 0.75, "dns": 0.85} {
 		pl := res.Report.ProbeLevel[svc]
 		t.Logf("%s probe-level weighted F1 %.3f over %d probes", svc, pl.WeightedF1, pl.Support)
 		if pl.WeightedF1 < floor {
@@ -183,14 +184,16 @@ func TestSmallWorldAttribution(t *testing.T) {
 	}
 	tr := res.Report.Truth
 	t.Logf("hidden members %d/%d found, over-attribution %.3f, weighted F1 %.3f", tr.HiddenCorrect, tr.HiddenMembers, tr.OverAttribution, res.Report.WeightedAvg.F1)
-	// Measured (seed 1): 21 of 24 hidden members, no generic-tool IP
-	// attributed, weighted F1 0.78 (0.69 with the artifact's vote and
-	// one-hot features: weak votes and multi-hot features recover the
-	// Shadowserver scanners that also send zgrab2's default request).
-	if tr.HiddenRecall < 0.7 || tr.OverAttribution > 0.05 {
-		t.Errorf("hidden-member recall %.3f (want ≥ 0.7), over-attribution %.3f (want ≤ 0.05)", tr.HiddenRecall, tr.OverAttribution)
+	// Measured (seed 1, evidence combiner, time-span cut): 17 of 27 hidden
+	// members, 2.5 % of generic-tool IPs attributed, weighted F1 0.987.
+	// (The vote ensemble found 21 of 24 hidden members at weighted F1 0.78
+	// on the old probe-share cut: this world's hidden members are
+	// unattributed IPs in no org network, which the combiner, calibrated
+	// to name innocent scanners rarely, leaves unknown more often.)
+	if tr.HiddenRecall < 0.6 || tr.OverAttribution > 0.05 {
+		t.Errorf("hidden-member recall %.3f (want ≥ 0.6), over-attribution %.3f (want ≤ 0.05)", tr.HiddenRecall, tr.OverAttribution)
 	}
-	if f1 := res.Report.WeightedAvg.F1; f1 < 0.75 {
-		t.Errorf("weighted F1 %.3f below 0.75", f1)
+	if f1 := res.Report.WeightedAvg.F1; f1 < 0.95 {
+		t.Errorf("weighted F1 %.3f below 0.95", f1)
 	}
 }
