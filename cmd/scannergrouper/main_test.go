@@ -159,7 +159,7 @@ func TestTrainIdentifyLists(t *testing.T) {
 		t.Errorf("manifest records build %+v", b)
 	}
 	code, out = runCLI(t, "identify", "--db", db, "--from", "2024-02-06", "--format", "csv")
-	if code != exitOK || !strings.HasPrefix(out, "ip,org,probability,services,label,window_start,window_end\n") || strings.Count(out, "\n") < 10 {
+	if code != exitOK || !strings.HasPrefix(out, "ip,org,probability,services,label,evidence,new_ip,window_start,window_end\n") || strings.Count(out, "\n") < 10 {
 		t.Fatalf("identify exit %d: %s", code, out)
 	}
 	whole := strings.Count(out, "\n") - 1
@@ -174,8 +174,20 @@ func TestTrainIdentifyLists(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	listed := 0
 	for _, r := range rows[1:] {
-		days[r[5]+".."+r[6]]++
+		days[r[7]+".."+r[8]]++
+		// Label memory: an IP the labels name at the time is that org,
+		// and says so.
+		if strings.Contains(r[5], "listed") {
+			listed++
+			if r[1] != r[4] {
+				t.Errorf("%s listed as %q but attributed to %q", r[0], r[4], r[1])
+			}
+		}
+	}
+	if listed == 0 {
+		t.Errorf("no verdict rests on label memory, though the labels name scanners of the window")
 	}
 	if len(days) != 2 || days["2024-02-06T00:00:00Z..2024-02-07T00:00:00Z"] == 0 || days["2024-02-07T00:00:00Z..2024-02-08T00:00:00Z"] == 0 {
 		t.Errorf("daily windows = %v, want 02-06 and 02-07", days)

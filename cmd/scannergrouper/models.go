@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -339,7 +340,7 @@ func writeAttributions(w io.Writer, windows []pipeline.WindowAttributions, forma
 		for _, win := range windows {
 			for _, a := range win.Attributions {
 				if err := enc.Encode(map[string]any{"ip": a.IP, "org": a.Org, "probability": a.Prob, "services": a.Services,
-					"label": a.Truth, "window_start": stamp(win.From), "window_end": stamp(win.To)}); err != nil {
+					"label": a.Truth, "evidence": a.Evidence, "new_ip": a.NewIP, "window_start": stamp(win.From), "window_end": stamp(win.To)}); err != nil {
 					return err
 				}
 			}
@@ -347,11 +348,11 @@ func writeAttributions(w io.Writer, windows []pipeline.WindowAttributions, forma
 		return nil
 	case "csv":
 		cw := csv.NewWriter(w)
-		cw.Write([]string{"ip", "org", "probability", "services", "label", "window_start", "window_end"})
+		cw.Write([]string{"ip", "org", "probability", "services", "label", "evidence", "new_ip", "window_start", "window_end"})
 		for _, win := range windows {
 			for _, a := range win.Attributions {
 				cw.Write([]string{a.IP, a.Org, strconv.FormatFloat(a.Prob, 'f', 4, 64), strings.Join(a.Services, "+"), a.Truth,
-					stamp(win.From), stamp(win.To)})
+					a.Evidence, strconv.FormatBool(a.NewIP), stamp(win.From), stamp(win.To)})
 			}
 		}
 		cw.Flush()
@@ -363,11 +364,11 @@ func writeAttributions(w io.Writer, windows []pipeline.WindowAttributions, forma
 		}
 		fmt.Fprintf(w, "window %s .. %s\n", stamp(win.From), stamp(win.To))
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "IP\tORG\tPROBABILITY\tSERVICES\tLABEL")
+		fmt.Fprintln(tw, "IP\tORG\tPROBABILITY\tEVIDENCE\tSERVICES\tLABEL")
 		perOrg := map[string]int{}
 		for _, a := range win.Attributions {
 			perOrg[a.Org]++
-			fmt.Fprintf(tw, "%s\t%s\t%.2f\t%s\t%s\n", a.IP, a.Org, a.Prob, strings.Join(a.Services, "+"), a.Truth)
+			fmt.Fprintf(tw, "%s\t%s\t%.2f\t%s\t%s\t%s\n", a.IP, a.Org, a.Prob, cmp.Or(a.Evidence, "-"), strings.Join(a.Services, "+"), a.Truth)
 		}
 		tw.Flush()
 		fmt.Fprintf(w, "%d scanner IPs:", len(win.Attributions))
