@@ -352,3 +352,49 @@ func TestBuildAsNewForgetsTheIPItself(t *testing.T) {
 		t.Fatalf("senders changed: %v", s)
 	}
 }
+
+func TestNearestSeenPayloadSpeaksForAnUnseenOne(t *testing.T) {
+	m := NewMemory(1)
+	pay := NewPayloads()
+	orgImg := []uint8{255, 0, 255, 0, 255, 0, 0, 0}
+	genImg := []uint8{0, 255, 0, 255, 0, 255, 0, 0}
+	orgKey, genKey := digest("org template"), digest("generic")
+	for i, c := range []int{0, 0, 0} {
+		pay.Add("http", orgKey, addr("203.0.113."+itoa(i+1)), c)
+	}
+	for i := range 4 {
+		pay.Add("http", genKey, addr("198.51.100."+itoa(i+1)), Unattributed)
+	}
+	pay.Remember("http", orgKey, orgImg)
+	pay.Remember("http", genKey, genImg)
+	// A variant of the org's template: one pixel differs.
+	variant := []uint8{255, 0, 255, 0, 255, 0, 255, 0}
+	d, dist, ok := pay.Nearest("http", digest("variant"), variant)
+	if !ok || d != orgKey || !near(dist, 1.0/8) {
+		t.Fatalf("nearest %x at %v (%v), want the org template at 1/8", d[:4], dist, ok)
+	}
+	r := Build(addr("192.0.2.50"), []Probe{{Service: "http", Digest: digest("variant"), Image: variant}}, m, pay)
+	if len(r.Candidates) != 1 || r.Candidates[0].Class != 0 || !near(r.Candidates[0].F[fNearMean], 7.0/8*3/4) {
+		t.Fatalf("candidates %+v", r.Candidates)
+	}
+	if r.Unknown[gNearUnattr] != 0 || !near(r.Unknown[gUnseen], 1) {
+		t.Fatalf("unknown features %v", r.Unknown)
+	}
+	// Saved and loaded, the images still answer.
+	b, _ := json.Marshal(Save(m, pay))
+	var s Saved
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatal(err)
+	}
+	_, pay2, err := s.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d2, _, ok := pay2.Nearest("http", digest("variant"), variant); !ok || d2 != orgKey {
+		t.Fatal("the loaded table lost its images")
+	}
+	// An image of another size is never compared.
+	if _, _, ok := pay.Nearest("http", digest("odd"), []uint8{1, 2}); ok {
+		t.Fatal("an image of another size found a neighbour")
+	}
+}

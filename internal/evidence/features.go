@@ -19,11 +19,78 @@ type Digest = feature.ImageKey
 type Payloads struct {
 	senders map[string]map[Digest]map[int]int
 	seen    map[string]map[Digest]map[netip.Addr]bool
+	// images keeps each seen payload's encoded image, and nearest caches
+	// the closest seen payload of a never-seen one (see Nearest).
+	images  map[string]map[Digest][]uint8
+	nearest map[string]map[Digest]nearHit
+}
+
+type nearHit struct {
+	d    Digest
+	dist float64
 }
 
 // NewPayloads returns an empty table.
 func NewPayloads() *Payloads {
-	return &Payloads{senders: map[string]map[Digest]map[int]int{}, seen: map[string]map[Digest]map[netip.Addr]bool{}}
+	return &Payloads{senders: map[string]map[Digest]map[int]int{}, seen: map[string]map[Digest]map[netip.Addr]bool{},
+		images: map[string]map[Digest][]uint8{}, nearest: map[string]map[Digest]nearHit{}}
+}
+
+// Remember keeps the encoded image of a seen payload, for Nearest.
+func (p *Payloads) Remember(service string, d Digest, img []uint8) {
+	if p.images[service] == nil {
+		p.images[service] = map[Digest][]uint8{}
+	}
+	if _, ok := p.images[service][d]; !ok {
+		p.images[service][d] = append([]uint8(nil), img...)
+		delete(p.nearest, service) // a new image may be closer
+	}
+}
+
+// Nearest returns the seen payload whose image is closest to img (L1
+// distance over pixels, divided by 255 per pixel: 0 identical, 1 every
+// pixel opposite) and that distance; ok false when none of the same size
+// was seen. A template an organisation varies (another URL path, a newer
+// User-Agent) lands next to its siblings, so their senders speak for it.
+func (p *Payloads) Nearest(service string, d Digest, img []uint8) (Digest, float64, bool) {
+	if h, ok := p.nearest[service][d]; ok {
+		return h.d, h.dist, true
+	}
+	best, bestDist, found := Digest{}, math.Inf(1), false
+	for k, seen := range p.images[service] {
+		if len(seen) != len(img) || len(img) == 0 {
+			continue
+		}
+		dist := 0
+		for i, v := range img {
+			if v > seen[i] {
+				dist += int(v - seen[i])
+			} else {
+				dist += int(seen[i] - v)
+			}
+		}
+		x := float64(dist) / (255 * float64(len(img)))
+		if x < bestDist || (x == bestDist && bytesLess(k[:], best[:])) {
+			best, bestDist, found = k, x, true
+		}
+	}
+	if !found {
+		return Digest{}, 0, false
+	}
+	if p.nearest[service] == nil {
+		p.nearest[service] = map[Digest]nearHit{}
+	}
+	p.nearest[service][d] = nearHit{best, bestDist}
+	return best, bestDist, true
+}
+
+func bytesLess(a, b []byte) bool {
+	for i := range a {
+		if a[i] != b[i] {
+			return a[i] < b[i]
+		}
+	}
+	return false
 }
 
 // Add counts one probe: service, encoded payload, sender and its class.
@@ -67,6 +134,9 @@ type Probe struct {
 	// Probs are the service classifier's open-set probabilities (K known
 	// classes then unknown); nil when the service has no classifier.
 	Probs []float32
+	// Image is the encoded payload (for a never-seen payload, its nearest
+	// seen one is looked up); nil: no lookup.
+	Image []uint8
 }
 
 // Class-evidence features (one vector per candidate organisation). Every
@@ -88,6 +158,7 @@ const (
 	fNb16All          // /16, among all
 	fNb24Count        // log(1+org neighbours in the /24)/log(256)
 	fPayAnyOwn        // 1 when any probe carries a payload the org owns: one payload only an org sends outweighs many that everybody sends
+	fNearMean         // over never-seen payloads: the org's share of the senders of the nearest seen payload, times its closeness
 	NumClassFeatures
 )
 
@@ -103,6 +174,8 @@ const (
 	gNb24Unattr    // unattributed neighbours in the /24 among all (+1)
 	gListedUnknown // the IP is labelled with a no-org label
 	gCIDRUnknown   // a listed no-org network covers it
+	gNearUnattr    // over never-seen payloads: unattributed share of the nearest seen payload's senders, times closeness
+	gNearNoOrg     // the same for no-org senders
 	NumUnknownFeatures
 )
 
@@ -111,9 +184,10 @@ const (
 var (
 	ClassFeatureNames = [NumClassFeatures]string{"bias", "listed", "cidr", "payload_mean", "payload_max", "payload_owned",
 		"classifier_mean", "classifier_top", "classifier_unseen", "service_share", "nb24_labelled", "nb24_all",
-		"nb16_labelled", "nb16_all", "nb24_count", "payload_any_owned"}
+		"nb16_labelled", "nb16_all", "nb24_count", "payload_any_owned", "nearest_payload"}
 	UnknownFeatureNames = [NumUnknownFeatures]string{"bias", "payload_unattributed", "payload_no_org", "payload_unseen",
-		"classifier_unknown", "probes", "nb24_no_org", "nb24_unattributed", "listed_no_org", "cidr_no_org"}
+		"classifier_unknown", "probes", "nb24_no_org", "nb24_unattributed", "listed_no_org", "cidr_no_org",
+		"nearest_unattributed", "nearest_no_org"}
 )
 
 // Candidate is one organisation the evidence points to.
@@ -214,6 +288,26 @@ func build(ip netip.Addr, probes []Probe, mem *Memory, pay *Payloads, asNew bool
 			}
 			if s == nil {
 				row.Unknown[gUnseen] += inv
+				if p.Image != nil {
+					if nd, dist, ok := pay.Nearest(p.Service, p.Digest, p.Image); ok {
+						ns := pay.Senders(p.Service, nd)
+						nt := 0
+						for _, n := range ns {
+							nt += n
+						}
+						w := inv * (1 - dist) / float64(nt+1)
+						for c, n := range ns {
+							switch {
+							case c >= 0 && c < k:
+								get(c).F[fNearMean] += w * float64(n)
+							case c == k:
+								row.Unknown[gNearNoOrg] += w * float64(n)
+							default:
+								row.Unknown[gNearUnattr] += w * float64(n)
+							}
+						}
+					}
+				}
 			}
 			row.Unknown[gPayUnattr] += inv * float64(s[Unattributed]) / float64(total+1)
 			row.Unknown[gPayUnknown] += inv * float64(s[k]) / float64(total+1)

@@ -19,6 +19,9 @@ type Saved struct {
 	Payloads map[string]map[string]map[int]int `json:"payloads"`
 	// Addresses: IP → class (Unattributed for seen but unlabelled).
 	Addresses map[string]int `json:"addresses"`
+	// Images: service → key → the encoded image (base64), for the
+	// nearest-payload evidence of never-seen payloads.
+	Images map[string]map[string][]byte `json:"images,omitempty"`
 }
 
 // Save exports a memory and a payload table.
@@ -33,6 +36,16 @@ func Save(mem *Memory, pay *Payloads) *Saved {
 	}
 	for ip, c := range mem.ip {
 		s.Addresses[ip.String()] = c
+	}
+	for svc, m := range pay.images {
+		if s.Images == nil {
+			s.Images = map[string]map[string][]byte{}
+		}
+		out := make(map[string][]byte, len(m))
+		for d, img := range m {
+			out[d.String()] = img
+		}
+		s.Images[svc] = out
 	}
 	return s
 }
@@ -70,6 +83,15 @@ func (s *Saved) Load() (*Memory, *Payloads, error) {
 			}
 			pay.senders[svc][d] = c
 			pay.seen[svc][d] = map[netip.Addr]bool{}
+		}
+	}
+	for svc, m := range s.Images {
+		for h, img := range m {
+			d, ok := feature.ParseImageKey(h)
+			if !ok {
+				return nil, nil, fmt.Errorf("saved evidence: %s image key %q is not a SHA-256", svc, h)
+			}
+			pay.Remember(svc, d, img)
 		}
 	}
 	return mem, pay, nil

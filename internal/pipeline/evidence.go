@@ -62,7 +62,9 @@ func (s *evidenceState) learn(data *Data, images map[string][][]uint8, classes *
 			c := evidenceClass(classes, data.Orgs[svc][i])
 			s.mem.Add(p.SrcIP, c)
 			if imgs := images[svc]; imgs != nil {
-				s.pay.Add(svc, feature.KeyOf(imgs[i]), p.SrcIP, c)
+				key := feature.KeyOf(imgs[i])
+				s.pay.Add(svc, key, p.SrcIP, c)
+				s.pay.Remember(svc, key, imgs[i])
 			}
 		}
 	}
@@ -138,7 +140,7 @@ func gather(models map[string]*ServiceModel, state *evidenceState, data *Data, i
 				a.services = append(a.services, svc)
 			}
 			if probs != nil {
-				a.probes = append(a.probes, evidence.Probe{Service: svc, Digest: feature.KeyOf(images[svc][i]), Probs: probs[i]})
+				a.probes = append(a.probes, evidence.Probe{Service: svc, Digest: feature.KeyOf(images[svc][i]), Probs: probs[i], Image: images[svc][i]})
 			}
 		}
 	}
