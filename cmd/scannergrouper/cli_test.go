@@ -147,6 +147,74 @@ func TestGlobalJSON(t *testing.T) {
 			}
 		}
 	}
+	checkIPLookup(t, db, labels)
+}
+
+// checkIPLookup asks `ip` about a listed IP that probed, an IP that never
+// did and a malformed one, on the store and models TestGlobalJSON built.
+func checkIPLookup(t *testing.T, db, labelsFile string) {
+	t.Helper()
+	raw, err := os.ReadFile(labelsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	labelOf := map[string]string{}
+	for _, line := range strings.Split(string(raw), "\n")[1:] {
+		if ip, org, ok := strings.Cut(strings.TrimSpace(line), ","); ok {
+			labelOf[ip] = org
+		}
+	}
+	code, out, stderr := runCLIAll(t, "identify", "--json", "--db", db)
+	if code != exitOK {
+		t.Fatalf("identify: exit %d\n%s", code, stderr)
+	}
+	var listed, org string
+	for _, v := range jsonValues(t, "identify", out) {
+		ip, _ := v["ip"].(string)
+		ev, _ := v["evidence"].(string)
+		if o := labelOf[ip]; o != "" && strings.HasPrefix(ev, "listed") {
+			listed, org = ip, o
+			break
+		}
+	}
+	if listed == "" {
+		t.Fatal("identify named no listed IP to look up")
+	}
+	code, out, stderr = runCLIAll(t, "ip", "--json", "--db", db, listed, "192.0.2.77")
+	if code != exitOK {
+		t.Fatalf("ip: exit %d\n%s", code, stderr)
+	}
+	vals := jsonValues(t, "ip", out)
+	if len(vals) != 2 {
+		t.Fatalf("ip printed %d objects for 2 IPs:\n%s", len(vals), out)
+	}
+	got := vals[0]
+	if got["ip"] != listed || got["org"] != org || got["classification"] != "listed" {
+		t.Errorf("ip %s: got org %v classification %v, want %s listed", listed, got["org"], got["classification"], org)
+	}
+	payloads, _ := got["payloads"].([]any)
+	if len(payloads) == 0 {
+		t.Fatalf("ip %s: no payload evidence: %s", listed, out)
+	}
+	sentByOrg := false
+	for _, p := range payloads {
+		senders, _ := p.(map[string]any)["training_senders"].(map[string]any)
+		if n, _ := senders[org].(float64); n >= 1 {
+			sentByOrg = true
+		}
+	}
+	if !sentByOrg {
+		t.Errorf("ip %s: no payload was sent in training by %s scanners: %v", listed, org, payloads)
+	}
+	if reasons, _ := got["reasons"].([]any); len(reasons) < 2 {
+		t.Errorf("ip %s: reasons %v: want the verdict and at least one payload", listed, reasons)
+	}
+	if vals[1]["classification"] != "not-seen" {
+		t.Errorf("ip 192.0.2.77: classification %v, want not-seen", vals[1]["classification"])
+	}
+	if code, _, stderr := runCLIAll(t, "ip", "--db", db, "10.0.0.300"); code != exitUsage || !strings.Contains(stderr, `"10.0.0.300" is not an IP address`) {
+		t.Errorf("ip 10.0.0.300: exit %d, stderr %q; want a usage error naming the bad IP", code, stderr)
+	}
 }
 
 // TestEvaluateReportFlag: --report FILE writes the report; the old --json

@@ -202,7 +202,10 @@ func init() {
 		Long: `update continues models trained with 'train --mode incremental': the week
 [--from, --from + 7 days) of stored probes extends each service's layout (existing pixels never
 move), each model resumes for 200 iterations on that week only, and the ensemble is
-refitted on the rows of every week so far. A week already trained is refused.`,
+refitted on the rows of every week so far; the evidence (payload senders, label
+memory) is rebuilt from every trained week with the current layouts and labels, so
+labels imported since relabel past weeks. A week that overlaps one already trained
+is refused: each probe is learnt once.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ws, err := parseTimeFlag("from", weekStart)
@@ -226,10 +229,9 @@ refitted on the rows of every week so far. A week already trained is refused.`,
 			if err != nil {
 				return err
 			}
-			for _, done := range inc.Weeks {
-				if done.Equal(ws) {
-					return fmt.Errorf("the week of %s is already trained", ws.Format("2006-01-02"))
-				}
+			if done, ok := inc.Overlap(ws, ws.Add(7*24*time.Hour)); ok {
+				return fmt.Errorf("the week of %s overlaps the week of %s, already trained: each probe is learnt once",
+					ws.Format("2006-01-02"), done.Format("2006-01-02"))
 			}
 			reportTo(&inc.Res.Options, con)
 			week, err := pipeline.Load(cmd.Context(), st, pipeline.Services, ws, ws.Add(7*24*time.Hour), labelOf)
@@ -242,6 +244,13 @@ refitted on the rows of every week so far. A week already trained is refused.`,
 			if err := inc.TrainWeek(cmd.Context(), week, ws, pipeline.WeekIterations); err != nil {
 				return err
 			}
+			// Rebuild the evidence from every trained week with today's
+			// layouts and labels (pipeline.RelearnEvidence).
+			history, err := pipeline.Load(cmd.Context(), st, pipeline.Services, inc.Weeks[0], ws.Add(7*24*time.Hour), labelOf)
+			if err != nil {
+				return err
+			}
+			inc.RelearnEvidence(history)
 			man, err := inc.Save(modelsDir(models))
 			if err != nil {
 				return err

@@ -157,3 +157,7 @@ func (m *Memory) Neighbourhood(addr netip.Addr) (narrow, wide Neighbours) {
 	}
 	return get(m.net24, n24), get(m.net16, n16)
 }
+
+// Networks are the narrow and wide networks the neighbourhood evidence
+// counts for an address: /24 and /16 (IPv6: /48 and /32).
+func Networks(a netip.Addr) (narrow, wide netip.Prefix) { return neighbourhoods(a) }

@@ -255,3 +255,38 @@ func (c *Classes) Name(class int) string {
 	}
 	return "unknown"
 }
+
+// LoadIPs reads the stored probes of the given source addresses in
+// [from, to) (zero bounds do not filter), each labelled with labelOf at its
+// time: the traffic an explanation of those IPs rests on.
+func LoadIPs(ctx context.Context, st store.Store, services []string, ips []netip.Addr, from, to time.Time, labelOf Labeler) (*Data, error) {
+	d := &Data{Probes: map[string][]probe.Probe{}, Orgs: map[string][]string{}}
+	for _, ip := range ips {
+		for _, svc := range services {
+			for p, err := range st.Probes(ctx, store.ProbeQuery{Service: svc, SrcIP: ip, From: from, To: to}) {
+				if err != nil {
+					return nil, err
+				}
+				p.Payload = nil
+				d.Probes[svc] = append(d.Probes[svc], p)
+				d.Orgs[svc] = append(d.Orgs[svc], labelOf(p.SrcIP, p.Time))
+			}
+		}
+	}
+	for _, svc := range services {
+		// one IP after another: put each service back in time order, as
+		// Load returns it and the window slicing expects
+		idx := make([]int, len(d.Probes[svc]))
+		for i := range idx {
+			idx[i] = i
+		}
+		ps, os := d.Probes[svc], d.Orgs[svc]
+		slices.SortStableFunc(idx, func(a, b int) int { return ps[a].Time.Compare(ps[b].Time) })
+		sp, so := make([]probe.Probe, len(idx)), make([]string, len(idx))
+		for i, j := range idx {
+			sp[i], so[i] = ps[j], os[j]
+		}
+		d.Probes[svc], d.Orgs[svc] = sp, so
+	}
+	return d, nil
+}

@@ -107,13 +107,26 @@ func gatherForFit(models map[string]*ServiceModel, state *evidenceState, data *D
 	return gather(models, state, data, images, true)
 }
 
-func gather(models map[string]*ServiceModel, state *evidenceState, data *Data, images map[string][][]uint8, asNew bool) (*ipEvidence, error) {
-	type ipAcc struct {
-		probes   []evidence.Probe
-		truth    string
-		services []string
-	}
-	acc := map[netip.Addr]*ipAcc{}
+// ipProbes is what one IP sent in data, as the evidence sees it: its
+// probes (with the classifier's probabilities), where each came from in
+// data (refs, parallel to probes), its ground truth and its services.
+type ipProbes struct {
+	probes   []evidence.Probe
+	refs     []probeRef
+	truth    string
+	services []string
+}
+
+// probeRef locates a probe in Data: service and index.
+type probeRef struct {
+	service string
+	index   int
+}
+
+// collect groups data's probes by source IP and asks each service model
+// about them.
+func collect(models map[string]*ServiceModel, data *Data, images map[string][][]uint8) (map[netip.Addr]*ipProbes, error) {
+	acc := map[netip.Addr]*ipProbes{}
 	for _, svc := range Services {
 		probes := data.Probes[svc]
 		var probs [][]float32
@@ -130,7 +143,7 @@ func gather(models map[string]*ServiceModel, state *evidenceState, data *Data, i
 		for i, p := range probes {
 			a := acc[p.SrcIP]
 			if a == nil {
-				a = &ipAcc{}
+				a = &ipProbes{}
 				acc[p.SrcIP] = a
 			}
 			if o := data.Orgs[svc][i]; o != "" {
@@ -141,8 +154,17 @@ func gather(models map[string]*ServiceModel, state *evidenceState, data *Data, i
 			}
 			if probs != nil {
 				a.probes = append(a.probes, evidence.Probe{Service: svc, Digest: feature.KeyOf(images[svc][i]), Probs: probs[i], Image: images[svc][i]})
+				a.refs = append(a.refs, probeRef{svc, i})
 			}
 		}
+	}
+	return acc, nil
+}
+
+func gather(models map[string]*ServiceModel, state *evidenceState, data *Data, images map[string][][]uint8, asNew bool) (*ipEvidence, error) {
+	acc, err := collect(models, data, images)
+	if err != nil {
+		return nil, err
 	}
 	ips := make([]netip.Addr, 0, len(acc))
 	for ip := range acc {

@@ -133,6 +133,9 @@ func (inc *Incremental) TrainWeeks(ctx context.Context, data *Data, starts []tim
 		if err := inc.TrainWeek(ctx, week, ws, weekIters); err != nil {
 			return nil, nil, err
 		}
+		if inc.layoutExtended {
+			inc.RelearnEvidence(data.Slice(time.Time{}, ws.Add(7*24*time.Hour)))
+		}
 		timing["week_"+ws.Format("2006-01-02")] = time.Since(t0).Seconds()
 		if score && inc.lastScoreOK {
 			weekly = append(weekly, inc.lastScore)
@@ -160,10 +163,45 @@ type Incremental struct {
 	// examples only; one slice per week, as Examples.
 	AsNew [][]evidence.Example
 	state *evidenceState
+	// layoutExtended: a layout gained pixels since the evidence state was
+	// last rebuilt, so payloads learnt before are keyed by encodings the
+	// models no longer produce (RelearnEvidence).
+	layoutExtended bool
 	// lastScore is the evidence combiner's out-of-sample score of the
 	// latest week trained (ok false: none).
 	lastScore   eval.WeekScore
 	lastScoreOK bool
+}
+
+// Overlap returns a trained week that [from, to) overlaps (ok false: none).
+func (inc *Incremental) Overlap(from, to time.Time) (time.Time, bool) {
+	for _, w := range inc.Weeks {
+		if from.Before(w.Add(7*24*time.Hour)) && w.Before(to) {
+			return w, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// RelearnEvidence rebuilds what evidence is measured against (payload
+// senders, label memory, listed networks) from history, the traffic of
+// every week trained so far, encoded with the layouts as they are now and
+// labelled as history is. A layout that gained pixels encodes some old
+// payloads differently (a value first seen this week now has its own
+// pixel), so senders learnt under the old encoding would never match
+// again; and labels imported since relabel the memory of past weeks.
+func (inc *Incremental) RelearnEvidence(history *Data) {
+	res := inc.Res
+	if !res.Options.Evidence || inc.state == nil {
+		return
+	}
+	st := newEvidenceState(res.Classes)
+	for _, w := range inc.Weeks {
+		st.addNetworks(res.Classes, res.Options.Networks, w)
+	}
+	st.learn(history, encodeData(res.Models, history), res.Classes)
+	inc.state, res.state = st, st
+	inc.layoutExtended = false
 }
 
 // NewIncremental starts incremental training with weekly vote windows from
@@ -217,6 +255,7 @@ func (inc *Incremental) TrainWeek(ctx context.Context, week *Data, ws time.Time,
 			res.Models[svc] = sm
 		} else if len(probes) > 0 {
 			if added := sm.Layout.Extend(probes); added > 0 {
+				inc.layoutExtended = true
 				opts.Log().Info("layout extended", "service", svc, "week", ws.Format("2006-01-02"), "pixels_added", added, "pixels_used", sm.Layout.Used)
 			}
 		}

@@ -205,16 +205,7 @@ func readJSON(path string, v any) error {
 // "listed", and listed IPs are neighbours.
 func (m *Models) Identify(data *Data) ([]Attribution, error) {
 	if m.Combiner != nil {
-		state := &evidenceState{mem: m.state.mem.Clone(), pay: m.state.pay}
-		first, _ := data.Span()
-		state.addNetworks(m.Classes, m.Networks, first)
-		for _, svc := range Services {
-			for i, p := range data.Probes[svc] {
-				if o := data.Orgs[svc][i]; o != "" {
-					state.mem.Add(p.SrcIP, evidenceClass(m.Classes, o))
-				}
-			}
-		}
+		state := m.windowState(data)
 		images := encodeData(m.Services, data)
 		ev, err := gatherEvidence(m.Services, state, data, images)
 		if err != nil {
@@ -231,6 +222,23 @@ func (m *Models) Identify(data *Data) ([]Attribution, error) {
 		preds[svc] = p
 	}
 	return Identify(data, preds, m.Classes, m.Ensemble)
+}
+
+// windowState is the evidence state for identifying data: the saved
+// memory and payload senders, plus the networks listed at data's start
+// and the labels valid during data (label memory).
+func (m *Models) windowState(data *Data) *evidenceState {
+	state := &evidenceState{mem: m.state.mem.Clone(), pay: m.state.pay}
+	first, _ := data.Span()
+	state.addNetworks(m.Classes, m.Networks, first)
+	for _, svc := range Services {
+		for i, p := range data.Probes[svc] {
+			if o := data.Orgs[svc][i]; o != "" {
+				state.mem.Add(p.SrcIP, evidenceClass(m.Classes, o))
+			}
+		}
+	}
+	return state
 }
 
 // WindowAttributions are the verdicts on one identification window.

@@ -16,11 +16,20 @@ import (
 
 // tinyWorld generates the tiny simulated world.
 func tinyWorld(t *testing.T) string {
+	return tinyWorldWeeks(t, 0)
+}
+
+// tinyWorldWeeks generates the tiny world over that many weeks (0: the
+// preset's).
+func tinyWorldWeeks(t *testing.T, weeks int) string {
 	t.Helper()
 	dir := t.TempDir()
 	cfg, err := simulate.PresetConfig("tiny", 1)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if weeks > 0 {
+		cfg.Weeks = weeks
 	}
 	if _, err := simulate.Generate(context.Background(), cfg, dir); err != nil {
 		t.Fatal(err)
@@ -28,12 +37,13 @@ func tinyWorld(t *testing.T) string {
 	return dir
 }
 
-// trainWorld ingests a simulated world, labels it with its labels.csv and
-// trains in full mode. The evaluation use case (internal/app) does the same
-// through the store's label database; these tests need the trained result
-// only, so they resolve the file directly (label.ResolveFile agrees with an
-// import into an empty store).
-func trainWorld(t *testing.T, world string, opts Options) *Result {
+// loadWorld ingests a simulated world and loads all of its traffic,
+// labelled with its labels.csv; it sets opts.Networks to the listed
+// networks. The evaluation use case (internal/app) does the same through
+// the store's label database; these tests need the data only, so they
+// resolve the file directly (label.ResolveFile agrees with an import into
+// an empty store).
+func loadWorld(t *testing.T, world string, opts *Options) (*Data, func(string) bool) {
 	t.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "world.db"))
@@ -65,7 +75,15 @@ func trainWorld(t *testing.T, world string, opts Options) *Result {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := TrainFull(ctx, data, reg.FullyDisclosed, opts)
+	return data, reg.FullyDisclosed
+}
+
+// trainWorld ingests a simulated world, labels it with its labels.csv and
+// trains in full mode.
+func trainWorld(t *testing.T, world string, opts Options) *Result {
+	t.Helper()
+	data, fullyDisclosed := loadWorld(t, world, &opts)
+	res, err := TrainFull(context.Background(), data, fullyDisclosed, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

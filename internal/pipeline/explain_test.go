@@ -1,0 +1,122 @@
+package pipeline
+
+import (
+	"context"
+	"net/netip"
+	"testing"
+
+	"github.com/scannergrouper/scannergrouper/internal/feature"
+)
+
+// TestIncrementalEvidenceMatchesTodaysEncodings trains the tiny world week
+// by week and checks that every labelled training probe, encoded as the
+// models encode it now, is found in the payload senders with its own
+// organisation. Before RelearnEvidence, payloads learnt in a week whose
+// layout later gained pixels kept their old keys: a listed Rapid7 scanner's
+// version.bind query was "sent in training by 1 shadowserver scanner" only.
+// Then it explains the listed and unlisted IPs of the last week with the
+// saved models.
+func TestIncrementalEvidenceMatchesTodaysEncodings(t *testing.T) {
+	opts := Default(1)
+	opts.Iterations = 200
+	data, fullyDisclosed := loadWorld(t, tinyWorldWeeks(t, 2), &opts)
+	classes := NewClasses(data, fullyDisclosed)
+	first, last := data.Span()
+	weeks := Weeks(first, last)
+	if len(weeks) < 2 {
+		t.Fatalf("tiny world spans %d weeks; the test needs two", len(weeks))
+	}
+	inc := NewIncremental(classes, opts, weeks[0])
+	if _, _, err := inc.TrainWeeks(context.Background(), data, weeks, 100, false); err != nil {
+		t.Fatal(err)
+	}
+	images := encodeData(inc.Res.Models, data)
+	checked := 0
+	for svc, imgs := range images {
+		for i, img := range imgs {
+			c := evidenceClass(classes, data.Orgs[svc][i])
+			if c < 0 || c >= classes.Unknown {
+				continue
+			}
+			checked++
+			if inc.state.pay.Senders(svc, feature.KeyOf(img))[c] == 0 {
+				p := data.Probes[svc][i]
+				t.Fatalf("%s probe of %s (%s, %s): its encoding today has no %s sender in the evidence",
+					svc, p.SrcIP, p.Time.Format("2006-01-02"), data.Orgs[svc][i], classes.Name(c))
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no labelled probe checked")
+	}
+	if _, ok := inc.Overlap(weeks[1].AddDate(0, 0, 3), weeks[1].AddDate(0, 0, 10)); !ok {
+		t.Error("a week starting in the middle of a trained one is not reported as overlapping")
+	}
+	if _, ok := inc.Overlap(weeks[len(weeks)-1].AddDate(0, 0, 7), weeks[len(weeks)-1].AddDate(0, 0, 14)); ok {
+		t.Error("the week after the last trained one is reported as overlapping")
+	}
+
+	dir := t.TempDir()
+	if _, err := inc.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	m, err := LoadModels(dir, fullyDisclosed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Networks = opts.Networks
+	lastWeek := data.Slice(weeks[len(weeks)-1], last.AddDate(0, 0, 1))
+	exps, err := m.Explain(lastWeek)
+	if err != nil {
+		t.Fatal(err)
+	}
+	atts, err := m.Identify(lastWeek)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(exps) != len(atts) {
+		t.Fatalf("%d explanations for %d attributions", len(exps), len(atts))
+	}
+	byIP := map[string]Attribution{}
+	for _, a := range atts {
+		byIP[a.IP] = a
+	}
+	kinds := map[string]int{}
+	for _, e := range exps {
+		a := byIP[e.IP]
+		if e.Org != a.Org || e.Confidence != a.Prob {
+			t.Errorf("%s: explained as %s (%.3f), identified as %s (%.3f)", e.IP, e.Org, e.Confidence, a.Org, a.Prob)
+		}
+		kinds[e.Classification]++
+		if len(e.Reasons) == 0 || e.Probes == 0 || len(e.Services) == 0 {
+			t.Errorf("%s: explanation without reasons, probes or services: %+v", e.IP, e)
+		}
+		switch e.Classification {
+		case ClassListed:
+			if e.Org != e.Label {
+				t.Errorf("%s listed: org %s, label %s", e.IP, e.Org, e.Label)
+			}
+			ownPayload := false
+			for _, p := range e.Payloads {
+				ownPayload = ownPayload || p.TrainingSenders[e.Org] > 0
+			}
+			if !ownPayload {
+				t.Errorf("%s listed %s: none of its payloads was sent in training by %s: %+v", e.IP, e.Org, e.Org, e.Payloads)
+			}
+		case ClassAttributed:
+			if e.Confidence < e.Threshold || len(e.Candidates) == 0 || e.Candidates[0].Org != e.Org {
+				t.Errorf("%s attributed to %s at %.2f (threshold %.2f), candidates %+v", e.IP, e.Org, e.Confidence, e.Threshold, e.Candidates)
+			}
+		case ClassUnknown:
+			if len(e.Candidates) > 0 && e.Candidates[0].Probability >= e.Threshold {
+				t.Errorf("%s unknown although %s has %.2f ≥ %.2f", e.IP, e.Candidates[0].Org, e.Candidates[0].Probability, e.Threshold)
+			}
+		}
+		if _, err := netip.ParseAddr(e.IP); err != nil {
+			t.Errorf("explanation IP %q: %v", e.IP, err)
+		}
+	}
+	if kinds[ClassListed] == 0 || kinds[ClassUnknown] == 0 {
+		t.Errorf("classifications %v: want listed and unknown IPs in the tiny world's last week", kinds)
+	}
+}
