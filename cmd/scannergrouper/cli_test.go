@@ -452,3 +452,71 @@ func TestErrorsNameNoPackage(t *testing.T) {
 		}
 	}
 }
+
+// TestUpdateLearnsNewOrgsAndRefusesOverlap: an organisation whose labels
+// arrive after the first training becomes a class at the next update; a
+// period that overlaps a trained one is refused; --update-every is kept
+// by the models.
+func TestUpdateLearnsNewOrgsAndRefusesOverlap(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "sg.db")
+	w := filepath.Join(dir, "w")
+	if code, _, stderr := runCLIAll(t, "simulate", "--out", w, "--preset", "tiny", "--weeks", "2"); code != exitOK {
+		t.Fatalf("simulate: %s", stderr)
+	}
+	if code, _, stderr := runCLIAll(t, "ingest", "--db", db, filepath.Join(w, "pcap")); code != exitOK {
+		t.Fatalf("ingest: %s", stderr)
+	}
+	raw, err := os.ReadFile(filepath.Join(w, "labels.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
+	count := map[string]int{}
+	for _, l := range lines[1:] {
+		_, org, _ := strings.Cut(l, ",")
+		count[org]++
+	}
+	late := ""
+	for _, org := range []string{"shadowserver", "stretchoid", "binaryedge", "shodan", "internet_census"} {
+		if count[org] > 0 {
+			late = org
+			break
+		}
+	}
+	if late == "" {
+		t.Fatalf("no known organisation among the tiny world's labels: %v", count)
+	}
+	var early []string
+	for _, l := range lines {
+		if !strings.HasSuffix(l, ","+late) {
+			early = append(early, l)
+		}
+	}
+	earlyFile := filepath.Join(dir, "early.csv")
+	if err := os.WriteFile(earlyFile, []byte(strings.Join(early, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, stderr := runCLIAll(t, "train", "--json", "--mode", "incremental", "--update-every", "4d", "--iterations", "100",
+		"--db", db, "--labels", earlyFile, "--to", "2024-02-09")
+	if code != exitOK {
+		t.Fatalf("train: exit %d\n%s", code, stderr)
+	}
+	if classes := fmt.Sprint(jsonValues(t, "train", out)[0]["classes"]); strings.Contains(classes, late) {
+		t.Fatalf("train without %s's labels has it as a class: %s", late, classes)
+	}
+	code, out, stderr = runCLIAll(t, "update", "--json", "--db", db, "--from", "2024-02-09", "--labels", filepath.Join(w, "labels.csv"))
+	if code != exitOK {
+		t.Fatalf("update: exit %d\n%s", code, stderr)
+	}
+	if classes := fmt.Sprint(jsonValues(t, "update", out)[0]["classes"]); !strings.Contains(classes, late) {
+		t.Errorf("update with %s's labels: classes %s, want it among them", late, classes)
+	}
+	if !strings.Contains(stderr, "retraining every period") {
+		t.Errorf("update learnt a new class without saying it retrained:\n%s", stderr)
+	}
+	code, _, stderr = runCLIAll(t, "update", "--db", db, "--from", "2024-02-11")
+	if code == exitOK || !strings.Contains(stderr, "overlaps the one from 2024-02-09") || !strings.Contains(stderr, "4d long") {
+		t.Errorf("update over a trained period: exit %d, stderr %q; want the overlap refused with the 4d period", code, stderr)
+	}
+}

@@ -181,7 +181,7 @@ func trainIncremental(cmd *cobra.Command, data *pipeline.Data, fullyDisclosed fu
 	if first.IsZero() {
 		return nil, fmt.Errorf("no probes to train on")
 	}
-	starts := pipeline.Weeks(first, last)
+	starts := pipeline.Periods(first, last, opts.Period())
 	classes := pipeline.NewClasses(data, fullyDisclosed)
 	if classes.Unknown == 0 {
 		return nil, fmt.Errorf("no labelled scanner of a known organisation in the period")
@@ -198,9 +198,10 @@ func init() {
 	var weekStart, labels, models string
 	update := &cobra.Command{
 		Use:   "update --from DATE [--labels FILE]",
-		Short: "One incremental step: extend the layouts, train on one more week, refit the ensemble, save",
-		Long: `update continues models trained with 'train --mode incremental': the week
-[--from, --from + 7 days) of stored probes extends each service's layout (existing pixels never
+		Short: "One incremental step: extend the layouts, train on one more update period, refit the ensemble, save",
+		Long: `update continues models trained with 'train --mode incremental': the period
+[--from, --from + the update period) of stored probes (7 days unless train was
+given --update-every) extends each service's layout (existing pixels never
 move), each model resumes for 200 iterations on that week only, and the ensemble is
 refitted on the rows of every week so far; the evidence (payload senders, label
 memory) is rebuilt from every trained week with the current layouts and labels, so
@@ -229,28 +230,38 @@ is refused: each probe is learnt once.`,
 			if err != nil {
 				return err
 			}
-			if done, ok := inc.Overlap(ws, ws.Add(7*24*time.Hour)); ok {
-				return fmt.Errorf("the week of %s overlaps the week of %s, already trained: each probe is learnt once",
-					ws.Format("2006-01-02"), done.Format("2006-01-02"))
+			end := ws.Add(inc.Period())
+			if done, ok := inc.Overlap(ws, end); ok {
+				return fmt.Errorf("the period from %s (%s long) overlaps the one from %s, already trained: each probe is learnt once",
+					ws.Format("2006-01-02"), periodString(inc.Period()), done.Format("2006-01-02"))
 			}
 			reportTo(&inc.Res.Options, con)
-			week, err := pipeline.Load(cmd.Context(), st, pipeline.Services, ws, ws.Add(7*24*time.Hour), labelOf)
+			week, err := pipeline.Load(cmd.Context(), st, pipeline.Services, ws, end, labelOf)
 			if err != nil {
 				return err
 			}
 			if week.Count() == 0 {
-				return fmt.Errorf("no stored probes in the week of %s", ws.Format("2006-01-02"))
+				return fmt.Errorf("no stored probes in the period from %s (%s long)", ws.Format("2006-01-02"), periodString(inc.Period()))
 			}
-			if err := inc.TrainWeek(cmd.Context(), week, ws, pipeline.WeekIterations); err != nil {
-				return err
-			}
-			// Rebuild the evidence from every trained week with today's
-			// layouts and labels (pipeline.RelearnEvidence).
-			history, err := pipeline.Load(cmd.Context(), st, pipeline.Services, inc.Weeks[0], ws.Add(7*24*time.Hour), labelOf)
+			// Every trained period with today's labels: the evidence is
+			// rebuilt from it (pipeline.RelearnEvidence), and an
+			// organisation it labels that is no class yet means a retrain.
+			history, err := pipeline.Load(cmd.Context(), st, pipeline.Services, inc.Weeks[0], end, labelOf)
 			if err != nil {
 				return err
 			}
-			inc.RelearnEvidence(history)
+			if orgs := inc.NewOrgs(history); len(orgs) > 0 {
+				con.Logger().Warn("organisations first labelled since the models were trained: retraining every period so that they become classes",
+					"orgs", strings.Join(orgs, ","), "periods", len(inc.Weeks)+1)
+				if inc, err = pipeline.Retrain(cmd.Context(), history, fullyDisclosed, inc.Res.Options, inc.Weeks[0]); err != nil {
+					return err
+				}
+			} else {
+				if err := inc.TrainWeek(cmd.Context(), week, ws, pipeline.WeekIterations); err != nil {
+					return err
+				}
+				inc.RelearnEvidence(history)
+			}
 			man, err := inc.Save(modelsDir(models))
 			if err != nil {
 				return err
@@ -268,6 +279,14 @@ is refused: each probe is learnt once.`,
 	update.Flags().StringVar(&labels, "labels", "", "label file to import first")
 	update.Flags().StringVar(&models, "models", "", "models folder (default: <db>.models)")
 	rootCmd.AddCommand(update)
+}
+
+// periodString writes a period in days when it is a whole number of them.
+func periodString(d time.Duration) string {
+	if d%(24*time.Hour) == 0 {
+		return strconv.Itoa(int(d/(24*time.Hour))) + "d"
+	}
+	return d.String()
 }
 
 // period is a time range identified with saved models.

@@ -19,6 +19,7 @@ type trainingFlags struct {
 	combiner                string
 	maxOverAttribution      float64
 	theta                   float64
+	updateEvery             string
 }
 
 func (t *trainingFlags) register(fl *pflag.FlagSet) {
@@ -33,6 +34,7 @@ func (t *trainingFlags) register(fl *pflag.FlagSet) {
 	fl.StringVar(&t.combiner, "ensemble", "", "how per-IP evidence is combined: evidence (label memory, neighbourhood, payload senders, classifiers; the default) or vote (the paper's per-service vote and logistic regression; the default with --paper)")
 	fl.Float64Var(&t.maxOverAttribution, "max-over-attribution", pipeline.DefaultMaxOverAttribution, "evidence ensemble: the over-attribution accepted: θ is the best-F1 threshold that gives an org to at most this share of the validation scanners presumed innocent")
 	fl.Float64Var(&t.theta, "theta", 0, "evidence ensemble: decision threshold instead of the one chosen on the validation slice (0: chosen)")
+	fl.StringVar(&t.updateEvery, "update-every", "7d", "incremental mode: the update period, 3d to 10d (each step trains on that much traffic)")
 }
 
 // options returns the defaults, or --paper's settings, with every flag the
@@ -41,6 +43,13 @@ func (t *trainingFlags) options(fl *pflag.FlagSet, seed uint64) (pipeline.Option
 	opts := pipeline.Default(seed)
 	if t.paper {
 		opts = pipeline.Paper(seed)
+	}
+	if fl.Changed("update-every") {
+		d, err := parseWindow(t.updateEvery)
+		if err != nil || d < pipeline.MinUpdatePeriod || d > pipeline.MaxUpdatePeriod {
+			return opts, usagef("--update-every %q: want a period from 3d to 10d", t.updateEvery)
+		}
+		opts.UpdateEvery = d
 	}
 	if fl.Changed("backbone") {
 		if t.backbone != openset.BackboneWRN && t.backbone != openset.BackboneMLP {

@@ -20,8 +20,15 @@ const WeekIterations = 200
 // Weeks cuts [first, last] into consecutive 7-day windows from the day of
 // first; the last one is clipped to last.
 func Weeks(first, last time.Time) []time.Time {
+	return Periods(first, last, DefaultUpdatePeriod)
+}
+
+// Periods cuts [first, last] into consecutive windows of length from the
+// day of first (the incremental mode's update periods); the last one is
+// clipped to last.
+func Periods(first, last time.Time, length time.Duration) []time.Time {
 	var starts []time.Time
-	for d := dayStart(first); !d.After(last); d = d.Add(7 * 24 * time.Hour) {
+	for d := dayStart(first); !d.After(last); d = d.Add(length) {
 		starts = append(starts, d)
 	}
 	return starts
@@ -38,9 +45,10 @@ func TrainIncremental(ctx context.Context, data *Data, fullyDisclosed func(strin
 	if first.IsZero() {
 		return nil, errors.New("pipeline: no probes to train on")
 	}
-	starts := Weeks(first, last)
+	starts := Periods(first, last, opts.Period())
 	if len(starts) < 2 {
-		return nil, fmt.Errorf("pipeline: incremental mode needs at least 2 weeks of traffic, have %s", last.Sub(first).Round(time.Hour))
+		return nil, fmt.Errorf("pipeline: incremental mode needs at least 2 update periods of %s of traffic, have %s",
+			opts.Period(), last.Sub(first).Round(time.Hour))
 	}
 	testStart := starts[len(starts)-1]
 	train := data.Slice(time.Time{}, testStart)
@@ -115,7 +123,7 @@ func (inc *Incremental) TrainWeeks(ctx context.Context, data *Data, starts []tim
 		if err := ctx.Err(); err != nil {
 			return nil, nil, err
 		}
-		week := data.Slice(ws, ws.Add(7*24*time.Hour))
+		week := data.Slice(ws, ws.Add(inc.Period()))
 		if week.Count() == 0 {
 			continue
 		}
@@ -134,7 +142,7 @@ func (inc *Incremental) TrainWeeks(ctx context.Context, data *Data, starts []tim
 			return nil, nil, err
 		}
 		if inc.layoutExtended {
-			inc.RelearnEvidence(data.Slice(time.Time{}, ws.Add(7*24*time.Hour)))
+			inc.RelearnEvidence(data.Slice(time.Time{}, ws.Add(inc.Period())))
 		}
 		timing["week_"+ws.Format("2006-01-02")] = time.Since(t0).Seconds()
 		if score && inc.lastScoreOK {
@@ -173,10 +181,53 @@ type Incremental struct {
 	lastScoreOK bool
 }
 
+// NewOrgs returns the organisations data labels that are not classes of
+// the state (fully disclosed ones aside), sorted: an organisation first
+// labelled after the first training, or by labels imported since.
+func (inc *Incremental) NewOrgs(data *Data) []string {
+	var out []string
+	for _, o := range NewClasses(data, inc.Res.Classes.fullyDisclosed).Names {
+		if o == "unknown" {
+			continue
+		}
+		if _, ok := inc.Res.Classes.index[o]; !ok {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// Retrain trains a fresh incremental state on history, period after
+// period from origin, with the classes history's labels name: how an
+// organisation first labelled later becomes a class (the classifiers' and
+// the combiner's outputs are fixed when a state starts). It costs one
+// incremental training of the whole history.
+func Retrain(ctx context.Context, history *Data, fullyDisclosed func(string) bool, opts Options, origin time.Time) (*Incremental, error) {
+	_, last := history.Span()
+	if last.IsZero() {
+		return nil, errors.New("pipeline: no probes to retrain on")
+	}
+	classes := NewClasses(history, fullyDisclosed)
+	if classes.Unknown == 0 {
+		return nil, errors.New("pipeline: no labelled scanner of a known organisation to retrain on")
+	}
+	inc := NewIncremental(classes, opts, origin)
+	if _, _, err := inc.TrainWeeks(ctx, history, Periods(origin, last, opts.Period()), WeekIterations, false); err != nil {
+		return nil, err
+	}
+	if inc.state != nil {
+		inc.RelearnEvidence(history)
+	}
+	return inc, nil
+}
+
+// Period is the update period the state was trained with.
+func (inc *Incremental) Period() time.Duration { return inc.Res.Options.Period() }
+
 // Overlap returns a trained week that [from, to) overlaps (ok false: none).
 func (inc *Incremental) Overlap(from, to time.Time) (time.Time, bool) {
 	for _, w := range inc.Weeks {
-		if from.Before(w.Add(7*24*time.Hour)) && w.Before(to) {
+		if from.Before(w.Add(inc.Period())) && w.Before(to) {
 			return w, true
 		}
 	}
@@ -230,11 +281,11 @@ func (inc *Incremental) TrainWeek(ctx context.Context, week *Data, ws time.Time,
 			return err
 		}
 		ex := ev.examples(classes)
-		inc.AsNew = lastWeeks(append(inc.AsNew, ev.fitExamples(classes)[len(ex):]))
+		inc.AsNew = inc.lastWeeks(append(inc.AsNew, ev.fitExamples(classes)[len(ex):]))
 		if res.Combiner != nil {
 			inc.lastScore, inc.lastScoreOK = weekScore(ev.attributions(res.Combiner, classes), classes, ws, res.Combiner.Theta)
 		}
-		inc.Examples = lastWeeks(append(inc.Examples, ex))
+		inc.Examples = inc.lastWeeks(append(inc.Examples, ex))
 	}
 	preds := map[string][]int{}
 	// The week's encodings with the layouts as this week leaves them
@@ -431,12 +482,15 @@ func weekScore(atts []Attribution, classes *Classes, start time.Time, theta floa
 // FitWeeks is how many recent weeks the incremental combiner is refitted
 // on: a quarter, as long as the paper's datasets, so that it follows how
 // scanners change and a weekly update costs the same in the second year as
-// in the first.
+// in the first. With another update period, the periods that span as long.
 const FitWeeks = 13
 
-func lastWeeks(weeks [][]evidence.Example) [][]evidence.Example {
-	if len(weeks) > FitWeeks {
-		return slices.Clone(weeks[len(weeks)-FitWeeks:])
+// lastWeeks keeps the examples of the update periods that span the last
+// FitWeeks weeks.
+func (inc *Incremental) lastWeeks(periods [][]evidence.Example) [][]evidence.Example {
+	n := max(1, int((FitWeeks*DefaultUpdatePeriod+inc.Period()/2)/inc.Period()))
+	if len(periods) > n {
+		return slices.Clone(periods[len(periods)-n:])
 	}
-	return weeks
+	return periods
 }

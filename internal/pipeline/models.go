@@ -326,7 +326,7 @@ func (inc *Incremental) Save(dir string) (*Manifest, error) {
 	}
 	until := time.Time{}
 	if n := len(inc.Weeks); n > 0 {
-		until = inc.Weeks[n-1].Add(7 * 24 * time.Hour)
+		until = inc.Weeks[n-1].Add(inc.Period())
 	}
 	return inc.Res.Save(dir, "incremental", until)
 }
