@@ -50,7 +50,17 @@ func TrainIncremental(ctx context.Context, data *Data, fullyDisclosed func(strin
 		return nil, fmt.Errorf("pipeline: incremental mode needs at least 2 update periods of %s of traffic, have %s",
 			opts.Period(), last.Sub(first).Round(time.Hour))
 	}
+	// The test is the last period, as the paper's final week, or what
+	// follows TestFrom when it is set; training periods end at the cut.
 	testStart := starts[len(starts)-1]
+	if !opts.TestFrom.IsZero() {
+		testStart = opts.TestFrom.UTC()
+		if !testStart.After(first) {
+			return nil, fmt.Errorf("pipeline: --test-from %s is not after the first probe (%s): no training traffic",
+				testStart.Format(time.RFC3339), first.Format(time.RFC3339))
+		}
+		starts = append(Periods(first, testStart.Add(-time.Nanosecond), opts.Period()), testStart)
+	}
 	train := data.Slice(time.Time{}, testStart)
 	test := data.Slice(testStart, time.Time{})
 	// The class list covers every organisation labelled before the test
@@ -62,7 +72,8 @@ func TrainIncremental(ctx context.Context, data *Data, fullyDisclosed func(strin
 	opts.Log().Info("incremental mode", "training_weeks", len(starts)-1, "test_week", testStart.Format("2006-01-02"), "known_orgs", classes.Unknown)
 	inc := NewIncremental(classes, opts, starts[0])
 	res := inc.Res
-	weekly, timing, err := inc.TrainWeeks(ctx, data, starts[:len(starts)-1], weekIters, true)
+	res.Cut = testStart
+	weekly, timing, err := inc.TrainWeeks(ctx, train, starts[:len(starts)-1], weekIters, true)
 	if err != nil {
 		return nil, err
 	}
