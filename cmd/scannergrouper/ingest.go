@@ -26,7 +26,7 @@ func init() {
 		maxFlows         int
 	)
 	cmd := &cobra.Command{
-		Use:   "ingest [flags] PATH...",
+		Use:   "ingest [flags] PATH... | -",
 		Short: "Extract the first probe of every session from captures or payload logs into the store",
 		Long: `ingest reads pcap/pcapng files (gzip-compressed or not; directories are read
 recursively in name order, one file per day is common) or payload CSV logs, finds
@@ -36,7 +36,13 @@ and stores it. Ingesting the same input twice stores each probe once.
 Payload CSV (--format payload-csv) needs a header row with the columns
 time, src_ip, src_port, dst_ip, dst_port, transport, payload
 (payload as hex or base64; name the column payload_hex or payload_base64 to force
-one). Times are RFC 3339, "YYYY-MM-DD HH:MM:SS" (UTC) or Unix seconds.`,
+one). Times are RFC 3339, "YYYY-MM-DD HH:MM:SS" (UTC) or Unix seconds.
+
+"-" reads one pcap/pcapng stream (gzip or not) from standard input, e.g.
+  tcpdump -i eth0 -w - 'tcp or udp' | scannergrouper ingest --sensor hp1 -
+Its probes are stored with source_file "stdin" and the byte offset of their
+packet in the stream; as for files, a probe is stored once (same time,
+addresses, ports and transport), so feeding the same stream again adds nothing.`,
 		Args: minArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts := capture.Options{Sensor: sensor, RequireHandshake: requireHandshake, MaxFlows: maxFlows}
@@ -56,6 +62,10 @@ one). Times are RFC 3339, "YYYY-MM-DD HH:MM:SS" (UTC) or Unix seconds.`,
 			default:
 				return usagef("--format %q: want capture or payload-csv", format)
 			}
+			stdin := slices.Contains(args, "-")
+			if stdin && (len(args) > 1 || f != ingest.Capture) {
+				return usagef("- (standard input) must be the only input, and a pcap/pcapng stream")
+			}
 			st, err := store.Open(cmd.Context(), global.DB)
 			if err != nil {
 				return err
@@ -64,13 +74,20 @@ one). Times are RFC 3339, "YYYY-MM-DD HH:MM:SS" (UTC) or Unix seconds.`,
 			start := time.Now()
 			last := start
 			con := consoleFor(cmd)
-			res, runErr := ingest.Run(cmd.Context(), st, f, args, opts, func(r ingest.Result) {
+			progress := func(r ingest.Result) {
 				con.Progress("ingest", r.Extracted, 0, fmt.Sprintf("first probes, %d newly stored", r.Stored))
 				if !con.Terminal() && time.Since(last) > 10*time.Second {
 					last = time.Now()
 					con.Logger().Info("ingesting", "first_probes", r.Extracted, "new", r.Stored)
 				}
-			})
+			}
+			var res ingest.Result
+			var runErr error
+			if stdin {
+				res, runErr = ingest.RunReader(cmd.Context(), st, capture.StdinName, cmd.InOrStdin(), opts, progress)
+			} else {
+				res, runErr = ingest.Run(cmd.Context(), st, f, args, opts, progress)
+			}
 			con.Done()
 			if global.JSON {
 				enc := json.NewEncoder(cmd.OutOrStdout())

@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"net/netip"
 	"os"
@@ -86,7 +85,6 @@ func Extract(ctx context.Context, paths []string, opts Options, emit func(probe.
 	}
 	t := newTracker(opts, &stats, emit)
 	var fileErrs []error
-	var pkt packet
 	for _, name := range files {
 		fr, err := openFile(name)
 		if err != nil {
@@ -94,28 +92,14 @@ func Extract(ctx context.Context, paths []string, opts Options, emit func(probe.
 			continue
 		}
 		stats.Files++
-		t.file = name
-		for n := 0; ; n++ {
-			if n&4095 == 0 {
-				if err := ctx.Err(); err != nil {
-					fr.Close()
-					return stats, err
-				}
-			}
-			err := fr.next(&pkt)
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				fileErrs = append(fileErrs, err)
-				break
-			}
-			if err := t.handle(&pkt); err != nil {
-				fr.Close()
-				return stats, err
-			}
-		}
+		fileErr, err := t.readAll(ctx, name, fr)
 		fr.Close()
+		if err != nil {
+			return stats, err
+		}
+		if fileErr != nil {
+			fileErrs = append(fileErrs, fileErr)
+		}
 	}
 	if err := t.flush(); err != nil {
 		return stats, err

@@ -1,0 +1,158 @@
+package ingest
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/scannergrouper/scannergrouper/internal/capture"
+	"github.com/scannergrouper/scannergrouper/internal/sharedtest"
+	"github.com/scannergrouper/scannergrouper/internal/store"
+)
+
+// storedRows renders every stored probe as one line holding every column
+// but source_file, sorted by the store's order.
+func storedRows(t *testing.T, st store.Store) []string {
+	t.Helper()
+	var rows []string
+	for p, err := range st.Probes(context.Background(), store.ProbeQuery{}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows = append(rows, fmt.Sprintf("%d %s:%d>%s:%d/%s %s sensor=%q fields=%s err=%q off=%d payload=%x",
+			p.Time.UnixNano(), p.SrcIP, p.SrcPort, p.DstIP, p.DstPort, p.Transport, p.Service, p.Sensor,
+			p.Fields.AppendJSON(nil), p.ParseError, p.Offset, p.Payload))
+	}
+	return rows
+}
+
+func sources(t *testing.T, st store.Store) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	for p, err := range st.Probes(context.Background(), store.ProbeQuery{}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[p.SourceFile]++
+	}
+	return out
+}
+
+func realPcap(t *testing.T) (string, []byte) {
+	t.Helper()
+	path := sharedtest.Path(t, "realdata", "probe_corpus", "real_tool_probes_loopback.pcap")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path, data
+}
+
+func TestStdinStoresWhatFileIngestStores(t *testing.T) {
+	ctx := context.Background()
+	path, data := realPcap(t)
+	opts := capture.Options{Sensor: "lo-1"}
+	fromFile := openStore(t)
+	if _, err := Run(ctx, fromFile, Capture, []string{path}, opts, nil); err != nil {
+		t.Fatal(err)
+	}
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(data)
+	zw.Close()
+	for _, c := range []struct {
+		name  string
+		input []byte
+	}{{"plain", data}, {"gzip", gz.Bytes()}} {
+		t.Run(c.name, func(t *testing.T) {
+			fromStdin := openStore(t)
+			res, err := RunReader(ctx, fromStdin, capture.StdinName, bytes.NewReader(c.input), opts, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Probes != 381 || res.Stored != 381 {
+				t.Fatalf("stdin: %d probes, %d stored; want 381", res.Probes, res.Stored)
+			}
+			want, got := storedRows(t, fromFile), storedRows(t, fromStdin)
+			if len(got) != len(want) {
+				t.Fatalf("stdin stored %d rows, file %d", len(got), len(want))
+			}
+			for i := range want {
+				if got[i] != want[i] {
+					t.Fatalf("row %d differs:\nfile  %s\nstdin %s", i, want[i], got[i])
+				}
+			}
+			if src := sources(t, fromStdin); src["stdin"] != 381 {
+				t.Fatalf("source_file of stdin probes: %v", src)
+			}
+			// The same stream again stores nothing: the key is the probe's
+			// time and addresses, not where it was read from.
+			again, err := RunReader(ctx, fromStdin, capture.StdinName, bytes.NewReader(c.input), opts, nil)
+			if err != nil || again.Stored != 0 || countProbes(t, fromStdin) != 381 {
+				t.Fatalf("second run: stored %d, table %d, err %v", again.Stored, countProbes(t, fromStdin), err)
+			}
+			// Nor does the file after the stream.
+			if res, err := Run(ctx, fromStdin, Capture, []string{path}, opts, nil); err != nil || res.Stored != 0 {
+				t.Fatalf("file after stdin: stored %d, err %v", res.Stored, err)
+			}
+		})
+	}
+}
+
+func TestDamagedStdinKeepsProbesBeforeTheDamage(t *testing.T) {
+	ctx := context.Background()
+	_, data := realPcap(t)
+	junk := make([]byte, 5000)
+	rand.Read(junk)
+	var gzCut bytes.Buffer
+	zw := gzip.NewWriter(&gzCut)
+	zw.Write(data)
+	zw.Close()
+	cases := []struct {
+		name  string
+		input []byte
+		want  string // in the error after "stdin: offset N: "
+	}{
+		{"truncated", data[:len(data)/2], "truncated packet record"},
+		{"garbage-inside", append(append(append([]byte(nil), data[:200000]...), junk...), data[205000:]...), ""},
+		{"gzip-truncated", gzCut.Bytes()[:gzCut.Len()/2], "truncated packet record"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			st := openStore(t)
+			res, err := RunReader(ctx, st, capture.StdinName, bytes.NewReader(c.input), capture.Options{}, nil)
+			var fe *capture.FileError
+			if !errors.As(err, &fe) || fe.File != "stdin" || fe.Offset <= 0 || !strings.HasPrefix(err.Error(), fmt.Sprintf("stdin: offset %d: ", fe.Offset)) {
+				t.Fatalf("want an error naming stdin and an offset, got %v", err)
+			}
+			if !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %q does not say %q", err, c.want)
+			}
+			if res.Stored == 0 || res.Stored >= 381 || countProbes(t, st) != int(res.Stored) {
+				t.Fatalf("stored %d probes (table %d) from before the damage", res.Stored, countProbes(t, st))
+			}
+			// Every kept probe starts before the damage.
+			for p, err := range st.Probes(ctx, store.ProbeQuery{}) {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if p.Offset >= fe.Offset {
+					t.Fatalf("probe at offset %d is past the damage at %d", p.Offset, fe.Offset)
+				}
+			}
+		})
+	}
+	t.Run("not-a-capture", func(t *testing.T) {
+		_, err := RunReader(ctx, openStore(t), capture.StdinName, strings.NewReader("IP,Label\n1.2.3.4,censys\n"), capture.Options{}, nil)
+		if err == nil || err.Error() != "stdin: offset 0: "+capture.ErrNotCapture.Error() {
+			t.Fatalf("got %v", err)
+		}
+	})
+}
+
