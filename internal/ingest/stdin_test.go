@@ -155,4 +155,3 @@ func TestDamagedStdinKeepsProbesBeforeTheDamage(t *testing.T) {
 		}
 	})
 }
-
