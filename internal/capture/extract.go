@@ -52,12 +52,17 @@ func (o Options) withDefaults() Options {
 
 // Stats summarise an extraction.
 type Stats struct {
-	Files           int            `json:"files"`
-	Packets         int64          `json:"packets"`
-	Sessions        int64          `json:"sessions"`
-	Midstream       int64          `json:"midstream_sessions"`
-	Retransmissions int64          `json:"retransmissions"`
-	Evicted         int64          `json:"evicted"`
+	Files           int   `json:"files"`
+	Packets         int64 `json:"packets"`
+	Sessions        int64 `json:"sessions"`
+	Midstream       int64 `json:"midstream_sessions"`
+	Retransmissions int64 `json:"retransmissions"`
+	Evicted         int64 `json:"evicted"`
+	// Truncated counts first messages cut at probe.MaxPayload;
+	// DroppedSegments counts out-of-order segments not buffered because
+	// the session's out-of-order buffer was full.
+	Truncated       int64          `json:"truncated_payloads"`
+	DroppedSegments int64          `json:"dropped_out_of_order"`
 	Probes          int64          `json:"probes"`
 	ByService       map[string]int `json:"by_service"`
 }

@@ -131,6 +131,8 @@ func (r *Result) add(s capture.Stats) {
 	r.Midstream += s.Midstream
 	r.Retransmissions += s.Retransmissions
 	r.Evicted += s.Evicted
+	r.Truncated += s.Truncated
+	r.DroppedSegments += s.DroppedSegments
 	r.Probes += s.Probes
 	for k, v := range s.ByService {
 		if r.ByService == nil {
@@ -138,4 +140,32 @@ func (r *Result) add(s capture.Stats) {
 		}
 		r.ByService[k] += v
 	}
+}
+
+// LiveResult reports a live capture.
+type LiveResult struct {
+	capture.LiveStats
+	Stored int64 `json:"stored"` // probes new to the store
+}
+
+// RunLive captures on the interface lopts names until ctx is done (SIGINT,
+// SIGTERM) and stores first probes in batches: every lopts.TickEvery
+// (default 1 s), or sooner when batchSize probes are waiting. When ctx ends,
+// every first probe still being collected is emitted and stored before
+// RunLive returns. report, when set, gets the counters at every tick.
+func RunLive(ctx context.Context, st store.Store, lopts capture.LiveOptions, opts capture.Options, report func(LiveResult)) (LiveResult, error) {
+	b := newBatcher(st, nil)
+	var res LiveResult
+	lopts.Tick = func(ls capture.LiveStats) error {
+		err := b.flush(ctx)
+		res.LiveStats, res.Stored = ls, b.res.Stored
+		if report != nil {
+			report(res)
+		}
+		return err
+	}
+	ls, err := capture.Live(ctx, lopts, opts, b.emit)
+	err = b.finish(ctx, err)
+	res.LiveStats, res.Stored = ls, b.res.Stored
+	return res, err
 }
