@@ -66,10 +66,10 @@ first probe once it went silent for --flush-idle, prints counters every
 			return minArgs(1)(cmd, args)
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if live.iface != "" && !cmd.Flags().Changed("max-flows") {
-				maxFlows = liveMaxFlows
-			}
 			opts := capture.Options{Sensor: sensor, RequireHandshake: requireHandshake, MaxFlows: maxFlows}
+			if live.iface != "" && !cmd.Flags().Changed("max-flows") {
+				opts.MaxFlows = liveMaxFlows
+			}
 			for _, h := range honeypots {
 				pfx, err := parsePrefixOrAddr(h)
 				if err != nil {
@@ -111,7 +111,7 @@ first probe once it went silent for --flush-idle, prints counters every
 			var res ingest.Result
 			var runErr error
 			if stdin {
-				res, runErr = ingest.RunReader(cmd.Context(), st, capture.StdinName, cmd.InOrStdin(), opts, progress)
+				res, runErr = runStdin(cmd, st, opts, progress)
 			} else {
 				res, runErr = ingest.Run(cmd.Context(), st, f, args, opts, progress)
 			}

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -68,6 +70,20 @@ func runLive(cmd *cobra.Command, st store.Store, l liveFlags, opts capture.Optio
 		printServices(w, res.ByService)
 	}
 	return err
+}
+
+// runStdin reads a capture stream from standard input. SIGINT or SIGTERM
+// stops it even while a read blocks on the pipe; what was read is stored
+// and the command succeeds, saying where it stopped.
+func runStdin(cmd *cobra.Command, st store.Store, opts capture.Options, progress func(ingest.Result)) (ingest.Result, error) {
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	res, err := ingest.RunReader(ctx, st, capture.StdinName, cmd.InOrStdin(), opts, progress)
+	if ctx.Err() != nil && cmd.Context().Err() == nil && (errors.Is(err, ingest.ErrStopped) || errors.Is(err, context.Canceled)) {
+		consoleFor(cmd).Logger().Warn("stopped by signal; every probe read was stored", "where", userMessage(err))
+		return res, nil
+	}
+	return res, err
 }
 
 func liveCounters(r ingest.LiveResult) []any {

@@ -17,7 +17,8 @@ const StdinName = "stdin"
 // in errors and in each probe's SourceFile; a probe's Offset is the byte
 // offset of its packet record in the (decompressed) stream, as for files.
 // A truncated or corrupt stream yields every probe before the damage and a
-// *FileError naming name and the offset; an error from emit or ctx stops
+// *FileError naming name and the offset. When ctx is cancelled, reading
+// stops and the sessions still open are emitted; an error from emit stops
 // the run at once. r is not closed.
 func ExtractReader(ctx context.Context, name string, r io.Reader, opts Options, emit func(probe.Probe) error) (Stats, error) {
 	opts = opts.withDefaults()
@@ -30,10 +31,15 @@ func ExtractReader(ctx context.Context, name string, r io.Reader, opts Options, 
 	stats.Files++
 	t := newTracker(opts, &stats, emit)
 	streamErr, err := t.readAll(ctx, name, fr)
-	if err != nil {
-		return stats, err
+	if err != nil && ctx.Err() == nil {
+		return stats, err // emit failed: the store is gone
 	}
-	if err := t.flush(); err != nil {
+	// Cancelled (SIGINT) or at the end: sessions still collecting are
+	// emitted, so everything read is kept.
+	if ferr := t.flush(); ferr != nil {
+		return stats, ferr
+	}
+	if err != nil {
 		return stats, err
 	}
 	return stats, streamErr

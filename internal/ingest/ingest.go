@@ -72,9 +72,14 @@ func Run(ctx context.Context, st store.Store, format Format, paths []string, opt
 // stream in errors and in each probe's source_file. As with files, a probe
 // already stored (same time, addresses, ports, transport) is skipped, so
 // feeding the same stream twice stores each probe once, and a damaged
-// stream keeps every probe before the damage and reports its offset.
+// stream keeps every probe before the damage and reports its offset. A
+// cancelled ctx (SIGINT) ends even a read that blocks on a pipe: what was
+// read is stored and the error wraps ErrStopped with the offset.
 func RunReader(ctx context.Context, st store.Store, name string, r io.Reader, opts capture.Options, progress func(Result)) (Result, error) {
 	b := newBatcher(st, progress)
+	if ctx.Done() != nil {
+		r = newStopReader(ctx, r)
+	}
 	s, err := capture.ExtractReader(ctx, name, r, opts, b.emit)
 	b.res.Stats = s
 	return b.res, b.finish(ctx, err)

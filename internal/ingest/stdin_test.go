@@ -7,9 +7,11 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/scannergrouper/scannergrouper/internal/capture"
 	"github.com/scannergrouper/scannergrouper/internal/sharedtest"
@@ -154,4 +156,39 @@ func TestDamagedStdinKeepsProbesBeforeTheDamage(t *testing.T) {
 			t.Fatalf("got %v", err)
 		}
 	})
+}
+
+// A stream that never ends (tcpdump still running) is stopped by a signal:
+// the read blocked on the pipe returns, and every probe read is stored,
+// including sessions whose first message was still being collected.
+func TestStoppedStdinStoresWhatWasRead(t *testing.T) {
+	_, data := realPcap(t)
+	st := openStore(t)
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	var res Result
+	var err error
+	go func() {
+		defer close(done)
+		res, err = RunReader(ctx, st, capture.StdinName, pr, capture.Options{}, nil)
+	}()
+	if _, werr := pw.Write(data); werr != nil { // the whole capture, then silence
+		t.Fatal(werr)
+	}
+	time.Sleep(100 * time.Millisecond)
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a stop did not end a read blocked on the pipe")
+	}
+	var fe *capture.FileError
+	if !errors.Is(err, ErrStopped) || !errors.As(err, &fe) || fe.File != "stdin" || fe.Offset != int64(len(data)) {
+		t.Fatalf("want a stop at stdin offset %d, got %v", len(data), err)
+	}
+	if res.Stored != 381 || countProbes(t, st) != 381 {
+		t.Fatalf("stored %d (table %d), want all 381", res.Stored, countProbes(t, st))
+	}
 }
