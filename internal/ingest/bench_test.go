@@ -1,9 +1,14 @@
 package ingest
 
 import (
+	"bufio"
 	"context"
+	"io"
+	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/scannergrouper/scannergrouper/internal/benchutil"
 	"github.com/scannergrouper/scannergrouper/internal/capture"
@@ -62,6 +67,102 @@ func BenchmarkIngestSD24(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.StopTimer()
+		st.Close()
+		b.StartTimer()
+	}
+	m.Report(b, float64(res.Packets)*float64(b.N), "packets")
+	m.Report(b, float64(res.Stored)*float64(b.N), "probes")
+}
+
+// sd24Stream merges the sd24 world's daily pcaps into one pcap stream, as
+// `tcpdump -w -` would have written it over the 13 weeks.
+func sd24Stream(b *testing.B) (string, int64) {
+	b.Helper()
+	dir := sd24World(b)
+	files, err := capture.ListCaptures([]string{dir})
+	if err != nil {
+		b.Fatal(err)
+	}
+	path := filepath.Join(b.TempDir(), "sd24.pcap")
+	out, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	bw := bufio.NewWriterSize(out, 1<<20)
+	var w *pcapgo.Writer
+	for _, name := range files {
+		f, err := os.Open(name)
+		if err != nil {
+			b.Fatal(err)
+		}
+		r, err := pcapgo.NewReader(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if w == nil {
+			w = pcapgo.NewWriterNanos(bw)
+			if err := w.WriteFileHeader(r.Snaplen(), r.LinkType()); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for {
+			data, ci, err := r.ReadPacketData()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := w.WritePacket(ci, data); err != nil {
+				b.Fatal(err)
+			}
+		}
+		f.Close()
+	}
+	if err := bw.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	info, _ := out.Stat()
+	out.Close()
+	return path, info.Size()
+}
+
+// BenchmarkIngestStdinSD24 is `cat sd24.pcap | scannergrouper ingest -`: the
+// same world as BenchmarkIngestSD24 as one stream through an OS pipe (with
+// the reader that lets a signal end a blocked read) into a fresh store.
+func BenchmarkIngestStdinSD24(b *testing.B) {
+	path, size := sd24Stream(b)
+	b.SetBytes(size)
+	b.ResetTimer()
+	m := benchutil.Start()
+	var res Result
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		st, err := store.Open(context.Background(), filepath.Join(b.TempDir(), "sg.db"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		go func() {
+			f, err := os.Open(path)
+			if err == nil {
+				io.Copy(pw, f)
+				f.Close()
+			}
+			pw.Close()
+		}()
+		ctx, cancel := context.WithCancel(context.Background())
+		res, err = RunReader(ctx, st, capture.StdinName, pr, capture.Options{}, nil)
+		cancel()
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		pr.Close()
 		st.Close()
 		b.StartTimer()
 	}
