@@ -52,6 +52,14 @@ func BenchmarkExtractSD24(b *testing.B) {
 // BenchmarkIngestSD24 is the whole ingest into a fresh SQLite store.
 func BenchmarkIngestSD24(b *testing.B) {
 	pcaps := sd24World(b)
+	benchIngest(b, func(st store.Store) (Result, error) {
+		return Run(context.Background(), st, Capture, []string{pcaps}, capture.Options{}, nil)
+	})
+}
+
+// benchIngest times ingest into a fresh store per iteration and reports
+// packets and stored probes per second.
+func benchIngest(b *testing.B, ingest func(store.Store) (Result, error)) {
 	b.ResetTimer()
 	m := benchutil.Start()
 	var res Result
@@ -62,8 +70,7 @@ func BenchmarkIngestSD24(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.StartTimer()
-		res, err = Run(context.Background(), st, Capture, []string{pcaps}, capture.Options{}, nil)
-		if err != nil {
+		if res, err = ingest(st); err != nil {
 			b.Fatal(err)
 		}
 		b.StopTimer()
@@ -133,39 +140,21 @@ func sd24Stream(b *testing.B) (string, int64) {
 func BenchmarkIngestStdinSD24(b *testing.B) {
 	path, size := sd24Stream(b)
 	b.SetBytes(size)
-	b.ResetTimer()
-	m := benchutil.Start()
-	var res Result
-	for i := 0; i < b.N; i++ {
-		b.StopTimer()
-		st, err := store.Open(context.Background(), filepath.Join(b.TempDir(), "sg.db"))
-		if err != nil {
-			b.Fatal(err)
-		}
+	benchIngest(b, func(st store.Store) (Result, error) {
 		pr, pw, err := os.Pipe()
 		if err != nil {
-			b.Fatal(err)
+			return Result{}, err
 		}
-		b.StartTimer()
+		defer pr.Close()
 		go func() {
-			f, err := os.Open(path)
-			if err == nil {
+			if f, err := os.Open(path); err == nil {
 				io.Copy(pw, f)
 				f.Close()
 			}
 			pw.Close()
 		}()
 		ctx, cancel := context.WithCancel(context.Background())
-		res, err = RunReader(ctx, st, capture.StdinName, pr, capture.Options{}, nil)
-		cancel()
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.StopTimer()
-		pr.Close()
-		st.Close()
-		b.StartTimer()
-	}
-	m.Report(b, float64(res.Packets)*float64(b.N), "packets")
-	m.Report(b, float64(res.Stored)*float64(b.N), "probes")
+		defer cancel()
+		return RunReader(ctx, st, capture.StdinName, pr, capture.Options{}, nil)
+	})
 }

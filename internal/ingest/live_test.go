@@ -53,11 +53,12 @@ type liveRun struct {
 	err    error
 	ticks  atomic.Int64
 	last   atomic.Pointer[LiveResult]
+	most   atomic.Int64 // most sessions tracked at a tick
 }
 
 // startLive captures on lo with filter; it skips the test, saying why,
 // where the process may not capture.
-func startLive(t *testing.T, st store.Store, filter string, flushIdle time.Duration) *liveRun {
+func startLive(t *testing.T, st store.Store, filter string, flushIdle time.Duration, opts capture.Options) *liveRun {
 	t.Helper()
 	if runtime.GOOS != "linux" {
 		t.Skip("live capture is Linux-only (AF_PACKET)")
@@ -67,9 +68,12 @@ func startLive(t *testing.T, st store.Store, filter string, flushIdle time.Durat
 	lopts := capture.LiveOptions{Interface: "lo", Filter: filter, FlushIdle: flushIdle, TickEvery: 50 * time.Millisecond}
 	go func() {
 		defer close(lr.done)
-		lr.res, lr.err = RunLive(ctx, st, lopts, capture.Options{Sensor: "lo-live"}, func(r LiveResult) {
+		lr.res, lr.err = RunLive(ctx, st, lopts, opts, func(r LiveResult) {
 			lr.last.Store(&r)
 			lr.ticks.Add(1)
+			if int64(r.Tracked) > lr.most.Load() {
+				lr.most.Store(int64(r.Tracked))
+			}
 		})
 	}()
 	// Ready once the first tick came: the socket is open, the filter set.
@@ -119,7 +123,7 @@ func probesOf(t *testing.T, st store.Store) []probe.Probe {
 func TestLiveCaptureOnLoopback(t *testing.T) {
 	st := openStore(t)
 	wanted, other := httpServer(t), httpServer(t)
-	lr := startLive(t, st, fmt.Sprintf("tcp port %d", wanted), 0)
+	lr := startLive(t, st, fmt.Sprintf("tcp port %d", wanted), 0, capture.Options{Sensor: "lo-live"})
 	before := time.Now()
 	get(t, wanted, "sg-live-test/1.0 (+https://example.org/scanner)")
 	get(t, other, "must-not-be-captured/1.0")
@@ -129,9 +133,19 @@ func TestLiveCaptureOnLoopback(t *testing.T) {
 	if lr.err != nil {
 		t.Fatalf("stopping is a normal end: %v", lr.err)
 	}
-	got := probesOf(t, st)
+	// Other processes on this machine may use lo too, even our port number
+	// on another address: judge by the probes our clients sent.
+	var got []probe.Probe
+	for _, p := range probesOf(t, st) {
+		if p.DstPort == uint16(other) || p.Fields.Value("User-Agent") == "must-not-be-captured/1.0" {
+			t.Fatalf("the filter let through traffic to port %d: %+v", other, p)
+		}
+		if strings.HasPrefix(p.Fields.Value("User-Agent"), "sg-live-test/") {
+			got = append(got, p)
+		}
+	}
 	if len(got) != 1 {
-		t.Fatalf("want exactly the filtered port's probe, got %d: %+v", len(got), got)
+		t.Fatalf("want the filtered port's probe once, got %d: %+v", len(got), got)
 	}
 	p := got[0]
 	if p.Service != "http" || p.Transport != probe.TCP || p.DstPort != uint16(wanted) || p.SrcIP.String() != "127.0.0.1" ||
@@ -155,7 +169,7 @@ func TestLiveCaptureOnLoopback(t *testing.T) {
 	}
 	r := lr.res
 	// Loopback frames are seen once (leaving copies are dropped in the kernel).
-	if r.Frames == 0 || r.Frames > 20 || r.Sessions != 1 || r.Probes != 1 || r.Stored != 1 || r.Retransmissions != 0 {
+	if r.Frames == 0 || r.Sessions < 1 || r.Probes < 1 || r.Stored != r.Probes || r.Retransmissions != 0 {
 		t.Errorf("counters: %+v", r)
 	}
 }
@@ -179,7 +193,7 @@ func TestLiveIdleFlushAndStopStoreIncompleteProbes(t *testing.T) {
 		}
 	}()
 	port := ln.Addr().(*net.TCPAddr).Port
-	lr := startLive(t, st, fmt.Sprintf("tcp dst port %d or tcp src port %d", port, port), 300*time.Millisecond)
+	lr := startLive(t, st, fmt.Sprintf("tcp dst port %d or tcp src port %d", port, port), 300*time.Millisecond, capture.Options{})
 	send := func(s string) net.Conn {
 		c, err := net.Dial("tcp4", ln.Addr().String())
 		if err != nil {
@@ -192,8 +206,8 @@ func TestLiveIdleFlushAndStopStoreIncompleteProbes(t *testing.T) {
 		return c
 	}
 	send("GET /idle HTTP/1.1\r\nHost: x\r\nUser-Agent: half-then-silent\r\n")
-	waitFor(t, "the idle session's probe", func() bool { return countProbes(t, st) == 1 })
-	if r := lr.last.Load(); r == nil || r.IdleFlushed != 1 {
+	waitFor(t, "the idle session's probe", func() bool { return urls(t, st)["/idle"] != "" })
+	if r := lr.last.Load(); r == nil || r.IdleFlushed < 1 {
 		t.Fatalf("idle flush not counted: %+v", r)
 	}
 	c := send("GET /stop HTTP/1.1\r\nHost: x\r\n")
@@ -204,12 +218,50 @@ func TestLiveIdleFlushAndStopStoreIncompleteProbes(t *testing.T) {
 	if lr.err != nil {
 		t.Fatal(lr.err)
 	}
+	if got := urls(t, st); got["/idle"] != "half-then-silent" || got["/stop"] != "still-talking" {
+		t.Fatalf("stored %v", got)
+	}
+}
+
+// urls maps each stored HTTP probe's Url to its User-Agent.
+func urls(t *testing.T, st store.Store) map[string]string {
+	t.Helper()
 	got := map[string]string{}
 	for _, p := range probesOf(t, st) {
 		got[p.Fields.Value("Url")] = p.Fields.Value("User-Agent")
 	}
-	if len(got) != 2 || got["/idle"] != "half-then-silent" || got["/stop"] != "still-talking" {
-		t.Fatalf("stored %v", got)
+	return got
+}
+
+// With room for 4 sessions, 12 concurrent ones evict the least recently
+// seen (counted), and each evicted session's probe is still stored.
+func TestLiveSessionTableIsBounded(t *testing.T) {
+	st := openStore(t)
+	port := httpServer(t)
+	lr := startLive(t, st, fmt.Sprintf("tcp port %d", port), 0, capture.Options{MaxFlows: 4})
+	for i := 0; i < 12; i++ { // kept open: 12 sessions at once
+		c, err := net.Dial("tcp4", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: x\r\nUser-Agent: client-%02d\r\n\r\n", i)
+	}
+	waitFor(t, "12 probes", func() bool { return countProbes(t, st) >= 12 })
+	lr.stop()
+	if lr.err != nil {
+		t.Fatal(lr.err)
+	}
+	// Packets of an evicted session start a new one, known to be mid-stream
+	// (not a probe): sessions exceed 12, probes do not.
+	clients := 0
+	for _, p := range probesOf(t, st) {
+		if strings.HasPrefix(p.Fields.Value("User-Agent"), "client-") {
+			clients++
+		}
+	}
+	if r := lr.res; clients != 12 || r.Evicted < 8 || lr.most.Load() > 4 || r.Sessions < 12 || r.Stored != r.Probes {
+		t.Fatalf("counters: clients %d, evicted %d, most tracked %d, sessions %d, probes %d, stored %d", clients, r.Evicted, lr.most.Load(), r.Sessions, r.Probes, r.Stored)
 	}
 }
 

@@ -236,34 +236,23 @@ func parse(expr string) (*node, error) {
 	return n, nil
 }
 
-func (p *parser) or() (*node, error) {
-	l, err := p.and()
-	if err != nil {
-		return nil, err
-	}
-	for t := p.peek(); t == "or" || t == "||"; t = p.peek() {
-		p.i++
-		r, err := p.and()
-		if err != nil {
-			return nil, err
-		}
-		l = or(l, r)
-	}
-	return l, nil
-}
+func (p *parser) or() (*node, error) { return p.chain("or", "||", p.and, or) }
 
-func (p *parser) and() (*node, error) {
-	l, err := p.unary()
+func (p *parser) and() (*node, error) { return p.chain("and", "&&", p.unary, and) }
+
+// chain parses operands joined by an operator (word or symbol), left to right.
+func (p *parser) chain(word, sym string, operand func() (*node, error), join func(l, r *node) *node) (*node, error) {
+	l, err := operand()
 	if err != nil {
 		return nil, err
 	}
-	for t := p.peek(); t == "and" || t == "&&"; t = p.peek() {
+	for t := p.peek(); t == word || t == sym; t = p.peek() {
 		p.i++
-		r, err := p.unary()
+		r, err := operand()
 		if err != nil {
 			return nil, err
 		}
-		l = and(l, r)
+		l = join(l, r)
 	}
 	return l, nil
 }
