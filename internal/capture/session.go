@@ -326,8 +326,10 @@ func (t *tracker) addSegment(f *flow, p *packet) error {
 		data, rel = data[-rel:], 0
 	}
 	if rel > 0 {
-		if len(f.pending) < maxPendingSegments && int(rel)+len(data) <= probe.MaxPayload &&
-			pendingBytes(f)+len(data) <= probe.MaxPayload {
+		if int(rel)+len(data) > probe.MaxPayload {
+			return nil // past what a first probe keeps
+		}
+		if len(f.pending) < maxPendingSegments && pendingBytes(f)+len(data) <= probe.MaxPayload {
 			f.pending = append(f.pending, segment{seq, append([]byte(nil), data...)})
 		} else {
 			t.stats.DroppedSegments++
