@@ -90,6 +90,11 @@ first probe once it went silent for --flush-idle, prints counters every
 			if stdin && (len(args) > 1 || f != ingest.Capture) {
 				return usagef("- (standard input) must be the only input, and a pcap/pcapng stream")
 			}
+			if stdin {
+				if err := checkStdin(cmd); err != nil {
+					return err
+				}
+			}
 			st, err := store.Open(cmd.Context(), global.DB)
 			if err != nil {
 				return err

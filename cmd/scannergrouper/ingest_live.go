@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -34,7 +35,7 @@ type liveFlags struct {
 
 func (l *liveFlags) register(fl *pflag.FlagSet) {
 	fl.StringVar(&l.iface, "interface", "", "capture live on this network interface (Linux, needs CAP_NET_RAW) until SIGINT/SIGTERM")
-	fl.StringVar(&l.bpf, "bpf", "", "kernel filter for --interface: tcpdump expression (subset: see docs/formats.md) or tcpdump -ddd output")
+	fl.StringVar(&l.bpf, "bpf", "", "kernel filter for --interface: tcpdump expression (the subset in the README, Live capture) or tcpdump -ddd output")
 	fl.DurationVar(&l.flushIdle, "flush-idle", 5*time.Second, "with --interface: store an incomplete first message after this much silence")
 	fl.DurationVar(&l.statsEvery, "stats-every", 10*time.Second, "with --interface: print counters this often (0: only at the end)")
 	fl.IntVar(&l.ringMB, "ring-mb", 32, "with --interface: kernel ring size in MiB (absorbs bursts)")
@@ -70,6 +71,14 @@ func runLive(cmd *cobra.Command, st store.Store, l liveFlags, opts capture.Optio
 		printServices(w, res.ByService)
 	}
 	return err
+}
+
+// checkStdin refuses a terminal: a capture stream is piped in.
+func checkStdin(cmd *cobra.Command) error {
+	if f, ok := cmd.InOrStdin().(*os.File); ok && isatty.IsTerminal(f.Fd()) {
+		return usagef("- reads a capture stream from standard input, which is a terminal: pipe one in (tcpdump -w - | scannergrouper ingest -)")
+	}
+	return nil
 }
 
 // runStdin reads a capture stream from standard input. SIGINT or SIGTERM
