@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -9,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -190,5 +192,66 @@ func TestStoppedStdinStoresWhatWasRead(t *testing.T) {
 	}
 	if res.Stored != 381 || countProbes(t, st) != 381 {
 		t.Fatalf("stored %d (table %d), want all 381", res.Stored, countProbes(t, st))
+	}
+}
+
+// TestTcpdumpPipe is `tcpdump -w - | scannergrouper ingest -` with the real
+// tcpdump: its stream, written packet by packet (-U), is read as it comes,
+// and tcpdump's exit on SIGINT is a clean end.
+func TestTcpdumpPipe(t *testing.T) {
+	if _, err := exec.LookPath("tcpdump"); err != nil {
+		t.Skip("tcpdump not installed (.ci/run installs it)")
+	}
+	port := httpServer(t)
+	td := exec.Command("tcpdump", "-i", "lo", "-U", "-w", "-", fmt.Sprintf("tcp port %d", port))
+	stdout, err := td.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr, _ := td.StderrPipe()
+	if err := td.Start(); err != nil {
+		t.Skipf("tcpdump does not start here: %v", err)
+	}
+	defer td.Process.Kill()
+	// tcpdump says "listening on lo" once it captures.
+	lines := bufio.NewScanner(stderr)
+	var said strings.Builder
+	for !strings.Contains(said.String(), "listening on") && lines.Scan() {
+		said.WriteString(lines.Text() + "\n")
+	}
+	if !strings.Contains(said.String(), "listening on") {
+		td.Process.Kill()
+		td.Wait()
+		t.Skipf("tcpdump cannot capture here: %s", said.String())
+	}
+	go io.Copy(io.Discard, stderr)
+	st := openStore(t)
+	done := make(chan struct{})
+	var res Result
+	var runErr error
+	go func() {
+		defer close(done)
+		res, runErr = RunReader(context.Background(), st, capture.StdinName, stdout, capture.Options{Sensor: "tcpdump"}, nil)
+	}()
+	get(t, port, "through-tcpdump/3.0")
+	time.Sleep(1500 * time.Millisecond) // libpcap hands packets over within its 1 s timeout
+	td.Process.Signal(os.Interrupt)
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the stream did not end when tcpdump exited")
+	}
+	td.Wait()
+	if runErr != nil {
+		t.Fatalf("tcpdump's end is a clean end: %v", runErr)
+	}
+	var found bool
+	for _, p := range probesOf(t, st) {
+		if p.Fields.Value("User-Agent") == "through-tcpdump/3.0" {
+			found = p.DstPort == uint16(port) && p.Service == "http" && p.SourceFile == "stdin" && p.Sensor == "tcpdump"
+		}
+	}
+	if !found || res.Stored < 1 {
+		t.Fatalf("probe from tcpdump's stream not stored as expected: %+v", res)
 	}
 }
