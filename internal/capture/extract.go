@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"net/netip"
 	"os"
@@ -53,12 +52,17 @@ func (o Options) withDefaults() Options {
 
 // Stats summarise an extraction.
 type Stats struct {
-	Files           int            `json:"files"`
-	Packets         int64          `json:"packets"`
-	Sessions        int64          `json:"sessions"`
-	Midstream       int64          `json:"midstream_sessions"`
-	Retransmissions int64          `json:"retransmissions"`
-	Evicted         int64          `json:"evicted"`
+	Files           int   `json:"files"`
+	Packets         int64 `json:"packets"`
+	Sessions        int64 `json:"sessions"`
+	Midstream       int64 `json:"midstream_sessions"`
+	Retransmissions int64 `json:"retransmissions"`
+	Evicted         int64 `json:"evicted"`
+	// Truncated counts first messages cut at probe.MaxPayload;
+	// DroppedSegments counts out-of-order segments not buffered because
+	// the session's out-of-order buffer was full.
+	Truncated       int64          `json:"truncated_payloads"`
+	DroppedSegments int64          `json:"dropped_out_of_order"`
 	Probes          int64          `json:"probes"`
 	ByService       map[string]int `json:"by_service"`
 }
@@ -86,7 +90,6 @@ func Extract(ctx context.Context, paths []string, opts Options, emit func(probe.
 	}
 	t := newTracker(opts, &stats, emit)
 	var fileErrs []error
-	var pkt packet
 	for _, name := range files {
 		fr, err := openFile(name)
 		if err != nil {
@@ -94,28 +97,14 @@ func Extract(ctx context.Context, paths []string, opts Options, emit func(probe.
 			continue
 		}
 		stats.Files++
-		t.file = name
-		for n := 0; ; n++ {
-			if n&4095 == 0 {
-				if err := ctx.Err(); err != nil {
-					fr.Close()
-					return stats, err
-				}
-			}
-			err := fr.next(&pkt)
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				fileErrs = append(fileErrs, err)
-				break
-			}
-			if err := t.handle(&pkt); err != nil {
-				fr.Close()
-				return stats, err
-			}
-		}
+		fileErr, err := t.readAll(ctx, name, fr)
 		fr.Close()
+		if err != nil {
+			return stats, err
+		}
+		if fileErr != nil {
+			fileErrs = append(fileErrs, fileErr)
+		}
 	}
 	if err := t.flush(); err != nil {
 		return stats, err

@@ -118,7 +118,11 @@ func openReader(name string, r io.ReadCloser) (*fileReader, error) {
 	// *bufio.Reader of sufficient size unchanged; that keeps our offsets exact.
 	fr.buf = bufio.NewReaderSize(fr.counter, 1<<16)
 	magic, err := fr.buf.Peek(4)
-	if err != nil || len(magic) < 4 {
+	if err != nil && err != io.EOF {
+		fr.Close()
+		return nil, &FileError{name, 0, err} // a read error, not a short file
+	}
+	if len(magic) < 4 {
 		fr.Close()
 		return nil, &FileError{name, 0, ErrNotCapture}
 	}

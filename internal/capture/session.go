@@ -326,8 +326,13 @@ func (t *tracker) addSegment(f *flow, p *packet) error {
 		data, rel = data[-rel:], 0
 	}
 	if rel > 0 {
-		if len(f.pending) < maxPendingSegments && int(rel)+len(data) <= probe.MaxPayload {
+		if int(rel)+len(data) > probe.MaxPayload {
+			return nil // past what a first probe keeps
+		}
+		if len(f.pending) < maxPendingSegments && pendingBytes(f)+len(data) <= probe.MaxPayload {
 			f.pending = append(f.pending, segment{seq, append([]byte(nil), data...)})
+		} else {
+			t.stats.DroppedSegments++
 		}
 		return nil
 	}
@@ -354,10 +359,21 @@ func (t *tracker) addSegment(f *flow, p *packet) error {
 	return nil
 }
 
+// pendingBytes is what a flow holds out of order; with the in-order buffer
+// it bounds the flow's memory at 2 * probe.MaxPayload.
+func pendingBytes(f *flow) int {
+	n := 0
+	for _, s := range f.pending {
+		n += len(s.data)
+	}
+	return n
+}
+
 func (t *tracker) appendInOrder(f *flow, data []byte) {
 	room := probe.MaxPayload - len(f.buf)
 	if len(data) > room {
 		data = data[:room]
+		t.stats.Truncated++
 	}
 	f.buf = append(f.buf, data...)
 	f.nextSeq += uint32(len(data))

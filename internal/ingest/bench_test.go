@@ -1,9 +1,14 @@
 package ingest
 
 import (
+	"bufio"
 	"context"
+	"io"
+	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/scannergrouper/scannergrouper/internal/benchutil"
 	"github.com/scannergrouper/scannergrouper/internal/capture"
@@ -47,6 +52,14 @@ func BenchmarkExtractSD24(b *testing.B) {
 // BenchmarkIngestSD24 is the whole ingest into a fresh SQLite store.
 func BenchmarkIngestSD24(b *testing.B) {
 	pcaps := sd24World(b)
+	benchIngest(b, func(st store.Store) (Result, error) {
+		return Run(context.Background(), st, Capture, []string{pcaps}, capture.Options{}, nil)
+	})
+}
+
+// benchIngest times ingest into a fresh store per iteration and reports
+// packets and stored probes per second.
+func benchIngest(b *testing.B, ingest func(store.Store) (Result, error)) {
 	b.ResetTimer()
 	m := benchutil.Start()
 	var res Result
@@ -57,8 +70,7 @@ func BenchmarkIngestSD24(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.StartTimer()
-		res, err = Run(context.Background(), st, Capture, []string{pcaps}, capture.Options{}, nil)
-		if err != nil {
+		if res, err = ingest(st); err != nil {
 			b.Fatal(err)
 		}
 		b.StopTimer()
@@ -67,4 +79,82 @@ func BenchmarkIngestSD24(b *testing.B) {
 	}
 	m.Report(b, float64(res.Packets)*float64(b.N), "packets")
 	m.Report(b, float64(res.Stored)*float64(b.N), "probes")
+}
+
+// sd24Stream merges the sd24 world's daily pcaps into one pcap stream, as
+// `tcpdump -w -` would have written it over the 13 weeks.
+func sd24Stream(b *testing.B) (string, int64) {
+	b.Helper()
+	dir := sd24World(b)
+	files, err := capture.ListCaptures([]string{dir})
+	if err != nil {
+		b.Fatal(err)
+	}
+	path := filepath.Join(b.TempDir(), "sd24.pcap")
+	out, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	bw := bufio.NewWriterSize(out, 1<<20)
+	var w *pcapgo.Writer
+	for _, name := range files {
+		f, err := os.Open(name)
+		if err != nil {
+			b.Fatal(err)
+		}
+		r, err := pcapgo.NewReader(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if w == nil {
+			w = pcapgo.NewWriterNanos(bw)
+			if err := w.WriteFileHeader(r.Snaplen(), r.LinkType()); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for {
+			data, ci, err := r.ReadPacketData()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := w.WritePacket(ci, data); err != nil {
+				b.Fatal(err)
+			}
+		}
+		f.Close()
+	}
+	if err := bw.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	info, _ := out.Stat()
+	out.Close()
+	return path, info.Size()
+}
+
+// BenchmarkIngestStdinSD24 is `cat sd24.pcap | scannergrouper ingest -`: the
+// same world as BenchmarkIngestSD24 as one stream through an OS pipe (with
+// the reader that lets a signal end a blocked read) into a fresh store.
+func BenchmarkIngestStdinSD24(b *testing.B) {
+	path, size := sd24Stream(b)
+	b.SetBytes(size)
+	benchIngest(b, func(st store.Store) (Result, error) {
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			return Result{}, err
+		}
+		defer pr.Close()
+		go func() {
+			if f, err := os.Open(path); err == nil {
+				io.Copy(pw, f)
+				f.Close()
+			}
+			pw.Close()
+		}()
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		return RunReader(ctx, st, capture.StdinName, pr, capture.Options{}, nil)
+	})
 }

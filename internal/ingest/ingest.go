@@ -5,6 +5,7 @@ package ingest
 import (
 	"context"
 	"errors"
+	"io"
 
 	"github.com/scannergrouper/scannergrouper/internal/capture"
 	"github.com/scannergrouper/scannergrouper/internal/probe"
@@ -36,58 +37,96 @@ type Result struct {
 // are reported after the others were ingested; everything stored before an
 // error stays stored.
 func Run(ctx context.Context, st store.Store, format Format, paths []string, opts capture.Options, progress func(Result)) (Result, error) {
-	var res Result
-	batch := make([]probe.Probe, 0, batchSize)
-	flush := func() error {
-		n, err := st.InsertProbes(ctx, batch)
-		res.Stored += int64(n)
-		batch = batch[:0]
-		if progress != nil {
-			progress(res)
-		}
-		return err
-	}
-	emit := func(p probe.Probe) error {
-		res.Extracted++
-		batch = append(batch, p)
-		if len(batch) == batchSize {
-			return flush()
-		}
-		return nil
-	}
+	b := newBatcher(st, progress)
 	var inputErrs []error
 	switch format {
 	case PayloadCSV:
 		for _, path := range paths {
-			s, err := capture.ExtractPayloadCSV(ctx, path, opts, emit)
-			res.add(s)
+			s, err := capture.ExtractPayloadCSV(ctx, path, opts, b.emit)
+			b.res.add(s)
 			if err != nil {
 				if ctx.Err() != nil {
-					return res, err
+					return b.res, err
 				}
 				inputErrs = append(inputErrs, err)
 			}
 		}
 	default:
-		s, err := capture.Extract(ctx, paths, opts, emit)
-		res.Stats = s
+		s, err := capture.Extract(ctx, paths, opts, b.emit)
+		b.res.Stats = s
 		if err != nil {
 			var fe *capture.FileError
 			if !errors.As(err, &fe) {
 				// Not a per-file problem (cancelled, store failure): stop, but
 				// still keep what was extracted.
-				if ferr := flush(); ferr != nil {
-					return res, errors.Join(err, ferr)
-				}
-				return res, err
+				return b.res, b.finish(ctx, err)
 			}
 			inputErrs = append(inputErrs, err)
 		}
 	}
-	if err := flush(); err != nil {
-		return res, err
+	return b.res, b.finish(ctx, errors.Join(inputErrs...))
+}
+
+// RunReader extracts first probes from one pcap/pcapng stream (gzip or not),
+// such as standard input, and stores them; name ("stdin") stands for the
+// stream in errors and in each probe's source_file. As with files, a probe
+// already stored (same time, addresses, ports, transport) is skipped, so
+// feeding the same stream twice stores each probe once, and a damaged
+// stream keeps every probe before the damage and reports its offset. A
+// cancelled ctx (SIGINT) ends even a read that blocks on a pipe: what was
+// read is stored and the error wraps ErrStopped with the offset.
+func RunReader(ctx context.Context, st store.Store, name string, r io.Reader, opts capture.Options, progress func(Result)) (Result, error) {
+	b := newBatcher(st, progress)
+	if ctx.Done() != nil {
+		r = newStopReader(ctx, r)
 	}
-	return res, errors.Join(inputErrs...)
+	s, err := capture.ExtractReader(ctx, name, r, opts, b.emit)
+	b.res.Stats = s
+	return b.res, b.finish(ctx, err)
+}
+
+// batcher hands probes to the store in transactions of batchSize.
+type batcher struct {
+	st       store.Store
+	res      Result
+	batch    []probe.Probe
+	progress func(Result)
+}
+
+func newBatcher(st store.Store, progress func(Result)) *batcher {
+	return &batcher{st: st, batch: make([]probe.Probe, 0, batchSize), progress: progress}
+}
+
+func (b *batcher) emit(p probe.Probe) error {
+	b.res.Extracted++
+	b.batch = append(b.batch, p)
+	if len(b.batch) == batchSize {
+		return b.flush(context.Background())
+	}
+	return nil
+}
+
+// flush stores the pending batch. It runs even when the run was cancelled
+// (SIGINT): what was received is stored before the command returns.
+func (b *batcher) flush(ctx context.Context) error {
+	if len(b.batch) == 0 {
+		return nil
+	}
+	n, err := b.st.InsertProbes(context.WithoutCancel(ctx), b.batch)
+	b.res.Stored += int64(n)
+	b.batch = b.batch[:0]
+	if b.progress != nil {
+		b.progress(b.res)
+	}
+	return err
+}
+
+// finish stores the last batch and joins a store failure to runErr.
+func (b *batcher) finish(ctx context.Context, runErr error) error {
+	if err := b.flush(ctx); err != nil {
+		return errors.Join(runErr, err)
+	}
+	return runErr
 }
 
 func (r *Result) add(s capture.Stats) {
@@ -97,6 +136,8 @@ func (r *Result) add(s capture.Stats) {
 	r.Midstream += s.Midstream
 	r.Retransmissions += s.Retransmissions
 	r.Evicted += s.Evicted
+	r.Truncated += s.Truncated
+	r.DroppedSegments += s.DroppedSegments
 	r.Probes += s.Probes
 	for k, v := range s.ByService {
 		if r.ByService == nil {
@@ -104,4 +145,32 @@ func (r *Result) add(s capture.Stats) {
 		}
 		r.ByService[k] += v
 	}
+}
+
+// LiveResult reports a live capture.
+type LiveResult struct {
+	capture.LiveStats
+	Stored int64 `json:"stored"` // probes new to the store
+}
+
+// RunLive captures on the interface lopts names until ctx is done (SIGINT,
+// SIGTERM) and stores first probes in batches: every lopts.TickEvery
+// (default 1 s), or sooner when batchSize probes are waiting. When ctx ends,
+// every first probe still being collected is emitted and stored before
+// RunLive returns. report, when set, gets the counters at every tick.
+func RunLive(ctx context.Context, st store.Store, lopts capture.LiveOptions, opts capture.Options, report func(LiveResult)) (LiveResult, error) {
+	b := newBatcher(st, nil)
+	var res LiveResult
+	lopts.Tick = func(ls capture.LiveStats) error {
+		err := b.flush(ctx)
+		res.LiveStats, res.Stored = ls, b.res.Stored
+		if report != nil {
+			report(res)
+		}
+		return err
+	}
+	ls, err := capture.Live(ctx, lopts, opts, b.emit)
+	err = b.finish(ctx, err)
+	res.LiveStats, res.Stored = ls, b.res.Stored
+	return res, err
 }
