@@ -1,0 +1,136 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// postgresEnv names the variable holding the DSN of a PostgreSQL database
+// the tests may create schemas in; .ci/run starts a throwaway server and
+// sets it.
+const postgresEnv = "SCANNERGROUPER_TEST_POSTGRES"
+
+// backend is one implementation of Store under test.
+type backend struct {
+	name string
+	// newDSN makes a new, empty store and returns what opens it; it is
+	// removed when the test ends.
+	newDSN func(t *testing.T) string
+}
+
+var backends = []backend{
+	{"sqlite", func(t *testing.T) string { return filepath.Join(t.TempDir(), "t.db") }},
+	{"postgres", postgresDSN},
+}
+
+// forEachBackend runs f once per backend, as subtests named after them.
+func forEachBackend(t *testing.T, f func(t *testing.T, b backend)) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) { f(t, b) })
+	}
+}
+
+// open opens a new, empty store of b, closed when the test ends.
+func (b backend) open(t *testing.T) *SQL {
+	t.Helper()
+	return openDSN(t, b.newDSN(t))
+}
+
+// openDSN opens the store at dsn, closed when the test ends.
+func openDSN(t *testing.T, dsn string) *SQL {
+	t.Helper()
+	s, err := openSQL(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// openSQL is Open returning the implementation.
+func openSQL(ctx context.Context, dsn string) (*SQL, error) {
+	if IsPostgres(dsn) {
+		return OpenPostgres(ctx, dsn)
+	}
+	return OpenSQLite(ctx, dsn)
+}
+
+// postgresBase returns the test server's DSN, or skips the test saying why.
+func postgresBase(t *testing.T) string {
+	t.Helper()
+	base := os.Getenv(postgresEnv)
+	if base == "" {
+		t.Skipf("%s is not set: no PostgreSQL server to test against (.ci/run starts a throwaway one; "+
+			"or set it to the postgres:// URL of a database these tests may create schemas in)", postgresEnv)
+	}
+	return base
+}
+
+var schemaSeq atomic.Int64
+
+// postgresDSN creates a schema of its own for the test in the test server's
+// database and returns a DSN whose search_path is that schema: every test
+// starts from an empty store, and the schema is dropped at the end.
+func postgresDSN(t *testing.T) string {
+	t.Helper()
+	base := postgresBase(t)
+	schema := fmt.Sprintf("sgtest_%d_%d_%d", os.Getpid(), time.Now().UnixNano()%1e9, schemaSeq.Add(1))
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
+		admin.Close()
+		t.Fatalf("test server at %s: %v", redactDSN(base), err)
+	}
+	t.Cleanup(func() {
+		defer admin.Close()
+		if _, err := admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`); err != nil {
+			t.Errorf("drop test schema: %v", err)
+		}
+	})
+	return withQueryParam(t, base, "search_path", schema)
+}
+
+// withQueryParam sets one query parameter of a URL DSN.
+func withQueryParam(t *testing.T, dsn, key, value string) string {
+	t.Helper()
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatalf("%s is not a URL: %v", postgresEnv, err)
+	}
+	q := u.Query()
+	q.Set(key, value)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// exec runs a statement written with ? placeholders on s.
+func exec(t *testing.T, s *SQL, query string, args ...any) {
+	t.Helper()
+	if _, err := s.db.ExecContext(context.Background(), s.d.bind(query), args...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// refuseInserts makes every INSERT into table whose org is org fail with
+// message, standing for any failure half-way through a write (disk full,
+// constraint): a trigger, written in each backend's own syntax.
+func refuseInserts(t *testing.T, s *SQL, table, org, message string) {
+	t.Helper()
+	if s.d.name == sqliteDialect.name {
+		exec(t, s, fmt.Sprintf(`CREATE TRIGGER refuse_%[2]s BEFORE INSERT ON %[1]s
+			WHEN NEW.org = '%[2]s' BEGIN SELECT RAISE(ABORT, '%[3]s'); END`, table, org, message))
+		return
+	}
+	exec(t, s, fmt.Sprintf(`CREATE FUNCTION refuse_%[2]s() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN IF NEW.org = '%[2]s' THEN RAISE EXCEPTION '%[3]s'; END IF; RETURN NEW; END $$`, table, org, message))
+	exec(t, s, fmt.Sprintf(`CREATE TRIGGER refuse_%[2]s BEFORE INSERT ON %[1]s FOR EACH ROW EXECUTE FUNCTION refuse_%[2]s()`, table, org))
+}
