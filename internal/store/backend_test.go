@@ -2,20 +2,12 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
-	"net/url"
-	"os"
 	"path/filepath"
-	"sync/atomic"
 	"testing"
-	"time"
-)
 
-// postgresEnv names the variable holding the DSN of a PostgreSQL database
-// the tests may create schemas in; .ci/run starts a throwaway server and
-// sets it.
-const postgresEnv = "SCANNERGROUPER_TEST_POSTGRES"
+	"github.com/scannergrouper/scannergrouper/internal/sharedtest"
+)
 
 // backend is one implementation of Store under test.
 type backend struct {
@@ -27,7 +19,7 @@ type backend struct {
 
 var backends = []backend{
 	{"sqlite", func(t *testing.T) string { return filepath.Join(t.TempDir(), "t.db") }},
-	{"postgres", postgresDSN},
+	{"postgres", func(t *testing.T) string { return sharedtest.PostgresDSN(t) }},
 }
 
 // forEachBackend runs f once per backend, as subtests named after them.
@@ -60,56 +52,6 @@ func openSQL(ctx context.Context, dsn string) (*SQL, error) {
 		return OpenPostgres(ctx, dsn)
 	}
 	return OpenSQLite(ctx, dsn)
-}
-
-// postgresBase returns the test server's DSN, or skips the test saying why.
-func postgresBase(t *testing.T) string {
-	t.Helper()
-	base := os.Getenv(postgresEnv)
-	if base == "" {
-		t.Skipf("%s is not set: no PostgreSQL server to test against (.ci/run starts a throwaway one; "+
-			"or set it to the postgres:// URL of a database these tests may create schemas in)", postgresEnv)
-	}
-	return base
-}
-
-var schemaSeq atomic.Int64
-
-// postgresDSN creates a schema of its own for the test in the test server's
-// database and returns a DSN whose search_path is that schema: every test
-// starts from an empty store, and the schema is dropped at the end.
-func postgresDSN(t *testing.T) string {
-	t.Helper()
-	base := postgresBase(t)
-	schema := fmt.Sprintf("sgtest_%d_%d_%d", os.Getpid(), time.Now().UnixNano()%1e9, schemaSeq.Add(1))
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
-		admin.Close()
-		t.Fatalf("test server at %s: %v", redactDSN(base), err)
-	}
-	t.Cleanup(func() {
-		defer admin.Close()
-		if _, err := admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`); err != nil {
-			t.Errorf("drop test schema: %v", err)
-		}
-	})
-	return withQueryParam(t, base, "search_path", schema)
-}
-
-// withQueryParam sets one query parameter of a URL DSN.
-func withQueryParam(t *testing.T, dsn, key, value string) string {
-	t.Helper()
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatalf("%s is not a URL: %v", postgresEnv, err)
-	}
-	q := u.Query()
-	q.Set(key, value)
-	u.RawQuery = q.Encode()
-	return u.String()
 }
 
 // exec runs a statement written with ? placeholders on s.

@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -50,14 +52,17 @@ func OpenPostgres(ctx context.Context, dsn string) (*SQL, error) {
 	db := stdlib.OpenDB(*cfg)
 	// Readers (identify) and writers (several ingests) run at once; a few
 	// connections are enough for one process.
-	db.SetMaxOpenConns(4)
-	db.SetMaxIdleConns(4)
+	db.SetMaxOpenConns(pgMaxConns)
+	db.SetMaxIdleConns(pgMaxConns)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store: cannot open PostgreSQL database %s: %w", redactDSN(dsn), err)
 	}
 	return setUp(ctx, db, postgresDialect)
 }
+
+// pgMaxConns bounds the connections of one process.
+const pgMaxConns = 4
 
 // redactDSN hides the password of dsn for messages.
 func redactDSN(dsn string) string {
@@ -91,9 +96,25 @@ var pgMerge = `INSERT INTO probes (` + strings.Join(probeColumns, ", ") + `) SEL
 // all in one transaction: the unique key decides, so concurrent writers of
 // the same probe store it once.
 func pgInsertProbes(ctx context.Context, db *sql.DB, probes []probe.Probe) (int, error) {
+	// A pooled connection whose server went away while it was idle fails
+	// at BEGIN, before anything was sent: it is dropped and the batch tried
+	// on the next, up to a fresh one.
+	for attempt := 0; ; attempt++ {
+		n, err := pgCopyProbes(ctx, db, probes)
+		if errors.Is(err, driver.ErrBadConn) && attempt < pgMaxConns {
+			continue
+		}
+		if err != nil {
+			return 0, fmt.Errorf("store: insert %d probes from %s on: %w", len(probes), probes[0].SrcIP, err)
+		}
+		return n, nil
+	}
+}
+
+func pgCopyProbes(ctx context.Context, db *sql.DB, probes []probe.Probe) (int, error) {
 	conn, err := db.Conn(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("store: insert probes: %w", err)
+		return 0, err
 	}
 	defer conn.Close()
 	var inserted int64
@@ -101,6 +122,9 @@ func pgInsertProbes(ctx context.Context, db *sql.DB, probes []probe.Probe) (int,
 		c := dc.(*stdlib.Conn).Conn()
 		tx, err := c.Begin(ctx)
 		if err != nil {
+			if c.IsClosed() {
+				return driver.ErrBadConn // nothing was done: database/sql drops it
+			}
 			return err
 		}
 		defer tx.Rollback(ctx)
@@ -117,10 +141,7 @@ func pgInsertProbes(ctx context.Context, db *sql.DB, probes []probe.Probe) (int,
 		inserted = tag.RowsAffected()
 		return tx.Commit(ctx)
 	})
-	if err != nil {
-		return 0, fmt.Errorf("store: insert %d probes from %s on: %w", len(probes), probes[0].SrcIP, err)
-	}
-	return int(inserted), nil
+	return int(inserted), err
 }
 
 // probeRows feeds a batch to COPY (pgx.CopyFromSource), one reused row.

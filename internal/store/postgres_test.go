@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/scannergrouper/scannergrouper/internal/sharedtest"
 )
 
 // A DSN that cannot work fails at Open with a message naming PostgreSQL
@@ -29,7 +31,7 @@ func TestOpenPostgresWrongDSN(t *testing.T) {
 		{"bad URL", "postgres://sg:secret@127.0.0.1:notaport/sg", "bad PostgreSQL DSN"},
 		{"nothing listening", "postgres://sg:secret@" + closed + "/sg?connect_timeout=2", "cannot open PostgreSQL database postgres://sg:xxxxx@" + closed},
 	}
-	if base := os.Getenv(postgresEnv); base != "" {
+	if base := os.Getenv(sharedtest.PostgresEnv); base != "" {
 		cases = append(cases, struct{ name, dsn, want string }{"no such database", replaceDBName(t, base, "no_such_db_sg"), "cannot open PostgreSQL database"})
 	}
 	for _, c := range cases {
@@ -138,7 +140,7 @@ func (p *proxy) restore() {
 // an error; every batch is whole or absent; once the server is back,
 // ingesting the same input again stores exactly what was missing.
 func TestPostgresServerGoneMidIngest(t *testing.T) {
-	dsn := postgresDSN(t)
+	dsn := sharedtest.PostgresDSN(t)
 	u, err := url.Parse(dsn)
 	if err != nil {
 		t.Fatal(err)
