@@ -40,8 +40,7 @@ var fleetSchema = []string{
 	`CREATE TABLE sensors (
 		name            TEXT   PRIMARY KEY,
 		clock_offset_ns BIGINT NOT NULL DEFAULT 0
-	);
-	CREATE INDEX probes_sensor ON probes (sensor);`,
+	);`,
 }
 
 // SetClockOffset stores sensor's clock offset.
