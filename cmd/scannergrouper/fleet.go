@@ -97,12 +97,9 @@ VACUUM makes the room reusable by later probes without locking writers out
 attributions and saved models are kept.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			t, err := parseTimeFlag("before", before)
+			t, err := requiredTimeFlag("before", before)
 			if err != nil {
 				return err
-			}
-			if t.IsZero() {
-				return usagef("--before is required")
 			}
 			st, err := store.Open(cmd.Context(), global.DB)
 			if err != nil {

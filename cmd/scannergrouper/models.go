@@ -219,12 +219,9 @@ labels imported since relabel past weeks. A week that overlaps one already train
 is refused: each probe is learnt once.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ws, err := parseTimeFlag("from", weekStart)
+			ws, err := requiredTimeFlag("from", weekStart)
 			if err != nil {
 				return err
-			}
-			if ws.IsZero() {
-				return usagef("--from is required")
 			}
 			st, err := store.Open(cmd.Context(), global.DB)
 			if err != nil {

@@ -131,7 +131,7 @@ func pgCopyProbes(ctx context.Context, db *sql.DB, probes []probe.Probe) (int, e
 		if _, err := tx.Exec(ctx, pgStaging); err != nil {
 			return err
 		}
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"probes_in"}, probeColumns, &probeRows{probes: probes, i: -1}); err != nil {
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"probes_in"}, probeColumns, &probeRows{probes: probes, i: -1, enc: probeEncoder{reuse: true, text: pgText}}); err != nil {
 			return err
 		}
 		tag, err := tx.Exec(ctx, pgMerge)
@@ -157,11 +157,6 @@ func (r *probeRows) Err() error { return nil }
 
 func (r *probeRows) Values() ([]any, error) {
 	r.row = r.enc.appendRow(r.row[:0], &r.probes[r.i])
-	for i, v := range r.row {
-		if s, ok := v.(string); ok {
-			r.row[i] = pgText(s)
-		}
-	}
 	return r.row, nil
 }
 

@@ -289,8 +289,18 @@ func (s *SQL) InsertProbes(ctx context.Context, probes []probe.Probe) (int, erro
 var probeColumns = []string{"ts_ns", "src_ip", "src_port", "dst_ip", "dst_port", "transport", "service", "sensor",
 	"fields", "payload", "payload_len", "parse_error", "source_file", "source_off"}
 
-// probeEncoder turns probes into column values, reusing its buffer.
-type probeEncoder struct{ fields []byte }
+// probeEncoder turns probes into column values.
+type probeEncoder struct {
+	// reuse: the row's values are consumed before the next row is made
+	// (COPY), so the text of the addresses and fields can live in buffers
+	// reused from row to row, handed over as bytes; otherwise each row gets
+	// strings of its own.
+	reuse         bool
+	fields        []byte
+	src, dst      []byte
+	text          func(string) string // what a text value is stored as
+	sensor, sfile string
+}
 
 // appendRow appends the values of p's columns to row. The payload is kept
 // up to probe.StoredPayloadCap bytes, its full length beside it.
@@ -300,8 +310,30 @@ func (e *probeEncoder) appendRow(row []any, p *probe.Probe) []any {
 	if len(payload) > probe.StoredPayloadCap {
 		payload = payload[:probe.StoredPayloadCap]
 	}
-	return append(row, p.Time.UnixNano(), p.SrcIP.String(), int64(p.SrcPort), p.DstIP.String(), int64(p.DstPort),
-		string(p.Transport), p.Service, p.Sensor, string(e.fields), payload, int64(len(p.Payload)), p.ParseError, p.SourceFile, p.Offset)
+	text := e.text
+	if text == nil {
+		text = sameText
+	}
+	// The sensor and file name repeat from probe to probe: converted once.
+	if p.Sensor != e.sensor {
+		e.sensor = text(p.Sensor)
+	}
+	if p.SourceFile != e.sfile {
+		e.sfile = text(p.SourceFile)
+	}
+	parseErr := p.ParseError
+	if parseErr != "" {
+		parseErr = text(parseErr)
+	}
+	var src, dst, fields any
+	if e.reuse {
+		e.src, e.dst = p.SrcIP.AppendTo(e.src[:0]), p.DstIP.AppendTo(e.dst[:0])
+		src, dst, fields = e.src, e.dst, e.fields
+	} else {
+		src, dst, fields = p.SrcIP.String(), p.DstIP.String(), string(e.fields)
+	}
+	return append(row, p.Time.UnixNano(), src, int64(p.SrcPort), dst, int64(p.DstPort),
+		string(p.Transport), p.Service, e.sensor, fields, payload, int64(len(p.Payload)), parseErr, e.sfile, p.Offset)
 }
 
 // probeSource is the FROM clause, time expression and WHERE clause that
