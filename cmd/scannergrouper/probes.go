@@ -20,7 +20,7 @@ import (
 func init() {
 	var (
 		service, from, to, src, format, sensor string
-		limit                          int
+		limit                                  int
 	)
 	cmd := &cobra.Command{
 		Use:   "probes",
