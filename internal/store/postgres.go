@@ -64,6 +64,15 @@ func OpenPostgres(ctx context.Context, dsn string) (*SQL, error) {
 // pgMaxConns bounds the connections of one process.
 const pgMaxConns = 4
 
+// Redacted is dsn fit for messages: a PostgreSQL URL without its password,
+// a file path as it is.
+func Redacted(dsn string) string {
+	if !IsPostgres(dsn) {
+		return dsn
+	}
+	return redactDSN(dsn)
+}
+
 // redactDSN hides the password of dsn for messages.
 func redactDSN(dsn string) string {
 	u, err := url.Parse(dsn)
