@@ -27,13 +27,11 @@ re-ingesting the same capture, stay as they are.`,
 		Short: "List the sensors with their probes and clock offsets",
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := store.Open(cmd.Context(), global.DB)
-			if err != nil {
+			var sensors []store.Sensor
+			if err := withStore(cmd, func(st store.Store) (err error) {
+				sensors, err = st.Sensors(cmd.Context())
 				return err
-			}
-			defer st.Close()
-			sensors, err := st.Sensors(cmd.Context())
-			if err != nil {
+			}); err != nil {
 				return err
 			}
 			if global.JSON {
@@ -64,12 +62,7 @@ re-ingesting the same capture, stay as they are.`,
 			if err != nil {
 				return usagef("--offset %q: want a duration such as -2.5s or 1h", offset)
 			}
-			st, err := store.Open(cmd.Context(), global.DB)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			if err := st.SetClockOffset(cmd.Context(), sensor, off); err != nil {
+			if err := withStore(cmd, func(st store.Store) error { return st.SetClockOffset(cmd.Context(), sensor, off) }); err != nil {
 				return err
 			}
 			if global.JSON {
@@ -101,13 +94,11 @@ attributions and saved models are kept.`,
 			if err != nil {
 				return err
 			}
-			st, err := store.Open(cmd.Context(), global.DB)
-			if err != nil {
+			var n int64
+			if err := withStore(cmd, func(st store.Store) (err error) {
+				n, err = st.PruneProbes(cmd.Context(), t)
 				return err
-			}
-			defer st.Close()
-			n, err := st.PruneProbes(cmd.Context(), t)
-			if err != nil {
+			}); err != nil {
 				return err
 			}
 			if global.JSON {
@@ -119,4 +110,14 @@ attributions and saved models are kept.`,
 	}
 	prune.Flags().StringVar(&before, "before", "", "delete probes before this time (RFC 3339 or YYYY-MM-DD)")
 	rootCmd.AddCommand(prune)
+}
+
+// withStore opens the store of --db, runs f on it and closes it.
+func withStore(cmd *cobra.Command, f func(store.Store) error) error {
+	st, err := store.Open(cmd.Context(), global.DB)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return f(st)
 }
