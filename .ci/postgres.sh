@@ -19,7 +19,9 @@ sg_pg_start() {
       echo "create_main_cluster = false" >/etc/postgresql-common/createcluster.conf
     fi
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+    # --force-confold keeps the createcluster.conf written above without asking.
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold postgresql >/dev/null
     bin=$(pg_bindir)
   fi
   if [ -z "$bin" ]; then
