@@ -21,6 +21,10 @@ const PostgresEnv = "SCANNERGROUPER_TEST_POSTGRES"
 func PostgresBase(t testing.TB) string {
 	t.Helper()
 	base := os.Getenv(PostgresEnv)
+	if base == "" && os.Getenv("CI") == "true" {
+		// CI must run them: .ci/run starts the server and sets the variable.
+		t.Fatalf("%s is not set under CI: .ci/run should have started a PostgreSQL server", PostgresEnv)
+	}
 	if base == "" {
 		t.Skipf("%s is not set: no PostgreSQL server to test against (.ci/run starts a throwaway one; "+
 			"or set it to the postgres:// URL of a database these tests may create schemas in)", PostgresEnv)
