@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/scannergrouper/scannergrouper/internal/probe"
@@ -107,10 +108,13 @@ var pgMerge = `INSERT INTO probes (` + strings.Join(probeColumns, ", ") + `) SEL
 func pgInsertProbes(ctx context.Context, db *sql.DB, probes []probe.Probe) (int, error) {
 	// A pooled connection whose server went away while it was idle fails
 	// at BEGIN, before anything was sent: it is dropped and the batch tried
-	// on the next, up to a fresh one.
+	// on the next, up to a fresh one. Two writers storing the same probes in
+	// different orders can deadlock; the server aborts one, whose whole
+	// transaction is undone, and it tries again.
 	for attempt := 0; ; attempt++ {
 		n, err := pgCopyProbes(ctx, db, probes)
-		if errors.Is(err, driver.ErrBadConn) && attempt < pgMaxConns {
+		var pgErr *pgconn.PgError
+		if (errors.Is(err, driver.ErrBadConn) || errors.As(err, &pgErr) && pgErr.Code == pgDeadlock) && attempt < pgMaxConns {
 			continue
 		}
 		if err != nil {
@@ -137,20 +141,56 @@ func pgCopyProbes(ctx context.Context, db *sql.DB, probes []probe.Probe) (int, e
 			return err
 		}
 		defer tx.Rollback(ctx)
-		if _, err := tx.Exec(ctx, pgStaging); err != nil {
+		// New probes, the common case, go straight into the table: half
+		// the server's work. When one is already stored the COPY fails
+		// whole on the unique key, and the batch takes the staging table.
+		if _, err := tx.Exec(ctx, `SAVEPOINT direct`); err != nil {
 			return err
 		}
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"probes_in"}, probeColumns, &probeRows{probes: probes, i: -1, enc: probeEncoder{reuse: true, text: pgText}}); err != nil {
+		n, err := tx.CopyFrom(ctx, pgx.Identifier{"probes"}, probeColumns, newProbeRows(probes))
+		var pgErr *pgconn.PgError
+		switch {
+		case err == nil:
+			inserted = n
+		case errors.As(err, &pgErr) && pgErr.Code == pgUniqueViolation:
+			if _, err := tx.Exec(ctx, `ROLLBACK TO SAVEPOINT direct`); err != nil {
+				return err
+			}
+			if inserted, err = pgMergeProbes(ctx, tx, probes); err != nil {
+				return err
+			}
+		default:
 			return err
 		}
-		tag, err := tx.Exec(ctx, pgMerge)
-		if err != nil {
-			return err
-		}
-		inserted = tag.RowsAffected()
 		return tx.Commit(ctx)
 	})
 	return int(inserted), err
+}
+
+// PostgreSQL's SQLSTATEs for a duplicate key and a deadlock.
+const (
+	pgUniqueViolation = "23505"
+	pgDeadlock        = "40P01"
+)
+
+// pgMergeProbes COPYs probes into the connection's staging table and moves
+// the ones not yet stored into probes.
+func pgMergeProbes(ctx context.Context, tx pgx.Tx, probes []probe.Probe) (int64, error) {
+	if _, err := tx.Exec(ctx, pgStaging); err != nil {
+		return 0, err
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"probes_in"}, probeColumns, newProbeRows(probes)); err != nil {
+		return 0, err
+	}
+	tag, err := tx.Exec(ctx, pgMerge)
+	if err != nil {
+		return 0, err
+	}
+	return tag.RowsAffected(), nil
+}
+
+func newProbeRows(probes []probe.Probe) *probeRows {
+	return &probeRows{probes: probes, i: -1, enc: probeEncoder{reuse: true, text: pgText}}
 }
 
 // probeRows feeds a batch to COPY (pgx.CopyFromSource), one reused row.
