@@ -36,6 +36,18 @@ func manyProbes(first, n int, sensor string) []probe.Probe {
 	return out
 }
 
+// twoSensors opens a new store of b holding n probes of sensor hp-a and n
+// of hp-c, these from the k-th probe of manyProbes on.
+func twoSensors(t *testing.T, b backend, n, k int) (s *SQL, a, c []probe.Probe) {
+	t.Helper()
+	s = b.open(t)
+	a, c = manyProbes(0, n, "hp-a"), manyProbes(k, n, "hp-c")
+	if _, err := s.InsertProbes(context.Background(), append(a, c...)); err != nil {
+		t.Fatal(err)
+	}
+	return s, a, c
+}
+
 func collect(t *testing.T, s Store, q ProbeQuery) []probe.Probe {
 	t.Helper()
 	var got []probe.Probe
@@ -253,11 +265,7 @@ func TestConcurrentWritersNeverDuplicate(t *testing.T) {
 func TestSensorsAndClockOffsets(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend) {
 		ctx := context.Background()
-		s := b.open(t)
-		a, c := manyProbes(0, 10, "hp-a"), manyProbes(100, 10, "hp-c")
-		if _, err := s.InsertProbes(ctx, append(a, c...)); err != nil {
-			t.Fatal(err)
-		}
+		s, a, c := twoSensors(t, b, 10, 100)
 		if got := collect(t, s, ProbeQuery{Sensor: "hp-c"}); len(got) != 10 || got[0].Sensor != "hp-c" || !got[0].Time.Equal(c[0].Time) {
 			t.Fatalf("hp-c: %d probes, first %+v", len(got), got[0])
 		}
@@ -298,11 +306,7 @@ func TestSensorsAndClockOffsets(t *testing.T) {
 func TestSensorAttributions(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend) {
 		ctx := context.Background()
-		s := b.open(t)
-		a, c := manyProbes(0, 2, "hp-a"), manyProbes(300, 2, "hp-c")
-		if _, err := s.InsertProbes(ctx, append(a, c...)); err != nil {
-			t.Fatal(err)
-		}
+		s, a, c := twoSensors(t, b, 2, 300)
 		win := func(ip string, from time.Time) Attribution {
 			return Attribution{IP: ip, Org: "shodan", From: from, To: from.Add(time.Hour), ModelVersion: "m"}
 		}
