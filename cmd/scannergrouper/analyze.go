@@ -51,7 +51,7 @@ next to that org's labelled probes.`,
 	}
 	cmd.Flags().StringVar(&from, "from", "", "period start (RFC 3339 or YYYY-MM-DD)")
 	cmd.Flags().StringVar(&to, "to", "", "period end (exclusive)")
-	cmd.Flags().StringVar(&models, "models", "", "models folder (default: <db>.models)")
+	cmd.Flags().StringVar(&models, "models", "", "models folder (default: <db>.models; ./<database>.models for PostgreSQL)")
 	cmd.Flags().StringVar(&out, "out", "", "report folder")
 	cmd.Flags().IntVar(&k, "k", 0, "number of clusters (default: the silhouette rule over 3..10)")
 	rootCmd.AddCommand(cmd)

@@ -67,7 +67,7 @@ measure). Everything it writes goes under --out.`,
 			fmt.Fprintf(w, "   %d first probes over %d weeks, %d daily pcaps (%s)\n",
 				world.Counts.Probes.Total(), world.Weeks, len(world.PcapFiles), time.Since(start).Round(time.Millisecond))
 
-			fmt.Fprintf(w, "2. ingesting the captures into %s ...\n", dbPath)
+			fmt.Fprintf(w, "2. ingesting the captures into %s ...\n", store.Redacted(dbPath))
 			st, err := store.Open(ctx, dbPath)
 			if err != nil {
 				return err
@@ -143,12 +143,12 @@ measure). Everything it writes goes under --out.`,
 				if err := res.Report.WriteJSON(&rep); err != nil {
 					return err
 				}
-				return writeJSON(cmd.OutOrStdout(), demoSummary{Out: out, Store: dbPath, Probes: world.Counts.Probes.Total(), Weeks: world.Weeks,
+				return writeJSON(cmd.OutOrStdout(), demoSummary{Out: out, Store: store.Redacted(dbPath), Probes: world.Counts.Probes.Total(), Weeks: world.Weeks,
 					Stored: ing.Stored, Services: counts, Report: json.RawMessage(bytes.TrimSpace(rep.Bytes())), ReportFile: reportPath,
 					PredictionsFile: predsPath, Analysis: sum, Seconds: time.Since(start).Seconds()})
 			}
 			fmt.Fprintf(w, "\nDone in %s.\n  report:      %s\n  predictions: %s (every scanner IP of the test period, with the evidence)\n  curve:       %s (what every threshold θ would give)\n  store:       %s (try: scannergrouper probes --db %s --service tls --limit 10)\n",
-				time.Since(start).Round(time.Millisecond), reportPath, predsPath, curvePath, dbPath, dbPath)
+				time.Since(start).Round(time.Millisecond), reportPath, predsPath, curvePath, store.Redacted(dbPath), store.Redacted(dbPath))
 			return nil
 		},
 	}

@@ -123,7 +123,7 @@ func (in *featureInput) load(cmd *cobra.Command) ([]probe.Probe, []string, error
 		ps = append(ps, p)
 	}
 	if len(ps) == 0 {
-		return nil, nil, fmt.Errorf("no %s probes in %s for the chosen time range", in.service, global.DB)
+		return nil, nil, fmt.Errorf("no %s probes in %s for the chosen time range", in.service, store.Redacted(global.DB))
 	}
 	if resolver == nil {
 		return ps, nil, nil

@@ -35,14 +35,15 @@ var rootCmd = &cobra.Command{
 first service probe of each session (HTTP, TLS, DNS), and attributes each scanner
 IP to the organisation behind it (Censys, Shodan, Shadowserver, ...) or "unknown".
 
-State lives in one SQLite file (--db).`,
+State lives in one store (--db): a SQLite file, or a PostgreSQL database
+(postgres://user@host/db) that a fleet of sensors writes into.`,
 	SilenceUsage:  true,
 	SilenceErrors: true,
 }
 
 func init() {
 	pf := rootCmd.PersistentFlags()
-	pf.StringVar(&global.DB, "db", "./scannergrouper.db", "store: SQLite file path")
+	pf.StringVar(&global.DB, "db", "./scannergrouper.db", "store: SQLite file path, or postgres://user:password@host:port/database")
 	pf.BoolVar(&global.JSON, "json", false, "print results as JSON (one object, or JSON lines for listings) and log JSON records on stderr")
 	pf.Int64Var(&global.Seed, "seed", 1, "seed for every random choice (same seed, same result)")
 	rootCmd.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {

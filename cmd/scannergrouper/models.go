@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -25,10 +26,17 @@ import (
 )
 
 // modelsDir is where train saves and identify loads models: --models, or a
-// folder next to the store.
+// folder next to a SQLite store, or ./<database>.models for PostgreSQL.
 func modelsDir(flag string) string {
 	if flag != "" {
 		return flag
+	}
+	if store.IsPostgres(global.DB) {
+		name := "scannergrouper"
+		if u, err := url.Parse(global.DB); err == nil && strings.Trim(u.Path, "/") != "" {
+			name = filepath.Base(strings.Trim(u.Path, "/"))
+		}
+		return name + ".models"
 	}
 	return global.DB + ".models"
 }
@@ -110,21 +118,22 @@ Use evaluate to measure accuracy on held-out traffic.`,
 	train.Flags().StringVar(&labels, "labels", "", "label file to import first (ip,org CSV or any `labels import` format)")
 	train.Flags().StringVar(&from, "from", "", "first probe time (RFC 3339 or YYYY-MM-DD)")
 	train.Flags().StringVar(&to, "to", "", "end of the period (exclusive)")
-	train.Flags().StringVar(&models, "models", "", "models folder (default: <db>.models)")
+	train.Flags().StringVar(&models, "models", "", "models folder (default: <db>.models; ./<database>.models for PostgreSQL)")
 	tf.register(train.Flags())
 	train.Flags().StringVar(&mode, "mode", "full", "full (one training) or incremental (week by week; update adds weeks later)")
 	rootCmd.AddCommand(train)
 }
 
 func init() {
-	var from, to, models, format, window string
+	var from, to, models, format, window, sensor string
 	identify := &cobra.Command{
 		Use:   "identify --from T --to T [--window 7d] [--format table|csv|jsonl]",
 		Short: "Attribute every scanner IP of a period with the trained models and store the verdicts",
 		Long: `identify attributes every scanner IP seen in [--from, --to) with the saved
 models and stores one verdict per IP and window. --window cuts the period into
 consecutive windows from --from (the paper identifies week by week: --window 7d);
-without it the whole period is one window.`,
+without it the whole period is one window. --sensor attributes from the probes of
+one sensor only (its verdicts replace stored ones of the same IP and window).`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if global.JSON {
@@ -137,7 +146,7 @@ without it the whole period is one window.`,
 			if err != nil {
 				return err
 			}
-			p, err := loadPeriod(cmd, from, to, models)
+			p, err := loadPeriod(cmd, from, to, models, sensor)
 			if err != nil {
 				return err
 			}
@@ -157,8 +166,9 @@ without it the whole period is one window.`,
 	identify.Flags().StringVar(&from, "from", "", "period start (RFC 3339 or YYYY-MM-DD)")
 	identify.Flags().StringVar(&to, "to", "", "period end (exclusive)")
 	identify.Flags().StringVar(&window, "window", "", "identify consecutive windows of this length (7d, 24h, ...); default: the whole period")
-	identify.Flags().StringVar(&models, "models", "", "models folder (default: <db>.models)")
+	identify.Flags().StringVar(&models, "models", "", "models folder (default: <db>.models; ./<database>.models for PostgreSQL)")
 	identify.Flags().StringVar(&format, "format", "table", "table, csv or jsonl")
+	identify.Flags().StringVar(&sensor, "sensor", "", "only the probes of this sensor (as given to ingest --sensor)")
 	rootCmd.AddCommand(identify)
 }
 
@@ -209,12 +219,9 @@ labels imported since relabel past weeks. A week that overlaps one already train
 is refused: each probe is learnt once.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ws, err := parseTimeFlag("from", weekStart)
+			ws, err := requiredTimeFlag("from", weekStart)
 			if err != nil {
 				return err
-			}
-			if ws.IsZero() {
-				return usagef("--from is required")
 			}
 			st, err := store.Open(cmd.Context(), global.DB)
 			if err != nil {
@@ -277,7 +284,7 @@ is refused: each probe is learnt once.`,
 	update.Flags().StringVar(&weekStart, "from", "", "first day of the week to add (RFC 3339 or YYYY-MM-DD)")
 	deprecatedAlias(update.Flags(), "week-start", "from", &weekStart)
 	update.Flags().StringVar(&labels, "labels", "", "label file to import first")
-	update.Flags().StringVar(&models, "models", "", "models folder (default: <db>.models)")
+	update.Flags().StringVar(&models, "models", "", "models folder (default: <db>.models; ./<database>.models for PostgreSQL)")
 	rootCmd.AddCommand(update)
 }
 
@@ -301,7 +308,7 @@ type period struct {
 // identifyPeriod loads the probes of [from, to) and attributes them with the
 // saved models as one window; the caller closes p.st.
 func identifyPeriod(cmd *cobra.Command, from, to, models string) (*period, error) {
-	p, err := loadPeriod(cmd, from, to, models)
+	p, err := loadPeriod(cmd, from, to, models, "")
 	if err != nil {
 		return nil, err
 	}
@@ -328,9 +335,9 @@ func parseWindow(s string) (time.Duration, error) {
 	return 0, usagef("--window %q: want a positive number of days (7d) or a duration (36h)", s)
 }
 
-// loadPeriod loads the saved models and the probes of [from, to); the
-// caller closes p.st.
-func loadPeriod(cmd *cobra.Command, from, to, models string) (*period, error) {
+// loadPeriod loads the saved models and the probes of [from, to), of one
+// sensor or ("") all; the caller closes p.st.
+func loadPeriod(cmd *cobra.Command, from, to, models, sensor string) (*period, error) {
 	f, t, err := timeRange(from, to)
 	if err != nil {
 		return nil, err
@@ -350,7 +357,7 @@ func loadPeriod(cmd *cobra.Command, from, to, models string) (*period, error) {
 			return err
 		}
 		p.models.Networks = ls.Networks
-		p.data, err = pipeline.Load(cmd.Context(), st, pipeline.Services, f, t, labelOf)
+		p.data, err = pipeline.LoadQuery(cmd.Context(), st, pipeline.Services, store.ProbeQuery{From: f, To: t, Sensor: sensor}, labelOf)
 		return err
 	}()
 	if err != nil {
@@ -412,10 +419,10 @@ func writeAttributions(w io.Writer, windows []pipeline.WindowAttributions, forma
 }
 
 func init() {
-	var org, out string
+	var org, out, sensor string
 	var all bool
 	lists := &cobra.Command{
-		Use:   "lists (--org NAME | --all) --out DIR",
+		Use:   "lists (--org NAME | --all) --out DIR [--sensor NAME]",
 		Short: "Write per-organisation scanner IP lists (txt, csv, json) from the stored attributions",
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -434,7 +441,12 @@ func init() {
 			if org == label.Unknown {
 				want = label.Unknown
 			}
-			atts, err := pipeline.Attributions(cmd.Context(), st, "")
+			var atts []pipeline.StoredAttribution
+			if sensor != "" {
+				atts, err = st.SensorAttributions(cmd.Context(), "", sensor)
+			} else {
+				atts, err = pipeline.Attributions(cmd.Context(), st, "")
+			}
 			if err != nil {
 				return err
 			}
@@ -481,6 +493,7 @@ func init() {
 	lists.Flags().StringVar(&org, "org", "", "organisation (canonical name or alias)")
 	lists.Flags().BoolVar(&all, "all", false, "every organisation")
 	lists.Flags().StringVar(&out, "out", "", "output folder")
+	lists.Flags().StringVar(&sensor, "sensor", "", "only IPs that sent this sensor a probe within the verdict's window")
 	rootCmd.AddCommand(lists)
 }
 

@@ -19,8 +19,8 @@ import (
 
 func init() {
 	var (
-		service, from, to, src, format string
-		limit                          int
+		service, from, to, src, format, sensor string
+		limit                                  int
 	)
 	cmd := &cobra.Command{
 		Use:   "probes",
@@ -32,7 +32,7 @@ func init() {
 					return err
 				}
 			}
-			q := store.ProbeQuery{Service: service, Limit: limit}
+			q := store.ProbeQuery{Service: service, Limit: limit, Sensor: sensor}
 			var err error
 			if q.From, err = parseTimeFlag("from", from); err != nil {
 				return err
@@ -64,6 +64,7 @@ func init() {
 	fl.StringVar(&from, "from", "", "first time (RFC 3339 or YYYY-MM-DD, inclusive)")
 	fl.StringVar(&to, "to", "", "end time (exclusive)")
 	fl.StringVar(&src, "src", "", "only probes from this scanner IP")
+	fl.StringVar(&sensor, "sensor", "", "only probes of this sensor (as given to ingest --sensor)")
 	fl.IntVar(&limit, "limit", 50, "at most this many probes (0 = all)")
 	fl.StringVar(&format, "format", "table", "table, jsonl or csv")
 	rootCmd.AddCommand(cmd)

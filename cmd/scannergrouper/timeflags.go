@@ -19,6 +19,15 @@ func parseTimeFlag(name, value string) (time.Time, error) {
 	return time.Time{}, usagef("--%s %q: want RFC 3339 (2024-02-01T16:00:00Z) or a date (2024-02-01)", name, value)
 }
 
+// requiredTimeFlag is parseTimeFlag for a flag that must be given.
+func requiredTimeFlag(name, value string) (time.Time, error) {
+	t, err := parseTimeFlag(name, value)
+	if err == nil && t.IsZero() {
+		err = usagef("--%s is required", name)
+	}
+	return t, err
+}
+
 // parseZone accepts UTC, a fixed offset (+08:00) or a zone name.
 func parseZone(s string) (*time.Location, error) {
 	if t, err := time.Parse("-07:00", s); err == nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/scannergrouper/scannergrouper/internal/benchutil"
 	"github.com/scannergrouper/scannergrouper/internal/capture"
 	"github.com/scannergrouper/scannergrouper/internal/probe"
+	"github.com/scannergrouper/scannergrouper/internal/sharedtest"
 	"github.com/scannergrouper/scannergrouper/internal/simulate"
 	"github.com/scannergrouper/scannergrouper/internal/store"
 )
@@ -49,23 +50,35 @@ func BenchmarkExtractSD24(b *testing.B) {
 	b.ReportMetric(float64(st.Probes)*float64(b.N)/b.Elapsed().Seconds(), "probes/s")
 }
 
-// BenchmarkIngestSD24 is the whole ingest into a fresh SQLite store.
+// BenchmarkIngestSD24 is the whole ingest into a fresh store: a SQLite
+// file, and a PostgreSQL database when SCANNERGROUPER_TEST_POSTGRES names a
+// server (this process's CPU only; the server's is not counted here, see
+// BenchmarkInsertProbes in internal/store).
 func BenchmarkIngestSD24(b *testing.B) {
 	pcaps := sd24World(b)
-	benchIngest(b, func(st store.Store) (Result, error) {
+	ingest := func(st store.Store) (Result, error) {
 		return Run(context.Background(), st, Capture, []string{pcaps}, capture.Options{}, nil)
+	}
+	b.Run("sqlite", func(b *testing.B) { benchIngest(b, ingest) })
+	b.Run("postgres", func(b *testing.B) {
+		benchIngestInto(b, func() string { return sharedtest.PostgresDSN(b) }, ingest)
 	})
 }
 
-// benchIngest times ingest into a fresh store per iteration and reports
-// packets and stored probes per second.
+// benchIngest times ingest into a fresh SQLite store per iteration and
+// reports packets and stored probes per second.
 func benchIngest(b *testing.B, ingest func(store.Store) (Result, error)) {
+	benchIngestInto(b, func() string { return filepath.Join(b.TempDir(), "sg.db") }, ingest)
+}
+
+// benchIngestInto is benchIngest into the new store newDSN names.
+func benchIngestInto(b *testing.B, newDSN func() string, ingest func(store.Store) (Result, error)) {
 	b.ResetTimer()
 	m := benchutil.Start()
 	var res Result
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		st, err := store.Open(context.Background(), filepath.Join(b.TempDir(), "sg.db"))
+		st, err := store.Open(context.Background(), newDSN())
 		if err != nil {
 			b.Fatal(err)
 		}

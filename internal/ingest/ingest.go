@@ -20,9 +20,11 @@ const (
 	PayloadCSV Format = "payload-csv" // one payload-carrying packet per row
 )
 
-// batchSize trades transaction overhead against work lost on a crash; SQLite
-// inserts run at their best with thousands of rows per transaction.
-const batchSize = 4096
+// batchSize trades transaction overhead against work lost on a crash and
+// memory (a batch is all ingest holds: ≈ 16 MB of probes, however large the
+// input). Both stores run at their best with many thousand rows per
+// transaction: each transaction rewrites the index pages it touches.
+const batchSize = 16384
 
 // Result reports what an ingest did.
 type Result struct {

@@ -40,11 +40,19 @@ type honeypotFilter func(netip.Addr) bool
 
 // Load reads the probes of services in [from, to) and labels them.
 func Load(ctx context.Context, st store.Store, services []string, from, to time.Time, labelOf Labeler) (*Data, error) {
+	return LoadQuery(ctx, st, services, store.ProbeQuery{From: from, To: to}, labelOf)
+}
+
+// LoadQuery reads the probes of services that q selects (its Service and
+// Limit are ignored) and labels them.
+func LoadQuery(ctx context.Context, st store.Store, services []string, q store.ProbeQuery, labelOf Labeler) (*Data, error) {
 	d := &Data{Probes: map[string][]probe.Probe{}, Orgs: map[string][]string{}}
+	q.Limit = 0
 	for _, svc := range services {
 		var ps []probe.Probe
 		var orgs []string
-		for p, err := range st.Probes(ctx, store.ProbeQuery{Service: svc, From: from, To: to}) {
+		q.Service = svc
+		for p, err := range st.Probes(ctx, q) {
 			if err != nil {
 				return nil, err
 			}

@@ -54,10 +54,10 @@ func (s *SQL) PutAttributions(ctx context.Context, atts []Attribution) error {
 		return err
 	}
 	defer tx.Rollback()
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO attributions (ip, window_start, window_end, org, probability, services, model_version)
+	stmt, err := tx.PrepareContext(ctx, s.d.bind(`INSERT INTO attributions (ip, window_start, window_end, org, probability, services, model_version)
 		VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (ip, window_start, window_end) DO UPDATE SET org = excluded.org, probability = excluded.probability,
-			services = excluded.services, model_version = excluded.model_version`)
+			services = excluded.services, model_version = excluded.model_version`))
 	if err != nil {
 		return err
 	}
@@ -73,15 +73,23 @@ func (s *SQL) PutAttributions(ctx context.Context, atts []Attribution) error {
 	return nil
 }
 
+const attributionColumns = `SELECT ip, org, probability, services, window_start, window_end, model_version FROM attributions`
+
 // Attributions lists stored verdicts.
 func (s *SQL) Attributions(ctx context.Context, org string) ([]Attribution, error) {
-	q := `SELECT ip, org, probability, services, window_start, window_end, model_version FROM attributions`
+	q := attributionColumns
 	var args []any
 	if org != "" {
 		q += ` WHERE org = ?`
 		args = append(args, org)
 	}
-	rows, err := s.db.QueryContext(ctx, q+` ORDER BY org, ip, window_start`, args...)
+	return s.queryAttributions(ctx, q, args)
+}
+
+// queryAttributions runs q, a query of attributionColumns, and orders its
+// verdicts by org, IP and window.
+func (s *SQL) queryAttributions(ctx context.Context, q string, args []any) ([]Attribution, error) {
+	rows, err := s.db.QueryContext(ctx, s.d.bind(q+` ORDER BY org, ip, window_start`), args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: query attributions: %w", err)
 	}

@@ -170,21 +170,21 @@ func (s *SQL) WriteLabels(ctx context.Context, w LabelWrite) ([]int, error) {
 	}
 	defer tx.Rollback()
 	for _, src := range w.ReplaceSources {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM label_entries WHERE source = ?`, src); err != nil {
+		if _, err := tx.ExecContext(ctx, s.d.bind(`DELETE FROM label_entries WHERE source = ?`), src); err != nil {
 			return nil, fmt.Errorf("store: replace label source %s: %w", src, err)
 		}
 	}
 	added := make([]int, len(w.Sets))
 	for i, set := range w.Sets {
-		if added[i], err = insertLabels(ctx, tx, set.Labels, set.Origin); err != nil {
+		if added[i], err = s.insertLabels(ctx, tx, set.Labels, set.Origin); err != nil {
 			return nil, err
 		}
-		if err := upsertPTRs(ctx, tx, set.PTRs, set.Origin, set.At); err != nil {
+		if err := s.upsertPTRs(ctx, tx, set.PTRs, set.Origin, set.At); err != nil {
 			return nil, err
 		}
 		if imp := set.Import; imp != nil {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO label_imports (file, format, source, lines, labels, added, skipped, imported_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, imp.File, imp.Format, strings.Join(imp.Sources, ","), imp.Lines, imp.Labels, added[i],
+			if _, err := tx.ExecContext(ctx, s.d.bind(`INSERT INTO label_imports (file, format, source, lines, labels, added, skipped, imported_at)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?)`), imp.File, imp.Format, strings.Join(imp.Sources, ","), imp.Lines, imp.Labels, added[i],
 				imp.Skipped, set.At.UTC().Format(time.RFC3339)); err != nil {
 				return nil, fmt.Errorf("store: record label import of %s: %w", imp.File, err)
 			}
@@ -196,12 +196,12 @@ func (s *SQL) WriteLabels(ctx context.Context, w LabelWrite) ([]int, error) {
 	return added, nil
 }
 
-func insertLabels(ctx context.Context, tx *sql.Tx, labels []LabelRecord, origin string) (int, error) {
+func (s *SQL) insertLabels(ctx context.Context, tx *sql.Tx, labels []LabelRecord, origin string) (int, error) {
 	if len(labels) == 0 {
 		return 0, nil
 	}
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO label_entries (prefix, org, source, valid_from, valid_until, note, origin)
-		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
+	stmt, err := tx.PrepareContext(ctx, s.d.bind(`INSERT INTO label_entries (prefix, org, source, valid_from, valid_until, note, origin)
+		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`))
 	if err != nil {
 		return 0, err
 	}
@@ -227,12 +227,12 @@ func insertLabels(ctx context.Context, tx *sql.Tx, labels []LabelRecord, origin 
 	return added, nil
 }
 
-func upsertPTRs(ctx context.Context, tx *sql.Tx, recs []PTRRecord, origin string, at time.Time) error {
+func (s *SQL) upsertPTRs(ctx context.Context, tx *sql.Tx, recs []PTRRecord, origin string, at time.Time) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO label_ptr (ip, ptr, origin, seen_at) VALUES (?, ?, ?, ?)
-		ON CONFLICT (ip) DO UPDATE SET ptr = excluded.ptr, origin = excluded.origin, seen_at = excluded.seen_at`)
+	stmt, err := tx.PrepareContext(ctx, s.d.bind(`INSERT INTO label_ptr (ip, ptr, origin, seen_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (ip) DO UPDATE SET ptr = excluded.ptr, origin = excluded.origin, seen_at = excluded.seen_at`))
 	if err != nil {
 		return err
 	}
@@ -267,7 +267,7 @@ func (s *SQL) Labels(ctx context.Context, q LabelQuery) ([]LabelRecord, error) {
 	if len(conds) > 0 {
 		query += " WHERE " + strings.Join(conds, " AND ")
 	}
-	rows, err := s.db.QueryContext(ctx, query, args...)
+	rows, err := s.db.QueryContext(ctx, s.d.bind(query), args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: query labels: %w", err)
 	}
@@ -289,7 +289,7 @@ func (s *SQL) LabelsCovering(ctx context.Context, addr netip.Addr) ([]LabelRecor
 		args = append(args, p.String())
 		marks = append(marks, "?")
 	}
-	rows, err := s.db.QueryContext(ctx, labelColumns+` WHERE prefix IN (`+strings.Join(marks, ",")+`)`, args...)
+	rows, err := s.db.QueryContext(ctx, s.d.bind(labelColumns+` WHERE prefix IN (`+strings.Join(marks, ",")+`)`), args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: labels covering %s: %w", addr, err)
 	}
@@ -338,7 +338,7 @@ func (s *SQL) LabelSources(ctx context.Context) (map[string]int, error) {
 // PTR returns the stored reverse-DNS name of addr.
 func (s *SQL) PTR(ctx context.Context, addr netip.Addr) (string, bool, error) {
 	var name string
-	err := s.db.QueryRowContext(ctx, `SELECT ptr FROM label_ptr WHERE ip = ?`, addr.Unmap().String()).Scan(&name)
+	err := s.db.QueryRowContext(ctx, s.d.bind(`SELECT ptr FROM label_ptr WHERE ip = ?`), addr.Unmap().String()).Scan(&name)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", false, nil
 	}
@@ -350,8 +350,8 @@ func (s *SQL) PTR(ctx context.Context, addr netip.Addr) (string, bool, error) {
 
 // RecordTag stores t unless its tag is stored already.
 func (s *SQL) RecordTag(ctx context.Context, t TagRecord) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO label_tags (tag, scanner_ip, sensor, issued_at) VALUES (?, ?, ?, ?)
-		ON CONFLICT (tag) DO NOTHING`, t.Tag, t.Scanner.Unmap().String(), t.Sensor, t.IssuedAt.UnixMilli())
+	_, err := s.db.ExecContext(ctx, s.d.bind(`INSERT INTO label_tags (tag, scanner_ip, sensor, issued_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (tag) DO NOTHING`), t.Tag, t.Scanner.Unmap().String(), t.Sensor, t.IssuedAt.UnixMilli())
 	if err != nil {
 		return fmt.Errorf("store: record tag: %w", err)
 	}
@@ -363,7 +363,7 @@ func (s *SQL) TagRecipient(ctx context.Context, tag string) (TagRecord, bool, er
 	t := TagRecord{Tag: tag}
 	var ip string
 	var ms int64
-	err := s.db.QueryRowContext(ctx, `SELECT scanner_ip, sensor, issued_at FROM label_tags WHERE tag = ?`, tag).Scan(&ip, &t.Sensor, &ms)
+	err := s.db.QueryRowContext(ctx, s.d.bind(`SELECT scanner_ip, sensor, issued_at FROM label_tags WHERE tag = ?`), tag).Scan(&ip, &t.Sensor, &ms)
 	if errors.Is(err, sql.ErrNoRows) {
 		return TagRecord{}, false, nil
 	}

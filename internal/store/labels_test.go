@@ -11,16 +11,6 @@ import (
 	"time"
 )
 
-func openTest(t *testing.T) *SQL {
-	t.Helper()
-	s, err := OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "t.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
-
 func rec(prefix, org, source string) LabelRecord {
 	return LabelRecord{Prefix: netip.MustParsePrefix(prefix), Org: org, Source: source}
 }
@@ -35,151 +25,156 @@ func countRows(t *testing.T, s *SQL, table string) int {
 }
 
 func TestWriteLabelsIsAtomic(t *testing.T) {
-	ctx := context.Background()
-	s := openTest(t)
-	keep := LabelSet{Origin: "old.csv", Labels: []LabelRecord{rec("192.0.2.0/24", "censys", "api")}, At: time.Now(),
-		Import: &LabelImport{File: "old.csv", Format: "csv", Sources: []string{"api"}, Lines: 1, Labels: 1}}
-	if added, err := s.WriteLabels(ctx, LabelWrite{Sets: []LabelSet{keep}}); err != nil || !slices.Equal(added, []int{1}) {
-		t.Fatalf("first write: %v %v", added, err)
-	}
-	// A trigger that fails on the third row stands for any failure half-way
-	// (disk full, constraint): neither the replaced source, nor the first
-	// rows, nor the PTRs, nor the import log may change.
-	if _, err := s.db.ExecContext(ctx, `CREATE TRIGGER fail_boom BEFORE INSERT ON label_entries
-		WHEN NEW.org = 'boom' BEGIN SELECT RAISE(ABORT, 'boom refused'); END`); err != nil {
-		t.Fatal(err)
-	}
-	bad := LabelWrite{ReplaceSources: []string{"api"}, Sets: []LabelSet{{
-		Origin: "new.csv", At: time.Now(),
-		Labels: []LabelRecord{rec("198.51.100.1/32", "shodan", "api"), rec("198.51.100.2/32", "shodan", "api"), rec("198.51.100.3/32", "boom", "api")},
-		PTRs:   []PTRRecord{{Addr: netip.MustParseAddr("198.51.100.1"), Name: "census1.shodan.io"}},
-		Import: &LabelImport{File: "new.csv", Format: "csv"},
-	}}}
-	if _, err := s.WriteLabels(ctx, bad); err == nil || !strings.Contains(err.Error(), "boom refused") {
-		t.Fatalf("want the trigger's failure, got %v", err)
-	}
-	ls, err := s.Labels(ctx, LabelQuery{})
-	if err != nil || len(ls) != 1 || ls[0].Org != "censys" {
-		t.Fatalf("a failed write changed the labels: %+v %v", ls, err)
-	}
-	if n := countRows(t, s, "label_ptr"); n != 0 {
-		t.Errorf("a failed write left %d PTRs", n)
-	}
-	if n := countRows(t, s, "label_imports"); n != 1 {
-		t.Errorf("import log has %d rows, want 1 (the failed import is rolled back)", n)
-	}
-	// An incomplete label is refused before anything is stored.
-	if _, err := s.WriteLabels(ctx, LabelWrite{ReplaceSources: []string{"api"}, Sets: []LabelSet{{Labels: []LabelRecord{{Prefix: netip.MustParsePrefix("192.0.2.9/32"), Source: "x"}}}}}); err == nil {
-		t.Error("label without org stored")
-	}
-	if n := countRows(t, s, "label_entries"); n != 1 {
-		t.Errorf("a refused write removed labels: %d left", n)
-	}
+	forEachBackend(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		s := b.open(t)
+		keep := LabelSet{Origin: "old.csv", Labels: []LabelRecord{rec("192.0.2.0/24", "censys", "api")}, At: time.Now(),
+			Import: &LabelImport{File: "old.csv", Format: "csv", Sources: []string{"api"}, Lines: 1, Labels: 1}}
+		if added, err := s.WriteLabels(ctx, LabelWrite{Sets: []LabelSet{keep}}); err != nil || !slices.Equal(added, []int{1}) {
+			t.Fatalf("first write: %v %v", added, err)
+		}
+		// A trigger that fails on the third row stands for any failure half-way
+		// (disk full, constraint): neither the replaced source, nor the first
+		// rows, nor the PTRs, nor the import log may change.
+		refuseInserts(t, s, "label_entries", "boom", "boom refused")
+		bad := LabelWrite{ReplaceSources: []string{"api"}, Sets: []LabelSet{{
+			Origin: "new.csv", At: time.Now(),
+			Labels: []LabelRecord{rec("198.51.100.1/32", "shodan", "api"), rec("198.51.100.2/32", "shodan", "api"), rec("198.51.100.3/32", "boom", "api")},
+			PTRs:   []PTRRecord{{Addr: netip.MustParseAddr("198.51.100.1"), Name: "census1.shodan.io"}},
+			Import: &LabelImport{File: "new.csv", Format: "csv"},
+		}}}
+		if _, err := s.WriteLabels(ctx, bad); err == nil || !strings.Contains(err.Error(), "boom refused") {
+			t.Fatalf("want the trigger's failure, got %v", err)
+		}
+		ls, err := s.Labels(ctx, LabelQuery{})
+		if err != nil || len(ls) != 1 || ls[0].Org != "censys" {
+			t.Fatalf("a failed write changed the labels: %+v %v", ls, err)
+		}
+		if n := countRows(t, s, "label_ptr"); n != 0 {
+			t.Errorf("a failed write left %d PTRs", n)
+		}
+		if n := countRows(t, s, "label_imports"); n != 1 {
+			t.Errorf("import log has %d rows, want 1 (the failed import is rolled back)", n)
+		}
+		// An incomplete label is refused before anything is stored.
+		if _, err := s.WriteLabels(ctx, LabelWrite{ReplaceSources: []string{"api"}, Sets: []LabelSet{{Labels: []LabelRecord{{Prefix: netip.MustParsePrefix("192.0.2.9/32"), Source: "x"}}}}}); err == nil {
+			t.Error("label without org stored")
+		}
+		if n := countRows(t, s, "label_entries"); n != 1 {
+			t.Errorf("a refused write removed labels: %d left", n)
+		}
+	})
 }
 
 func TestLabelQueries(t *testing.T) {
-	ctx := context.Background()
-	s := openTest(t)
-	jan, feb := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2024, 2, 1, 0, 0, 0, 0, time.UTC)
-	dated := rec("192.0.2.7/32", "censys", "other")
-	dated.ValidFrom, dated.ValidUntil, dated.Note = jan, feb, "January only"
-	w := LabelWrite{Sets: []LabelSet{
-		{Origin: "a", Labels: []LabelRecord{rec("192.0.2.0/24", "censys", "api"), dated}},
-		{Origin: "b", Labels: []LabelRecord{rec("192.0.0.0/16", "shodan", "api"), rec("192.0.2.0/24", "censys", "api")}},
-	}}
-	added, err := s.WriteLabels(ctx, w)
-	if err != nil || !slices.Equal(added, []int{2, 1}) {
-		t.Fatalf("added %v, want [2 1] (the repeated label is kept once): %v", added, err)
-	}
-	cov, err := s.LabelsCovering(ctx, netip.MustParseAddr("::ffff:192.0.2.7"))
-	if err != nil || len(cov) != 3 {
-		t.Fatalf("covering: %+v %v", cov, err)
-	}
-	for _, l := range cov {
-		if l.Prefix.Bits() == 32 && (!l.ValidFrom.Equal(jan) || !l.ValidUntil.Equal(feb) || l.Note != "January only") {
-			t.Errorf("validity or note lost: %+v", l)
+	forEachBackend(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		s := b.open(t)
+		jan, feb := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2024, 2, 1, 0, 0, 0, 0, time.UTC)
+		dated := rec("192.0.2.7/32", "censys", "other")
+		dated.ValidFrom, dated.ValidUntil, dated.Note = jan, feb, "January only"
+		w := LabelWrite{Sets: []LabelSet{
+			{Origin: "a", Labels: []LabelRecord{rec("192.0.2.0/24", "censys", "api"), dated}},
+			{Origin: "b", Labels: []LabelRecord{rec("192.0.0.0/16", "shodan", "api"), rec("192.0.2.0/24", "censys", "api")}},
+		}}
+		added, err := s.WriteLabels(ctx, w)
+		if err != nil || !slices.Equal(added, []int{2, 1}) {
+			t.Fatalf("added %v, want [2 1] (the repeated label is kept once): %v", added, err)
 		}
-	}
-	if at, _ := s.Labels(ctx, LabelQuery{At: feb, Org: "censys"}); len(at) != 1 || at[0].Source != "api" {
-		t.Errorf("censys labels valid on 1 Feb (end exclusive): %+v", at)
-	}
-	if at, _ := s.Labels(ctx, LabelQuery{At: jan, Source: "other"}); len(at) != 1 {
-		t.Errorf("labels of source other valid on 1 Jan: %+v", at)
-	}
-	if srcs, _ := s.LabelSources(ctx); srcs["api"] != 2 || srcs["other"] != 1 {
-		t.Errorf("sources %v", srcs)
-	}
-	// Replacing a source removes only that source.
-	if _, err := s.WriteLabels(ctx, LabelWrite{ReplaceSources: []string{"api"}}); err != nil {
-		t.Fatal(err)
-	}
-	if srcs, _ := s.LabelSources(ctx); len(srcs) != 1 || srcs["other"] != 1 {
-		t.Errorf("after replacing api: %v", srcs)
-	}
+		cov, err := s.LabelsCovering(ctx, netip.MustParseAddr("::ffff:192.0.2.7"))
+		if err != nil || len(cov) != 3 {
+			t.Fatalf("covering: %+v %v", cov, err)
+		}
+		for _, l := range cov {
+			if l.Prefix.Bits() == 32 && (!l.ValidFrom.Equal(jan) || !l.ValidUntil.Equal(feb) || l.Note != "January only") {
+				t.Errorf("validity or note lost: %+v", l)
+			}
+		}
+		if at, _ := s.Labels(ctx, LabelQuery{At: feb, Org: "censys"}); len(at) != 1 || at[0].Source != "api" {
+			t.Errorf("censys labels valid on 1 Feb (end exclusive): %+v", at)
+		}
+		if at, _ := s.Labels(ctx, LabelQuery{At: jan, Source: "other"}); len(at) != 1 {
+			t.Errorf("labels of source other valid on 1 Jan: %+v", at)
+		}
+		if srcs, _ := s.LabelSources(ctx); srcs["api"] != 2 || srcs["other"] != 1 {
+			t.Errorf("sources %v", srcs)
+		}
+		// Replacing a source removes only that source.
+		if _, err := s.WriteLabels(ctx, LabelWrite{ReplaceSources: []string{"api"}}); err != nil {
+			t.Fatal(err)
+		}
+		if srcs, _ := s.LabelSources(ctx); len(srcs) != 1 || srcs["other"] != 1 {
+			t.Errorf("after replacing api: %v", srcs)
+		}
+	})
 }
 
 func TestPTRsAndTags(t *testing.T) {
-	ctx := context.Background()
-	s := openTest(t)
-	addr := netip.MustParseAddr("198.20.69.74")
-	for _, name := range []string{"old.example.com", "census1.shodan.io"} {
-		set := LabelSet{Origin: "live", At: time.Unix(1e9, 0), PTRs: []PTRRecord{{Addr: addr, Name: name}}}
-		if _, err := s.WriteLabels(ctx, LabelWrite{Sets: []LabelSet{set}}); err != nil {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		s := b.open(t)
+		addr := netip.MustParseAddr("198.20.69.74")
+		for _, name := range []string{"old.example.com", "census1.shodan.io"} {
+			set := LabelSet{Origin: "live", At: time.Unix(1e9, 0), PTRs: []PTRRecord{{Addr: addr, Name: name}}}
+			if _, err := s.WriteLabels(ctx, LabelWrite{Sets: []LabelSet{set}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if name, ok, err := s.PTR(ctx, netip.MustParseAddr("::ffff:198.20.69.74")); err != nil || !ok || name != "census1.shodan.io" {
+			t.Errorf("PTR: %q %v %v (want the newer answer)", name, ok, err)
+		}
+		if _, ok, err := s.PTR(ctx, netip.MustParseAddr("192.0.2.1")); ok || err != nil {
+			t.Errorf("PTR of an unknown address: %v %v", ok, err)
+		}
+		at := time.UnixMilli(1_700_000_000_123).UTC()
+		first := TagRecord{Tag: "t1", Scanner: netip.MustParseAddr("192.0.2.5"), Sensor: "hp-1", IssuedAt: at}
+		if err := s.RecordTag(ctx, first); err != nil {
 			t.Fatal(err)
 		}
-	}
-	if name, ok, err := s.PTR(ctx, netip.MustParseAddr("::ffff:198.20.69.74")); err != nil || !ok || name != "census1.shodan.io" {
-		t.Errorf("PTR: %q %v %v (want the newer answer)", name, ok, err)
-	}
-	if _, ok, err := s.PTR(ctx, netip.MustParseAddr("192.0.2.1")); ok || err != nil {
-		t.Errorf("PTR of an unknown address: %v %v", ok, err)
-	}
-	at := time.UnixMilli(1_700_000_000_123).UTC()
-	first := TagRecord{Tag: "t1", Scanner: netip.MustParseAddr("192.0.2.5"), Sensor: "hp-1", IssuedAt: at}
-	if err := s.RecordTag(ctx, first); err != nil {
-		t.Fatal(err)
-	}
-	// A second record of the same tag must not move it to another scanner.
-	if err := s.RecordTag(ctx, TagRecord{Tag: "t1", Scanner: netip.MustParseAddr("192.0.2.6"), Sensor: "hp-2", IssuedAt: at.Add(time.Hour)}); err != nil {
-		t.Fatal(err)
-	}
-	got, ok, err := s.TagRecipient(ctx, "t1")
-	if err != nil || !ok || got != first {
-		t.Errorf("tag t1: %+v %v %v, want %+v", got, ok, err, first)
-	}
-	if _, ok, err := s.TagRecipient(ctx, "t2"); ok || err != nil {
-		t.Errorf("unrecorded tag: %v %v", ok, err)
-	}
+		// A second record of the same tag must not move it to another scanner.
+		if err := s.RecordTag(ctx, TagRecord{Tag: "t1", Scanner: netip.MustParseAddr("192.0.2.6"), Sensor: "hp-2", IssuedAt: at.Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		got, ok, err := s.TagRecipient(ctx, "t1")
+		if err != nil || !ok || got != first {
+			t.Errorf("tag t1: %+v %v %v, want %+v", got, ok, err, first)
+		}
+		if _, ok, err := s.TagRecipient(ctx, "t2"); ok || err != nil {
+			t.Errorf("unrecorded tag: %v %v", ok, err)
+		}
+	})
 }
 
 func TestAttributionsReplaceSameWindow(t *testing.T) {
-	ctx := context.Background()
-	s := openTest(t)
-	from, to := time.Unix(0, 1_700_000_000_000_000_001).UTC(), time.Unix(1_700_604_800, 0).UTC()
-	first := []Attribution{
-		{IP: "192.0.2.1", Org: "shodan", Probability: 0.9, Services: []string{"http", "tls"}, From: from, To: to, ModelVersion: "m1"},
-		{IP: "192.0.2.2", Org: "censys", Probability: 0.8, Services: []string{"dns"}, From: from, To: to, ModelVersion: "m1"},
-	}
-	if err := s.PutAttributions(ctx, first); err != nil {
-		t.Fatal(err)
-	}
-	again := Attribution{IP: "192.0.2.1", Org: "unknown", Probability: 0.4, From: from, To: to, ModelVersion: "m2"}
-	if err := s.PutAttributions(ctx, []Attribution{again}); err != nil {
-		t.Fatal(err)
-	}
-	all, err := s.Attributions(ctx, "")
-	if err != nil || len(all) != 2 {
-		t.Fatalf("all: %+v %v", all, err)
-	}
-	if all[0].Org != "censys" || !slices.Equal(all[0].Services, []string{"dns"}) || !all[0].From.Equal(from) || !all[0].To.Equal(to) {
-		t.Errorf("round trip: %+v", all[0])
-	}
-	if all[1].Org != "unknown" || all[1].ModelVersion != "m2" || all[1].Services != nil {
-		t.Errorf("the same window identified again must replace the verdict: %+v", all[1])
-	}
-	if only, _ := s.Attributions(ctx, "censys"); len(only) != 1 || only[0].IP != "192.0.2.2" {
-		t.Errorf("censys only: %+v", only)
-	}
+	forEachBackend(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		s := b.open(t)
+		from, to := time.Unix(0, 1_700_000_000_000_000_001).UTC(), time.Unix(1_700_604_800, 0).UTC()
+		first := []Attribution{
+			{IP: "192.0.2.1", Org: "shodan", Probability: 0.9, Services: []string{"http", "tls"}, From: from, To: to, ModelVersion: "m1"},
+			{IP: "192.0.2.2", Org: "censys", Probability: 0.8, Services: []string{"dns"}, From: from, To: to, ModelVersion: "m1"},
+		}
+		if err := s.PutAttributions(ctx, first); err != nil {
+			t.Fatal(err)
+		}
+		again := Attribution{IP: "192.0.2.1", Org: "unknown", Probability: 0.4, From: from, To: to, ModelVersion: "m2"}
+		if err := s.PutAttributions(ctx, []Attribution{again}); err != nil {
+			t.Fatal(err)
+		}
+		all, err := s.Attributions(ctx, "")
+		if err != nil || len(all) != 2 {
+			t.Fatalf("all: %+v %v", all, err)
+		}
+		if all[0].Org != "censys" || !slices.Equal(all[0].Services, []string{"dns"}) || !all[0].From.Equal(from) || !all[0].To.Equal(to) {
+			t.Errorf("round trip: %+v", all[0])
+		}
+		if all[1].Org != "unknown" || all[1].ModelVersion != "m2" || all[1].Services != nil {
+			t.Errorf("the same window identified again must replace the verdict: %+v", all[1])
+		}
+		if only, _ := s.Attributions(ctx, "censys"); len(only) != 1 || only[0].IP != "192.0.2.2" {
+			t.Errorf("censys only: %+v", only)
+		}
+	})
 }
 
 // oldSchema is the DDL the releases before the store owned every table

@@ -1,14 +1,14 @@
 // Package store persists probes, labels and attributions behind one
-// interface, Store, and owns every SQL statement of the system. SQLite (pure
-// Go, modernc.org/sqlite) is the embedded default; the statements are kept
-// close to what PostgreSQL also accepts so a fleet backend can follow as a
-// second implementation of Store.
+// interface, Store, and owns every SQL statement of the system. Two backends
+// implement it with the same statements and the same migrations: SQLite
+// (pure Go, modernc.org/sqlite), the embedded default, and PostgreSQL (pgx
+// v5), where a fleet of sensors writes into one place. What differs between
+// them is listed in one place, the dialect (dialect.go).
 package store
 
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"iter"
 	"net/netip"
@@ -28,6 +28,7 @@ type Store interface {
 	ProbeStore
 	LabelStore
 	AttributionStore
+	FleetStore
 	Close() error
 }
 
@@ -49,6 +50,7 @@ type ProbeQuery struct {
 	From    time.Time // inclusive
 	To      time.Time // exclusive
 	SrcIP   netip.Addr
+	Sensor  string // only probes stored with this sensor name
 	Limit   int
 }
 
@@ -59,43 +61,43 @@ type ServiceCount struct {
 	IPs     int    `json:"ips"`
 }
 
-// SQL is the SQLite implementation of Store.
+// SQL is the implementation of Store over database/sql, for both backends;
+// d says which one.
 type SQL struct {
 	db *sql.DB
+	d  dialect
 }
 
-// Open opens (creating if needed) the store named by dsn: for now a SQLite
-// file path. Callers get the interface so that another backend, chosen by
-// the form of dsn, changes nothing for them.
+// Open opens (creating the schema if needed) the store named by dsn: a
+// postgres:// or postgresql:// URL opens PostgreSQL, anything else is a
+// SQLite file path. Callers get the interface, so the backend changes
+// nothing for them.
 func Open(ctx context.Context, dsn string) (Store, error) {
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		return nil, errors.New("store: PostgreSQL is not supported yet; use a SQLite file path")
+	var (
+		s   *SQL
+		err error
+	)
+	if IsPostgres(dsn) {
+		s, err = OpenPostgres(ctx, dsn)
+	} else {
+		s, err = OpenSQLite(ctx, dsn)
 	}
-	s, err := OpenSQLite(ctx, dsn)
 	if err != nil {
 		return nil, err // not a Store holding a nil *SQL
 	}
 	return s, nil
 }
 
-// OpenSQLite opens (creating if needed) the SQLite store at path and brings
-// every component's schema up to date.
-func OpenSQLite(ctx context.Context, path string) (*SQL, error) {
-	// WAL lets readers (identify, reports) run while an ingest writes;
-	// busy_timeout makes concurrent CLI invocations wait instead of failing.
-	conn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)"
-	db, err := sql.Open("sqlite", conn)
-	if err != nil {
-		return nil, fmt.Errorf("store: open %s: %w", path, err)
-	}
-	// SQLite allows one writer; a single connection also keeps temp tables
-	// and pragmas consistent.
-	db.SetMaxOpenConns(1)
-	if err := db.PingContext(ctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("store: open %s: %w", path, err)
-	}
-	s := &SQL{db: db}
+// IsPostgres reports whether dsn names a PostgreSQL database rather than a
+// SQLite file.
+func IsPostgres(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
+// setUp brings every component's schema up to date on a freshly opened
+// database, and closes it on failure.
+func setUp(ctx context.Context, db *sql.DB, d dialect) (*SQL, error) {
+	s := &SQL{db: db, d: d}
 	// Every component's tables are brought up to date here, once, so no
 	// caller needs to know about schemas. Components keep their own version
 	// sequences: a database made by an older binary, in which some
@@ -187,6 +189,7 @@ var components = []struct {
 	{"core", coreSchema},
 	{"label", labelSchema},
 	{"attribution", attributionSchema},
+	{"fleet", fleetSchema},
 }
 
 // coreSchema is append-only: a released step is never edited, a change is a
@@ -214,121 +217,197 @@ var coreSchema = []string{
 	CREATE INDEX probes_src_ip ON probes (src_ip);`,
 }
 
-// migrate applies the steps of component whose index is not yet recorded.
+// migrate applies the steps of component whose index is not yet recorded,
+// one transaction a step. Each transaction first takes the dialect's
+// migration lock and then reads the recorded version, so processes opening
+// the same database at once apply every step exactly once.
 func (s *SQL) migrate(ctx context.Context, component string, steps []string) error {
-	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+	for {
+		done, err := s.migrateStep(ctx, component, steps)
+		if err != nil || done {
+			return err
+		}
+	}
+}
+
+// migrateStep applies the next step of component, if any, and reports
+// whether component is up to date.
+func (s *SQL) migrateStep(ctx context.Context, component string, steps []string) (bool, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return false, fmt.Errorf("store: migrate %s: %w", component, err)
+	}
+	defer tx.Rollback()
+	if err := s.d.lockMigrations(ctx, tx); err != nil {
+		return false, fmt.Errorf("store: migrate %s: %w", component, err)
+	}
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		component TEXT NOT NULL, version INTEGER NOT NULL, applied_at TEXT NOT NULL,
 		PRIMARY KEY (component, version))`); err != nil {
-		return fmt.Errorf("store: migrations table: %w", err)
+		return false, fmt.Errorf("store: migrations table: %w", err)
 	}
 	var have int
-	if err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations WHERE component = ?`, component).Scan(&have); err != nil {
-		return fmt.Errorf("store: schema version of %s: %w", component, err)
+	if err := tx.QueryRowContext(ctx, s.d.bind(`SELECT COALESCE(MAX(version), 0) FROM schema_migrations WHERE component = ?`), component).Scan(&have); err != nil {
+		return false, fmt.Errorf("store: schema version of %s: %w", component, err)
 	}
 	if have > len(steps) {
-		return fmt.Errorf("store: %s schema version %d is newer than this binary knows (%d); upgrade scannergrouper", component, have, len(steps))
+		return false, fmt.Errorf("store: the %s schema of this %s store is version %d, newer than this binary knows (%d); upgrade scannergrouper",
+			component, s.d.name, have, len(steps))
 	}
-	for v := have + 1; v <= len(steps); v++ {
-		tx, err := s.db.BeginTx(ctx, nil)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, steps[v-1]); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("store: migrate %s to version %d: %w", component, v, err)
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (component, version, applied_at) VALUES (?, ?, ?)`,
-			component, v, time.Now().UTC().Format(time.RFC3339)); err != nil {
-			tx.Rollback()
-			return err
-		}
-		if err := tx.Commit(); err != nil {
-			return fmt.Errorf("store: migrate %s to version %d: %w", component, v, err)
-		}
+	if have == len(steps) {
+		return true, tx.Commit()
 	}
-	return nil
+	v := have + 1
+	if _, err := tx.ExecContext(ctx, s.d.ddl(steps[v-1])); err != nil {
+		return false, fmt.Errorf("store: migrate %s to version %d: %w", component, v, err)
+	}
+	if _, err := tx.ExecContext(ctx, s.d.bind(`INSERT INTO schema_migrations (component, version, applied_at) VALUES (?, ?, ?)`),
+		component, v, time.Now().UTC().Format(time.RFC3339)); err != nil {
+		return false, err
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("store: migrate %s to version %d: %w", component, v, err)
+	}
+	return v == len(steps), nil
 }
 
 // Close closes the database.
 func (s *SQL) Close() error { return s.db.Close() }
 
-// InsertProbes stores a batch in one transaction.
+// InsertProbes stores a batch in one transaction, in the dialect's fastest
+// way; the unique key (time, addresses, ports, transport) makes a probe
+// stored twice, by one writer or by two at once, land once.
 func (s *SQL) InsertProbes(ctx context.Context, probes []probe.Probe) (int, error) {
 	if len(probes) == 0 {
 		return 0, nil
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return 0, err
-	}
-	defer tx.Rollback()
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO probes
-		(ts_ns, src_ip, src_port, dst_ip, dst_port, transport, service, sensor, fields, payload, payload_len, parse_error, source_file, source_off)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT DO NOTHING`)
-	if err != nil {
-		return 0, err
-	}
-	defer stmt.Close()
-	inserted := 0
-	var fields []byte
-	for i := range probes {
-		p := &probes[i]
-		fields = p.Fields.AppendJSON(fields[:0])
-		payload := p.Payload
-		if len(payload) > probe.StoredPayloadCap {
-			payload = payload[:probe.StoredPayloadCap]
-		}
-		res, err := stmt.ExecContext(ctx, p.Time.UnixNano(), p.SrcIP.String(), p.SrcPort, p.DstIP.String(), p.DstPort,
-			string(p.Transport), p.Service, p.Sensor, string(fields), payload, len(p.Payload), p.ParseError, p.SourceFile, p.Offset)
-		if err != nil {
-			return 0, fmt.Errorf("store: insert probe from %s: %w", p.SrcIP, err)
-		}
-		if n, _ := res.RowsAffected(); n > 0 {
-			inserted++
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("store: commit probes: %w", err)
-	}
-	return inserted, nil
+	return s.d.insertProbes(ctx, s.db, probes)
 }
 
-func (q ProbeQuery) where() (string, []any) {
+// probeColumns are the columns a probe is written to, in the order of
+// probeEncoder.appendRow.
+var probeColumns = []string{"ts_ns", "src_ip", "src_port", "dst_ip", "dst_port", "transport", "service", "sensor",
+	"fields", "payload", "payload_len", "parse_error", "source_file", "source_off"}
+
+// probeEncoder turns probes into column values.
+type probeEncoder struct {
+	// reuse: the row's values are consumed before the next row is made
+	// (COPY), so the text of the addresses and fields can live in buffers
+	// reused from row to row, handed over as bytes; otherwise each row gets
+	// strings of its own.
+	reuse         bool
+	fields        []byte
+	src, dst      []byte
+	text          func(string) string // what a text value is stored as
+	sensor, sfile string
+}
+
+// appendRow appends the values of p's columns to row. The payload is kept
+// up to probe.StoredPayloadCap bytes, its full length beside it.
+func (e *probeEncoder) appendRow(row []any, p *probe.Probe) []any {
+	e.fields = p.Fields.AppendJSON(e.fields[:0])
+	payload := p.Payload
+	if len(payload) > probe.StoredPayloadCap {
+		payload = payload[:probe.StoredPayloadCap]
+	}
+	text := e.text
+	if text == nil {
+		text = sameText
+	}
+	// The sensor and file name repeat from probe to probe: converted once.
+	if p.Sensor != e.sensor {
+		e.sensor = text(p.Sensor)
+	}
+	if p.SourceFile != e.sfile {
+		e.sfile = text(p.SourceFile)
+	}
+	parseErr := p.ParseError
+	if parseErr != "" {
+		parseErr = text(parseErr)
+	}
+	var src, dst, fields any
+	if e.reuse {
+		e.src, e.dst = p.SrcIP.AppendTo(e.src[:0]), p.DstIP.AppendTo(e.dst[:0])
+		src, dst, fields = e.src, e.dst, e.fields
+	} else {
+		src, dst, fields = p.SrcIP.String(), p.DstIP.String(), string(e.fields)
+	}
+	return append(row, p.Time.UnixNano(), src, int64(p.SrcPort), dst, int64(p.DstPort),
+		string(p.Transport), p.Service, e.sensor, fields, payload, int64(len(p.Payload)), parseErr, e.sfile, p.Offset)
+}
+
+// probeSource is the FROM clause, time expression and WHERE clause that
+// select q's probes. A probe's time is its sensor's clock plus the offset
+// set for that sensor (SetClockOffset), applied here, as probes are read:
+// when no offset is set the stored time is used as it is and the time index
+// serves the range; otherwise the range is first widened by the offsets
+// (still on the index), then applied to the corrected times.
+type probeSource struct {
+	from, ts, where string
+	args            []any
+}
+
+// With join, the offsets come from a join with the sensors table, the
+// fastest way; without, from a subquery per probe.
+func (s *SQL) probeSource(ctx context.Context, q ProbeQuery, join bool) (probeSource, error) {
+	src := probeSource{from: "probes", ts: "ts_ns"}
+	lo, hi, set, err := s.clockOffsets(ctx)
+	if err != nil {
+		return src, err
+	}
+	switch {
+	case set && join:
+		src.from = "probes LEFT JOIN sensors ON sensors.name = probes.sensor"
+		src.ts = "(ts_ns + COALESCE(sensors.clock_offset_ns, 0))"
+	case set:
+		src.ts = "(ts_ns + COALESCE((SELECT clock_offset_ns FROM sensors WHERE sensors.name = probes.sensor), 0))"
+	}
 	var conds []string
-	var args []any
+	cond := func(c string, args ...any) {
+		conds = append(conds, c)
+		src.args = append(src.args, args...)
+	}
 	if q.Service != "" {
-		conds = append(conds, "service = ?")
-		args = append(args, q.Service)
+		cond("service = ?", q.Service)
+	}
+	if q.Sensor != "" {
+		cond("sensor = ?", q.Sensor)
 	}
 	if !q.From.IsZero() {
-		conds = append(conds, "ts_ns >= ?")
-		args = append(args, q.From.UnixNano())
+		cond("ts_ns >= ?", q.From.UnixNano()-hi)
+		if set {
+			cond(src.ts+" >= ?", q.From.UnixNano())
+		}
 	}
 	if !q.To.IsZero() {
-		conds = append(conds, "ts_ns < ?")
-		args = append(args, q.To.UnixNano())
+		cond("ts_ns < ?", q.To.UnixNano()-lo)
+		if set {
+			cond(src.ts+" < ?", q.To.UnixNano())
+		}
 	}
 	if q.SrcIP.IsValid() {
-		conds = append(conds, "src_ip = ?")
-		args = append(args, q.SrcIP.String())
+		cond("src_ip = ?", q.SrcIP.String())
 	}
-	if len(conds) == 0 {
-		return "", nil
+	if len(conds) > 0 {
+		src.where = " WHERE " + strings.Join(conds, " AND ")
 	}
-	return " WHERE " + strings.Join(conds, " AND "), args
+	return src, nil
 }
 
-// Probes iterates matching probes ordered by time, then by id.
+// Probes iterates matching probes ordered by (corrected) time, then by id.
 func (s *SQL) Probes(ctx context.Context, q ProbeQuery) iter.Seq2[probe.Probe, error] {
 	return func(yield func(probe.Probe, error) bool) {
-		where, args := q.where()
-		query := `SELECT ts_ns, src_ip, src_port, dst_ip, dst_port, transport, service, sensor, fields, payload, parse_error, source_file, source_off
-			FROM probes` + where + ` ORDER BY ts_ns, id`
+		src, err := s.probeSource(ctx, q, true)
+		if err != nil {
+			yield(probe.Probe{}, err)
+			return
+		}
+		query := `SELECT ` + src.ts + `, src_ip, src_port, dst_ip, dst_port, transport, service, sensor, fields, payload, parse_error, source_file, source_off
+			FROM ` + src.from + src.where + ` ORDER BY 1, id`
 		if q.Limit > 0 {
 			query += fmt.Sprintf(" LIMIT %d", q.Limit)
 		}
-		rows, err := s.db.QueryContext(ctx, query, args...)
+		rows, err := s.db.QueryContext(ctx, s.d.bind(query), src.args...)
 		if err != nil {
 			yield(probe.Probe{}, fmt.Errorf("store: query probes: %w", err))
 			return
@@ -375,8 +454,11 @@ func scanProbe(rows *sql.Rows, dec *probe.FieldsDecoder) (probe.Probe, error) {
 // ServiceCounts counts probes and distinct source IPs per service.
 func (s *SQL) ServiceCounts(ctx context.Context, q ProbeQuery) ([]ServiceCount, error) {
 	q.Service = ""
-	where, args := q.where()
-	rows, err := s.db.QueryContext(ctx, `SELECT service, COUNT(*), COUNT(DISTINCT src_ip) FROM probes`+where+` GROUP BY service ORDER BY service`, args...)
+	src, err := s.probeSource(ctx, q, true)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.db.QueryContext(ctx, s.d.bind(`SELECT service, COUNT(*), COUNT(DISTINCT src_ip) FROM `+src.from+src.where+` GROUP BY service ORDER BY service`), src.args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: count probes: %w", err)
 	}

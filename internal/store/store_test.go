@@ -2,8 +2,11 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
-	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,84 +22,375 @@ func testProbe(sec int64, src string) probe.Probe {
 	}
 }
 
-func TestInsertIsIdempotentAndRoundTrips(t *testing.T) {
-	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "t.db"))
-	if err != nil {
+// manyProbes makes n distinct probes from first on: one a second, from 250
+// source addresses, the sensor given.
+func manyProbes(first, n int, sensor string) []probe.Probe {
+	out := make([]probe.Probe, n)
+	for i := range out {
+		k := first + i
+		p := testProbe(int64(1_700_000_000+k), fmt.Sprintf("198.51.%d.%d", k/250%250, k%250+1))
+		p.SrcPort = uint16(1024 + k%60000)
+		p.Sensor = sensor
+		out[i] = p
+	}
+	return out
+}
+
+// twoSensors opens a new store of b holding n probes of sensor hp-a and n
+// of hp-c, these from the k-th probe of manyProbes on.
+func twoSensors(t *testing.T, b backend, n, k int) (s *SQL, a, c []probe.Probe) {
+	t.Helper()
+	s = b.open(t)
+	a, c = manyProbes(0, n, "hp-a"), manyProbes(k, n, "hp-c")
+	if _, err := s.InsertProbes(context.Background(), append(a, c...)); err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
-	batch := []probe.Probe{testProbe(100, "198.51.100.7"), testProbe(50, "2001:db8::1")}
-	if n, err := s.InsertProbes(ctx, batch); err != nil || n != 2 {
-		t.Fatalf("first insert: n=%d err=%v", n, err)
-	}
-	if n, err := s.InsertProbes(ctx, batch); err != nil || n != 0 {
-		t.Fatalf("second insert of the same probes: n=%d err=%v, want 0 new", n, err)
-	}
+	return s, a, c
+}
+
+func collect(t *testing.T, s Store, q ProbeQuery) []probe.Probe {
+	t.Helper()
 	var got []probe.Probe
-	for p, err := range s.Probes(ctx, ProbeQuery{Service: "http"}) {
+	for p, err := range s.Probes(context.Background(), q) {
 		if err != nil {
 			t.Fatal(err)
 		}
 		got = append(got, p)
 	}
-	if len(got) != 2 || got[0].SrcIP.String() != "2001:db8::1" {
-		t.Fatalf("want 2 probes in time order, got %+v", got)
+	return got
+}
+
+func countProbes(t *testing.T, s *SQL) (rows, distinct int) {
+	t.Helper()
+	err := s.db.QueryRow(`SELECT COUNT(*), (SELECT COUNT(*) FROM (SELECT DISTINCT ts_ns, src_ip, src_port, dst_ip, dst_port, transport FROM probes) AS k) FROM probes`).
+		Scan(&rows, &distinct)
+	if err != nil {
+		t.Fatal(err)
 	}
-	p := got[1]
-	if !p.Time.Equal(batch[0].Time) || p.Fields.Value("Method") != "GET" || len(p.Fields[1].Items) != 2 || string(p.Payload) != string(batch[0].Payload) {
-		t.Fatalf("round trip lost data: %+v", p)
-	}
-	counts, err := s.ServiceCounts(ctx, ProbeQuery{From: time.Unix(60, 0)})
-	if err != nil || len(counts) != 1 || counts[0].Probes != 1 || counts[0].IPs != 1 {
-		t.Fatalf("counts from t=60: %+v %v", counts, err)
-	}
+	return rows, distinct
+}
+
+func TestInsertIsIdempotentAndRoundTrips(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		s := b.open(t)
+		batch := []probe.Probe{testProbe(100, "198.51.100.7"), testProbe(50, "2001:db8::1"), testProbe(100, "198.51.100.7")}
+		if n, err := s.InsertProbes(ctx, batch); err != nil || n != 2 {
+			t.Fatalf("first insert: n=%d err=%v, want 2 (the third is the first again)", n, err)
+		}
+		if n, err := s.InsertProbes(ctx, batch); err != nil || n != 0 {
+			t.Fatalf("second insert of the same probes: n=%d err=%v, want 0 new", n, err)
+		}
+		got := collect(t, s, ProbeQuery{Service: "http"})
+		if len(got) != 2 || got[0].SrcIP.String() != "2001:db8::1" {
+			t.Fatalf("want 2 probes in time order, got %+v", got)
+		}
+		p := got[1]
+		if !p.Time.Equal(batch[0].Time) || p.Fields.Value("Method") != "GET" || len(p.Fields[1].Items) != 2 || string(p.Payload) != string(batch[0].Payload) {
+			t.Fatalf("round trip lost data: %+v", p)
+		}
+		counts, err := s.ServiceCounts(ctx, ProbeQuery{From: time.Unix(60, 0)})
+		if err != nil || len(counts) != 1 || counts[0].Probes != 1 || counts[0].IPs != 1 {
+			t.Fatalf("counts from t=60: %+v %v", counts, err)
+		}
+		// More than one multi-row statement, with a remainder.
+		big := manyProbes(0, 3*sqliteRowsPerInsert+5, "")
+		if n, err := s.InsertProbes(ctx, append(big, big[:70]...)); err != nil || n != len(big) {
+			t.Fatalf("big batch with repeats: n=%d err=%v, want %d", n, err, len(big))
+		}
+		if rows, distinct := countProbes(t, s); rows != len(big)+2 || distinct != rows {
+			t.Fatalf("%d rows, %d distinct, want %d", rows, distinct, len(big)+2)
+		}
+	})
 }
 
 func TestPayloadIsCappedButLengthKept(t *testing.T) {
-	ctx := context.Background()
-	s, err := OpenSQLite(ctx, filepath.Join(t.TempDir(), "t.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	p := testProbe(1, "198.51.100.9")
-	p.Payload = make([]byte, probe.StoredPayloadCap+100)
-	if _, err := s.InsertProbes(ctx, []probe.Probe{p}); err != nil {
-		t.Fatal(err)
-	}
-	var stored, length int
-	if err := s.db.QueryRow(`SELECT length(payload), payload_len FROM probes`).Scan(&stored, &length); err != nil {
-		t.Fatal(err)
-	}
-	if stored != probe.StoredPayloadCap || length != probe.StoredPayloadCap+100 {
-		t.Fatalf("stored %d bytes, length %d", stored, length)
-	}
+	forEachBackend(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		s := b.open(t)
+		p := testProbe(1, "198.51.100.9")
+		p.Payload = make([]byte, probe.StoredPayloadCap+100)
+		if _, err := s.InsertProbes(ctx, []probe.Probe{p}); err != nil {
+			t.Fatal(err)
+		}
+		var stored, length int
+		if err := s.db.QueryRow(`SELECT length(payload), payload_len FROM probes`).Scan(&stored, &length); err != nil {
+			t.Fatal(err)
+		}
+		if stored != probe.StoredPayloadCap || length != probe.StoredPayloadCap+100 {
+			t.Fatalf("stored %d bytes, length %d", stored, length)
+		}
+	})
+}
+
+// Text PostgreSQL refuses (NUL, invalid UTF-8) in a parse error or a file
+// name still stores.
+func TestOddTextStores(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		s := b.open(t)
+		p := testProbe(1, "198.51.100.9")
+		p.ParseError, p.SourceFile = "bad byte \x00 here", "caps/\xff.pcap"
+		if n, err := s.InsertProbes(context.Background(), []probe.Probe{p}); err != nil || n != 1 {
+			t.Fatalf("n=%d err=%v", n, err)
+		}
+		got := collect(t, s, ProbeQuery{})
+		if len(got) != 1 || !strings.HasPrefix(got[0].ParseError, "bad byte ") || !strings.HasPrefix(got[0].SourceFile, "caps/") {
+			t.Fatalf("got %+v", got)
+		}
+	})
 }
 
 func TestMigrateRefusesNewerSchema(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "t.db")
-	s, err := OpenSQLite(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.migrate(ctx, "extra", []string{"CREATE TABLE a (x INTEGER)", "CREATE TABLE b (y INTEGER)"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.migrate(ctx, "extra", []string{"CREATE TABLE a (x INTEGER)"}); err == nil {
-		t.Fatal("an older binary must refuse a newer schema")
-	}
-	// Re-applying the same steps is a no-op.
-	if err := s.migrate(ctx, "extra", []string{"CREATE TABLE a (x INTEGER)", "CREATE TABLE b (y INTEGER)"}); err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
+	forEachBackend(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		dsn := b.newDSN(t)
+		s := openDSN(t, dsn)
+		if err := s.migrate(ctx, "extra", []string{"CREATE TABLE a (x INTEGER)", "CREATE TABLE b (y INTEGER)"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.migrate(ctx, "extra", []string{"CREATE TABLE a (x INTEGER)"}); err == nil {
+			t.Fatal("an older binary must refuse a newer schema")
+		}
+		// Re-applying the same steps is a no-op.
+		if err := s.migrate(ctx, "extra", []string{"CREATE TABLE a (x INTEGER)", "CREATE TABLE b (y INTEGER)"}); err != nil {
+			t.Fatal(err)
+		}
+		// A store a newer binary migrated further is refused by Open,
+		// saying what to do, and left as it is.
+		exec(t, s, `INSERT INTO schema_migrations (component, version, applied_at) VALUES ('core', ?, 'later')`, len(coreSchema)+1)
+		again, err := Open(ctx, dsn)
+		if err == nil {
+			again.Close()
+			t.Fatal("Open accepted a store with a newer core schema")
+		}
+		if msg := err.Error(); !strings.Contains(msg, "newer than this binary") || !strings.Contains(msg, "upgrade scannergrouper") {
+			t.Errorf("unclear refusal: %v", err)
+		}
+	})
 }
 
-func TestOpenRefusesPostgresForNow(t *testing.T) {
-	s, err := Open(context.Background(), "postgres://db.example/sg")
-	if err == nil || s != nil {
-		t.Fatalf("want an error and no store, got %v %v", s, err)
+// Processes opening a new database at the same moment apply each
+// migration step once.
+func TestConcurrentOpensMigrateOnce(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		dsn := b.newDSN(t)
+		var wg sync.WaitGroup
+		errs := make([]error, 4)
+		for i := range errs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s, err := Open(context.Background(), dsn)
+				if err == nil {
+					s.Close()
+				}
+				errs[i] = err
+			}()
+		}
+		wg.Wait()
+		for _, err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		s := openDSN(t, dsn)
+		var n, distinct int
+		if err := s.db.QueryRow(`SELECT COUNT(*), COUNT(DISTINCT component) FROM schema_migrations WHERE version = 1`).Scan(&n, &distinct); err != nil || n != distinct {
+			t.Fatalf("%d first steps recorded for %d components: %v", n, distinct, err)
+		}
+	})
+}
+
+// Writers on their own connections (as ingests on several machines) that
+// store overlapping batches at once store each probe once: the unique key
+// decides, and the counts they report add up to what is stored.
+func TestConcurrentWritersNeverDuplicate(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		dsn := b.newDSN(t)
+		const writers, perWriter, overlap = 4, 3000, 1000
+		var wg sync.WaitGroup
+		inserted := make([]int, writers)
+		errs := make([]error, writers)
+		for w := range writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s, err := Open(ctx, dsn)
+				if err != nil {
+					errs[w] = err
+					return
+				}
+				defer s.Close()
+				// Writer w stores [w*(perWriter-overlap), +perWriter): each
+				// shares its first probes with the previous writer.
+				all := manyProbes(w*(perWriter-overlap), perWriter, fmt.Sprintf("hp-%d", w))
+				if w%2 == 1 {
+					// Against its neighbours' order: PostgreSQL may find
+					// deadlocks, which the store retries.
+					slices.Reverse(all)
+				}
+				for len(all) > 0 {
+					n := min(len(all), 500)
+					k, err := s.InsertProbes(ctx, all[:n])
+					if err != nil {
+						errs[w] = err
+						return
+					}
+					inserted[w] += k
+					all = all[n:]
+				}
+			}()
+		}
+		wg.Wait()
+		total := 0
+		for w := range writers {
+			if errs[w] != nil {
+				t.Fatalf("writer %d: %v", w, errs[w])
+			}
+			total += inserted[w]
+		}
+		want := (writers-1)*(perWriter-overlap) + perWriter
+		s := openDSN(t, dsn)
+		rows, distinct := countProbes(t, s)
+		if rows != want || distinct != want || total != want {
+			t.Fatalf("stored %d rows (%d distinct), writers reported %d new; want %d", rows, distinct, total, want)
+		}
+	})
+}
+
+// Sensors filter probes, a clock offset moves a sensor's probes in every
+// query without touching what is stored, and identical probes seen by the
+// clock-corrected sensor are still recognised when ingested again.
+func TestSensorsAndClockOffsets(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		s, a, c := twoSensors(t, b, 10, 100)
+		if got := collect(t, s, ProbeQuery{Sensor: "hp-c"}); len(got) != 10 || got[0].Sensor != "hp-c" || !got[0].Time.Equal(c[0].Time) {
+			t.Fatalf("hp-c: %d probes, first %+v", len(got), got[0])
+		}
+		// hp-c's clock is 200 s late: corrected, its probes come first.
+		if err := s.SetClockOffset(ctx, "hp-c", -200*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		got := collect(t, s, ProbeQuery{})
+		if len(got) != 20 || got[0].Sensor != "hp-c" || !got[0].Time.Equal(c[0].Time.Add(-200*time.Second)) {
+			t.Fatalf("corrected order: first %+v", got[0])
+		}
+		// A range over corrected times: [first c - 200 s, + 5 s) holds c's first 5.
+		from := c[0].Time.Add(-200 * time.Second)
+		if got := collect(t, s, ProbeQuery{From: from, To: from.Add(5 * time.Second)}); len(got) != 5 || got[4].SrcIP != c[4].SrcIP {
+			t.Fatalf("corrected range: %d probes", len(got))
+		}
+		if counts, err := s.ServiceCounts(ctx, ProbeQuery{To: from.Add(10 * time.Second)}); err != nil || counts[0].Probes != 10 {
+			t.Fatalf("counts before the corrected end of hp-c: %+v %v", counts, err)
+		}
+		if n, err := s.InsertProbes(ctx, c); err != nil || n != 0 {
+			t.Fatalf("hp-c's probes again: %d new, %v", n, err)
+		}
+		sensors, err := s.Sensors(ctx)
+		if err != nil || len(sensors) != 2 || sensors[1] != (Sensor{Name: "hp-c", ClockOffset: -200 * time.Second, Probes: 10}) {
+			t.Fatalf("sensors %+v %v", sensors, err)
+		}
+		if err := s.SetClockOffset(ctx, "hp-c", 0); err != nil {
+			t.Fatal(err)
+		}
+		if got := collect(t, s, ProbeQuery{Limit: 1}); !got[0].Time.Equal(a[0].Time) {
+			t.Fatalf("offset removed: first %+v", got[0])
+		}
+	})
+}
+
+// Verdicts listed for a sensor are those of the IPs that sent it a probe
+// within the verdict's window.
+func TestSensorAttributions(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		s, a, c := twoSensors(t, b, 2, 300)
+		win := func(ip string, from time.Time) Attribution {
+			return Attribution{IP: ip, Org: "shodan", From: from, To: from.Add(time.Hour), ModelVersion: "m"}
+		}
+		early := a[0].Time.Add(-2 * time.Hour)
+		atts := []Attribution{win(a[0].SrcIP.String(), a[0].Time), win(a[0].SrcIP.String(), early), win(c[0].SrcIP.String(), c[0].Time)}
+		if err := s.PutAttributions(ctx, atts); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.SensorAttributions(ctx, "", "hp-a")
+		if err != nil || len(got) != 1 || got[0].IP != a[0].SrcIP.String() || !got[0].From.Equal(a[0].Time) {
+			t.Fatalf("hp-a's verdicts: %+v %v", got, err)
+		}
+		if got, _ := s.SensorAttributions(ctx, "censys", "hp-c"); len(got) != 0 {
+			t.Fatalf("censys on hp-c: %+v", got)
+		}
+		// hp-a's clock is 3 h fast: corrected, its probe falls in the early window.
+		if err := s.SetClockOffset(ctx, "hp-a", -2*time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.SensorAttributions(ctx, "shodan", "hp-a"); len(got) != 1 || !got[0].From.Equal(early) {
+			t.Fatalf("hp-a corrected: %+v", got)
+		}
+	})
+}
+
+// prune deletes old probes only, keeps labels and verdicts, and the store
+// gives the space back.
+func TestPruneProbes(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		s := b.open(t)
+		old, recent := manyProbes(0, 3000, "hp-a"), manyProbes(10_000, 500, "hp-a")
+		for _, batch := range [][]probe.Probe{old, recent} {
+			if _, err := s.InsertProbes(ctx, batch); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := s.WriteLabels(ctx, LabelWrite{Sets: []LabelSet{{Labels: []LabelRecord{rec("198.51.0.0/16", "shodan", "api")}}}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.PutAttributions(ctx, []Attribution{{IP: old[0].SrcIP.String(), Org: "shodan", From: old[0].Time, To: old[1].Time}}); err != nil {
+			t.Fatal(err)
+		}
+		before := b.size(t, s)
+		n, err := s.PruneProbes(ctx, recent[0].Time)
+		if err != nil || n != int64(len(old)) {
+			t.Fatalf("pruned %d, %v; want %d", n, err, len(old))
+		}
+		if got := collect(t, s, ProbeQuery{}); len(got) != len(recent) || !got[0].Time.Equal(recent[0].Time) {
+			t.Fatalf("%d probes left", len(got))
+		}
+		if ls, _ := s.Labels(ctx, LabelQuery{}); len(ls) != 1 {
+			t.Errorf("labels after prune: %+v", ls)
+		}
+		if atts, _ := s.Attributions(ctx, ""); len(atts) != 1 {
+			t.Errorf("verdicts after prune: %+v", atts)
+		}
+		if b.name == "sqlite" {
+			if after := b.size(t, s); after >= before {
+				t.Errorf("store did not shrink: %d bytes before, %d after", before, after)
+			}
+			return
+		}
+		// PostgreSQL's VACUUM makes the room reusable: as many new probes
+		// again fit without the table growing.
+		if _, err := s.InsertProbes(ctx, manyProbes(20_000, len(old), "hp-a")); err != nil {
+			t.Fatal(err)
+		}
+		if after := b.size(t, s); after > before+before/20 {
+			t.Errorf("pruned room not reused: %d bytes before, %d after as many probes again", before, after)
+		}
+	})
+}
+
+// size is the size of the SQLite database or of PostgreSQL's probes table.
+func (b backend) size(t *testing.T, s *SQL) int64 {
+	t.Helper()
+	var n int64
+	q := `SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()`
+	if b.name == "postgres" {
+		q = `SELECT pg_table_size('probes')`
 	}
+	if err := s.db.QueryRow(q).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

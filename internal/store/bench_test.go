@@ -1,0 +1,150 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/scannergrouper/scannergrouper/internal/benchutil"
+	"github.com/scannergrouper/scannergrouper/internal/probe"
+	"github.com/scannergrouper/scannergrouper/internal/sharedtest"
+)
+
+// benchProbes makes n distinct probes shaped like the captures' first
+// probes: HTTP requests, TLS ClientHellos and DNS queries in turn, with
+// their parsed fields and payloads of realistic sizes.
+func benchProbes(n int) []probe.Probe {
+	get := []byte("GET /favicon.ico HTTP/1.1\r\nHost: 192.0.2.1\r\nUser-Agent: Mozilla/5.0 (Windows NT 10.0; Win64; x64)\r\nAccept: */*\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n")
+	hello := make([]byte, 517)
+	hello[0], hello[1], hello[2] = 0x16, 0x03, 0x01
+	dns := []byte("\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x01\x07example\x03com\x00\x00\x01\x00\x01\x00\x00\x29\x10\x00\x00\x00\x00\x00\x00\x00")
+	httpFields := probe.Fields{{Name: "method", Value: "GET"}, {Name: "uri", Value: "/favicon.ico"}, {Name: "version", Value: "HTTP/1.1"},
+		{Name: "Host", Value: "192.0.2.1"}, {Name: "User-Agent", Value: "Mozilla/5.0 (Windows NT 10.0; Win64; x64)"},
+		{Name: "Accept", Value: "*/*"}, {Name: "Accept-Encoding", Value: "gzip", Items: []string{"gzip"}}, {Name: "Connection", Value: "close"}}
+	tlsFields := probe.Fields{{Name: "version", Value: "0x0303"}, {Name: "ciphers", Value: "4865,4866,4867,49195,49199", Items: []string{"4865", "4866", "4867", "49195", "49199"}},
+		{Name: "extensions", Value: "0,11,10,35,22,23,13,43,45,51", Items: []string{"0", "11", "10", "35", "22", "23", "13", "43", "45", "51"}},
+		{Name: "sni", Value: ""}, {Name: "ja3", Value: "e7d705a3286e19ea42f587b344ee6865"}, {Name: "ja4", Value: "t13i1010h2_61a7ad8aa9b6_3a8073edd8ef"}}
+	dnsFields := probe.Fields{{Name: "qname", Value: "example.com"}, {Name: "qtype", Value: "A"}, {Name: "rd", Value: "1"}, {Name: "edns", Value: "4096"}}
+	base := time.Date(2024, 2, 1, 0, 0, 0, 0, time.UTC)
+	out := make([]probe.Probe, n)
+	for i := range out {
+		p := probe.Probe{
+			Time:  base.Add(time.Duration(i) * 37 * time.Millisecond),
+			SrcIP: netip.AddrFrom4([4]byte{byte(1 + i%223), byte(i >> 16), byte(i >> 8), byte(i)}), SrcPort: uint16(1024 + i%60000),
+			DstIP: netip.AddrFrom4([4]byte{192, 0, 2, byte(1 + i%8)}), Transport: probe.TCP, Sensor: "hp-1",
+			SourceFile: "/captures/2024-02-01.pcap.gz", Offset: int64(i) * 180,
+		}
+		switch i % 3 {
+		case 0:
+			p.DstPort, p.Service, p.Payload, p.Fields = 80, "http", get, httpFields
+		case 1:
+			p.DstPort, p.Service, p.Payload, p.Fields = 443, "tls", hello, tlsFields
+		default:
+			p.DstPort, p.Transport, p.Service, p.Payload, p.Fields = 53, probe.UDP, "dns", dns, dnsFields
+		}
+		out[i] = p
+	}
+	return out
+}
+
+// BenchmarkInsertProbes stores 200 k probes into a new store in batches of
+// 16384, as ingest does, and reports probes per CPU-second of this process;
+// for PostgreSQL also the CPU of the server's processes (on this machine)
+// and probes per CPU-second of both together.
+//
+//	go test -run '^$' -bench InsertProbes -benchtime 3x ./internal/store
+func BenchmarkInsertProbes(b *testing.B) {
+	const total, batch = 200_000, 16384 // ingest's batch
+	probes := benchProbes(total)
+	for _, be := range backends {
+		b.Run(be.name, func(b *testing.B) {
+			var cpu, serverCPU time.Duration
+			var wall time.Duration
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				s, err := openSQL(context.Background(), benchDSN(b, be))
+				if err != nil {
+					b.Fatal(err)
+				}
+				srv0 := serverCPUTime(s)
+				c0, w0 := benchutil.CPUTime(), time.Now()
+				b.StartTimer()
+				for k := 0; k < total; k += batch {
+					if _, err := s.InsertProbes(context.Background(), probes[k:min(k+batch, total)]); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.StopTimer()
+				cpu += benchutil.CPUTime() - c0
+				wall += time.Since(w0)
+				serverCPU += serverCPUTime(s) - srv0
+				s.Close()
+			}
+			n := float64(total * b.N)
+			b.ReportMetric(n/cpu.Seconds(), "probes/cpu-s")
+			b.ReportMetric(n/wall.Seconds(), "probes/s")
+			if serverCPU > 0 {
+				b.ReportMetric(n/serverCPU.Seconds(), "probes/server-cpu-s")
+				b.ReportMetric(n/(cpu+serverCPU).Seconds(), "probes/total-cpu-s")
+			}
+		})
+	}
+}
+
+// benchDSN is a new, empty store of be for a benchmark.
+func benchDSN(b *testing.B, be backend) string {
+	b.Helper()
+	if be.name == "sqlite" {
+		return b.TempDir() + "/bench.db"
+	}
+	return sharedtest.PostgresDSN(b)
+}
+
+// serverCPUTime is the user+system CPU time the PostgreSQL server's
+// processes have used so far (the postmaster's children, read from /proc
+// when the server runs on this machine); 0 for SQLite or when unreadable.
+func serverCPUTime(s *SQL) time.Duration {
+	if s.d.name != postgresDialect.name {
+		return 0
+	}
+	var pid int
+	if err := s.db.QueryRow(`SELECT pg_backend_pid()`).Scan(&pid); err != nil {
+		return 0
+	}
+	stat := func(pid int) []string {
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return nil
+		}
+		// Fields after the command name, which is in parentheses.
+		text := string(data)
+		return strings.Fields(text[strings.LastIndexByte(text, ')')+2:])
+	}
+	f := stat(pid)
+	if f == nil {
+		return 0
+	}
+	postmaster := f[1]
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0
+	}
+	var ticks int64
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if f := stat(p); len(f) > 12 && f[1] == postmaster {
+			u, _ := strconv.ParseInt(f[11], 10, 64)
+			s, _ := strconv.ParseInt(f[12], 10, 64)
+			ticks += u + s
+		}
+	}
+	return time.Duration(ticks) * time.Second / 100 // USER_HZ
+}

@@ -1,0 +1,115 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/scannergrouper/scannergrouper/internal/probe"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// sqliteDialect: the statements as written, one connection, multi-row
+// inserts.
+var sqliteDialect = dialect{
+	name:           "SQLite",
+	bind:           sameText,
+	ddl:            sameText,
+	lockMigrations: func(context.Context, *sql.Tx) error { return nil }, // one writer at a time already
+	insertProbes:   sqliteInsertProbes,
+	compact: func(ctx context.Context, db *sql.DB) error {
+		_, err := db.ExecContext(ctx, `VACUUM`)
+		return err
+	},
+}
+
+// OpenSQLite opens (creating if needed) the SQLite store at path and brings
+// every component's schema up to date.
+func OpenSQLite(ctx context.Context, path string) (*SQL, error) {
+	// WAL lets readers (identify, reports) run while an ingest writes;
+	// busy_timeout makes concurrent CLI invocations wait instead of failing,
+	// and immediate transactions take the write lock when they begin, so
+	// two writers (or two first opens migrating) queue instead of failing
+	// when a read lock cannot be upgraded. A 64 MiB page cache holds a
+	// batch's index pages; temporary structures stay in memory.
+	conn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)&_pragma=temp_store(MEMORY)&_pragma=cache_size(-65536)&_txlock=immediate"
+	db, err := sql.Open("sqlite", conn)
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	// SQLite allows one writer; a single connection also keeps temp tables
+	// and pragmas consistent.
+	db.SetMaxOpenConns(1)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	return setUp(ctx, db, sqliteDialect)
+}
+
+// sqliteRowsPerInsert is how many probes one INSERT statement carries:
+// SQLite's cost is mostly per statement step, so 64 rows a statement (896
+// parameters, well under SQLite's limit of 32766) cut it by as much.
+const sqliteRowsPerInsert = 64
+
+// insertProbesSQL is the INSERT of n probes. OR IGNORE (SQLite's own)
+// rather than ON CONFLICT DO NOTHING: a statement that cannot abort half-way
+// needs no statement journal, which would copy every page it changes.
+func insertProbesSQL(n int) string {
+	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(probeColumns)), ", ") + ")"
+	rows := strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
+	return `INSERT OR IGNORE INTO probes (` + strings.Join(probeColumns, ", ") + `) VALUES ` + rows
+}
+
+var (
+	sqliteInsertFull = insertProbesSQL(sqliteRowsPerInsert)
+	sqliteInsertOne  = insertProbesSQL(1)
+)
+
+// sqliteInsertProbes stores probes in one transaction, 64 rows a statement.
+func sqliteInsertProbes(ctx context.Context, db *sql.DB, probes []probe.Probe) (int, error) {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	full, err := tx.PrepareContext(ctx, sqliteInsertFull)
+	if err != nil {
+		return 0, err
+	}
+	defer full.Close()
+	var one *sql.Stmt
+	var enc probeEncoder
+	args := make([]any, 0, sqliteRowsPerInsert*len(probeColumns))
+	inserted := 0
+	for len(probes) > 0 {
+		stmt := full
+		n := sqliteRowsPerInsert
+		if len(probes) < n {
+			if one == nil {
+				if one, err = tx.PrepareContext(ctx, sqliteInsertOne); err != nil {
+					return 0, err
+				}
+				defer one.Close()
+			}
+			stmt, n = one, 1
+		}
+		args = args[:0]
+		for i := range probes[:n] {
+			args = enc.appendRow(args, &probes[i])
+		}
+		res, err := stmt.ExecContext(ctx, args...)
+		if err != nil {
+			return 0, fmt.Errorf("store: insert probes from %s on: %w", probes[0].SrcIP, err)
+		}
+		k, _ := res.RowsAffected()
+		inserted += int(k)
+		probes = probes[n:]
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("store: commit probes: %w", err)
+	}
+	return inserted, nil
+}
