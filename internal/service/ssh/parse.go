@@ -26,7 +26,7 @@ type Ident struct {
 // ParseIdent reads the identification line at the start of b. A line
 // without its line feed (the stream ended) is read as far as it goes.
 func ParseIdent(b []byte) (Ident, error) {
-	if !bytes.HasPrefix(b, []byte("SSH-")) {
+	if !identPrefix(b) {
 		return Ident{}, fmt.Errorf("ssh: no identification string at offset 0 (%q)", b[:min(len(b), 8)])
 	}
 	id := Ident{Proto: probe.NotAvailable, Software: probe.NotAvailable, Comments: probe.NotAvailable}
