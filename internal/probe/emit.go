@@ -69,6 +69,14 @@ type Template interface {
 // Emission is one probe built from a template.
 type Emission struct {
 	Payload []byte
+	// Banner is what the honeypot sends as soon as the connection opens,
+	// before the client's payload (an SSH server's identification); nil
+	// for protocols where the client speaks first.
+	Banner []byte
+	// Split, when > 0, is where the client wrote its payload in two parts
+	// (an SSH client's identification line, then its KEXINIT once it read
+	// the server's): the payload travels in two segments cut there.
+	Split int
 	// Reply is the honeypot's answer.
 	Reply []byte
 	// Signature is the payload with what varies per connection left out;
