@@ -268,7 +268,7 @@ func (t *tracker) handleTCP(p *packet) error {
 		f = t.add(k, fromA == client, p.Time)
 		t.stats.Sessions++
 		t.stats.Midstream++
-		if !client {
+		if !client && !t.speaksFirst(p) {
 			f.state = done // we missed the request this reply answers
 		}
 	}
@@ -396,6 +396,14 @@ func (t *tracker) complete(f *flow) bool {
 		return len(f.buf) >= minClassifyBytes
 	}
 	return svc.Complete(f.buf, probe.TCP)
+}
+
+// speaksFirst reports a server payload of a protocol whose server talks
+// first (an SSH banner): it answers nothing, so the client's first message
+// may still come.
+func (t *tracker) speaksFirst(p *packet) bool {
+	svc := probe.Classify(p.Payload, probe.TCP, p.SrcPort)
+	return svc != nil && probe.SpeaksFirst(svc)
 }
 
 // serverTalks reports a flow whose client speaks a protocol whose server

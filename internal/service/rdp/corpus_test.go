@@ -33,21 +33,18 @@ func firstPDU(b []byte) []byte {
 // TestRealClients parses the requests real tools sent (clients/README.md).
 func TestRealClients(t *testing.T) {
 	want := map[string]struct{ cookie, neg, protocols string }{
-		"xfreerdp-2.11.7.bin":            {"scanner", "RDP_NEG_REQ", "SSL,HYBRID"},
-		"xfreerdp-2.11.7-rdp-sec.bin":    {"scanner", "absent", probe.NotAvailable},
-		"nmap-rdp-enum-encryption.bin":   {"nmap", "RDP_NEG_REQ", "SSL,HYBRID"},
-		"nmap-rdp-enum-encryption-1.bin": {"nmap", "RDP_NEG_REQ", "SSL"},
-		"nmap-rdp-enum-encryption-2.bin": {"nmap", "RDP_NEG_REQ", "RDP"},
-		"nmap-rdp-enum-encryption-3.bin": {"nmap", "RDP_NEG_REQ", "RDSTLS"},
-		"nmap-rdp-enum-encryption-4.bin": {"nmap", "RDP_NEG_REQ", "HYBRID_EX"},
-		"nmap-rdp-enum-encryption-5.bin": {"nmap", "absent", probe.NotAvailable},
-		"nmap-rdp-enum-encryption-8.bin": {"nmap", "absent", probe.NotAvailable},
-		"nmap-rdp-ntlm-info.bin":         {"nmap", "RDP_NEG_REQ", "SSL,HYBRID,HYBRID_EX"},
+		"xfreerdp-2.11.7.bin":         {"scanner", "RDP_NEG_REQ", "SSL,HYBRID"},
+		"xfreerdp-2.11.7-rdp-sec.bin": {"scanner", "absent", probe.NotAvailable},
+		"nmap-rdp-ntlm-info.bin":      {"nmap", "RDP_NEG_REQ", "SSL,HYBRID,HYBRID_EX"},
 	}
+	// rdp-enum-encryption asks for each security protocol on a connection
+	// of its own, in parallel (so in no fixed file order), then for
+	// standard security with no negotiation request on four more.
+	var enumProtocols []string
 	svc := New()
 	files, _ := filepath.Glob("clients/*.bin")
-	if len(files) < 12 {
-		t.Fatalf("%d recordings", len(files))
+	if len(files) != 12 {
+		t.Fatalf("%d recordings, want 12", len(files))
 	}
 	for _, f := range files {
 		name := filepath.Base(f)
@@ -63,8 +60,16 @@ func TestRealClients(t *testing.T) {
 		if fields.Value(FieldTrailing) != probe.NotAvailable {
 			t.Errorf("%s: the PDU after the request was read as part of it", name)
 		}
+		if strings.HasPrefix(name, "nmap-rdp-enum-encryption") {
+			if fields.Value(FieldCookie) != "nmap" {
+				t.Errorf("%s: cookie %q", name, fields.Value(FieldCookie))
+			}
+			enumProtocols = append(enumProtocols, fields.Value(FieldNegRequest)+" "+fields.Value(FieldRequestedProtoNames))
+			continue
+		}
 		w, ok := want[name]
 		if !ok {
+			t.Errorf("%s: no expectation", name)
 			continue
 		}
 		delete(want, name)
@@ -77,11 +82,63 @@ func TestRealClients(t *testing.T) {
 	if len(want) > 0 {
 		t.Errorf("recordings missing: %v", want)
 	}
+	slices.Sort(enumProtocols)
+	wantEnum := []string{"RDP_NEG_REQ HYBRID_EX", "RDP_NEG_REQ RDP", "RDP_NEG_REQ RDSTLS", "RDP_NEG_REQ SSL", "RDP_NEG_REQ SSL,HYBRID",
+		"absent N/A", "absent N/A", "absent N/A", "absent N/A"}
+	slices.Sort(wantEnum)
+	if !slices.Equal(enumProtocols, wantEnum) {
+		t.Errorf("rdp-enum-encryption asked for %q, want %q", enumProtocols, wantEnum)
+	}
+}
+
+// nmapServiceProbes are nmap -sV's probes to port 3389 (testdata/nmap-sV):
+// the first bytes of each of its connections.
+func nmapServiceProbes(t *testing.T) map[string][]byte {
+	files, _ := filepath.Glob("testdata/nmap-sV/*.bin")
+	if len(files) != 30 {
+		t.Fatalf("%d nmap -sV recordings, want 30", len(files))
+	}
+	out := map[string][]byte{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[filepath.Base(f)] = b
+	}
+	return out
+}
+
+// Of nmap -sV's thirty probes to port 3389 only TerminalServerCookie (its
+// first) and TerminalServer are connection requests; no other is claimed.
+func TestNmapServiceProbes(t *testing.T) {
+	svc := New()
+	for name, b := range nmapServiceProbes(t) {
+		claimed := svc.Detect(b, probe.TCP, Port) == probe.Certain
+		switch name {
+		case "nmap-sV.bin", "nmap-sV-2.bin":
+			fields, err := svc.Parse(b, probe.TCP)
+			if !claimed || err != nil {
+				t.Errorf("%s: claimed %v, %v", name, claimed, err)
+			}
+			want := map[string]string{"nmap-sV.bin": "nmap SSL,HYBRID", "nmap-sV-2.bin": "N/A absent"}[name]
+			if got := fields.Value(FieldCookie) + " " + fields.Value(FieldRequestedProtoNames); name == "nmap-sV.bin" && got != want {
+				t.Errorf("%s: %s", name, got)
+			} else if name == "nmap-sV-2.bin" && fields.Value(FieldNegRequest) != "absent" {
+				t.Errorf("%s: %s", name, render(fields))
+			}
+		default:
+			if svc.Detect(b, probe.TCP, Port) != probe.NotMine {
+				t.Errorf("%s (%x) claimed", name, b[:min(len(b), 16)])
+			}
+		}
+	}
 }
 
 // TestTsharkAgrees dissects testdata/clients.pcap, recorded in the same
-// run as clients/*.bin, with Wireshark's RDP dissector and checks that the
-// Connection Requests it finds are those of the recordings: the same
+// run as clients/*.bin and testdata/nmap-sV, with Wireshark's RDP dissector
+// and checks that the Connection Requests it finds are those of the
+// recordings: the same
 // cookie line, negotiation type, flags, length and requested protocols.
 func TestTsharkAgrees(t *testing.T) {
 	tshark, err := exec.LookPath("tshark")
@@ -95,7 +152,8 @@ func TestTsharkAgrees(t *testing.T) {
 		t.Fatalf("tshark: %v", err)
 	}
 	var theirs []string
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+	// A bare request is a line of empty fields: trim only the last line end.
+	for _, line := range strings.Split(strings.TrimRight(string(out), "\n"), "\n") {
 		theirs = append(theirs, line)
 	}
 	hexOrEmpty := func(fs probe.Fields, name string, digits int) string {
@@ -107,9 +165,18 @@ func TestTsharkAgrees(t *testing.T) {
 		return fmt.Sprintf("0x%0*x", digits, n)
 	}
 	var ours []string
+	var requests [][]byte
 	files, _ := filepath.Glob("clients/*.bin")
 	for _, f := range files {
-		fields, err := ParseRequest(readClient(t, filepath.Base(f)))
+		requests = append(requests, readClient(t, filepath.Base(f)))
+	}
+	for _, b := range nmapServiceProbes(t) {
+		if crShape(b) {
+			requests = append(requests, b)
+		}
+	}
+	for _, b := range requests {
+		fields, err := ParseRequest(b)
 		if err != nil {
 			t.Fatal(err)
 		}

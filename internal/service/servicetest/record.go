@@ -57,7 +57,6 @@ func Record(t *testing.T, port int, l Listener, clients []Client, idle time.Dura
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
 	var stopCapture func()
 	if pcapPath != "" {
 		stopCapture = startCapture(t, port, pcapPath)
@@ -67,7 +66,9 @@ func Record(t *testing.T, port int, l Listener, clients []Client, idle time.Dura
 	current := ""
 	conns := map[string]int{}
 	var wg sync.WaitGroup
+	accepting := make(chan struct{})
 	go func() {
+		defer close(accepting)
 		for {
 			c, err := ln.Accept()
 			if err != nil {
@@ -108,8 +109,13 @@ func Record(t *testing.T, port int, l Listener, clients []Client, idle time.Dura
 			t.Logf("%s: %v\n%s", cl.Name, err, out)
 		}
 		time.Sleep(idle + 200*time.Millisecond)
-		wg.Wait()
 	}
+	// Connections a client opened late are still recorded: stop
+	// accepting, then wait for every connection's reader.
+	time.Sleep(2 * idle)
+	ln.Close()
+	<-accepting
+	wg.Wait()
 	if stopCapture != nil {
 		stopCapture()
 	}
@@ -147,7 +153,13 @@ func serve(c net.Conn, l Listener, idle time.Duration) []byte {
 	chunk := make([]byte, 4096)
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		c.SetReadDeadline(time.Now().Add(idle))
+		// A client that has not spoken yet may be busy with another of
+		// its connections (ssh-keyscan): wait for it until the deadline.
+		wait := idle
+		if buf.Len() == 0 {
+			wait = time.Until(deadline)
+		}
+		c.SetReadDeadline(time.Now().Add(wait))
 		n, err := c.Read(chunk)
 		buf.Write(chunk[:n])
 		if n > 0 && !replied && l.Reply != nil {
