@@ -46,7 +46,19 @@ func TestRecordRealClients(t *testing.T) {
 		{Name: "nmap-sV", Cmd: []string{"nmap", "-Pn", "-n", "-sV", "-p", "PORT", "ADDR"}},
 	}
 	recs := servicetest.Record(t, Port, servicetest.Listener{Reply: confirm}, clients, 1500*time.Millisecond, "testdata/clients.pcap")
-	for _, name := range servicetest.WriteRecordings(t, "clients", recs) {
+	// nmap -sV is no RDP client: its probes are test data, not templates.
+	var clientRecs, nmapRecs []servicetest.Recording
+	for _, r := range recs {
+		if r.Client == "nmap-sV" {
+			nmapRecs = append(nmapRecs, r)
+		} else {
+			clientRecs = append(clientRecs, r)
+		}
+	}
+	for _, name := range servicetest.WriteRecordings(t, "clients", clientRecs) {
 		t.Log("wrote clients/" + name)
+	}
+	for _, name := range servicetest.WriteRecordings(t, "testdata/nmap-sV", nmapRecs) {
+		t.Log("wrote testdata/nmap-sV/" + name)
 	}
 }
