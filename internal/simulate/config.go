@@ -1,11 +1,15 @@
 // Package simulate generates a synthetic but realistic honeypot world: weeks
-// of first probes (HTTP, TLS, DNS) from scanning organisations and from
+// of first probes (HTTP, TLS, DNS, SSH, RDP) from scanning organisations and from
 // unattributed scanners, written as one pcap per UTC day with ground truth.
 //
 // Sizes, per-scanner probe counts and the train/test timing come from the
 // real SelfDeploy-24 data of the ScannerGrouper artifact; payloads come from
 // per-org profiles (data/profiles.json, every entry with its source) and from
-// the bytes of real scanning tools (data/corpus.json). See docs/bench/simulate.md.
+// the bytes of real scanning tools (data/corpus.json; SSH and RDP clients
+// recorded on loopback, internal/service/{ssh,rdp}/clients). SelfDeploy-24's
+// counts cover HTTP, TLS and DNS only: how much SSH and RDP scanners send is
+// synthetic, drawn from a random stream of its own (extra.go). See
+// docs/bench/simulate.md.
 package simulate
 
 import (

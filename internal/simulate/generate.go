@@ -410,7 +410,9 @@ func (p *planner) summary() *World {
 		if s.shape.retransmit {
 			w.Counts.Retransmitted++
 		}
-		if s.shape.split > 0 {
+		if s.shape.split > 0 && s.split == 0 {
+			// Cut at random (a ClientHello), not where the client wrote
+			// twice (an SSH identification, then its KEXINIT).
 			w.Counts.SplitHellos++
 		}
 		week := min(int((s.probeTime-p.start)/(7*day)), len(w.Counts.Weekly)-1)
