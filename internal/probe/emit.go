@@ -172,6 +172,23 @@ func (m *TemplateMeta) Active() []float64 { return m.ActiveSpan }
 // DerivedName is the name of the j-th template derived from base.
 func DerivedName(base string, j int) string { return base + "~t" + strconv.Itoa(j) }
 
+// Resolver is a template that resolves itself: checks its settings and
+// loads what it names from its own package (the recorded clients of SSH
+// and RDP).
+type Resolver interface {
+	Template
+	Resolve() error
+}
+
+// OwnTemplates is the Templates of an emitter that reads nothing from the
+// simulator's shared data: its decoder decodes a list of T and resolves
+// each.
+func OwnTemplates[T Resolver]() TemplateDecoder {
+	return func(raw json.RawMessage) ([]Template, error) {
+		return DecodeTemplates(raw, func(t T) error { return t.Resolve() })
+	}
+}
+
 // DecodeTemplates decodes a profile's list of templates of type T (a
 // pointer to a service's template struct) and resolves each; an error
 // names the template.

@@ -12,17 +12,11 @@ import (
 	"testing"
 
 	"github.com/scannergrouper/scannergrouper/internal/probe"
+	"github.com/scannergrouper/scannergrouper/internal/service/servicetest"
 	"github.com/scannergrouper/scannergrouper/internal/sharedtest"
 )
 
-func readClient(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("clients", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
+func readClient(t testing.TB, name string) []byte { return servicetest.ReadClient(t, name) }
 
 // firstPDU is the Connection Request at the start of a recording (the
 // rest is what the client sent after the listener's confirm).

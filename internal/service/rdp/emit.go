@@ -3,7 +3,6 @@ package rdp
 import (
 	"bytes"
 	"embed"
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
@@ -68,12 +67,11 @@ type template struct {
 // Templates reads nothing from the simulator's shared data: the clients
 // are this package's own.
 func (Service) Templates(*probe.EmitData) (probe.TemplateDecoder, error) {
-	return func(raw json.RawMessage) ([]probe.Template, error) {
-		return probe.DecodeTemplates(raw, func(t *template) error { return t.resolve() })
-	}, nil
+	return probe.OwnTemplates[*template](), nil
 }
 
-func (t *template) resolve() error {
+// Resolve implements probe.Resolver: it loads the recorded client.
+func (t *template) Resolve() error {
 	b, err := Client(t.Client)
 	if err != nil {
 		return fmt.Errorf("unknown client %q: %w", t.Client, err)

@@ -1,21 +1,18 @@
 package rdp
 
 import (
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/scannergrouper/scannergrouper/internal/probe"
+	"github.com/scannergrouper/scannergrouper/internal/service/servicetest"
 )
 
 // FuzzParse checks, on arbitrary bytes: no panic; a claimed, complete
 // payload parses without error; fields have the documented names, integer
 // ranges and plain printable values; output is bounded by the input.
 func FuzzParse(f *testing.F) {
-	files, _ := filepath.Glob("clients/*.bin")
-	for _, file := range files {
-		f.Add(readClient(f, filepath.Base(file)))
-	}
+	servicetest.AddClients(f)
 	f.Add(cr(nil))
 	f.Add(cr(cat(negReq(0x08, 1), []byte{6, 0, 36, 0}, make([]byte, 32))))
 	f.Add(cr([]byte("Cookie: msts=1\r\n\x02\x00\x08\x00")))

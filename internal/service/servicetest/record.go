@@ -223,3 +223,37 @@ func WriteRecordings(t *testing.T, dir string, recs []Recording) []string {
 	}
 	return names
 }
+
+// ReadClient returns a recording of the calling package's clients/ folder
+// by file name ("openssh-9.2p1.bin").
+func ReadClient(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("clients", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// ClientFiles lists the file names of the calling package's recordings
+// (clients/*.bin), sorted.
+func ClientFiles(t testing.TB) []string {
+	t.Helper()
+	paths, err := filepath.Glob(filepath.Join("clients", "*.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := make([]string, len(paths))
+	for i, p := range paths {
+		names[i] = filepath.Base(p)
+	}
+	return names
+}
+
+// AddClients seeds a fuzz target with every recording of clients/.
+func AddClients(f *testing.F) {
+	f.Helper()
+	for _, name := range ClientFiles(f) {
+		f.Add(ReadClient(f, name))
+	}
+}

@@ -3,13 +3,13 @@ package ssh
 import (
 	"bufio"
 	"bytes"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/scannergrouper/scannergrouper/internal/probe"
+	"github.com/scannergrouper/scannergrouper/internal/service/servicetest"
 )
 
 // realClient is what a recording in clients/ must parse to. The HASSH
@@ -30,14 +30,7 @@ var realClients = []realClient{
 	{"ncat-banner.bin", "2.0", "OpenSSH_7.4", probe.NotAvailable, probe.NotAvailable},
 }
 
-func readClient(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("clients", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
+func readClient(t testing.TB, name string) []byte { return servicetest.ReadClient(t, name) }
 
 // TestRealClients parses the bytes real tools sent (clients/README.md).
 func TestRealClients(t *testing.T) {

@@ -1,11 +1,11 @@
 package ssh
 
 import (
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/scannergrouper/scannergrouper/internal/probe"
+	"github.com/scannergrouper/scannergrouper/internal/service/servicetest"
 )
 
 // FuzzParse checks, on arbitrary bytes: no panic; Parse fails exactly on
@@ -14,10 +14,7 @@ import (
 // a HASSH that is the MD5 of the lists it reports; and output bounded by
 // the input.
 func FuzzParse(f *testing.F) {
-	files, _ := filepath.Glob("clients/*.bin")
-	for _, file := range files {
-		f.Add(readClient(f, filepath.Base(file)))
-	}
+	servicetest.AddClients(f)
 	f.Add([]byte("SSH-2.0-x\r\n"))
 	f.Add(append([]byte("SSH-2.0-x\r\n"), kexinit(3, testLists, 0)...))
 	f.Add([]byte("SSH-1.99-y\n\x00\x00\x00\x10\x04\x14"))
