@@ -178,9 +178,9 @@ var Presets = []string{"tiny", "small", "sd24"}
 
 // PresetConfig returns the configuration of a named preset:
 // tiny (a few hundred probes, one week: unit tests), small (≈22k probes over
-// three weeks: demo) and sd24 (SelfDeploy-24 scale: its ≈150k HTTP, TLS and DNS first
-// probes, plus SSH and RDP, over
-// 13 weeks from 2024-02-01: benchmarks).
+// three weeks: demo) and sd24 (SelfDeploy-24 scale: its ≈150k HTTP, TLS and
+// DNS first probes, plus SSH and RDP, over 13 weeks from 2024-02-01:
+// benchmarks).
 func PresetConfig(name string, seed uint64) (Config, error) {
 	cfg := Config{
 		Preset: name, Seed: seed,
