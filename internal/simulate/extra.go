@@ -141,7 +141,8 @@ func (p *planner) capCount(n int) int {
 // org with templates of svc, OnlyShare per labelled member it has in the
 // world (a fractional rest drawn), labelled themselves unless
 // Config.HiddenPerOrg hides them as it hides the org's other members; and
-// as many per unattributed scanner, using a generic tool.
+// as many per unattributed scanner, using a generic tool (with
+// Config.UnattributedRatio, that many per labelled scanner added).
 func (p *planner) addExtraOnly(svc, existing int) {
 	r := p.cat.extraRates[svc]
 	peers := map[string][]*scanner{}
@@ -160,12 +161,18 @@ func (p *planner) addExtraOnly(svc, existing int) {
 	for _, s := range p.scanners {
 		used[s.ip] = true
 	}
+	listed := 0 // labelled scanners added, for Config.UnattributedRatio
 	for _, org := range append(slices.Clone(p.cat.orgNames), unknownOrg) {
 		members := peers[org]
 		if len(members) == 0 || org != unknownOrg && !p.cat.orgs[org].has(svc) || org == unknownOrg && !p.anyTool(svc) {
 			continue
 		}
 		x := r.OnlyShare * float64(len(members))
+		if org == unknownOrg && p.cfg.UnattributedRatio > 0 {
+			// The world keeps its ratio of unattributed to labelled
+			// scanners.
+			x = p.cfg.UnattributedRatio * float64(listed)
+		}
 		n := int(x)
 		if p.rng.Float64() < x-float64(n) {
 			n++
@@ -187,6 +194,9 @@ func (p *planner) addExtraOnly(svc, existing int) {
 			} else if !slices.Contains(FullyDisclosed, org) && p.rng.Float64() < p.cfg.HiddenPerOrg {
 				// As many unlisted members as the org's others have.
 				s.hidden = true
+			}
+			if s.labelled() {
+				listed++
 			}
 			s.counts[0][svc] = p.capCount(1 + poisson(p.rng, max(0, r.OnlyTrain-1)))
 			s.counts[1][svc] = p.capCount(1 + poisson(p.rng, max(0, r.OnlyTest-1)))
