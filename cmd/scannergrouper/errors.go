@@ -9,7 +9,7 @@ import (
 // convention open their error messages ("pipeline: no probes to train on").
 // They tell a developer where an error came from but mean nothing to a user,
 // so the CLI strips them where errors reach the terminal. The service
-// packages (dns, http, tls) are left out on purpose: "http: header line too
+// packages (dns, http, tls, ssh, rdp) are left out on purpose: "http: header line too
 // long" names the protocol, which the user knows. TestPackagePrefixesCoverInternal
 // keeps this list in step with internal/. "labels" is how the label package
 // spells its prefix.

@@ -32,7 +32,7 @@ func init() {
 		Short: "Extract the first probe of every session from captures or payload logs into the store",
 		Long: `ingest reads pcap/pcapng files (gzip-compressed or not; directories are read
 recursively in name order, one file per day is common) or payload CSV logs, finds
-the first service probe of each TCP/UDP session, parses it (HTTP, TLS, DNS, other)
+the first service probe of each TCP/UDP session, parses it (HTTP, TLS, DNS, SSH, RDP, other)
 and stores it. Ingesting the same input twice stores each probe once.
 
 Payload CSV (--format payload-csv) needs a header row with the columns

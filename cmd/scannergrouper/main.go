@@ -32,7 +32,7 @@ var rootCmd = &cobra.Command{
 	Use:   "scannergrouper",
 	Short: "Attribute Internet scanners seen by honeypots to their organisations",
 	Long: `scannergrouper reads honeypot traffic (pcap/pcapng, payload CSV), extracts the
-first service probe of each session (HTTP, TLS, DNS), and attributes each scanner
+first service probe of each session (HTTP, TLS, DNS, SSH, RDP), and attributes each scanner
 IP to the organisation behind it (Censys, Shodan, Shadowserver, ...) or "unknown".
 
 State lives in one store (--db): a SQLite file, or a PostgreSQL database

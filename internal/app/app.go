@@ -17,7 +17,7 @@ import (
 	"github.com/scannergrouper/scannergrouper/internal/capture"
 	"github.com/scannergrouper/scannergrouper/internal/ingest"
 	"github.com/scannergrouper/scannergrouper/internal/pipeline"
-	_ "github.com/scannergrouper/scannergrouper/internal/service/all" // ingest parses HTTP, TLS, DNS
+	_ "github.com/scannergrouper/scannergrouper/internal/service/all" // ingest parses HTTP, TLS, DNS, SSH, RDP
 	"github.com/scannergrouper/scannergrouper/internal/store"
 )
 

@@ -159,7 +159,8 @@ func TestBannerFirstProtocolKeepsClientProbe(t *testing.T) {
 	path := tempPath(t, "ssh.pcap")
 	writePcap(t, path, layers.LinkTypeEthernet, segs)
 	got, _, err := extract(t, Options{}, path)
-	if err != nil || len(got) != 1 || string(got[0].Payload) != "SSH-2.0-Go\r\n" || got[0].Service != probe.Other || got[0].DstPort != 22 {
+	if err != nil || len(got) != 1 || string(got[0].Payload) != "SSH-2.0-Go\r\n" || got[0].Service != "ssh" || got[0].DstPort != 22 ||
+		got[0].Fields.Value("software_version") != "Go" || got[0].ParseError != "" {
 		t.Fatalf("got %+v %v", got, err)
 	}
 }

@@ -65,8 +65,10 @@ func TestRealToolCorpus(t *testing.T) {
 		byService[p.Service]++
 	}
 	// Golden counts, cross-checked with tshark 4.0 (see TestAgreesWithTshark).
-	// Three of the TLS probes are SSLv2-compatible hellos (testssl, nmap).
-	want := map[string]int{"http": 29, "tls": 271, "dns": 7, "other": 74}
+	// Three of the TLS probes are SSLv2-compatible hellos (testssl, nmap);
+	// the RDP ones are nmap -sV's TerminalServer and TerminalServerCookie
+	// probes, sent to three ports each.
+	want := map[string]int{"http": 29, "tls": 271, "dns": 7, "rdp": 6, "other": 68}
 	for s, n := range want {
 		if byService[s] != n {
 			t.Errorf("%s probes: got %d, want %d", s, byService[s], n)

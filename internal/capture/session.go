@@ -167,8 +167,12 @@ func (t *tracker) senderLooksLikeClient(p *packet) bool {
 	if p.UDP {
 		tr = probe.UDP
 	}
-	if len(p.Payload) > 0 && probe.Classify(p.Payload, tr, p.DstPort) != nil {
-		return true
+	if len(p.Payload) > 0 {
+		// A request says who the client is, unless the service's server
+		// speaks the same way first (an SSH identification line).
+		if svc := probe.Classify(p.Payload, tr, p.DstPort); svc != nil && !probe.SpeaksFirst(svc) {
+			return true
+		}
 	}
 	return p.SrcPort > p.DstPort
 }
@@ -264,7 +268,7 @@ func (t *tracker) handleTCP(p *packet) error {
 		f = t.add(k, fromA == client, p.Time)
 		t.stats.Sessions++
 		t.stats.Midstream++
-		if !client {
+		if !client && !t.speaksFirst(p) {
 			f.state = done // we missed the request this reply answers
 		}
 	}
@@ -277,7 +281,7 @@ func (t *tracker) handleTCP(p *packet) error {
 		if err := t.addSegment(f, p); err != nil {
 			return err
 		}
-	} else if !fromClient && len(p.Payload) > 0 && f.state == collecting {
+	} else if !fromClient && len(p.Payload) > 0 && f.state == collecting && !t.serverTalks(f) {
 		// The honeypot answered: whatever the client sent so far is the
 		// whole first message as far as the server was concerned.
 		if err := t.finish(f); err != nil {
@@ -392,6 +396,22 @@ func (t *tracker) complete(f *flow) bool {
 		return len(f.buf) >= minClassifyBytes
 	}
 	return svc.Complete(f.buf, probe.TCP)
+}
+
+// speaksFirst reports a server payload of a protocol whose server talks
+// first (an SSH banner): it answers nothing, so the client's first message
+// may still come.
+func (t *tracker) speaksFirst(p *packet) bool {
+	svc := probe.Classify(p.Payload, probe.TCP, p.SrcPort)
+	return svc != nil && probe.SpeaksFirst(svc)
+}
+
+// serverTalks reports a flow whose client speaks a protocol whose server
+// talks on its own (SSH): the server's identification and KEXINIT answer
+// nothing, so they do not end the client's first message.
+func (t *tracker) serverTalks(f *flow) bool {
+	svc := probe.Classify(f.buf, probe.TCP, t.serverPort(f))
+	return svc != nil && probe.SpeaksFirst(svc)
 }
 
 func (t *tracker) serverPort(f *flow) uint16 {

@@ -10,9 +10,11 @@ import (
 // BENCHMARKS.md, "CI accuracy guard"); the test fails when a change costs
 // more than accuracySlack of F1 or adds more than that to over-attribution.
 const (
-	measuredF1              = 0.980 // grid mixed-s1, 2026-12-03
-	measuredNewF1           = 0.845
-	measuredOverAttribution = 0.019
+	// grid mixed-s1 with SSH and RDP in the world, 2026-12-03 (before
+	// them: 0.980, 0.845, 0.019; BENCHMARKS.md says why they moved).
+	measuredF1              = 0.988
+	measuredNewF1           = 0.899
+	measuredOverAttribution = 0.021
 	accuracySlack           = 0.03
 )
 

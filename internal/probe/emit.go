@@ -69,6 +69,14 @@ type Template interface {
 // Emission is one probe built from a template.
 type Emission struct {
 	Payload []byte
+	// Banner is what the honeypot sends as soon as the connection opens,
+	// before the client's payload (an SSH server's identification); nil
+	// for protocols where the client speaks first.
+	Banner []byte
+	// Split, when > 0, is where the client wrote its payload in two parts
+	// (an SSH client's identification line, then its KEXINIT once it read
+	// the server's): the payload travels in two segments cut there.
+	Split int
 	// Reply is the honeypot's answer.
 	Reply []byte
 	// Signature is the payload with what varies per connection left out;
@@ -163,6 +171,23 @@ func (m *TemplateMeta) Active() []float64 { return m.ActiveSpan }
 
 // DerivedName is the name of the j-th template derived from base.
 func DerivedName(base string, j int) string { return base + "~t" + strconv.Itoa(j) }
+
+// Resolver is a template that resolves itself: checks its settings and
+// loads what it names from its own package (the recorded clients of SSH
+// and RDP).
+type Resolver interface {
+	Template
+	Resolve() error
+}
+
+// OwnTemplates is the Templates of an emitter that reads nothing from the
+// simulator's shared data: its decoder decodes a list of T and resolves
+// each.
+func OwnTemplates[T Resolver]() TemplateDecoder {
+	return func(raw json.RawMessage) ([]Template, error) {
+		return DecodeTemplates(raw, func(t T) error { return t.Resolve() })
+	}
+}
 
 // DecodeTemplates decodes a profile's list of templates of type T (a
 // pointer to a service's template struct) and resolves each; an error

@@ -148,3 +148,18 @@ func Summary(p Probe) string {
 	}
 	return string(b)
 }
+
+// ServerFirst is implemented by services whose server speaks without
+// waiting for the client (SSH: each side sends its identification and
+// KEXINIT on its own). For them a server payload does not end the client's
+// first message, and a payload alone does not tell which side sent it.
+type ServerFirst interface {
+	ServerSpeaksFirst() bool
+}
+
+// SpeaksFirst reports whether svc is a ServerFirst service whose server
+// speaks first.
+func SpeaksFirst(svc Service) bool {
+	sf, ok := svc.(ServerFirst)
+	return ok && sf.ServerSpeaksFirst()
+}

@@ -22,7 +22,7 @@ import (
 // ServiceCounts holds one number per service, in the order of
 // internal/service/all (serviceNames); world.json writes it as an object
 // keyed by service name.
-type ServiceCounts [numServices]int
+type ServiceCounts [maxServices]int
 
 func (c *ServiceCounts) add(svc, n int) { c[svc] += n }
 
@@ -234,7 +234,8 @@ func plan(cfg Config) (*planner, error) {
 	}
 	p := newPlanner(cfg, cat)
 	p.chooseScanners()
-	p.planSessions()
+	p.planSessions(p.cat.counted)
+	p.planExtra()
 	return p, nil
 }
 
@@ -364,11 +365,11 @@ func (p *planner) summary() *World {
 		}
 	}
 	stats := map[string]*OrgStats{}
-	distinct := map[string][numServices]map[string]bool{}
+	distinct := map[string][maxServices]map[string]bool{}
 	get := func(org string) *OrgStats {
 		if stats[org] == nil {
 			stats[org] = &OrgStats{Org: org}
-			var d [numServices]map[string]bool
+			var d [maxServices]map[string]bool
 			for svc := range d {
 				d[svc] = map[string]bool{}
 			}
@@ -409,7 +410,9 @@ func (p *planner) summary() *World {
 		if s.shape.retransmit {
 			w.Counts.Retransmitted++
 		}
-		if s.shape.split > 0 {
+		if s.shape.split > 0 && s.split == 0 {
+			// Cut at random (a ClientHello), not where the client wrote
+			// twice (an SSH identification, then its KEXINIT).
 			w.Counts.SplitHellos++
 		}
 		week := min(int((s.probeTime-p.start)/(7*day)), len(w.Counts.Weekly)-1)

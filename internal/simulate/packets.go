@@ -109,6 +109,14 @@ func (w *packetWriter) addSession(s *session) error {
 			return err
 		}
 	}
+	if len(s.banner) > 0 {
+		// A server that speaks first (SSH) sends its banner as soon as the
+		// handshake is done; the client's segments acknowledge it.
+		if err := seg(false, t+sh.rtt+30, hseq+1, cseq+1, tcpFlags{ack: true, psh: true}, s.banner); err != nil {
+			return err
+		}
+		hseq += uint32(len(s.banner))
+	}
 	// Payload segments, as the scanner sent them (MSS-sized, or split in
 	// two where the drawn shape says so).
 	t = s.probeTime

@@ -27,20 +27,23 @@ const (
 
 // scanner is one source IP of the world.
 type scanner struct {
-	idx     int
-	ip      netip.Addr
-	org     string // true org, unknownOrg for unattributed
-	hidden  bool   // member of org, but not in labels.csv
-	counts  [2][numServices]int
-	profile *orgProfile
-	tools   [numServices]*toolProfile // primary generic tool (unattributed only)
+	idx    int
+	ip     netip.Addr
+	org    string // true org, unknownOrg for unattributed
+	hidden bool   // member of org, but not in labels.csv
+	// extraOnly scanners send nothing but one extra service (extra.go);
+	// the structural knobs count the others.
+	extraOnly bool
+	counts    [2][maxServices]int
+	profile   *orgProfile
+	tools     [maxServices]*toolProfile // primary generic tool (unattributed only)
 	// mimic is the org whose templates an unattributed scanner replays in
 	// the services that org has (Config.GenericMimics), named mimicOrg.
 	mimic    *orgProfile
 	mimicOrg string
 	// allowed restricts the org templates this scanner sends per service
 	// to these indices (Config.TemplatesPerOrg); nil allows all.
-	allowed  [numServices][]int
+	allowed  [maxServices][]int
 	rtt      int64 // µs
 	ttl      uint8
 	portBase uint32
@@ -71,6 +74,8 @@ type session struct {
 	probeTime int64 // arrival of the first payload byte
 	profile   string
 	payload   []byte
+	banner    []byte // the honeypot's first words (an SSH identification)
+	split     int    // where the client wrote its payload in two parts (0: one write)
 	reply     []byte
 	ja3       string
 	signature string
@@ -170,7 +175,7 @@ func (p *planner) chooseScanners() {
 		p.scaleCounts(s)
 	}
 	if p.cfg.TemplatesPerOrg > 0 {
-		p.restrictTemplates()
+		p.restrictTemplates(p.cat.counted)
 	}
 }
 
@@ -265,15 +270,15 @@ func (p *planner) pickMimics(unknown []*scanner) {
 }
 
 // restrictTemplates lets every org scanner (and every mimic) send one to
-// three of its org's templates per service: members of one org rarely run
-// every configuration the org has.
-func (p *planner) restrictTemplates() {
+// three of its org's templates per service of services: members of one org
+// rarely run every configuration the org has.
+func (p *planner) restrictTemplates(services []int) {
 	for _, s := range p.scanners {
 		op := s.orgSource()
 		if op == nil {
 			continue
 		}
-		for svc := range numServices {
+		for _, svc := range services {
 			n := op.variantCount(svc)
 			if n <= 1 {
 				continue
@@ -297,6 +302,19 @@ func (s *scanner) orgSource() *orgProfile {
 func (st *serviceTemplates) variantCount(svc int) int { return len(st.templates[svc]) }
 
 func (p *planner) newScanner(rs realScanner, org string) *scanner {
+	s := p.drawScanner(rs, org)
+	if org == unknownOrg {
+		for _, svc := range p.cat.counted {
+			s.tools[svc] = p.pickTool(svc)
+		}
+	}
+	p.scanners = append(p.scanners, s)
+	return s
+}
+
+// drawScanner draws what every scanner has: its round trip, TTL and source
+// port sequence.
+func (p *planner) drawScanner(rs realScanner, org string) *scanner {
 	s := &scanner{
 		idx: len(p.scanners), ip: rs.IP, org: org, counts: rs.Counts,
 		profile:  p.cat.orgs[org],
@@ -306,12 +324,6 @@ func (p *planner) newScanner(rs realScanner, org string) *scanner {
 		portStep: []uint32{1, 3, 5, 11, 13, 17, 19, 23, 29, 31}[p.rng.IntN(10)],
 	}
 	s.rtt = min(s.rtt, 400*ms)
-	if org == unknownOrg {
-		for svc := range numServices {
-			s.tools[svc] = p.pickTool(svc)
-		}
-	}
-	p.scanners = append(p.scanners, s)
 	return s
 }
 
@@ -362,7 +374,7 @@ func (p *planner) hideMembers(unknown []*scanner, byOrg map[string][]realScanner
 		}
 		org := names[weightedIndex(p.rng, weights)]
 		s.org, s.hidden, s.profile = org, true, p.cat.orgs[org]
-		s.tools = [numServices]*toolProfile{}
+		s.tools = [maxServices]*toolProfile{}
 	}
 }
 
@@ -374,8 +386,9 @@ func (p *planner) scaleCounts(s *scanner) {
 	factor := float64(p.cfg.Weeks) / realWeeks
 	total := 0
 	var weights []float64
+	counted := p.cat.counted
 	for seg := range 2 {
-		for svc := range numServices {
+		for _, svc := range counted {
 			c := s.counts[seg][svc]
 			weights = append(weights, float64(c))
 			x := float64(c) * factor
@@ -394,7 +407,7 @@ func (p *planner) scaleCounts(s *scanner) {
 		// A scanner that was chosen is seen at least once; where depends on
 		// where its real probes were.
 		i := weightedIndex(p.rng, weights)
-		s.counts[i/numServices][i%numServices] = 1
+		s.counts[i/len(counted)][counted[i%len(counted)]] = 1
 	}
 	if s.profile != nil {
 		// An org without a profile for a service sends those probes in a
@@ -429,9 +442,10 @@ func (p *planner) pickTool(svc int) *toolProfile {
 	return cands[weightedIndex(p.rng, weights)]
 }
 
-// planSessions spreads each scanner's probes over visits in its train and
-// test windows and draws every probe's payload and packet shape.
-func (p *planner) planSessions() {
+// planSessions spreads each scanner's probes of services over visits in
+// its train and test windows and draws every probe's payload and packet
+// shape.
+func (p *planner) planSessions(services []int) {
 	for _, s := range p.scanners {
 		for seg := range 2 {
 			from, to := p.start, p.split
@@ -439,7 +453,7 @@ func (p *planner) planSessions() {
 				from, to = p.split, p.end
 			}
 			var svcs []int
-			for svc := range numServices {
+			for _, svc := range services {
 				for range s.counts[seg][svc] {
 					svcs = append(svcs, svc)
 				}
@@ -530,7 +544,8 @@ func (p *planner) planVisit(s *scanner, svcs []int, t int64) {
 			owner = s.templateOwner()
 		}
 		em := v.Emit(p.rng, sess.dst, sess.dport, time.UnixMicro(sess.synTime))
-		sess.payload, sess.reply, sess.ja3 = em.Payload, em.Reply, em.JA3
+		sess.payload, sess.banner, sess.reply, sess.ja3 = em.Payload, em.Banner, em.Reply, em.JA3
+		sess.split = em.Split
 		sess.signature, sess.template = em.Signature, em.Template
 		sess.profile = owner + "/" + v.Name()
 		prevT = v
@@ -657,7 +672,12 @@ func (p *planner) drawShape(sess *session) {
 	sh.rtt = max(ms, s.rtt+int64(r.NormFloat64()*float64(s.rtt)/20))
 	sh.clientDelay = int64(r.ExpFloat64() * float64(2*ms))
 	wire := wires[sess.service]
-	if wire.SplitShare > 0 && len(sess.payload) > 64 && r.Float64() < wire.SplitShare {
+	if sess.split > 0 && sess.split < len(sess.payload) {
+		// Two writes of the client: the second waits for the server's
+		// banner, about a round trip.
+		sh.split = sess.split
+		sh.splitGap = sh.rtt + int64(r.ExpFloat64()*float64(ms))
+	} else if wire.SplitShare > 0 && len(sess.payload) > 64 && r.Float64() < wire.SplitShare {
 		sh.split = 5 + r.IntN(len(sess.payload)-10)
 		sh.splitGap = int64(r.ExpFloat64()*float64(ms)) + 20
 	}

@@ -30,7 +30,7 @@ type weightedPort = [2]int
 // the templates of service i (serviceNames[i]) decoded by its emitter from
 // the profile's "<service>" member.
 type serviceTemplates struct {
-	templates [numServices][]probe.Template
+	templates [maxServices][]probe.Template
 	raw       map[string]json.RawMessage
 }
 
@@ -71,6 +71,7 @@ type toolProfile struct {
 	serviceTemplates
 	Name   string  `json:"name"`
 	Weight float64 `json:"weight"`
+	Source string  `json:"source"`
 }
 
 // UnmarshalJSON reads the tool's own members and keeps the services' for
@@ -79,11 +80,12 @@ func (t *toolProfile) UnmarshalJSON(b []byte) error {
 	var own struct {
 		Name   string  `json:"name"`
 		Weight float64 `json:"weight"`
+		Source string  `json:"source"`
 	}
 	if err := t.unmarshal(b, &own); err != nil {
 		return err
 	}
-	t.Name, t.Weight = own.Name, own.Weight
+	t.Name, t.Weight, t.Source = own.Name, own.Weight, own.Source
 	return nil
 }
 
@@ -123,6 +125,9 @@ type profileFile struct {
 		Tools   []toolProfile `json:"tools"`
 	} `json:"generic"`
 	Orgs map[string]*orgProfile `json:"orgs"`
+	// ExtraServices says how much the services SelfDeploy-24 has no counts
+	// for are sent (extra.go), by service name.
+	ExtraServices map[string]json.RawMessage `json:"extra_services"`
 }
 
 // realScanner is one SelfDeploy-24 scanner row: org, IP and first-probe
@@ -130,17 +135,22 @@ type profileFile struct {
 type realScanner struct {
 	Org    string
 	IP     netip.Addr
-	Counts [2][numServices]int
+	Counts [2][maxServices]int
 }
 
 // catalog is everything the generator draws from, resolved and validated.
 type catalog struct {
 	// ports are the destination ports of each service.
-	ports    [numServices][]weightedPort
+	ports    [maxServices][]weightedPort
 	tools    []*toolProfile
 	orgs     map[string]*orgProfile
 	orgNames []string // sorted, so nothing depends on map order
 	scanners []realScanner
+	// counted are the services scanners_sd24.csv has counts for, extra
+	// the others (extra.go), each in serviceNames order.
+	counted, extra []int
+	// extraRates are how the extra services are sent.
+	extraRates [maxServices]extraRate
 }
 
 // loadData reads the embedded profile and corpus files: the members the
@@ -157,7 +167,7 @@ func loadData() (*profileFile, *probe.EmitData, error) {
 		return nil, nil, fmt.Errorf("data/profiles.json: generic: %w", err)
 	}
 	own := map[string]json.RawMessage{}
-	for _, k := range []string{"comment", "ports", "orgs"} {
+	for _, k := range []string{"comment", "ports", "orgs", "extra_services"} {
 		if v, ok := top[k]; ok {
 			own[k] = v
 			delete(top, k)
@@ -190,7 +200,7 @@ func loadCatalog() (*catalog, error) {
 		return nil, err
 	}
 	c := &catalog{orgs: pf.Orgs}
-	var decoders [numServices]probe.TemplateDecoder
+	var decoders [maxServices]probe.TemplateDecoder
 	for i, name := range serviceNames {
 		e, _ := probe.EmitterOf(name)
 		if decoders[i], err = e.Templates(data); err != nil {
@@ -252,8 +262,17 @@ func loadCatalog() (*catalog, error) {
 		}
 		c.tools = append(c.tools, t)
 	}
-	scanners, err := loadScanners()
+	scanners, counted, err := loadScanners()
 	if err != nil {
+		return nil, err
+	}
+	c.counted = counted
+	for i := range serviceNames {
+		if !slices.Contains(counted, i) {
+			c.extra = append(c.extra, i)
+		}
+	}
+	if err := c.loadExtraRates(pf.ExtraServices); err != nil {
 		return nil, err
 	}
 	for _, s := range scanners {
@@ -278,15 +297,18 @@ func readJSON(name string, v any) error {
 	return nil
 }
 
-func loadScanners() ([]realScanner, error) {
+// loadScanners reads the real scanners and which services (indices of
+// serviceNames, in order) the file counts.
+func loadScanners() ([]realScanner, []int, error) {
 	b, err := dataFS.ReadFile("data/scanners_sd24.csv")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var out []realScanner
 	// cols maps each count column (from the header: <service>_train,
 	// <service>_test) to its segment and service.
 	var cols [][2]int
+	var counted []int
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	line := 0
 	for sc.Scan() {
@@ -298,7 +320,7 @@ func loadScanners() ([]realScanner, error) {
 		f := strings.Split(text, ",")
 		if cols == nil {
 			if len(f) < 2 || f[0] != "org" || f[1] != "ip" {
-				return nil, fmt.Errorf("scanners_sd24.csv:%d: header must start org,ip", line)
+				return nil, nil, fmt.Errorf("scanners_sd24.csv:%d: header must start org,ip", line)
 			}
 			cols = make([][2]int, 0, len(f)-2)
 			for _, h := range f[2:] {
@@ -306,30 +328,34 @@ func loadScanners() ([]realScanner, error) {
 				seg := slices.Index([]string{"train", "test"}, segName)
 				i := slices.Index(serviceNames, svc)
 				if seg < 0 || i < 0 {
-					return nil, fmt.Errorf("scanners_sd24.csv:%d: column %q is no <service>_train or <service>_test", line, h)
+					return nil, nil, fmt.Errorf("scanners_sd24.csv:%d: column %q is no <service>_train or <service>_test", line, h)
 				}
 				cols = append(cols, [2]int{seg, i})
+				if !slices.Contains(counted, i) {
+					counted = append(counted, i)
+				}
 			}
 			continue
 		}
 		if len(f) != 2+len(cols) {
-			return nil, fmt.Errorf("scanners_sd24.csv:%d: %d columns, want %d", line, len(f), 2+len(cols))
+			return nil, nil, fmt.Errorf("scanners_sd24.csv:%d: %d columns, want %d", line, len(f), 2+len(cols))
 		}
 		ip, err := netip.ParseAddr(f[1])
 		if err != nil {
-			return nil, fmt.Errorf("scanners_sd24.csv:%d: %w", line, err)
+			return nil, nil, fmt.Errorf("scanners_sd24.csv:%d: %w", line, err)
 		}
 		rs := realScanner{Org: f[0], IP: ip}
 		for i, c := range cols {
 			n, err := strconv.Atoi(f[2+i])
 			if err != nil || n < 0 {
-				return nil, fmt.Errorf("scanners_sd24.csv:%d: bad count %q", line, f[2+i])
+				return nil, nil, fmt.Errorf("scanners_sd24.csv:%d: bad count %q", line, f[2+i])
 			}
 			rs.Counts[c[0]][c[1]] = n
 		}
 		out = append(out, rs)
 	}
-	return out, sc.Err()
+	slices.Sort(counted)
+	return out, counted, sc.Err()
 }
 
 func checkWeight(w float64, active []float64) error {

@@ -21,7 +21,8 @@ import (
 // TestTsharkAgreesWithTruth dissects every file of a tiny world with tshark
 // (Wireshark), an independent implementation of every layer we write, and
 // checks that it reports no malformed packets or errors, that it finds
-// exactly the HTTP requests, ClientHellos and DNS queries of truth.csv, that
+// exactly the HTTP requests, ClientHellos, DNS queries, SSH client
+// identifications and RDP Connection Requests of truth.csv, that
 // the JA3 of every ClientHello is the one truth.csv gives, and that each
 // session's first payload byte arrives at truth.csv's time.
 func TestTsharkAgreesWithTruth(t *testing.T) {
@@ -82,10 +83,15 @@ func tsharkCheck(t *testing.T, tshark, dir string, w *World) {
 		args := []string{"-n"}
 		for _, p := range ports {
 			proto := "http"
-			if svcs := portServices[p]; len(svcs) > 1 {
+			switch svcs := portServices[p]; {
+			case len(svcs) > 1:
 				proto = mixedAs
-			} else if svcs["tls"] {
+			case svcs["tls"]:
 				proto = "tls"
+			case svcs["ssh"]:
+				proto = "ssh"
+			case svcs["rdp"]:
+				proto = "tpkt"
 			}
 			args = append(args, "-d", "tcp.port=="+p+","+proto)
 		}
@@ -119,14 +125,14 @@ func tsharkCheck(t *testing.T, tshark, dir string, w *World) {
 				"-T", "fields", "-E", "separator=|", "-e", "frame.time_epoch", "-e", "ip.src", "-e", "ip.dst",
 				"-e", "tcp.srcport", "-e", "udp.srcport", "-e", "tcp.analysis.retransmission",
 				"-e", "http.request.method", "-e", "tls.handshake.type", "-e", "tls.handshake.ja3",
-				"-e", "dns.flags.response", "-e", "tcp.dstport")...).Output()
+				"-e", "dns.flags.response", "-e", "tcp.dstport", "-e", "ssh.protocol", "-e", "cotp.type")...).Output()
 			if err != nil {
 				t.Fatalf("tshark %s: %v", rel, err)
 			}
 			sc := bufio.NewScanner(bytes.NewReader(out))
 			for sc.Scan() {
 				f := strings.Split(sc.Text(), "|")
-				if len(f) != 11 {
+				if len(f) != 13 {
 					t.Fatalf("%s: unexpected tshark line %q", rel, sc.Text())
 				}
 				if !honeypots[f[2]] {
@@ -155,6 +161,10 @@ func tsharkCheck(t *testing.T, tshark, dir string, w *World) {
 					e.service, e.ja3 = "tls", f[8]
 				case f[9] == "0" || f[9] == "False":
 					e.service = "dns"
+				case f[11] != "":
+					e.service = "ssh" // the client's identification line
+				case f[12] == "0x0e":
+					e.service = "rdp" // an X.224 Connection Request
 				default:
 					continue // first half of a split ClientHello, or TLS read as HTTP
 				}

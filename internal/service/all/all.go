@@ -7,6 +7,8 @@ import (
 	"github.com/scannergrouper/scannergrouper/internal/probe"
 	"github.com/scannergrouper/scannergrouper/internal/service/dns"
 	"github.com/scannergrouper/scannergrouper/internal/service/http"
+	"github.com/scannergrouper/scannergrouper/internal/service/rdp"
+	"github.com/scannergrouper/scannergrouper/internal/service/ssh"
 	"github.com/scannergrouper/scannergrouper/internal/service/tls"
 )
 
@@ -14,4 +16,6 @@ func init() {
 	probe.Register(http.New())
 	probe.Register(tls.New())
 	probe.Register(dns.New())
+	probe.Register(ssh.New())
+	probe.Register(rdp.New())
 }

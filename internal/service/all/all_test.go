@@ -8,14 +8,14 @@ import (
 )
 
 func TestEveryServiceRegisteredAndSummarised(t *testing.T) {
-	want := []string{"dns", "http", "tls"}
+	want := []string{"dns", "http", "rdp", "ssh", "tls"}
 	got := probe.Services()
 	if len(got) != len(want) {
 		t.Fatalf("registered %d services, want %v", len(got), want)
 	}
 	// The registration order is the pipeline's service order.
-	if order := probe.ServiceNames(); strings.Join(order, ",") != "http,tls,dns" {
-		t.Errorf("registration order %v, want http, tls, dns", order)
+	if order := probe.ServiceNames(); strings.Join(order, ",") != "http,tls,dns,ssh,rdp" {
+		t.Errorf("registration order %v, want http, tls, dns, ssh, rdp", order)
 	}
 	for i, s := range got {
 		if s.Name() != want[i] {
