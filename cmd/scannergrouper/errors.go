@@ -15,7 +15,7 @@ import (
 // spells its prefix.
 var packagePrefixes = []string{
 	"all", "analysis", "app", "atomicfile", "benchutil", "buildinfo", "capture", "console", "corpusfile",
-	"ensemble", "eval", "evidence", "feature", "grid", "ingest", "label", "labels", "nn", "openset", "pcapfilter", "pipeline",
+	"ensemble", "eval", "evidence", "feature", "grid", "ingest", "label", "labels", "lists", "nn", "openset", "pcapfilter", "pipeline",
 	"probe", "servicetest", "sharedtest", "simulate", "store",
 }
 
