@@ -43,13 +43,13 @@ const MaxResponseBytes = 4 << 20
 var (
 	// ErrUnauthorized: the key is wrong, revoked or missing (401, 403).
 	// Nothing later can succeed.
-	ErrUnauthorized = errors.New("AbuseIPDB refused the key")
+	ErrUnauthorized = errors.New("the key was refused")
 	// ErrQuota: the plan's quota is spent (429 with a long Retry-After, no
 	// remaining checks, or the local daily limit). A later run continues.
-	ErrQuota = errors.New("AbuseIPDB quota exhausted")
+	ErrQuota = errors.New("quota exhausted")
 	// ErrRejected: the API refuses this IP (422: private, reserved or
 	// malformed). Other IPs can go on.
-	ErrRejected = errors.New("AbuseIPDB rejected the address")
+	ErrRejected = errors.New("address rejected")
 )
 
 // APIError is an error answer of the API.
@@ -63,6 +63,9 @@ type APIError struct {
 
 func (e *APIError) Error() string {
 	msg := fmt.Sprintf("AbuseIPDB check of %s: HTTP %d", e.IP, e.Status)
+	if e.kind != nil {
+		msg += " (" + e.kind.Error() + ")"
+	}
 	if e.Detail != "" {
 		msg += ": " + e.Detail
 	}
