@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -61,6 +62,30 @@ func parseAge(flag, s string) (time.Duration, error) {
 	return d, nil
 }
 
+// abusePeriod opens the store and gathers the listed and attributed IPs
+// of the verdicts of [from, to) per org (app.AbuseMembers); the caller
+// closes the store.
+func abusePeriod(cmd *cobra.Command, from, to string, orgs []string) (store.Store, abuse.Membership, []netip.Addr, error) {
+	f, t, err := timeRange(from, to)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	want, err := canonicalOrgs(orgs)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	st, err := store.Open(cmd.Context(), global.DB)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	members, ips, err := app.AbuseMembers(cmd.Context(), st, f, t, want, consoleFor(cmd).Logger())
+	if err != nil {
+		st.Close()
+		return nil, nil, nil, err
+	}
+	return st, members, ips, nil
+}
+
 func canonicalOrgs(orgs []string) ([]string, error) {
 	var out []string
 	for _, o := range orgs {
@@ -91,10 +116,6 @@ wrong key or a spent quota stops the run with what was checked kept, and a rerun
 continues with the rest. An IP the API rejects is reported and skipped.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, t, err := timeRange(from, to)
-			if err != nil {
-				return err
-			}
 			age, err := parseAge("max-age", maxAge)
 			if err != nil {
 				return err
@@ -102,24 +123,16 @@ continues with the rest. An IP the API rejects is reported and skipped.`,
 			if daily < 1 {
 				return usagef("--daily-limit %d: want at least 1", daily)
 			}
-			want, err := canonicalOrgs(orgs)
-			if err != nil {
-				return err
-			}
 			key, err := abuseKey(keyFile)
 			if err != nil {
 				return err
 			}
-			st, err := store.Open(cmd.Context(), global.DB)
+			st, _, ips, err := abusePeriod(cmd, from, to, orgs)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
 			con := consoleFor(cmd)
-			_, ips, err := app.AbuseMembers(cmd.Context(), st, f, t, want, con.Logger())
-			if err != nil {
-				return err
-			}
 			now := time.Now().UTC()
 			used, err := st.AbuseAPIChecksSince(cmd.Context(), now.Truncate(24*time.Hour))
 			if err != nil {
@@ -270,26 +283,14 @@ categories. --out DIR also draws abuse_by_org.png and .svg there (stacked bars p
 organisation).`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, t, err := timeRange(from, to)
-			if err != nil {
-				return err
-			}
 			if abusive < 0 || abusive > 100 {
 				return usagef("--abusive %d: want a score in 0..100", abusive)
 			}
-			want, err := canonicalOrgs(orgs)
-			if err != nil {
-				return err
-			}
-			st, err := store.Open(cmd.Context(), global.DB)
+			st, members, _, err := abusePeriod(cmd, from, to, orgs)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			members, _, err := app.AbuseMembers(cmd.Context(), st, f, t, want, consoleFor(cmd).Logger())
-			if err != nil {
-				return err
-			}
 			checks, err := st.AbuseChecks(cmd.Context())
 			if err != nil {
 				return err

@@ -45,7 +45,7 @@ type AbuseCheck struct {
 var abuseSchema = []string{
 	`CREATE TABLE abuse_checks (
 		ip               TEXT    NOT NULL PRIMARY KEY,
-		checked_at       BIGINT  NOT NULL,
+		checked_at       BIGINT  NOT NULL, -- Unix seconds, like last_reported_at (0: none)
 		score            INTEGER NOT NULL,
 		country_code     TEXT    NOT NULL DEFAULT '',
 		usage_type       TEXT    NOT NULL DEFAULT '',
@@ -68,20 +68,6 @@ func joinInts(xs []int) string {
 		s[i] = strconv.Itoa(x)
 	}
 	return strings.Join(s, ",")
-}
-
-func unixOrZero(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
-}
-
-func timeOrZero(ns int64) time.Time {
-	if ns == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, ns).UTC()
 }
 
 func boolInt(b bool) int {
@@ -118,8 +104,8 @@ func (s *SQL) PutAbuseChecks(ctx context.Context, checks []AbuseCheck) error {
 		if c.CheckedAt.IsZero() {
 			return fmt.Errorf("store: abuse check of %s has no date", c.IP)
 		}
-		if _, err := stmt.ExecContext(ctx, c.IP, c.CheckedAt.UnixNano(), c.Score, c.CountryCode, c.UsageType, c.ISP, c.Domain,
-			c.TotalReports, c.DistinctUsers, unixOrZero(c.LastReportedAt), joinInts(c.Categories), boolInt(c.Whitelisted),
+		if _, err := stmt.ExecContext(ctx, c.IP, toUnix(c.CheckedAt), c.Score, c.CountryCode, c.UsageType, c.ISP, c.Domain,
+			c.TotalReports, c.DistinctUsers, toUnix(c.LastReportedAt), joinInts(c.Categories), boolInt(c.Whitelisted),
 			boolInt(c.Tor), c.Source); err != nil {
 			return fmt.Errorf("store: abuse check of %s: %w", c.IP, err)
 		}
@@ -158,7 +144,7 @@ func scanAbuseCheck(rows *sql.Rows) (AbuseCheck, error) {
 		&c.DistinctUsers, &last, &cats, &wl, &tor, &c.Source); err != nil {
 		return c, fmt.Errorf("store: read abuse check: %w", err)
 	}
-	c.CheckedAt, c.LastReportedAt = timeOrZero(checked), timeOrZero(last)
+	c.CheckedAt, c.LastReportedAt = fromUnix(checked), fromUnix(last)
 	c.Whitelisted, c.Tor = wl != 0, tor != 0
 	if cats != "" {
 		for _, f := range strings.Split(cats, ",") {
@@ -175,7 +161,7 @@ func scanAbuseCheck(rows *sql.Rows) (AbuseCheck, error) {
 // AbuseAPIChecksSince counts today's API checks.
 func (s *SQL) AbuseAPIChecksSince(ctx context.Context, t time.Time) (int, error) {
 	var n int
-	err := s.db.QueryRowContext(ctx, s.d.bind(`SELECT COUNT(*) FROM abuse_checks WHERE source = 'api' AND checked_at >= ?`), t.UnixNano()).Scan(&n)
+	err := s.db.QueryRowContext(ctx, s.d.bind(`SELECT COUNT(*) FROM abuse_checks WHERE source = 'api' AND checked_at >= ?`), t.Unix()).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("store: count abuse checks: %w", err)
 	}
