@@ -4,11 +4,17 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/scannergrouper/scannergrouper/internal/abuse"
 	"github.com/scannergrouper/scannergrouper/internal/analysis"
+	"github.com/scannergrouper/scannergrouper/internal/app"
+	"github.com/scannergrouper/scannergrouper/internal/atomicfile"
 	"github.com/scannergrouper/scannergrouper/internal/pipeline"
+	"github.com/scannergrouper/scannergrouper/internal/store"
 )
 
 func init() {
@@ -23,7 +29,9 @@ their 128-d projections per service with K-means (K chosen in 3..10 by the paper
 silhouette rule unless --k is given), and writes DIR/report.md with per-cluster payload
 statistics, clusters.csv, clusters.json and t-SNE scatter plots (PNG and SVG),
 including the known-class view: probes of no known org attributed to one, shown
-next to that org's labelled probes.`,
+next to that org's labelled probes. When the store holds abuse checks (scannergrouper
+abuse check or import), it adds abuse.json and abuse_by_org.png/.svg: the abuse
+statistics per organisation of the period's stored verdicts (abuse stats).`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {
@@ -40,6 +48,9 @@ next to that org's labelled probes.`,
 			}
 			sum, err := writeAnalysis(out, in, k)
 			if err != nil {
+				return err
+			}
+			if sum.Abuse, err = writeAbuseSection(cmd, p.st, p.from, p.to, out); err != nil {
 				return err
 			}
 			if global.JSON {
@@ -62,6 +73,33 @@ next to that org's labelled probes.`,
 type analysisSummary struct {
 	Report   string                   `json:"report"`
 	Services []analysisServiceSummary `json:"services"`
+	Abuse    *abuseStatsSummary       `json:"abuse,omitempty"` // with stored abuse checks
+}
+
+// writeAbuseSection writes the abuse statistics of the stored verdicts of
+// [from, to) into the report folder when the store holds abuse checks.
+func writeAbuseSection(cmd *cobra.Command, st store.Store, from, to time.Time, out string) (*abuseStatsSummary, error) {
+	checks, err := st.AbuseChecks(cmd.Context())
+	if err != nil || len(checks) == 0 {
+		return nil, err
+	}
+	members, _, err := app.AbuseMembers(cmd.Context(), st, from, to, nil, consoleFor(cmd).Logger())
+	if err != nil {
+		return nil, err
+	}
+	sum := &abuseStatsSummary{Abusive: abuse.DefaultAbusive, Orgs: abuse.Stats(members, checks, abuse.DefaultAbusive)}
+	if len(sum.Orgs) == 0 {
+		return nil, nil
+	}
+	if sum.Figures, err = abuse.WriteFigure(out, sum.Orgs, sum.Abusive); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(out, "abuse.json")
+	if err := atomicfile.Write(path, func(w io.Writer) error { return writeJSON(w, sum) }); err != nil {
+		return nil, err
+	}
+	sum.Figures = append(sum.Figures, path)
+	return sum, nil
 }
 
 type analysisServiceSummary struct {
@@ -92,4 +130,7 @@ func printAnalysis(w io.Writer, sum analysisSummary) {
 		fmt.Fprintf(w, "%-5s %6d still-unknown probes from %5d IPs in %d clusters\n", s.Service, s.Probes, s.IPs, s.Clusters)
 	}
 	fmt.Fprintf(w, "analysis report: %s\n", sum.Report)
+	if sum.Abuse != nil {
+		fmt.Fprintf(w, "abuse statistics of %d organisations: %s\n", len(sum.Abuse.Orgs), strings.Join(sum.Abuse.Figures, " "))
+	}
 }

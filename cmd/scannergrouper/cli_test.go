@@ -127,7 +127,9 @@ func TestGlobalJSON(t *testing.T) {
 		{"update", []string{"update", "--json", "--db", db, "--from", "2024-02-08"}, []string{"model_version", "weeks"}},
 		{"identify", []string{"identify", "--json", "--db", db, "--from", "2024-02-08"}, []string{"ip", "org", "window_start"}},
 		{"lists", []string{"lists", "--json", "--db", db, "--all", "--out", filepath.Join(dir, "lists")}, []string{"out", "orgs"}},
-		{"analyze", []string{"analyze", "--json", "--db", db, "--from", "2024-02-08", "--out", filepath.Join(dir, "analysis")}, []string{"report", "services"}},
+		{"abuse import", []string{"abuse", "import", "--json", "--db", db, filepath.Join(dir, "abuse.jsonl")}, []string{"checks", "skipped"}},
+		{"abuse stats", []string{"abuse", "stats", "--json", "--db", db, "--from", "2024-02-08"}, []string{"orgs", "abusive_threshold"}},
+		{"analyze", []string{"analyze", "--json", "--db", db, "--from", "2024-02-08", "--out", filepath.Join(dir, "analysis")}, []string{"report", "services", "abuse"}},
 		{"labels export", []string{"labels", "export", "--json", "--db", db}, []string{"ip", "org"}},
 		{"labels orgs", []string{"labels", "orgs", "--json"}, nil},
 		{"labels tag", []string{"labels", "tag", "--json", "--key-file", writeKey(t, dir)}, []string{"tag", "at"}},
@@ -136,6 +138,9 @@ func TestGlobalJSON(t *testing.T) {
 		{"version", []string{"version", "--json"}, []string{"module", "version"}},
 	}
 	for _, s := range steps {
+		if s.name == "abuse import" {
+			writeAbuseChecks(t, labels, filepath.Join(dir, "abuse.jsonl"))
+		}
 		code, out, stderr := runCLIAll(t, s.args...)
 		if code != exitOK {
 			t.Fatalf("%s: exit %d\n%s\n%s", s.name, code, out, stderr)
@@ -518,5 +523,27 @@ func TestUpdateLearnsNewOrgsAndRefusesOverlap(t *testing.T) {
 	code, _, stderr = runCLIAll(t, "update", "--db", db, "--from", "2024-02-11")
 	if code == exitOK || !strings.Contains(stderr, "overlaps the one from 2024-02-09") || !strings.Contains(stderr, "4d long") {
 		t.Errorf("update over a trained period: exit %d, stderr %q; want the overlap refused with the 4d period", code, stderr)
+	}
+}
+
+// writeAbuseChecks writes an offline check (the API's answer, one a line)
+// for every address of a simulated world's labels, its score from the
+// address so that some are abusive.
+func writeAbuseChecks(t *testing.T, labels, path string) {
+	t.Helper()
+	b, err := os.ReadFile(labels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	for i, line := range strings.Split(string(b), "\n")[1:] {
+		ip, _, _ := strings.Cut(line, ",")
+		if ip == "" {
+			continue
+		}
+		fmt.Fprintf(&out, `{"data":{"ipAddress":%q,"abuseConfidenceScore":%d,"reports":[{"categories":[14]}]},"checkedAt":"2024-03-01T00:00:00Z"}`+"\n", ip, i*7%101)
+	}
+	if err := os.WriteFile(path, []byte(out.String()), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -14,8 +14,8 @@ import (
 // keeps this list in step with internal/. "labels" is how the label package
 // spells its prefix.
 var packagePrefixes = []string{
-	"all", "analysis", "app", "atomicfile", "benchutil", "buildinfo", "capture", "console", "corpusfile",
-	"ensemble", "eval", "evidence", "feature", "grid", "ingest", "label", "labels", "nn", "openset", "pcapfilter", "pipeline",
+	"abuse", "all", "analysis", "app", "atomicfile", "benchutil", "buildinfo", "capture", "console", "corpusfile",
+	"ensemble", "eval", "evidence", "feature", "grid", "ingest", "label", "labels", "lists", "nn", "openset", "pcapfilter", "pipeline",
 	"probe", "servicetest", "sharedtest", "simulate", "store",
 }
 

@@ -265,6 +265,12 @@ func printImportReports(cmd *cobra.Command, reports []label.ImportReport, quiet 
 		fmt.Fprintf(tw, "total\t\t\t%d\t%d\t%d\t%d\t%d\t\n", tot.Lines, tot.Labels, tot.Added, tot.Unattributed, len(tot.Skipped))
 	}
 	tw.Flush()
+	for _, r := range reports {
+		if r.Labels == 0 && r.PTRs == 0 && r.Lines > 0 && r.Format != label.FormatNICTOrgs {
+			fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s: %d data lines, no label stored (%d unattributed, %d skipped)\n",
+				r.File, r.Lines, r.Unattributed, len(r.Skipped))
+		}
+	}
 	if !quiet {
 		for _, e := range tot.Skipped {
 			fmt.Fprintf(cmd.ErrOrStderr(), "skipped %s\n", userMessage(e))

@@ -8,7 +8,6 @@ import (
 	"io"
 	"maps"
 	"net/url"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -19,8 +18,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/scannergrouper/scannergrouper/internal/app"
-	"github.com/scannergrouper/scannergrouper/internal/atomicfile"
-	"github.com/scannergrouper/scannergrouper/internal/label"
 	"github.com/scannergrouper/scannergrouper/internal/pipeline"
 	"github.com/scannergrouper/scannergrouper/internal/store"
 )
@@ -416,153 +413,4 @@ func writeAttributions(w io.Writer, windows []pipeline.WindowAttributions, forma
 		fmt.Fprintln(w, "no probes in the period")
 	}
 	return nil
-}
-
-func init() {
-	var org, out, sensor string
-	var all bool
-	lists := &cobra.Command{
-		Use:   "lists (--org NAME | --all) --out DIR [--sensor NAME]",
-		Short: "Write per-organisation scanner IP lists (txt, csv, json) from the stored attributions",
-		Args:  exactArgs(0),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if (org == "") == !all {
-				return usagef("give exactly one of --org NAME or --all")
-			}
-			if out == "" {
-				return usagef("--out is required")
-			}
-			st, err := store.Open(cmd.Context(), global.DB)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			want := label.Canonical(org)
-			if org == label.Unknown {
-				want = label.Unknown
-			}
-			var atts []pipeline.StoredAttribution
-			if sensor != "" {
-				atts, err = st.SensorAttributions(cmd.Context(), "", sensor)
-			} else {
-				atts, err = pipeline.Attributions(cmd.Context(), st, "")
-			}
-			if err != nil {
-				return err
-			}
-			if org != "" {
-				if err := checkListsOrg(org, want, atts); err != nil {
-					return err
-				}
-				atts = slices.DeleteFunc(atts, func(a pipeline.StoredAttribution) bool { return a.Org != want })
-			}
-			byOrg := map[string][]pipeline.StoredAttribution{}
-			for _, a := range atts {
-				if a.Org != "unknown" || org == "unknown" {
-					byOrg[a.Org] = append(byOrg[a.Org], a)
-				}
-			}
-			if err := os.MkdirAll(out, 0o755); err != nil {
-				return err
-			}
-			written := listsSummary{Out: out, Orgs: []orgListSummary{}}
-			for _, o := range slices.Sorted(maps.Keys(byOrg)) {
-				rows := byOrg[o]
-				ips, err := writeOrgList(out, o, rows)
-				if err != nil {
-					return err
-				}
-				base := filepath.Join(out, o)
-				written.Orgs = append(written.Orgs, orgListSummary{Org: o, Rows: len(rows), IPs: ips, Files: []string{base + ".txt", base + ".csv", base + ".json"}})
-			}
-			w := cmd.OutOrStdout()
-			if global.JSON {
-				return writeJSON(w, written)
-			}
-			for _, l := range written.Orgs {
-				fmt.Fprintf(w, "%-20s %6d rows  %s.{txt,csv,json}\n", l.Org, l.Rows, filepath.Join(out, l.Org))
-			}
-			if len(byOrg) == 0 && org != "" {
-				fmt.Fprintf(w, "no attributions of %s stored\n", want)
-			} else if len(byOrg) == 0 {
-				fmt.Fprintln(w, "no attributions stored (run scannergrouper identify first)")
-			}
-			return nil
-		},
-	}
-	lists.Flags().StringVar(&org, "org", "", "organisation (canonical name or alias)")
-	lists.Flags().BoolVar(&all, "all", false, "every organisation")
-	lists.Flags().StringVar(&out, "out", "", "output folder")
-	lists.Flags().StringVar(&sensor, "sensor", "", "only IPs that sent this sensor a probe within the verdict's window")
-	rootCmd.AddCommand(lists)
-}
-
-// checkListsOrg accepts an org the registry knows (its list may be empty) or
-// one the stored verdicts name; anything else is a usage error listing the
-// orgs that have verdicts, so a typo does not write nothing and succeed.
-func checkListsOrg(org, canonical string, atts []pipeline.StoredAttribution) error {
-	if _, ok := label.DefaultRegistry().Org(canonical); ok || canonical == label.Unknown {
-		return nil
-	}
-	stored := map[string]bool{}
-	for _, a := range atts {
-		stored[a.Org] = true
-	}
-	if stored[canonical] {
-		return nil
-	}
-	if len(stored) == 0 {
-		return usagef("--org %q: no such organisation, and no verdicts are stored (run scannergrouper identify first; scannergrouper labels orgs lists the known names)", org)
-	}
-	return usagef("--org %q: no such organisation; the stored verdicts name %s (scannergrouper labels orgs lists every known name)",
-		org, strings.Join(slices.Sorted(maps.Keys(stored)), ", "))
-}
-
-// listsSummary is what lists prints under --json: the files written.
-type listsSummary struct {
-	Out  string           `json:"out"`
-	Orgs []orgListSummary `json:"orgs"`
-}
-
-type orgListSummary struct {
-	Org   string   `json:"org"`
-	Rows  int      `json:"rows"` // verdicts (one per IP and window)
-	IPs   int      `json:"ips"`  // distinct IPs (the .txt list)
-	Files []string `json:"files"`
-}
-
-// writeOrgList writes one org's list as txt (distinct IPs), csv and json
-// (every verdict) and returns the number of distinct IPs.
-func writeOrgList(dir, org string, rows []pipeline.StoredAttribution) (int, error) {
-	base := filepath.Join(dir, org)
-	seen := map[string]bool{}
-	if err := atomicfile.Write(base+".txt", func(w io.Writer) error {
-		fmt.Fprintf(w, "# %s scanner IPs attributed by scannergrouper\n", org)
-		for _, r := range rows {
-			if !seen[r.IP] {
-				seen[r.IP] = true
-				fmt.Fprintln(w, r.IP)
-			}
-		}
-		return nil
-	}); err != nil {
-		return 0, err
-	}
-	if err := atomicfile.Write(base+".csv", func(w io.Writer) error {
-		cw := csv.NewWriter(w)
-		cw.Write([]string{"ip", "org", "probability", "services", "from", "to", "model_version"})
-		for _, r := range rows {
-			cw.Write([]string{r.IP, r.Org, strconv.FormatFloat(r.Probability, 'f', 4, 64), strings.Join(r.Services, "+"),
-				r.From.Format(time.RFC3339), r.To.Format(time.RFC3339), r.ModelVersion})
-		}
-		cw.Flush()
-		return cw.Error()
-	}); err != nil {
-		return 0, err
-	}
-	return len(seen), atomicfile.Write(base+".json", func(w io.Writer) error {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rows)
-	})
 }

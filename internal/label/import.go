@@ -1,6 +1,7 @@
 package label
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -234,8 +235,15 @@ func Parse(r io.Reader, name string, reg *Registry, opts ImportOptions) (Parsed,
 	if !opts.From.IsZero() && !opts.Until.IsZero() && !opts.From.Before(opts.Until) {
 		return p.out, fmt.Errorf("%s: validity from %s is not before until %s", name, opts.From.Format(time.DateOnly), opts.Until.Format(time.DateOnly))
 	}
+	br := bufio.NewReaderSize(r, 64<<10)
+	if (opts.Format == FormatAuto || opts.Format == FormatMISP) && startsWithJSONObject(br) {
+		if err := p.parseWarninglist(br); err != nil {
+			return p.out, err
+		}
+		return p.finish()
+	}
 	var handle func(n int, line string) error
-	err := eachLine(r, func(n int, line string) error {
+	err := eachLine(br, func(n int, line string) error {
 		if handle == nil {
 			trimmed := strings.TrimSpace(line)
 			if trimmed == "" || isComment(trimmed) {
@@ -257,6 +265,12 @@ func Parse(r io.Reader, name string, reg *Registry, opts ImportOptions) (Parsed,
 	if err != nil {
 		return p.out, err
 	}
+	return p.finish()
+}
+
+// finish checks what Parse read and completes its report.
+func (p *parser) finish() (Parsed, error) {
+	name, opts := p.name, p.opts
 	if opts.Strict && len(p.out.Report.Skipped) > 0 {
 		return p.out, fmt.Errorf("%v (strict import: nothing stored)", p.out.Report.Skipped[0])
 	}
@@ -272,6 +286,13 @@ func Parse(r io.Reader, name string, reg *Registry, opts ImportOptions) (Parsed,
 	slices.Sort(rep.Sources)
 	if rep.Format == FormatList && rep.Labels == 0 && rep.Unattributed > 0 {
 		return p.out, fmt.Errorf("%s: cannot tell the organisation of this list: pass --org", name)
+	}
+	if rep.Labels == 0 && rep.PTRs == 0 && rep.Lines > 0 && rep.Unattributed == 0 && len(rep.Skipped) >= rep.Lines {
+		return p.out, fmt.Errorf("%s: none of its %d data lines holds a label (%v); not a %s file? pass --format", name, rep.Lines,
+			rep.Skipped[0], rep.Format)
+	}
+	if rep.Labels == 0 && rep.PTRs == 0 && rep.Lines > 0 && rep.Note == "" {
+		rep.Note = fmt.Sprintf("no labels from %d data lines", rep.Lines)
 	}
 	return p.out, nil
 }

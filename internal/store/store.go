@@ -29,6 +29,7 @@ type Store interface {
 	LabelStore
 	AttributionStore
 	FleetStore
+	AbuseStore
 	Close() error
 }
 
@@ -190,6 +191,7 @@ var components = []struct {
 	{"label", labelSchema},
 	{"attribution", attributionSchema},
 	{"fleet", fleetSchema},
+	{"abuse", abuseSchema},
 }
 
 // coreSchema is append-only: a released step is never edited, a change is a
