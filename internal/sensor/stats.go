@@ -32,9 +32,9 @@ type Stats struct {
 }
 
 type counters struct {
-	accepted, datagrams, probes, stored, tags             atomic.Int64
-	garbage, malformed, timeouts, silent, overCap         atomic.Int64
-	rateLimited, ipBusy, busy, handshakeFailed            atomic.Int64
+	accepted, datagrams, probes, stored, tags            atomic.Int64
+	garbage, malformed, timeouts, silent, overCap        atomic.Int64
+	rateLimited, ipBusy, busy, handshakeFailed           atomic.Int64
 	writeErrors, acceptErrors, panics, storeErrors, lost atomic.Int64
 }
 
