@@ -46,6 +46,7 @@ type harness struct {
 	t      testing.TB
 	s      *Sensor
 	st     *store.SQL
+	sink   *recordingSink
 	cancel context.CancelFunc
 	done   chan error
 	stats  Stats
@@ -84,8 +85,8 @@ func startSensor(t testing.TB, cfg Config) *harness {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	h := &harness{t: t, s: s, st: st, cancel: cancel, done: make(chan error, 1)}
-	go func() { h.done <- s.Run(ctx, st) }()
+	h := &harness{t: t, s: s, st: st, sink: &recordingSink{SQL: st}, cancel: cancel, done: make(chan error, 1)}
+	go func() { h.done <- s.Run(ctx, h.sink) }()
 	t.Cleanup(func() {
 		h.stop()
 		st.Close()
@@ -215,4 +216,27 @@ func sortedServices(ps []probe.Probe) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// recordingSink is the store, remembering the payload length of every
+// probe handed to it (the store keeps only the first 4 KiB of the bytes).
+type recordingSink struct {
+	*store.SQL
+	mu   sync.Mutex
+	lens []int
+}
+
+func (r *recordingSink) InsertProbes(ctx context.Context, ps []probe.Probe) (int, error) {
+	r.mu.Lock()
+	for _, p := range ps {
+		r.lens = append(r.lens, len(p.Payload))
+	}
+	r.mu.Unlock()
+	return r.SQL.InsertProbes(ctx, ps)
+}
+
+func (r *recordingSink) lengths() []int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.lens)
 }

@@ -45,13 +45,14 @@ func (cs *session) readUntil(done func([]byte) bool) readEnd {
 		cs.buf = (*bufPool.Get().(*[]byte))[:0]
 	}
 	for {
-		if len(cs.buf) > 0 && done(cs.buf) {
-			cs.end = whole
-			return whole
-		}
+		// The cap first: services call a payload at the cap complete.
 		if len(cs.buf) >= probe.MaxPayload {
 			cs.end = capped
 			return capped
+		}
+		if len(cs.buf) > 0 && done(cs.buf) {
+			cs.end = whole
+			return whole
 		}
 		n, err := cs.c.Read(cs.buf[len(cs.buf):probe.MaxPayload])
 		if n > 0 {
@@ -61,7 +62,9 @@ func (cs *session) readUntil(done func([]byte) bool) readEnd {
 			cs.buf = cs.buf[:len(cs.buf)+n]
 		}
 		if err != nil {
-			if len(cs.buf) > 0 && done(cs.buf) {
+			if len(cs.buf) >= probe.MaxPayload {
+				cs.end = capped
+			} else if len(cs.buf) > 0 && done(cs.buf) {
 				cs.end = whole
 			} else if errors.Is(err, os.ErrDeadlineExceeded) {
 				cs.end = timedOut
