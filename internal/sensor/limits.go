@@ -133,3 +133,10 @@ func (l *limiter) tracked() int {
 	defer l.mu.Unlock()
 	return len(l.ips)
 }
+
+// openConns is how many connections are open (for tests).
+func (l *limiter) openConns() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.open
+}
