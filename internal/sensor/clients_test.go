@@ -378,3 +378,30 @@ func readFull(c net.Conn, b []byte, n int) (int, error) {
 	}
 	return got, nil
 }
+
+// TestNmapSSH runs nmap's version detection and ssh2-enum-algos script
+// against the SSH listener: nmap must name the service from our
+// identification and list the algorithms of our KEXINIT, and the sensor
+// stores the script's identification and KEXINIT.
+func TestNmapSSH(t *testing.T) {
+	nmap := need(t, "nmap", "nmap")
+	h := startSensor(t, Config{Listen: []Listen{{SSH, "127.0.0.1:0"}}})
+	out, err := run(t, nmap, "-Pn", "-n", "-sV", "--version-light", "-p", h.port(SSH), "--script", "ssh2-enum-algos", "127.0.0.1")
+	if err != nil || !strings.Contains(out, "OpenSSH 9.2p1 Debian 2+deb12u3") || !strings.Contains(out, "curve25519-sha256@libssh.org") ||
+		!strings.Contains(out, "chacha20-poly1305@openssh.com") {
+		t.Fatalf("nmap: %v\n%s", err, out)
+	}
+	var found bool
+	for _, p := range h.probes() {
+		if bytes.HasPrefix(p.Payload, []byte("SSH-2.0-Nmap_SSH2_Enum_Algos\r\n")) {
+			found = true
+			if _, kex := sshSplit(t, p.Payload); len(kex.KexAlgos) == 0 {
+				t.Error("nmap's KEXINIT offers no key exchange")
+			}
+			checkSSHService(t, p)
+		}
+	}
+	if !found {
+		t.Error("nmap's ssh2-enum-algos probe was not stored")
+	}
+}
