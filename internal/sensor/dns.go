@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"net"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -16,11 +17,42 @@ import (
 // the probe keeps the first probe.MaxPayload bytes.
 const maxDatagram = 64 << 10
 
-// udpLoop serves one UDP socket: each datagram is a first probe (as capture
-// ingest counts them) and gets an answer when it is a query.
+// udpIdle ends a UDP session, as in capture ingest (docs/formats.md §1):
+// only the first datagram of a (source, destination) pair within it is a
+// first probe. maxUDPSessions bounds the table.
+const (
+	udpIdle        = 5 * time.Minute
+	maxUDPSessions = 1 << 16
+)
+
+// udpSessions remembers when each UDP session was last heard from.
+type udpSessions map[[2]netip.AddrPort]time.Time
+
+// first reports whether a datagram from src to dst at now starts a session.
+func (u udpSessions) first(src, dst netip.AddrPort, now time.Time) bool {
+	k := [2]netip.AddrPort{src, dst}
+	last, seen := u[k]
+	if len(u) >= maxUDPSessions && !seen {
+		for k, t := range u {
+			if now.Sub(t) > udpIdle {
+				delete(u, k)
+			}
+		}
+		if len(u) >= maxUDPSessions {
+			clear(u) // a flood of sources: forget them rather than grow
+		}
+	}
+	u[k] = now
+	return !seen || now.Sub(last) > udpIdle
+}
+
+// udpLoop serves one UDP socket: the first datagram of each session is a
+// first probe (as capture ingest counts them), and every query gets an
+// answer.
 func (s *Sensor) udpLoop(u *udpListener) {
 	buf := make([]byte, maxDatagram)
 	ep := newUDPEndpoint(u.pc)
+	sessions := udpSessions{}
 	for {
 		n, src, dst, err := ep.read(buf)
 		if err != nil {
@@ -45,7 +77,9 @@ func (s *Sensor) udpLoop(u *udpListener) {
 			s.stats.silent.Add(1)
 			continue
 		}
-		s.w.probe(s.newProbe(now, src, dst, probe.UDP, payload))
+		if sessions.first(src, dst, now) {
+			s.w.probe(s.newProbe(now, src, dst, probe.UDP, payload))
+		}
 		if reply := s.dnsAnswer(payload); reply != nil {
 			u.pc.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
 			if err := ep.write(reply, dst, src); err != nil {

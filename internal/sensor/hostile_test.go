@@ -301,3 +301,29 @@ func TestFloodFromOneIP(t *testing.T) {
 		t.Errorf("stored %d probes of %d made; counters %+v", len(ps), st.Probes, st)
 	}
 }
+
+// TestUDPSessionFirstDatagram: as in capture ingest, only the first
+// datagram of a UDP session is a first probe; every query is answered.
+func TestUDPSessionFirstDatagram(t *testing.T) {
+	h := startSensor(t, Config{Listen: []Listen{{DNS, "127.0.0.1:0"}}})
+	c, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(h.addr(DNS, "udp")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, name := range []string{"first.example", "second.example"} {
+		c.Write(packQuery(t, name, dns.TypeA))
+		c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		if _, err := c.Read(make([]byte, 512)); err != nil {
+			t.Fatalf("no answer to %s: %v", name, err)
+		}
+	}
+	ps := h.probes()
+	if len(ps) != 1 || fieldValue(ps[0], "qname") != "first.example" {
+		t.Errorf("stored %d probes (want the session's first query only): %v", len(ps), ps)
+	}
+	if st := (udpSessions{}); !st.first(h.addr(DNS, "udp"), h.addr(DNS, "udp"), time.Unix(0, 0)) ||
+		st.first(h.addr(DNS, "udp"), h.addr(DNS, "udp"), time.Unix(299, 0)) || !st.first(h.addr(DNS, "udp"), h.addr(DNS, "udp"), time.Unix(600, 0)) {
+		t.Error("a UDP session must end after 5 minutes of silence, not before")
+	}
+}
