@@ -281,7 +281,13 @@ func TestFloodFromOneIP(t *testing.T) {
 	for range flood {
 		query(t, "127.0.0.2", dnsAddr, packQuery(t, "flood.example", dns.TypeA), 0)
 	}
-	if ans := query(t, "127.0.0.3", dnsAddr, packQuery(t, "other.example", dns.TypeA), 2*time.Second); ans == nil {
+	// Like a resolver, the other address asks up to three times: a flood
+	// may fill the socket's buffer for a moment.
+	var ans []byte
+	for try := 0; try < 3 && ans == nil; try++ {
+		ans = query(t, "127.0.0.3", dnsAddr, packQuery(t, "other.example", dns.TypeA), 2*time.Second)
+	}
+	if ans == nil {
 		t.Error("another address got no DNS answer during the flood")
 	}
 	ps := h.probes()
@@ -292,8 +298,8 @@ func TestFloodFromOneIP(t *testing.T) {
 			fromOther++
 		}
 	}
-	if fromOther != 4 || st.IPBusy < 8 || st.RateLimited < int64(flood) {
-		t.Errorf("served the other address %d times (want 4); %d refused as ip-busy, %d rate-limited", fromOther, st.IPBusy, st.RateLimited)
+	if fromOther < 4 || st.IPBusy < 8 || st.RateLimited < int64(flood) {
+		t.Errorf("served the other address %d times (want at least 4); %d refused as ip-busy, %d rate-limited", fromOther, st.IPBusy, st.RateLimited)
 	}
 	// Everything admitted is stored: every accepted connection or datagram
 	// was refused, silent, or stored.

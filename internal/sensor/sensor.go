@@ -311,6 +311,9 @@ func (s *Sensor) bind(l Listen) error {
 		}
 		pc, err := net.ListenUDP("udp", ua)
 		if err == nil {
+			// Room for a burst of datagrams while the loop is busy; the
+			// kernel caps it at net.core.rmem_max.
+			pc.SetReadBuffer(4 << 20)
 			s.addTCP(DNS, ln)
 			s.udp = append(s.udp, &udpListener{service: DNS, pc: pc, port: uint16(ua.Port)})
 			return nil
