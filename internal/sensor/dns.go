@@ -93,9 +93,8 @@ func (s *Sensor) udpLoop(u *udpListener) {
 // answers it the same way.
 func (cs *session) serveDNSTCP() {
 	defer cs.release()
-	cs.readUntil(cs.complete)
-	p := cs.store()
-	if p == nil || cs.s.isStopping() || len(cs.buf) < 2 {
+	p := cs.readFirst(cs.complete)
+	if p == nil || len(cs.buf) < 2 {
 		return
 	}
 	n := int(binary.BigEndian.Uint16(cs.buf))

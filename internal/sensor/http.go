@@ -32,9 +32,8 @@ const badRequestPage = `<html>
 
 func (cs *session) serveHTTP() {
 	defer cs.release()
-	cs.readUntil(cs.complete)
-	p := cs.store()
-	if p == nil || cs.s.isStopping() {
+	p := cs.readFirst(cs.complete)
+	if p == nil {
 		return
 	}
 	switch p.Service {

@@ -26,9 +26,8 @@ const (
 // Connection Confirm; the probe is the TPKT as sent.
 func (cs *session) serveRDP() {
 	defer cs.release()
-	cs.readUntil(cs.rdpDone)
-	p := cs.store()
-	if p == nil || cs.s.isStopping() {
+	p := cs.readFirst(cs.rdpDone)
+	if p == nil {
 		return
 	}
 	if cc := connectionConfirm(cs.buf); cc != nil {

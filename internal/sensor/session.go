@@ -97,6 +97,17 @@ func (cs *session) complete(b []byte) bool {
 	return probe.FirstMessageComplete(b, probe.TCP, cs.dst.Port())
 }
 
+// readFirst reads the first message by done and stores it; it returns the
+// probe to answer, nil when the client sent nothing or the sensor stops.
+func (cs *session) readFirst(done func([]byte) bool) *probe.Probe {
+	cs.readUntil(done)
+	p := cs.store()
+	if p == nil || cs.s.isStopping() {
+		return nil
+	}
+	return p
+}
+
 // store turns what the client sent into its first probe, exactly as
 // capture ingest would (probe.Describe), counts how the read ended and
 // queues the probe. It returns nil when the client sent nothing.

@@ -58,15 +58,15 @@ func (c *counters) refused(v verdict) {
 	}
 }
 
-// causes names each counter that gets a log line, with what it means.
-func (st Stats) causes() []struct {
+// cause is a counter that gets a log line: its name, what it counts.
+type cause struct {
 	name, what string
 	n          int64
-} {
-	return []struct {
-		name, what string
-		n          int64
-	}{
+}
+
+// causes lists the counters that get log lines.
+func (st Stats) causes() []cause {
+	return []cause{
 		{"garbage", "first messages no service recognises", st.Garbage},
 		{"malformed", "first messages their service could not parse", st.Malformed},
 		{"timeouts", "first messages cut by the read deadline", st.Timeouts},

@@ -23,9 +23,8 @@ import (
 // as the HTTP listener does.
 func (cs *session) serveTLS() {
 	defer cs.release()
-	cs.readUntil(cs.complete)
-	p := cs.store()
-	if p == nil || cs.s.isStopping() {
+	p := cs.readFirst(cs.complete)
+	if p == nil {
 		return
 	}
 	switch p.Service {

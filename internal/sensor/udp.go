@@ -45,19 +45,13 @@ func (e *udpEndpoint) read(b []byte) (n int, src, dst netip.AddrPort, err error)
 	switch {
 	case e.p4 != nil:
 		var cm *ipv4.ControlMessage
-		n, cm, from, err = e.p4.ReadFrom(b)
-		if cm != nil {
-			if a, ok := netip.AddrFromSlice(cm.Dst); ok {
-				dst = netip.AddrPortFrom(a.Unmap(), e.bound.Port())
-			}
+		if n, cm, from, err = e.p4.ReadFrom(b); cm != nil {
+			dst = e.dstOf(cm.Dst)
 		}
 	case e.p6 != nil:
 		var cm *ipv6.ControlMessage
-		n, cm, from, err = e.p6.ReadFrom(b)
-		if cm != nil {
-			if a, ok := netip.AddrFromSlice(cm.Dst); ok {
-				dst = netip.AddrPortFrom(a.Unmap(), e.bound.Port())
-			}
+		if n, cm, from, err = e.p6.ReadFrom(b); cm != nil {
+			dst = e.dstOf(cm.Dst)
 		}
 	default:
 		var ap netip.AddrPort
@@ -68,6 +62,14 @@ func (e *udpEndpoint) read(b []byte) (n int, src, dst netip.AddrPort, err error)
 		return n, src, dst, err
 	}
 	return n, addrPort(from), dst, nil
+}
+
+// dstOf is the destination a control message names, or the bound address.
+func (e *udpEndpoint) dstOf(ip net.IP) netip.AddrPort {
+	if a, ok := netip.AddrFromSlice(ip); ok {
+		return netip.AddrPortFrom(a.Unmap(), e.bound.Port())
+	}
+	return e.bound
 }
 
 // write answers to from the address the datagram was sent to.
