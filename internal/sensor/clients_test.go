@@ -3,7 +3,9 @@ package sensor
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
 	"encoding/binary"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -258,7 +260,10 @@ func TestSSHRealClient(t *testing.T) {
 }
 
 // checkSSHService checks what the registry made of an SSH probe: "other"
-// until an ssh service is registered, that service's fields after.
+// until an ssh service is registered; once one is, its software version
+// and HASSH (MD5 of kex;ciphers;MACs;compression, client to server, as
+// Salesforce defines it) must match the identification and KEXINIT the
+// test cut from the stored bytes itself.
 func checkSSHService(t *testing.T, p probe.Probe) {
 	t.Helper()
 	if _, ok := probe.Lookup(SSH); !ok {
@@ -267,8 +272,18 @@ func checkSSHService(t *testing.T, p probe.Probe) {
 		}
 		return
 	}
-	if p.Service != SSH || p.ParseError != "" || len(p.Fields) == 0 {
-		t.Errorf("SSH probe stored as %q with %d fields, parse error %q", p.Service, len(p.Fields), p.ParseError)
+	if p.Service != SSH || p.ParseError != "" {
+		t.Fatalf("SSH probe stored as %q, parse error %q", p.Service, p.ParseError)
+	}
+	ident, kex := sshSplit(t, p.Payload)
+	software := strings.Fields(strings.TrimPrefix(ident, "SSH-2.0-"))[0]
+	hassh := strings.Join([]string{strings.Join(kex.KexAlgos, ","), strings.Join(kex.CiphersClientServer, ","),
+		strings.Join(kex.MACsClientServer, ","), strings.Join(kex.CompressionClientServer, ",")}, ";")
+	if got := fieldValue(p, "software_version"); got != software {
+		t.Errorf("stored software_version %q, identification %q", got, ident)
+	}
+	if got, want := fieldValue(p, "hassh"), fmt.Sprintf("%x", md5.Sum([]byte(hassh))); got != want {
+		t.Errorf("stored HASSH %s, want %s (of %s)", got, want, hassh)
 	}
 }
 
@@ -356,8 +371,14 @@ func TestRDPConnectionConfirm(t *testing.T) {
 	var stored [][]byte
 	for _, p := range ps {
 		stored = append(stored, p.Payload)
-		if _, ok := probe.Lookup(RDP); !ok && p.Service != probe.Other {
+		_, registered := probe.Lookup(RDP)
+		switch {
+		case !registered && p.Service != probe.Other:
 			t.Errorf("no rdp service is registered, yet the probe is stored as %q", p.Service)
+		case registered && (p.Service != RDP || p.ParseError != ""):
+			t.Errorf("RDP request stored as %q, parse error %q", p.Service, p.ParseError)
+		case registered && len(p.Payload) > 11 && !strings.Contains(fieldValue(p, "cookie"), "eltons"):
+			t.Errorf("stored RDP cookie %q, sent mstshash=eltons", fieldValue(p, "cookie"))
 		}
 	}
 	for _, req := range [][]byte{mstscRequest(false), mstscRequest(true)} {
