@@ -383,19 +383,8 @@ func (t *tracker) appendInOrder(f *flow, data []byte) {
 	f.nextSeq += uint32(len(data))
 }
 
-// minClassifyBytes is how much of an unrecognised stream we wait for before
-// calling it "other": a TLS record header alone does not identify a hello.
-const minClassifyBytes = 8
-
 func (t *tracker) complete(f *flow) bool {
-	if len(f.buf) >= probe.MaxPayload {
-		return true
-	}
-	svc := probe.Classify(f.buf, probe.TCP, t.serverPort(f))
-	if svc == nil {
-		return len(f.buf) >= minClassifyBytes
-	}
-	return svc.Complete(f.buf, probe.TCP)
+	return probe.FirstMessageComplete(f.buf, probe.TCP, t.serverPort(f))
 }
 
 // speaksFirst reports a server payload of a protocol whose server talks
@@ -448,25 +437,10 @@ func (t *tracker) finish(f *flow) error {
 	if f.key.udp {
 		pr.Transport = probe.UDP
 	}
-	describe(&pr)
+	probe.Describe(&pr)
 	f.buf, f.pending = nil, nil
 	t.stats.count(pr.Service)
 	return t.emit(pr)
-}
-
-// describe classifies a probe's payload and parses it into fields.
-func describe(pr *probe.Probe) {
-	svc := probe.Classify(pr.Payload, pr.Transport, pr.DstPort)
-	if svc == nil {
-		pr.Service = probe.Other
-		return
-	}
-	pr.Service = svc.Name()
-	fields, err := svc.Parse(pr.Payload, pr.Transport)
-	pr.Fields = fields
-	if err != nil {
-		pr.ParseError = err.Error()
-	}
 }
 
 // flush emits every flow still collecting, at the end of the input.

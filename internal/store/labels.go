@@ -30,6 +30,9 @@ type LabelStore interface {
 	// RecordTag stores that a cookie tag was given out; the first record of
 	// a tag stays, so a replayed tag cannot be moved to another scanner.
 	RecordTag(ctx context.Context, t TagRecord) error
+	// RecordTags stores a batch of tag records in one transaction, with
+	// RecordTag's rule for each; a sensor hands out thousands a second.
+	RecordTags(ctx context.Context, ts []TagRecord) error
 	// TagRecipient returns the record of tag.
 	TagRecipient(ctx context.Context, tag string) (t TagRecord, ok bool, err error)
 }
@@ -350,10 +353,33 @@ func (s *SQL) PTR(ctx context.Context, addr netip.Addr) (string, bool, error) {
 
 // RecordTag stores t unless its tag is stored already.
 func (s *SQL) RecordTag(ctx context.Context, t TagRecord) error {
-	_, err := s.db.ExecContext(ctx, s.d.bind(`INSERT INTO label_tags (tag, scanner_ip, sensor, issued_at) VALUES (?, ?, ?, ?)
-		ON CONFLICT (tag) DO NOTHING`), t.Tag, t.Scanner.Unmap().String(), t.Sensor, t.IssuedAt.UnixMilli())
+	return s.RecordTags(ctx, []TagRecord{t})
+}
+
+// RecordTags stores each record whose tag is not stored already, all in
+// one transaction.
+func (s *SQL) RecordTags(ctx context.Context, ts []TagRecord) error {
+	if len(ts) == 0 {
+		return nil
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("store: record tag: %w", err)
+		return fmt.Errorf("store: record tags: %w", err)
+	}
+	defer tx.Rollback()
+	stmt, err := tx.PrepareContext(ctx, s.d.bind(`INSERT INTO label_tags (tag, scanner_ip, sensor, issued_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (tag) DO NOTHING`))
+	if err != nil {
+		return fmt.Errorf("store: record tags: %w", err)
+	}
+	defer stmt.Close()
+	for _, t := range ts {
+		if _, err := stmt.ExecContext(ctx, t.Tag, t.Scanner.Unmap().String(), t.Sensor, t.IssuedAt.UnixMilli()); err != nil {
+			return fmt.Errorf("store: record tag: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: record tags: %w", err)
 	}
 	return nil
 }

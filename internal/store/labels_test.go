@@ -142,6 +142,23 @@ func TestPTRsAndTags(t *testing.T) {
 		if _, ok, err := s.TagRecipient(ctx, "t2"); ok || err != nil {
 			t.Errorf("unrecorded tag: %v %v", ok, err)
 		}
+		// A batch keeps the first record of a tag too, within the batch and
+		// against what is stored.
+		batch := []TagRecord{
+			{Tag: "t2", Scanner: netip.MustParseAddr("192.0.2.7"), Sensor: "hp-1", IssuedAt: at},
+			{Tag: "t2", Scanner: netip.MustParseAddr("192.0.2.8"), Sensor: "hp-1", IssuedAt: at},
+			{Tag: "t1", Scanner: netip.MustParseAddr("192.0.2.9"), Sensor: "hp-1", IssuedAt: at},
+			{Tag: "t3", Scanner: netip.MustParseAddr("::ffff:192.0.2.10"), Sensor: "hp-3", IssuedAt: at},
+		}
+		if err := s.RecordTags(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+		for tag, want := range map[string]string{"t1": "192.0.2.5", "t2": "192.0.2.7", "t3": "192.0.2.10"} {
+			got, ok, err := s.TagRecipient(ctx, tag)
+			if err != nil || !ok || got.Scanner.String() != want {
+				t.Errorf("tag %s after the batch: %+v %v %v, want scanner %s", tag, got, ok, err, want)
+			}
+		}
 	})
 }
 
