@@ -29,6 +29,7 @@ type Store interface {
 	LabelStore
 	AttributionStore
 	FleetStore
+	HistoryStore
 	Close() error
 }
 
@@ -86,6 +87,27 @@ func Open(ctx context.Context, dsn string) (Store, error) {
 		return nil, err // not a Store holding a nil *SQL
 	}
 	return s, nil
+}
+
+// OpenReader opens a store that another handle (Open) keeps up to date,
+// for concurrent readers: SQLite's WAL lets conns connections read while
+// the writer's handle writes. The schema is not migrated here.
+func OpenReader(ctx context.Context, dsn string, conns int) (Store, error) {
+	if IsPostgres(dsn) {
+		return Open(ctx, dsn)
+	}
+	conn := "file:" + dsn + "?_pragma=busy_timeout(10000)&_pragma=query_only(1)"
+	db, err := sql.Open("sqlite", conn)
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", dsn, err)
+	}
+	db.SetMaxOpenConns(max(conns, 1))
+	db.SetMaxIdleConns(max(conns, 1))
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: open %s: %w", dsn, err)
+	}
+	return &SQL{db: db, d: sqliteDialect}, nil
 }
 
 // IsPostgres reports whether dsn names a PostgreSQL database rather than a
