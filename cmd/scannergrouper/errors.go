@@ -16,7 +16,7 @@ import (
 var packagePrefixes = []string{
 	"all", "analysis", "app", "atomicfile", "benchutil", "buildinfo", "capture", "console", "corpusfile",
 	"ensemble", "eval", "evidence", "feature", "grid", "ingest", "label", "labels", "nn", "openset", "pcapfilter", "pipeline",
-	"probe", "servicetest", "sharedtest", "simulate", "store",
+	"probe", "server", "servicetest", "sharedtest", "simulate", "store",
 }
 
 // prefixRE matches one or more package prefixes at the start of a message

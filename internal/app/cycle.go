@@ -8,10 +8,12 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/scannergrouper/scannergrouper/internal/atomicfile"
@@ -51,6 +53,9 @@ type CycleConfig struct {
 	// OnModels, when set, hears of every new current models folder (the
 	// API reloads its cache).
 	OnModels func(dir string)
+	// Analyze: after each identification, cluster the period's
+	// still-unknown scanners into StateDir/analysis (t-SNE figures).
+	Analyze bool
 	// OnIngest, when set, hears of every file ingested.
 	OnIngest func(ingest.Result)
 	// Observe, when set, hears each step's duration ("train", "identify").
@@ -72,6 +77,9 @@ type CycleState struct {
 	// IdentifiedUntil is the end of the last period identified and
 	// published.
 	IdentifiedUntil time.Time `json:"identified_until"`
+	// Clock is the time of the last step: the wall clock, or a replay's
+	// world time (what list expiry is measured against).
+	Clock time.Time `json:"clock"`
 	// Files are the watched capture files ingested, by name.
 	Files map[string]FileMark `json:"files"`
 }
@@ -88,6 +96,8 @@ type FileMark struct {
 type Cycle struct {
 	cfg   CycleConfig
 	state CycleState
+	// snap is the state as last saved, for readers in other goroutines.
+	snap atomic.Pointer[CycleState]
 }
 
 // OpenCycle reads the state in cfg.StateDir (a fresh one when none) and
@@ -125,6 +135,7 @@ func OpenCycle(cfg CycleConfig) (*Cycle, error) {
 	}
 	c.state.Period = FormatPeriod(cfg.Period)
 	c.removeStaleModels()
+	c.publish()
 	return c, nil
 }
 
@@ -146,25 +157,57 @@ func parsePeriod(s string) (time.Duration, error) {
 	return time.ParseDuration(s)
 }
 
-func (c *Cycle) statePath() string { return filepath.Join(c.cfg.StateDir, "state.json") }
-
-// ModelsDir is the current models folder ("" before the first training).
-func (c *Cycle) ModelsDir() string {
+func (c *Cycle) modelsDir() string {
 	if c.state.Models == "" {
 		return ""
 	}
 	return filepath.Join(c.cfg.StateDir, "models", c.state.Models)
 }
 
-// State returns a copy of the cycle's state.
+func (c *Cycle) statePath() string { return filepath.Join(c.cfg.StateDir, "state.json") }
+
+// ModelsDir is the current models folder ("" before the first training).
+// It is safe to call from any goroutine.
+func (c *Cycle) ModelsDir() string {
+	s := c.State()
+	if s.Models == "" {
+		return ""
+	}
+	return filepath.Join(c.cfg.StateDir, "models", s.Models)
+}
+
+// State returns the state as last saved; safe from any goroutine.
 func (c *Cycle) State() CycleState {
+	if s := c.snap.Load(); s != nil {
+		return *s
+	}
+	return CycleState{}
+}
+
+// publish makes the current state visible to State.
+func (c *Cycle) publish() {
 	s := c.state
 	s.Trained = slices.Clone(s.Trained)
-	return s
+	s.Files = maps.Clone(s.Files)
+	c.snap.Store(&s)
+}
+
+// SupportedPeriod says whether the models can be updated every d: the
+// incremental models learn weeks (pipeline.Weeks, Incremental.Overlap)
+// until the update period is honoured there too.
+func SupportedPeriod(d time.Duration) error {
+	if d < MinPeriod || d > MaxPeriod {
+		return fmt.Errorf("update period %s: want 3 to 10 days", FormatPeriod(d))
+	}
+	if d != Week {
+		return fmt.Errorf("update period %s: the incremental models learn 7-day weeks for now; only 7d can be trained", FormatPeriod(d))
+	}
+	return nil
 }
 
 // save records the state atomically (write, fsync, rename).
 func (c *Cycle) save() error {
+	defer c.publish()
 	return atomicfile.Write(c.statePath(), func(w io.Writer) error {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
@@ -196,6 +239,10 @@ func (c *Cycle) Step(ctx context.Context, now time.Time) (int, error) {
 		if err := c.save(); err != nil {
 			return 0, err
 		}
+	}
+	if now.After(c.state.Clock) {
+		c.state.Clock = now.UTC()
+		c.publish()
 	}
 	trained := 0
 	for {
@@ -240,10 +287,8 @@ func (c *Cycle) train(ctx context.Context, start, end time.Time) (bool, error) {
 	os.RemoveAll(dst)
 	var man *pipeline.Manifest
 	var err error
-	var weeks []time.Time
 	if c.state.Models == "" {
-		var inc *pipeline.Incremental
-		man, inc, err = TrainIncremental(ctx, c.cfg.Store, TrainConfig{From: c.state.Origin, To: end, Labels: c.cfg.Labels,
+		man, _, err = TrainIncremental(ctx, c.cfg.Store, TrainConfig{From: c.state.Origin, To: end, Labels: c.cfg.Labels,
 			Dir: dst, Opts: c.cfg.Opts, WeekIters: c.cfg.WeekIters, Log: c.cfg.Log})
 		if err != nil {
 			os.RemoveAll(dst)
@@ -257,9 +302,8 @@ func (c *Cycle) train(ctx context.Context, start, end time.Time) (bool, error) {
 			c.state.Trained = append(c.state.Trained, start)
 			return false, c.save()
 		}
-		weeks = inc.Weeks
 	} else {
-		man, _, err = Update(ctx, c.cfg.Store, UpdateConfig{From: start, Src: c.ModelsDir(), Dst: dst,
+		man, _, err = Update(ctx, c.cfg.Store, UpdateConfig{From: start, Src: c.modelsDir(), Dst: dst,
 			WeekIters: c.cfg.WeekIters, Prepare: func(o *pipeline.Options) { o.Logger = c.cfg.Log }, Log: c.cfg.Log})
 		if errors.Is(err, ErrNoProbes) {
 			os.RemoveAll(dst)
@@ -274,7 +318,7 @@ func (c *Cycle) train(ctx context.Context, start, end time.Time) (bool, error) {
 			return false, err
 		}
 	}
-	old := c.ModelsDir()
+	old := c.modelsDir()
 	c.state.Models = name
 	c.state.Trained = append(c.state.Trained, start)
 	if err := c.save(); err != nil {
@@ -286,9 +330,9 @@ func (c *Cycle) train(ctx context.Context, start, end time.Time) (bool, error) {
 	if c.cfg.Observe != nil {
 		c.cfg.Observe("train", time.Since(t0))
 	}
-	c.cfg.Log.Info("models updated", "period", start.Format(time.RFC3339), "models", man.Version, "weeks", len(weeks), "seconds", time.Since(t0).Seconds())
+	c.cfg.Log.Info("models updated", "period", start.Format(time.RFC3339), "models", man.Version, "periods", len(c.state.Trained), "seconds", time.Since(t0).Seconds())
 	if c.cfg.OnModels != nil {
-		c.cfg.OnModels(c.ModelsDir())
+		c.cfg.OnModels(c.modelsDir())
 	}
 	return true, nil
 }
@@ -305,7 +349,7 @@ func (c *Cycle) identifyClosed(ctx context.Context) error {
 		end := start.Add(c.cfg.Period)
 		if end.After(c.state.IdentifiedUntil) {
 			t0 := time.Now()
-			windows, err := Identify(ctx, c.cfg.Store, IdentifyConfig{From: start, To: end, Window: c.cfg.Period, Models: c.ModelsDir(), Log: c.cfg.Log})
+			windows, err := Identify(ctx, c.cfg.Store, IdentifyConfig{From: start, To: end, Window: c.cfg.Period, Models: c.modelsDir(), Log: c.cfg.Log})
 			if err != nil {
 				return err
 			}
@@ -316,6 +360,15 @@ func (c *Cycle) identifyClosed(ctx context.Context) error {
 			if c.cfg.Lists != "" {
 				if _, err := WriteLists(ctx, c.cfg.Store, c.cfg.Lists, ""); err != nil {
 					return err
+				}
+			}
+			if c.cfg.Analyze {
+				// Figures are a view: a failure is logged, not retried.
+				if _, err := Analyze(ctx, c.cfg.Store, AnalyzeConfig{From: start, To: end, Models: c.modelsDir(), Out: c.AnalysisDir(), Seed: c.cfg.Opts.Seed}); err != nil {
+					if ctx.Err() != nil {
+						return err
+					}
+					c.cfg.Log.Warn("still-unknown analysis failed", "from", start.Format(time.RFC3339), "error", err.Error())
 				}
 			}
 			c.state.IdentifiedUntil = end

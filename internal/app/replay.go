@@ -78,7 +78,9 @@ func (c *Cycle) Replay(ctx context.Context, dir string, clock Clock) error {
 				return err
 			}
 		}
-		if _, err := c.Step(ctx, clock.Now()); err != nil {
+		// The world's time is the end of the last day fed, however far
+		// the clock ran while ingesting it.
+		if _, err := c.Step(ctx, due); err != nil {
 			return err
 		}
 	}
