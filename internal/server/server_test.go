@@ -219,7 +219,9 @@ type busyStore struct{ store.Store }
 
 var errLocked = errors.New("store: query: database is locked (5) (SQLITE_BUSY)")
 
-func (busyStore) ProbeSpan(context.Context) (a, b time.Time, n int, err error) { return a, b, 0, errLocked }
+func (busyStore) ProbeSpan(context.Context) (a, b time.Time, n int, err error) {
+	return a, b, 0, errLocked
+}
 func (busyStore) IPHistory(context.Context, netip.Addr) (store.IPHistory, error) {
 	return store.IPHistory{}, errLocked
 }
