@@ -25,16 +25,7 @@ type AnalyzeConfig struct {
 // report is written beside Out and renamed into place, so a reader sees
 // the old report or the new one.
 func Analyze(ctx context.Context, st store.Store, cfg AnalyzeConfig) (*analysis.Report, error) {
-	ls, err := LoadLabels(ctx, st, "", nil)
-	if err != nil {
-		return nil, err
-	}
-	m, err := pipeline.LoadModels(cfg.Models, ls.FullyDisclosed)
-	if err != nil {
-		return nil, err
-	}
-	m.Networks = ls.Networks
-	data, err := pipeline.Load(ctx, st, pipeline.Services, cfg.From, cfg.To, ls.LabelOf)
+	m, data, err := loadPeriod(ctx, st, cfg.Models, cfg.From, cfg.To)
 	if err != nil {
 		return nil, err
 	}

@@ -146,16 +146,7 @@ type IdentifyConfig struct {
 // and stores one verdict per IP and window (a window identified again
 // keeps only the newer verdicts).
 func Identify(ctx context.Context, st store.Store, cfg IdentifyConfig) ([]pipeline.WindowAttributions, error) {
-	ls, err := LoadLabels(ctx, st, "", cfg.Log)
-	if err != nil {
-		return nil, err
-	}
-	m, err := pipeline.LoadModels(cfg.Models, ls.FullyDisclosed)
-	if err != nil {
-		return nil, err
-	}
-	m.Networks = ls.Networks
-	data, err := pipeline.Load(ctx, st, pipeline.Services, cfg.From, cfg.To, ls.LabelOf)
+	m, data, err := loadPeriod(ctx, st, cfg.Models, cfg.From, cfg.To)
 	if err != nil {
 		return nil, err
 	}
@@ -169,4 +160,23 @@ func Identify(ctx context.Context, st store.Store, cfg IdentifyConfig) ([]pipeli
 		}
 	}
 	return windows, nil
+}
+
+// loadPeriod loads the saved models with today's labels and the labelled
+// probes of [from, to).
+func loadPeriod(ctx context.Context, st store.Store, models string, from, to time.Time) (*pipeline.Models, *pipeline.Data, error) {
+	ls, err := LoadLabels(ctx, st, "", nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := pipeline.LoadModels(models, ls.FullyDisclosed)
+	if err != nil {
+		return nil, nil, err
+	}
+	m.Networks = ls.Networks
+	data, err := pipeline.Load(ctx, st, pipeline.Services, from, to, ls.LabelOf)
+	if err != nil {
+		return nil, nil, err
+	}
+	return m, data, nil
 }

@@ -91,7 +91,7 @@ func TestDashboardInChromium(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.WaitVisible(`#clusters img`)); err != nil {
 		t.Fatalf("no t-SNE picture: %v", err)
 	}
-	if err := chromedp.Do(ctx, chromedp.SendKeys("#ip", f.attributed), chromedp.Submit("#ip"), chromedp.WaitVisible("#verdict-org")); err != nil {
+	if err := chromedp.Do(ctx, chromedp.SendKeys("#ip", f.attributed), chromedp.Click(`#search button`), chromedp.WaitVisible("#verdict-org")); err != nil {
 		t.Fatalf("search: %v", err)
 	}
 	org, err := chromedp.Run(ctx, chromedp.Text("#verdict-org"))
@@ -121,7 +121,7 @@ func TestDashboardInChromium(t *testing.T) {
 	}
 	t.Logf("screenshot: %s (%d bytes)", out, len(png))
 	// A malformed IP shows the API's error.
-	if err := chromedp.Do(ctx, chromedp.SetValue("#ip", "not-an-ip"), chromedp.Submit("#ip"), chromedp.WaitVisible("#verdict-error")); err != nil {
+	if err := chromedp.Do(ctx, chromedp.SetValue("#ip", "not-an-ip"), chromedp.Click(`#search button`), chromedp.WaitVisible("#verdict-error")); err != nil {
 		t.Fatalf("malformed IP: %v", err)
 	}
 }
