@@ -20,8 +20,9 @@ import (
 // SG_BENCH_MODELS name an SD-25-sized store and its models (BENCHMARKS.md
 // says how to make them); without them the tiny fixture is used. The IPs
 // are every scanner of the store in a random order, so the first pass
-// computes each verdict and later passes come from the cache; both
-// phases are reported (cold: first pass only).
+// computes each verdict ("cold": models and labels in memory, the IP's
+// probes read from the store, its evidence computed) and "warm" repeats
+// 1,000 of them, answered from the explanation cache.
 func BenchmarkLookup(b *testing.B) {
 	db, models := os.Getenv("SG_BENCH_DB"), os.Getenv("SG_BENCH_MODELS")
 	if db == "" {
@@ -87,8 +88,11 @@ func BenchmarkLookup(b *testing.B) {
 		}
 		report(b, lat)
 	})
+	// Warm: repeated lookups of the same 1,000 IPs (an analyst's or a
+	// SIEM's working set), answered from the cache.
+	hot := ips[:min(len(ips), 1000)]
 	b.Run("warm", func(b *testing.B) {
-		for _, ip := range ips {
+		for _, ip := range hot {
 			get(ip) // fill the cache
 		}
 		const workers = 16
@@ -103,7 +107,7 @@ func BenchmarkLookup(b *testing.B) {
 				defer wg.Done()
 				local := make([]time.Duration, 0, b.N/workers+1)
 				for i := range next {
-					local = append(local, get(ips[i%len(ips)]))
+					local = append(local, get(hot[i%len(hot)]))
 				}
 				mu.Lock()
 				lat = append(lat, local...)
