@@ -28,7 +28,7 @@ const tokenEnv = "SCANNERGROUPER_TOKEN"
 func init() {
 	var (
 		watch, replay, lists, stateDir, labels, listen, tokenFile string
-		every, grace, listTTL                                     string
+		grace, listTTL                                            string
 		speed, ratePerSec                                         float64
 		poll                                                      time.Duration
 		protectReads, noAnalyze                                   bool
@@ -62,13 +62,6 @@ of --token-file or $` + tokenEnv + ` (reads too with --protect-reads).`,
 			if (watch == "") == (replay == "") {
 				return usagef("give exactly one of --watch DIR or --replay WORLD")
 			}
-			period, err := parseWindow(every)
-			if err != nil {
-				return usagef("--update-every %q: want a number of days (3d to 10d)", every)
-			}
-			if err := app.SupportedPeriod(period); err != nil {
-				return usagef("--update-every: %v", err)
-			}
 			graceD, err := parseDuration("grace", grace, true)
 			if err != nil {
 				return err
@@ -94,6 +87,7 @@ of --token-file or $` + tokenEnv + ` (reads too with --protect-reads).`,
 			if err != nil {
 				return err
 			}
+			period := opts.Period() // --update-every, validated by tf
 			if stateDir == "" {
 				stateDir = global.DB + ".serve"
 			}
@@ -216,7 +210,6 @@ of --token-file or $` + tokenEnv + ` (reads too with --protect-reads).`,
 	f.StringVar(&watch, "watch", "", "folder where capture files appear")
 	f.StringVar(&replay, "replay", "", "simulated world to feed day by day (scannergrouper simulate --out)")
 	f.Float64Var(&speed, "speed", 86400, "replay: simulated seconds per real second")
-	f.StringVar(&every, "update-every", "7d", "update period, 3d to 10d (only 7d is trained for now)")
 	f.StringVar(&grace, "grace", "2h", "how long after a period's end its last capture files may still arrive")
 	f.DurationVar(&poll, "poll", 10*time.Second, "how often --watch is scanned")
 	f.StringVar(&lists, "lists", "", "folder of the per-organisation lists, regenerated after each update")
@@ -228,7 +221,7 @@ of --token-file or $` + tokenEnv + ` (reads too with --protect-reads).`,
 	f.BoolVar(&protectReads, "protect-reads", false, "require the token on read endpoints too")
 	f.Float64Var(&ratePerSec, "rate", 100, "requests per second allowed to one client address (0: unlimited)")
 	f.BoolVar(&noAnalyze, "no-analyze", false, "skip clustering the still-unknown scanners after each update")
-	tf.register(f)
+	tf.register(f) // --update-every among them
 	rootCmd.AddCommand(serve)
 }
 

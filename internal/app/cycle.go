@@ -25,8 +25,8 @@ import (
 // MinPeriod and MaxPeriod bound the update period (the paper measures 3 to
 // 10 days).
 const (
-	MinPeriod = 3 * 24 * time.Hour
-	MaxPeriod = 10 * 24 * time.Hour
+	MinPeriod = pipeline.MinUpdatePeriod
+	MaxPeriod = pipeline.MaxUpdatePeriod
 )
 
 // CycleConfig is the long-running cycle of `serve`: every Period, the
@@ -103,9 +103,10 @@ type Cycle struct {
 // OpenCycle reads the state in cfg.StateDir (a fresh one when none) and
 // removes models folders left by an interrupted training.
 func OpenCycle(cfg CycleConfig) (*Cycle, error) {
-	if cfg.Period < MinPeriod || cfg.Period > MaxPeriod {
-		return nil, fmt.Errorf("update period %v: want 3 to 10 days", cfg.Period)
+	if err := SupportedPeriod(cfg.Period); err != nil {
+		return nil, err
 	}
+	cfg.Opts.UpdateEvery = cfg.Period // the models learn one period per update
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
@@ -192,15 +193,10 @@ func (c *Cycle) publish() {
 	c.snap.Store(&s)
 }
 
-// SupportedPeriod says whether the models can be updated every d: the
-// incremental models learn weeks (pipeline.Weeks, Incremental.Overlap)
-// until the update period is honoured there too.
+// SupportedPeriod says whether the models can be updated every d.
 func SupportedPeriod(d time.Duration) error {
 	if d < MinPeriod || d > MaxPeriod {
 		return fmt.Errorf("update period %s: want 3 to 10 days", FormatPeriod(d))
-	}
-	if d != Week {
-		return fmt.Errorf("update period %s: the incremental models learn 7-day weeks for now; only 7d can be trained", FormatPeriod(d))
 	}
 	return nil
 }

@@ -110,11 +110,10 @@ func TestPeriodBounds(t *testing.T) {
 			t.Errorf("OpenCycle accepted %s", d)
 		}
 	}
-	p, _ := parsePeriod("3d")
-	if _, err := OpenCycle(CycleConfig{StateDir: t.TempDir(), Period: p}); err != nil {
-		t.Errorf("3d refused by the cycle: %v", err)
-	}
-	if err := SupportedPeriod(Week); err != nil {
-		t.Error(err)
+	for _, d := range []string{"3d", "7d", "10d"} {
+		p, _ := parsePeriod(d)
+		if _, err := OpenCycle(CycleConfig{StateDir: t.TempDir(), Period: p}); err != nil {
+			t.Errorf("%s refused by the cycle: %v", d, err)
+		}
 	}
 }
