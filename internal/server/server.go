@@ -24,7 +24,6 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/scannergrouper/scannergrouper/internal/app"
-	"github.com/scannergrouper/scannergrouper/internal/pipeline"
 	"github.com/scannergrouper/scannergrouper/internal/store"
 )
 
@@ -88,7 +87,7 @@ type Server struct {
 	mu      sync.Mutex
 	lookup  *app.Lookup // nil: not loaded
 	loadDir string
-	// cache of explanations of the current generation
+	// cache of explanations (their JSON) of the current generation
 	gen   atomic.Uint64
 	cache sync.Map // cacheKey → pipeline.Explanation
 	size  atomic.Int64
@@ -332,18 +331,19 @@ func (s *Server) current(ctx context.Context) (*app.Lookup, uint64, error) {
 	return lk, s.gen.Load(), nil
 }
 
-// explain answers for ips, from the cache where it can.
-func (s *Server) explain(ctx context.Context, ips []netip.Addr) ([]pipeline.Explanation, error) {
+// explain answers for ips with each explanation's JSON (as
+// json.Marshal writes it), from the cache where it can.
+func (s *Server) explain(ctx context.Context, ips []netip.Addr) ([][]byte, error) {
 	lk, gen, err := s.current(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]pipeline.Explanation, len(ips))
+	out := make([][]byte, len(ips))
 	var miss []netip.Addr
 	var missAt []int
 	for i, ip := range ips {
 		if e, ok := s.cache.Load(cacheKey{gen, ip}); ok {
-			out[i] = e.(pipeline.Explanation)
+			out[i] = e.([]byte)
 			s.metrics.cache.WithLabelValues("hit").Inc()
 			continue
 		}
@@ -358,9 +358,13 @@ func (s *Server) explain(ctx context.Context, ips []netip.Addr) ([]pipeline.Expl
 		return nil, err
 	}
 	for j, e := range exps {
-		out[missAt[j]] = e
+		b, err := json.Marshal(e)
+		if err != nil {
+			return nil, err
+		}
+		out[missAt[j]] = b
 		if s.size.Load() < maxCache {
-			if _, loaded := s.cache.LoadOrStore(cacheKey{gen, miss[j]}, e); !loaded {
+			if _, loaded := s.cache.LoadOrStore(cacheKey{gen, miss[j]}, b); !loaded {
 				s.size.Add(1)
 			}
 		}
@@ -391,7 +395,9 @@ func (s *Server) getIP(w http.ResponseWriter, r *http.Request) {
 		s.storeError(w, r, err)
 		return
 	}
-	writeJSON(w, exps[0])
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(exps[0])
+	w.Write([]byte{'\n'})
 }
 
 func (s *Server) postIP(w http.ResponseWriter, r *http.Request) {
@@ -421,7 +427,15 @@ func (s *Server) postIP(w http.ResponseWriter, r *http.Request) {
 		s.storeError(w, r, err)
 		return
 	}
-	writeJSON(w, exps)
+	w.Header().Set("Content-Type", "application/json")
+	w.Write([]byte{'['})
+	for i, b := range exps {
+		if i > 0 {
+			w.Write([]byte{','})
+		}
+		w.Write(b)
+	}
+	w.Write([]byte("]\n"))
 }
 
 // decodeBody reads a JSON body of at most limit bytes into v; false: the
