@@ -25,16 +25,15 @@ import (
 // number of iterations.
 const cycleIters = 15
 
-// replayWorld generates a tiny world of three weeks (shared by the tests
-// of one run).
-func replayWorld(t *testing.T) string {
+// replayWorld generates a tiny world of weeks weeks.
+func replayWorld(t *testing.T, weeks int) string {
 	t.Helper()
 	dir := t.TempDir()
 	cfg, err := simulate.PresetConfig("tiny", 3)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Weeks, cfg.KnownFraction = 3, 0.05
+	cfg.Weeks, cfg.KnownFraction = weeks, 0.05
 	if _, err := simulate.Generate(context.Background(), cfg, dir); err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +134,7 @@ func TestReplayMatchesOfflineIncremental(t *testing.T) {
 		// about 20 s on 2 cores; the kill test below covers the same path
 		t.Skip("replay equivalence: run without -short")
 	}
-	world := replayWorld(t)
+	world := replayWorld(t, 3)
 	want := offline(t, world, filepath.Join(t.TempDir(), "offline.db"))
 	db, state := filepath.Join(t.TempDir(), "serve.db"), t.TempDir()
 	if err := runReplay(context.Background(), world, db, state); err != nil {
@@ -195,7 +194,8 @@ func TestCycleSurvivesKill9(t *testing.T) {
 	if os.Getenv("SG_CYCLE_CHILD") != "" {
 		return // the child's work is done in TestMain
 	}
-	world := replayWorld(t)
+	// Two weeks: the first training and one update, both interrupted.
+	world := replayWorld(t, 2)
 	ref, refState := filepath.Join(t.TempDir(), "ref.db"), t.TempDir()
 	if err := runReplay(context.Background(), world, ref, refState); err != nil {
 		t.Fatal(err)
@@ -213,7 +213,7 @@ func TestCycleSurvivesKill9(t *testing.T) {
 		return cmd
 	}
 	killed := 0
-	for _, after := range []time.Duration{300 * time.Millisecond, 900 * time.Millisecond, 1500 * time.Millisecond, 2500 * time.Millisecond} {
+	for _, after := range []time.Duration{300 * time.Millisecond, 1200 * time.Millisecond, 2500 * time.Millisecond} {
 		cmd := child()
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -231,9 +231,7 @@ func TestCycleSurvivesKill9(t *testing.T) {
 			killed++
 		}
 	}
-	if killed == 0 {
-		t.Log("every run finished before its kill; the machine is fast")
-	}
+	t.Logf("killed %d of 3 runs with SIGKILL", killed)
 	if err := child().Run(); err != nil {
 		t.Fatalf("last run: %v", err)
 	}
@@ -241,7 +239,7 @@ func TestCycleSurvivesKill9(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("after %d kills: %d verdicts, uninterrupted %d; first difference: %s", killed, len(got), len(want), firstDiff(got, want))
 	}
-	checkState(t, state, 3)
+	checkState(t, state, 2)
 }
 
 func discardLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
