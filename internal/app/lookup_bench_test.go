@@ -18,6 +18,13 @@ func BenchmarkLookupExplain(b *testing.B) {
 		b.Skip("SG_BENCH_DB and SG_BENCH_MODELS name the store and models to measure")
 	}
 	ctx := context.Background()
+	// The writer's handle brings the schema up to date, as serve opens it
+	// before its reader.
+	if w, err := store.Open(ctx, db); err != nil {
+		b.Fatal(err)
+	} else {
+		w.Close()
+	}
 	st, err := store.OpenReader(ctx, db, 2)
 	if err != nil {
 		b.Fatal(err)

@@ -30,6 +30,13 @@ func BenchmarkLookup(b *testing.B) {
 		db, models = f.db, f.models
 	}
 	ctx := context.Background()
+	// The writer's handle brings the schema up to date, as serve opens it
+	// before its reader.
+	if w, err := store.Open(ctx, db); err != nil {
+		b.Fatal(err)
+	} else {
+		w.Close()
+	}
 	rd, err := store.OpenReader(ctx, db, 4)
 	if err != nil {
 		b.Fatal(err)
