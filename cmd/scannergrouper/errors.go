@@ -16,7 +16,7 @@ import (
 var packagePrefixes = []string{
 	"abuse", "all", "analysis", "app", "atomicfile", "benchutil", "buildinfo", "capture", "console", "corpusfile",
 	"ensemble", "eval", "evidence", "feature", "grid", "ingest", "label", "labels", "lists", "nn", "openset", "pcapfilter", "pipeline",
-	"probe", "sensor", "servicetest", "sharedtest", "simulate", "store",
+	"probe", "sensor", "server", "servicetest", "sharedtest", "simulate", "store",
 }
 
 // prefixRE matches one or more package prefixes at the start of a message

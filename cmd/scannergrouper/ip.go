@@ -48,35 +48,13 @@ not-seen (no stored probe in the period). --json writes one object per IP.`,
 				return err
 			}
 			defer st.Close()
-			ls, err := app.LoadLabels(cmd.Context(), st, "", consoleFor(cmd).Logger())
+			lk, err := app.NewLookup(cmd.Context(), st, modelsDir(models))
 			if err != nil {
 				return err
 			}
-			m, err := pipeline.LoadModels(modelsDir(models), ls.FullyDisclosed)
+			out, err := lk.Explain(cmd.Context(), ips, f, t)
 			if err != nil {
 				return err
-			}
-			m.Networks = ls.Networks
-			data, err := pipeline.LoadIPs(cmd.Context(), st, pipeline.Services, ips, f, t, ls.LabelOf)
-			if err != nil {
-				return err
-			}
-			exps, err := m.Explain(data)
-			if err != nil {
-				return err
-			}
-			byIP := map[string]pipeline.Explanation{}
-			for _, e := range exps {
-				byIP[e.IP] = e
-			}
-			out := make([]pipeline.Explanation, 0, len(ips))
-			for _, ip := range ips {
-				e, ok := byIP[ip.String()]
-				if !ok {
-					e = pipeline.Explanation{IP: ip.String(), Org: "unknown", Classification: "not-seen",
-						Reasons: []string{"no stored probe from this IP in the period"}}
-				}
-				out = append(out, e)
 			}
 			if global.JSON {
 				for _, e := range out {
@@ -150,7 +128,7 @@ func writeExplanations(w io.Writer, exps []pipeline.Explanation) error {
 			fmt.Fprintln(bw)
 		}
 		fmt.Fprintf(bw, "%s  %s  %s", e.IP, e.Org, e.Classification)
-		if e.Classification != "not-seen" {
+		if e.Classification != app.ClassNotSeen {
 			fmt.Fprintf(bw, "  confidence %.2f", e.Confidence)
 		}
 		fmt.Fprintln(bw)

@@ -1,19 +1,17 @@
 package main
 
 import (
-	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/scannergrouper/scannergrouper/internal/app"
 	"github.com/scannergrouper/scannergrouper/internal/atomicfile"
 	"github.com/scannergrouper/scannergrouper/internal/label"
 	"github.com/scannergrouper/scannergrouper/internal/lists"
@@ -215,38 +213,10 @@ func writeOrgList(dir, org, format, table string, rows []pipeline.StoredAttribut
 		return writeAggregated(dir, org, format, table, meta, rows)
 	}
 	base := filepath.Join(dir, org)
-	s := orgListSummary{Org: org, Rows: len(rows), Files: []string{base + ".txt", base + ".csv", base + ".json"}}
-	seen := map[string]bool{}
-	if err := atomicfile.Write(base+".txt", func(w io.Writer) error {
-		fmt.Fprintf(w, "# %s scanner IPs attributed by scannergrouper\n", org)
-		for _, r := range rows {
-			if !seen[r.IP] {
-				seen[r.IP] = true
-				fmt.Fprintln(w, r.IP)
-			}
-		}
-		return nil
-	}); err != nil {
-		return s, err
-	}
-	s.IPs = len(seen)
-	if err := atomicfile.Write(base+".csv", func(w io.Writer) error {
-		cw := csv.NewWriter(w)
-		cw.Write([]string{"ip", "org", "probability", "services", "from", "to", "model_version"})
-		for _, r := range rows {
-			cw.Write([]string{r.IP, r.Org, strconv.FormatFloat(r.Probability, 'f', 4, 64), strings.Join(r.Services, "+"),
-				r.From.Format(time.RFC3339), r.To.Format(time.RFC3339), r.ModelVersion})
-		}
-		cw.Flush()
-		return cw.Error()
-	}); err != nil {
-		return s, err
-	}
-	return s, atomicfile.Write(base+".json", func(w io.Writer) error {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rows)
-	})
+	sum := orgListSummary{Org: org, Rows: len(rows), Files: []string{base + ".txt", base + ".csv", base + ".json"}}
+	ips, err := app.WriteOrgList(dir, org, rows)
+	sum.IPs = ips
+	return sum, err
 }
 
 // writeAggregated writes rows' distinct IPs as one aggregated list.

@@ -90,7 +90,7 @@ Use evaluate to measure accuracy on held-out traffic.`,
 			}
 			var man *pipeline.Manifest
 			if mode == "incremental" {
-				if man, err = trainIncremental(cmd, data, fullyDisclosed, opts, models); err != nil {
+				if man, _, err = app.TrainIncremental(cmd.Context(), st, app.TrainConfig{From: f, To: t, Dir: modelsDir(models), Opts: opts, Log: con.Logger()}); err != nil {
 					return err
 				}
 			} else {
@@ -181,26 +181,6 @@ type modelsSummary struct {
 	EnsembleRows int       `json:"ensemble_rows,omitempty"`
 }
 
-// trainIncremental trains week by week over data and saves the state that
-// update continues from.
-func trainIncremental(cmd *cobra.Command, data *pipeline.Data, fullyDisclosed func(string) bool, opts pipeline.Options, models string) (*pipeline.Manifest, error) {
-	first, last := data.Span()
-	if first.IsZero() {
-		return nil, fmt.Errorf("no probes to train on")
-	}
-	starts := pipeline.Periods(first, last, opts.Period())
-	classes := pipeline.NewClasses(data, fullyDisclosed)
-	if classes.Unknown == 0 {
-		return nil, fmt.Errorf("no labelled scanner of a known organisation in the period")
-	}
-	inc := pipeline.NewIncremental(classes, opts, starts[0])
-	// No report to fill: the weekly scores are not computed.
-	if _, _, err := inc.TrainWeeks(cmd.Context(), data, starts, pipeline.WeekIterations, false); err != nil {
-		return nil, err
-	}
-	return inc.Save(modelsDir(models))
-}
-
 func init() {
 	var weekStart, labels, models string
 	update := &cobra.Command{
@@ -226,47 +206,9 @@ is refused: each probe is learnt once.`,
 			}
 			defer st.Close()
 			con := consoleFor(cmd)
-			labelOf, fullyDisclosed, err := app.Labels(cmd.Context(), st, labels, con.Logger())
-			if err != nil {
-				return err
-			}
-			inc, err := pipeline.LoadIncremental(modelsDir(models), fullyDisclosed)
-			if err != nil {
-				return err
-			}
-			end := ws.Add(inc.Period())
-			if done, ok := inc.Overlap(ws, end); ok {
-				return fmt.Errorf("the period from %s (%s long) overlaps the one from %s, already trained: each probe is learnt once",
-					ws.Format("2006-01-02"), periodString(inc.Period()), done.Format("2006-01-02"))
-			}
-			reportTo(&inc.Res.Options, con)
-			week, err := pipeline.Load(cmd.Context(), st, pipeline.Services, ws, end, labelOf)
-			if err != nil {
-				return err
-			}
-			if week.Count() == 0 {
-				return fmt.Errorf("no stored probes in the period from %s (%s long)", ws.Format("2006-01-02"), periodString(inc.Period()))
-			}
-			// Every trained period with today's labels: the evidence is
-			// rebuilt from it (pipeline.RelearnEvidence), and an
-			// organisation it labels that is no class yet means a retrain.
-			history, err := pipeline.Load(cmd.Context(), st, pipeline.Services, inc.Weeks[0], end, labelOf)
-			if err != nil {
-				return err
-			}
-			if orgs := inc.NewOrgs(history); len(orgs) > 0 {
-				con.Logger().Warn("organisations first labelled since the models were trained: retraining every period so that they become classes",
-					"orgs", strings.Join(orgs, ","), "periods", len(inc.Weeks)+1)
-				if inc, err = pipeline.Retrain(cmd.Context(), history, fullyDisclosed, inc.Res.Options, inc.Weeks[0]); err != nil {
-					return err
-				}
-			} else {
-				if err := inc.TrainWeek(cmd.Context(), week, ws, pipeline.WeekIterations); err != nil {
-					return err
-				}
-				inc.RelearnEvidence(history)
-			}
-			man, err := inc.Save(modelsDir(models))
+			dir := modelsDir(models)
+			man, inc, err := app.Update(cmd.Context(), st, app.UpdateConfig{From: ws, Labels: labels, Src: dir, Dst: dir,
+				Prepare: func(o *pipeline.Options) { reportTo(o, con) }, Log: con.Logger()})
 			if err != nil {
 				return err
 			}
@@ -283,14 +225,6 @@ is refused: each probe is learnt once.`,
 	update.Flags().StringVar(&labels, "labels", "", "label file to import first")
 	update.Flags().StringVar(&models, "models", "", "models folder (default: <db>.models; ./<database>.models for PostgreSQL)")
 	rootCmd.AddCommand(update)
-}
-
-// periodString writes a period in days when it is a whole number of them.
-func periodString(d time.Duration) string {
-	if d%(24*time.Hour) == 0 {
-		return strconv.Itoa(int(d/(24*time.Hour))) + "d"
-	}
-	return d.String()
 }
 
 // period is a time range identified with saved models.

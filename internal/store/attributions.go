@@ -96,16 +96,10 @@ func (s *SQL) queryAttributions(ctx context.Context, q string, args []any) ([]At
 	defer rows.Close()
 	var out []Attribution
 	for rows.Next() {
-		var a Attribution
-		var svcs string
-		var from, to int64
-		if err := rows.Scan(&a.IP, &a.Org, &a.Probability, &svcs, &from, &to, &a.ModelVersion); err != nil {
+		a, err := scanAttribution(rows)
+		if err != nil {
 			return nil, err
 		}
-		if svcs != "" {
-			a.Services = strings.Split(svcs, ",")
-		}
-		a.From, a.To = time.Unix(0, from).UTC(), time.Unix(0, to).UTC()
 		out = append(out, a)
 	}
 	return out, rows.Err()

@@ -26,6 +26,10 @@ type dialect struct {
 	// insertProbes stores a batch in one transaction and returns how many
 	// probes were new: multi-row INSERTs for SQLite, COPY for PostgreSQL.
 	insertProbes func(ctx context.Context, db *sql.DB, probes []probe.Probe) (int, error)
+	// byAddress follows "FROM probes" in a query for one source address:
+	// SQLite's index hint (its planner prefers the time index for the
+	// ORDER BY), nothing for PostgreSQL.
+	byAddress string
 	// compact gives the space of deleted rows back (after prune).
 	compact func(ctx context.Context, db *sql.DB) error
 }

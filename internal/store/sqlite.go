@@ -19,6 +19,7 @@ var sqliteDialect = dialect{
 	ddl:            sameText,
 	lockMigrations: func(context.Context, *sql.Tx) error { return nil }, // one writer at a time already
 	insertProbes:   sqliteInsertProbes,
+	byAddress:      " INDEXED BY probes_src_ip",
 	compact: func(ctx context.Context, db *sql.DB) error {
 		_, err := db.ExecContext(ctx, `VACUUM`)
 		return err
