@@ -5,16 +5,12 @@ import (
 	"io"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/scannergrouper/scannergrouper/internal/abuse"
 	"github.com/scannergrouper/scannergrouper/internal/analysis"
 	"github.com/scannergrouper/scannergrouper/internal/app"
-	"github.com/scannergrouper/scannergrouper/internal/atomicfile"
 	"github.com/scannergrouper/scannergrouper/internal/pipeline"
-	"github.com/scannergrouper/scannergrouper/internal/store"
 )
 
 func init() {
@@ -50,7 +46,7 @@ statistics per organisation of the period's stored verdicts (abuse stats).`,
 			if err != nil {
 				return err
 			}
-			if sum.Abuse, err = writeAbuseSection(cmd, p.st, p.from, p.to, out); err != nil {
+			if sum.Abuse, err = app.WriteAbuseSection(cmd.Context(), p.st, p.from, p.to, out, consoleFor(cmd).Logger()); err != nil {
 				return err
 			}
 			if global.JSON {
@@ -73,33 +69,7 @@ statistics per organisation of the period's stored verdicts (abuse stats).`,
 type analysisSummary struct {
 	Report   string                   `json:"report"`
 	Services []analysisServiceSummary `json:"services"`
-	Abuse    *abuseStatsSummary       `json:"abuse,omitempty"` // with stored abuse checks
-}
-
-// writeAbuseSection writes the abuse statistics of the stored verdicts of
-// [from, to) into the report folder when the store holds abuse checks.
-func writeAbuseSection(cmd *cobra.Command, st store.Store, from, to time.Time, out string) (*abuseStatsSummary, error) {
-	checks, err := st.AbuseChecks(cmd.Context())
-	if err != nil || len(checks) == 0 {
-		return nil, err
-	}
-	members, _, err := app.AbuseMembers(cmd.Context(), st, from, to, nil, consoleFor(cmd).Logger())
-	if err != nil {
-		return nil, err
-	}
-	sum := &abuseStatsSummary{Abusive: abuse.DefaultAbusive, Orgs: abuse.Stats(members, checks, abuse.DefaultAbusive)}
-	if len(sum.Orgs) == 0 {
-		return nil, nil
-	}
-	if sum.Figures, err = abuse.WriteFigure(out, sum.Orgs, sum.Abusive); err != nil {
-		return nil, err
-	}
-	path := filepath.Join(out, "abuse.json")
-	if err := atomicfile.Write(path, func(w io.Writer) error { return writeJSON(w, sum) }); err != nil {
-		return nil, err
-	}
-	sum.Figures = append(sum.Figures, path)
-	return sum, nil
+	Abuse    *app.AbuseSummary        `json:"abuse,omitempty"` // with stored abuse checks
 }
 
 type analysisServiceSummary struct {

@@ -2,13 +2,17 @@ package app
 
 import (
 	"context"
+	"encoding/json"
+	"io"
 	"log/slog"
+	"path/filepath"
 	"maps"
 	"net/netip"
 	"slices"
 	"time"
 
 	"github.com/scannergrouper/scannergrouper/internal/abuse"
+	"github.com/scannergrouper/scannergrouper/internal/atomicfile"
 	"github.com/scannergrouper/scannergrouper/internal/label"
 	"github.com/scannergrouper/scannergrouper/internal/store"
 )
@@ -75,4 +79,42 @@ func AbuseMembers(ctx context.Context, st store.Store, from, to time.Time, orgs 
 	}
 	slices.SortFunc(addrs, func(a, b netip.Addr) int { return a.Compare(b) })
 	return m, addrs, nil
+}
+
+// AbuseSummary is the abuse statistics of a period as reports write them:
+// the threshold, per org its listed and attributed IPs apart, and the
+// figures drawn.
+type AbuseSummary struct {
+	Abusive int              `json:"abusive_threshold"`
+	Orgs    []abuse.OrgStats `json:"orgs"`
+	Figures []string         `json:"figures,omitempty"`
+}
+
+// WriteAbuseSection writes the abuse statistics of the stored verdicts of
+// [from, to) into dir (abuse.json, abuse_by_org.png and .svg) when the
+// store holds abuse checks; nil when it holds none or no org has an IP.
+// analyze and serve's still-unknown analysis (which the dashboard shows)
+// both write it.
+func WriteAbuseSection(ctx context.Context, st store.Store, from, to time.Time, dir string, log *slog.Logger) (*AbuseSummary, error) {
+	checks, err := st.AbuseChecks(ctx)
+	if err != nil || len(checks) == 0 {
+		return nil, err
+	}
+	members, _, err := AbuseMembers(ctx, st, from, to, nil, log)
+	if err != nil {
+		return nil, err
+	}
+	sum := &AbuseSummary{Abusive: abuse.DefaultAbusive, Orgs: abuse.Stats(members, checks, abuse.DefaultAbusive)}
+	if len(sum.Orgs) == 0 {
+		return nil, nil
+	}
+	if sum.Figures, err = abuse.WriteFigure(dir, sum.Orgs, sum.Abusive); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, "abuse.json")
+	if err := atomicfile.Write(path, func(w io.Writer) error { return json.NewEncoder(w).Encode(sum) }); err != nil {
+		return nil, err
+	}
+	sum.Figures = append(sum.Figures, path)
+	return sum, nil
 }

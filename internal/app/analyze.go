@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -41,6 +42,9 @@ func Analyze(ctx context.Context, st store.Store, cfg AnalyzeConfig) (*analysis.
 	tmp := cfg.Out + ".new"
 	os.RemoveAll(tmp)
 	rep, err := analysis.WriteReport(tmp, in, analysis.Config{Seed: cfg.Seed})
+	if err == nil {
+		_, err = WriteAbuseSection(ctx, st, cfg.From, cfg.To, tmp, slog.Default())
+	}
 	if err != nil {
 		os.RemoveAll(tmp)
 		return nil, err

@@ -41,7 +41,7 @@ func chromium(t *testing.T) string {
 }
 
 // TestDashboardInChromium loads the dashboard in headless Chromium, checks
-// the organisations, weekly volume and clusters it renders, searches an
+// the organisations, weekly volume, clusters and abuse figure it renders, searches an
 // attributed IP and checks the verdict and its evidence, and saves a
 // screenshot (SG_ARTIFACTS, default: the temp dir's
 // scannergrouper-artifacts/dashboard.png).
@@ -54,7 +54,13 @@ func TestDashboardInChromium(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = app.Analyze(context.Background(), st, app.AnalyzeConfig{From: f.origin, To: f.origin.Add(2 * app.Week), Models: f.models, Out: analysisDir, Seed: 1})
+		// An AbuseIPDB check of the attributed IP makes the analysis draw
+		// the abuse figure the dashboard shows.
+		err = st.PutAbuseChecks(context.Background(), []store.AbuseCheck{{IP: f.attributed, Score: 80, Categories: []int{14},
+			CheckedAt: f.origin.Add(app.Week), Source: "dashboard-test"}})
+		if err == nil {
+			_, err = app.Analyze(context.Background(), st, app.AnalyzeConfig{From: f.origin, To: f.origin.Add(2 * app.Week), Models: f.models, Out: analysisDir, Seed: 1})
+		}
 		st.Close()
 		if err != nil {
 			t.Fatal(err)
@@ -90,6 +96,9 @@ func TestDashboardInChromium(t *testing.T) {
 	}
 	if err := chromedp.Do(ctx, chromedp.WaitVisible(`#clusters img`)); err != nil {
 		t.Fatalf("no t-SNE picture: %v", err)
+	}
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(`#abuse-figure`)); err != nil {
+		t.Fatalf("no abuse figure: %v", err)
 	}
 	if err := chromedp.Do(ctx, chromedp.SendKeys("#ip", f.attributed), chromedp.Click(`#search button`), chromedp.WaitVisible("#verdict-org")); err != nil {
 		t.Fatalf("search: %v", err)

@@ -1,6 +1,7 @@
 "use strict";
 // The dashboard reads the same API as any client: /v1/stats, /v1/orgs,
-// /v1/clusters, /v1/ip/{ip}. Text goes into the page as text, never HTML.
+// /v1/clusters (and its figures), /v1/ip/{ip}. Text goes into the page as
+// text, never HTML.
 
 function el(tag, attrs, ...children) {
   const e = document.createElement(tag);
@@ -78,6 +79,16 @@ async function loadClusters() {
   }));
 }
 
+// loadAbuse shows the analysis's abuse figure (abuse_by_org.png, written
+// when the store holds AbuseIPDB checks); the section stays hidden without.
+async function loadAbuse() {
+  const url = "/v1/clusters/figures/abuse_by_org.png";
+  const r = await fetch(url, {method: "HEAD"});
+  if (!r.ok) return;
+  document.getElementById("abuse-figure").src = url;
+  document.getElementById("abuse").hidden = false;
+}
+
 function showVerdict(e) {
   const v = document.getElementById("verdict");
   const kids = [
@@ -116,7 +127,7 @@ document.getElementById("search").addEventListener("submit", async ev => {
   }
 });
 
-for (const f of [loadStats, loadOrgs, loadClusters]) {
+for (const f of [loadStats, loadOrgs, loadClusters, loadAbuse]) {
   f().catch(err => document.getElementById("status").append(el("span", {class: "error"}, " · " + err.message)));
 }
 if (location.hash.length > 1) {
