@@ -5,9 +5,9 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"maps"
 	"net/netip"
+	"path/filepath"
 	"slices"
 	"time"
 
