@@ -33,7 +33,23 @@ type Combiner struct {
 	Curve []CurvePoint `json:"curve,omitempty"`
 	// L2 is the penalty the weights were fitted with.
 	L2 float64 `json:"l2"`
+	// NetworkShare is the network rule: an IP the weights leave below
+	// Theta is still named after an organisation whose labelled IPs are at
+	// least this share of the labelled IPs of its /24 (counted as
+	// labelled+1, so 0.75 takes at least three of them, all or nearly all
+	// of that organisation). 0: no rule (models saved before it).
+	NetworkShare float64 `json:"network_share,omitempty"`
 }
+
+// DefaultNetworkShare is the network rule Fit sets. A /24 where three or
+// more labelled IPs belong to one organisation and hardly any to another
+// is that organisation's: the weights cannot learn it on their own where
+// unlisted members sit in those networks, because the fit takes them for
+// unknown scanners, which weakens what a labelled /24 says. Chosen on the
+// robustness grid's worst worlds (BENCHMARKS.md, "The network rule"):
+// 2/3 already gives an organisation to innocent scanners of shared cloud
+// /24s, 0.8 loses most of what the rule finds.
+const DefaultNetworkShare = 0.75
 
 // FitConfig sets the fit.
 type FitConfig struct {
@@ -201,7 +217,7 @@ func Fit(k int, ex []Example, cfg FitConfig) (*Combiner, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmb := &Combiner{K: k, Theta: 0.5, L2: l2}
+	cmb := &Combiner{K: k, Theta: 0.5, L2: l2, NetworkShare: DefaultNetworkShare}
 	copy(cmb.W[:], x[:NumClassFeatures])
 	copy(cmb.V[:], x[NumClassFeatures:])
 	return cmb, nil
@@ -324,6 +340,11 @@ type Verdict struct {
 	// Evidence names what spoke for Class: listed, neighbourhood, payload,
 	// joined with "+" ("" for unknown).
 	Evidence string
+	// Network is the organisation the network rule names (-1: none),
+	// whether or not the threshold left the decision to it.
+	Network int
+	// ByNetwork: Class was named by the network rule, below the threshold.
+	ByNetwork bool
 }
 
 // listed returns the class label memory gives the row's IP: a known
@@ -346,13 +367,14 @@ func (r *Row) listed() (int, bool) {
 // probability reaches theta.
 func (m *Combiner) Decide(r *Row, theta float64) Verdict {
 	p, _ := m.Proba(r)
-	v := Verdict{Class: m.K, Best: -1}
+	v := Verdict{Class: m.K, Best: -1, Network: m.networkClass(r)}
 	for i, c := range r.Candidates {
 		if v.Best < 0 || p[i] > v.BestProb {
 			v.Best, v.BestProb = c.Class, p[i]
 		}
 	}
 	if c, ok := r.listed(); ok {
+		v.Network = -1 // label memory decides, whatever the network says
 		if c < 0 {
 			// listed with no known organisation (a fully disclosed one)
 			v.Best, v.BestProb, v.Prob = -1, 0, 1
@@ -368,8 +390,27 @@ func (m *Combiner) Decide(r *Row, theta float64) Verdict {
 		v.Evidence = evidenceOf(r, v.Best)
 		return v
 	}
+	if v.Network >= 0 {
+		v.Class, v.Prob, v.ByNetwork = v.Network, p[candidateIndex(r, v.Network)], true
+		v.Evidence = evidenceOf(r, v.Network)
+		return v
+	}
 	v.Prob = 1 - max(v.BestProb, 0)
 	return v
+}
+
+// networkClass is the organisation the network rule names (NetworkShare),
+// or -1. A no-org label in the /24 counts against it, as any other label.
+func (m *Combiner) networkClass(r *Row) int {
+	if m.NetworkShare <= 0 {
+		return -1
+	}
+	for _, c := range r.Candidates {
+		if c.F[fNb24Lab] >= m.NetworkShare-1e-9 {
+			return c.Class // shares add up to less than 1: one at most
+		}
+	}
+	return -1
 }
 
 // Evidence kinds, as written in predictions and attributions.
@@ -426,15 +467,15 @@ type CurvePoint struct {
 // OperatingCurve scores the examples at thresholds 0.01..0.99.
 func (m *Combiner) OperatingCurve(ex []Example) []CurvePoint {
 	type scored struct {
-		label, best int
-		p           float64
-		innocent    bool
+		label, best, network int
+		p                    float64
+		innocent             bool
 	}
 	// listed rows are decided by label memory whatever θ is
 	rows := make([]scored, len(ex))
 	for i := range ex {
 		v := m.Decide(&ex[i].Row, 2) // no threshold reaches 2: best only
-		rows[i] = scored{ex[i].Label, v.Best, v.BestProb, ex[i].Label == Unattributed && !ex[i].Row.orgDominated()}
+		rows[i] = scored{ex[i].Label, v.Best, v.Network, v.BestProb, ex[i].Label == Unattributed && !ex[i].Row.orgDominated()}
 	}
 	var out []CurvePoint
 	for t := 1; t <= 99; t++ {
@@ -445,6 +486,8 @@ func (m *Combiner) OperatingCurve(ex []Example) []CurvePoint {
 			c := m.K
 			if r.best >= 0 && r.p >= theta {
 				c = r.best
+			} else if r.network >= 0 {
+				c = r.network
 			}
 			if r.label == Unattributed {
 				unattr++

@@ -11,10 +11,12 @@ import (
 // more than accuracySlack of F1 or adds more than that to over-attribution.
 const (
 	// grid mixed-s1 with SSH and RDP in the world, 2026-12-03 (before
-	// them: 0.980, 0.845, 0.019; BENCHMARKS.md says why they moved).
+	// them: 0.980, 0.845, 0.019; BENCHMARKS.md says why they moved); the
+	// network rule moved over-attribution from 0.021 to 0.024 (and hidden
+	// recall from 0.963 to 1.000).
 	measuredF1              = 0.988
 	measuredNewF1           = 0.899
-	measuredOverAttribution = 0.021
+	measuredOverAttribution = 0.024
 	accuracySlack           = 0.03
 )
 

@@ -51,6 +51,9 @@ func OperatingCurve(atts []Attribution, classes *Classes, truth TruthScore) []ev
 			if atts[i].Best >= 0 && atts[i].BestProb >= theta {
 				return atts[i].Best
 			}
+			if atts[i].Network >= 0 {
+				return atts[i].Network
+			}
 			return classes.Unknown
 		}
 		var yt, yp, nt, np []int

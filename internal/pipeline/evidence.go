@@ -209,7 +209,7 @@ func (e *ipEvidence) attributions(cmb *evidence.Combiner, classes *Classes) []At
 		v := cmb.Decide(&e.Rows[i], cmb.Theta)
 		out[i] = Attribution{IP: e.Rows[i].IP.String(), Class: v.Class, Org: classes.Name(v.Class), Prob: v.Prob,
 			Services: e.Services[i], Truth: e.Truth[i], Evidence: v.Evidence, NewIP: !e.Rows[i].Seen,
-			Best: v.Best, BestProb: v.BestProb}
+			Best: v.Best, BestProb: v.BestProb, Network: v.Network}
 	}
 	return out
 }

@@ -45,6 +45,10 @@ type Explanation struct {
 	Probes         int       `json:"probes"`
 	Services       []string  `json:"services"`
 	Ports          []int     `json:"ports"`
+	// ByNetwork: the organisation was named by the network rule (most
+	// labelled IPs of the /24 are its own) although the probability is
+	// below the threshold.
+	ByNetwork bool `json:"by_network,omitempty"`
 	// Candidates are the organisations with any evidence, most probable
 	// first, with what spoke for and against each.
 	Candidates []CandidateReason `json:"candidates"`
@@ -199,7 +203,7 @@ func (m *Models) explainOne(ip netip.Addr, a *ipProbes, s *ipSeen, data *Data, s
 	v := cmb.Decide(&row, cmb.Theta)
 	ex := Explanation{IP: ip.String(), Org: m.Classes.Name(v.Class), Confidence: v.Prob, Threshold: cmb.Theta,
 		Label: s.label, NewIP: !row.Seen, FirstSeen: s.first.UTC(), LastSeen: s.last.UTC(), Probes: s.probes,
-		Services: s.services, Ports: slices.Sorted(maps.Keys(s.ports))}
+		Services: s.services, Ports: slices.Sorted(maps.Keys(s.ports)), ByNetwork: v.ByNetwork}
 	probs, pUnknown := cmb.Proba(&row)
 	for i := range row.Candidates {
 		c := &row.Candidates[i]
@@ -283,6 +287,19 @@ func (m *Models) neighbourhoodReason(ip netip.Addr, state *evidenceState) Neighb
 	return r
 }
 
+// networkSentence says why the network rule named the organisation.
+func (ex *Explanation) networkSentence() string {
+	nb := ex.Neighbourhood.NarrowIPs
+	labelled := 0
+	for name, n := range nb {
+		if name != SenderUnattributed {
+			labelled += n
+		}
+	}
+	return fmt.Sprintf("attributed to %s by its network: %d of the %d labelled IPs of %s are %s; the evidence together gives it probability %.2f, below the threshold %.2f",
+		ex.Org, nb[ex.Org], labelled, ex.Neighbourhood.Narrow, ex.Org, ex.Confidence, ex.Threshold)
+}
+
 // sentences writes the explanation for a reader: the verdict, then each
 // payload and the neighbourhood.
 func (ex *Explanation) sentences() []string {
@@ -293,6 +310,10 @@ func (ex *Explanation) sentences() []string {
 	case ClassFullyDisclosed:
 		out = append(out, fmt.Sprintf("listed by %s, an organisation that publishes all of its scanners (not a class of the models)", ex.Label))
 	case ClassAttributed:
+		if ex.ByNetwork {
+			out = append(out, ex.networkSentence())
+			break
+		}
 		out = append(out, fmt.Sprintf("attributed to %s with probability %.2f (threshold %.2f); strongest evidence: %s",
 			ex.Org, ex.Confidence, ex.Threshold, effects(ex.Candidates[0].Evidence)))
 	default:

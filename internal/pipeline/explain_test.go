@@ -120,3 +120,16 @@ func TestIncrementalEvidenceMatchesTodaysEncodings(t *testing.T) {
 		t.Errorf("classifications %v: want listed and unknown IPs in the tiny world's last week", kinds)
 	}
 }
+
+// TestNetworkVerdictSaysWhichNetwork: an organisation named by the network
+// rule is explained by the /24's labelled IPs, not by a probability that
+// did not reach the threshold.
+func TestNetworkVerdictSaysWhichNetwork(t *testing.T) {
+	ex := Explanation{Org: "shadowserver", Classification: ClassAttributed, ByNetwork: true, Confidence: 0.4, Threshold: 0.77,
+		Neighbourhood: NeighbourhoodReason{Narrow: "64.62.156.0/24", NarrowIPs: map[string]int{"shadowserver": 3, SenderUnattributed: 1, SenderNoOrg: 1}}}
+	got := ex.sentences()[0]
+	want := "attributed to shadowserver by its network: 3 of the 4 labelled IPs of 64.62.156.0/24 are shadowserver; the evidence together gives it probability 0.40, below the threshold 0.77"
+	if got != want {
+		t.Fatalf("got  %q\nwant %q", got, want)
+	}
+}

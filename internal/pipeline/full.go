@@ -210,6 +210,9 @@ type Attribution struct {
 	// threshold decided (-1: none), for the operating curve.
 	Best     int
 	BestProb float64
+	// Network is the organisation the evidence combiner's network rule
+	// names whatever the threshold (-1: none), for the operating curve.
+	Network int
 }
 
 // Result is a full-mode run.
@@ -550,7 +553,7 @@ func Identify(data *Data, preds map[string][]int, classes *Classes, ens *ensembl
 			svcs = append(svcs, s)
 		}
 		sort.Strings(svcs)
-		out[i] = Attribution{IP: r.IP, Class: atts[i].Class, Org: classes.Name(atts[i].Class), Prob: atts[i].Prob, Services: svcs, Truth: orgOf[r.IP]}
+		out[i] = Attribution{IP: r.IP, Class: atts[i].Class, Org: classes.Name(atts[i].Class), Prob: atts[i].Prob, Services: svcs, Truth: orgOf[r.IP], Network: -1}
 	}
 	return out, nil
 }

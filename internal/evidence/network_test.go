@@ -1,0 +1,83 @@
+package evidence
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// TestNetworkRuleNamesTheOrganisationOfALabelledSlash24: an IP whose
+// evidence stays below θ is named after the organisation that holds (at
+// least three quarters of) the labelled IPs of its /24, and only then.
+func TestNetworkRuleNamesTheOrganisationOfALabelledSlash24(t *testing.T) {
+	const k = 2 // classes 0 and 1 known; 2 is a no-org label
+	cmb := &Combiner{K: k, Theta: 0.5, NetworkShare: DefaultNetworkShare}
+	cmb.V[gBias] = 5 // unknown outweighs any organisation: θ is never reached
+	probe := []Probe{{Service: "http", Digest: digest("a payload nobody sent before")}}
+
+	cases := []struct {
+		name      string
+		neighbour []int // classes of the labelled neighbours in 198.51.100.0/24
+		self      int   // the IP's own label (-2: none)
+		share     float64
+		want      int
+	}{
+		{"three of three", []int{0, 0, 0}, -2, DefaultNetworkShare, 0},
+		{"six of seven, the seventh another org", []int{1, 1, 1, 1, 1, 1, 0}, -2, DefaultNetworkShare, 1},
+		{"two of two is not enough", []int{0, 0}, -2, DefaultNetworkShare, k},
+		{"a no-org label counts against", []int{0, 0, 0, k}, -2, DefaultNetworkShare, k},
+		{"unattributed neighbours do not count", []int{Unattributed, Unattributed, Unattributed}, -2, DefaultNetworkShare, k},
+		{"listed with no org: label memory decides", []int{0, 0, 0}, k, DefaultNetworkShare, k},
+		{"models saved before the rule", []int{0, 0, 0}, -2, 0, k},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			mem, pay := NewMemory(k), NewPayloads()
+			for i, c := range tc.neighbour {
+				mem.Add(addr(fmt.Sprintf("198.51.100.%d", 10+i)), c)
+			}
+			ip := addr("198.51.100.200")
+			if tc.self != -2 {
+				mem.Add(ip, tc.self)
+			}
+			row := Build(ip, probe, mem, pay)
+			m := *cmb
+			m.NetworkShare = tc.share
+			v := m.Decide(&row, m.Theta)
+			if v.Class != tc.want {
+				t.Fatalf("class %d, want %d (verdict %+v)", v.Class, tc.want, v)
+			}
+			if tc.want == k {
+				if v.ByNetwork {
+					t.Fatalf("unknown, yet by network: %+v", v)
+				}
+				return
+			}
+			if !v.ByNetwork || v.Network != tc.want || v.Prob >= m.Theta || !strings.Contains(v.Evidence, EvidenceNeighbourhood) {
+				t.Fatalf("verdict %+v: want by network, below θ, with neighbourhood evidence", v)
+			}
+		})
+	}
+}
+
+// TestNetworkRuleCountsInTheValidationCurve: what the rule gives an
+// innocent validation scanner is over-attribution at every threshold, so
+// that --max-over-attribution still bounds it.
+func TestNetworkRuleCountsInTheValidationCurve(t *testing.T) {
+	mem, pay := NewMemory(1), NewPayloads()
+	for i := range 3 {
+		mem.Add(addr(fmt.Sprintf("198.51.100.%d", 10+i)), 0)
+	}
+	row := Build(addr("198.51.100.200"), []Probe{{Service: "http", Digest: digest("x")}}, mem, pay)
+	cmb := &Combiner{K: 1, NetworkShare: DefaultNetworkShare}
+	cmb.V[gBias] = 5
+	for _, p := range cmb.OperatingCurve([]Example{{Row: row, Label: Unattributed}}) {
+		if p.InnocentAttributed != 1 {
+			t.Fatalf("θ %.2f: innocent attributed %.2f, want 1", p.Theta, p.InnocentAttributed)
+		}
+	}
+	cmb.NetworkShare = 0
+	if p := cmb.OperatingCurve([]Example{{Row: row, Label: Unattributed}})[0]; p.InnocentAttributed != 0 {
+		t.Fatalf("without the rule: innocent attributed %.2f", p.InnocentAttributed)
+	}
+}
