@@ -81,3 +81,38 @@ func TestNetworkRuleCountsInTheValidationCurve(t *testing.T) {
 		t.Fatalf("without the rule: innocent attributed %.2f", p.InnocentAttributed)
 	}
 }
+
+// TestNoOrgNetworkOverridesTheThreshold: an unlisted IP in a /24 whose
+// labelled IPs are (two thirds or more) scanners of no known organisation
+// is unknown even when its payload evidence reaches θ; without the rule
+// (models saved before it) the payload names the organisation.
+func TestNoOrgNetworkOverridesTheThreshold(t *testing.T) {
+	const k = 1
+	mem, pay := NewMemory(k), NewPayloads()
+	d := digest("the organisation's payload")
+	for i := range 5 {
+		pay.Add("http", d, addr(fmt.Sprintf("203.0.113.%d", i+1)), 0)
+	}
+	mem.Add(addr("167.94.138.10"), k)
+	mem.Add(addr("167.94.138.11"), k)
+	ip := addr("167.94.138.200")
+	row := Build(ip, []Probe{{Service: "http", Digest: d}}, mem, pay)
+	cmb := Combiner{K: k, Theta: 0.5, NetworkShare: DefaultNetworkShare, NoOrgNetworkShare: DefaultNoOrgNetworkShare}
+	cmb.W[fPayMax] = 10
+	if v := cmb.Decide(&row, cmb.Theta); v.Class != k || v.Network != k || v.BestProb < cmb.Theta {
+		t.Fatalf("in a no-org /24: %+v, want unknown although the best probability reaches θ", v)
+	}
+	if p := cmb.OperatingCurve([]Example{{Row: row, Label: Unattributed}})[0]; p.InnocentAttributed != 0 {
+		t.Fatalf("the curve attributes it at θ %.2f", p.Theta)
+	}
+	cmb.NoOrgNetworkShare = 0
+	if v := cmb.Decide(&row, cmb.Theta); v.Class != 0 {
+		t.Fatalf("without the rule: %+v, want the organisation", v)
+	}
+	mem.Add(ip, 0) // listed: label memory decides
+	row = Build(ip, []Probe{{Service: "http", Digest: d}}, mem, pay)
+	cmb.NoOrgNetworkShare = DefaultNoOrgNetworkShare
+	if v := cmb.Decide(&row, cmb.Theta); v.Class != 0 || v.Evidence == "" {
+		t.Fatalf("listed in a no-org /24: %+v, want its label", v)
+	}
+}

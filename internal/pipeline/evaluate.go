@@ -48,6 +48,9 @@ func OperatingCurve(atts []Attribution, classes *Classes, truth TruthScore) []ev
 	for t := 5; t <= 95; t += 5 {
 		theta := float64(t) / 100
 		pred := func(i int) int {
+			if atts[i].Network == classes.Unknown {
+				return classes.Unknown // the no-org network rule
+			}
 			if atts[i].Best >= 0 && atts[i].BestProb >= theta {
 				return atts[i].Best
 			}

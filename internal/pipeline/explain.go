@@ -49,6 +49,9 @@ type Explanation struct {
 	// labelled IPs of the /24 are its own) although the probability is
 	// below the threshold.
 	ByNetwork bool `json:"by_network,omitempty"`
+	// NoOrgNetwork: unknown because most labelled IPs of the /24 are
+	// scanners of no known organisation (the no-org network rule).
+	NoOrgNetwork bool `json:"no_org_network,omitempty"`
 	// Candidates are the organisations with any evidence, most probable
 	// first, with what spoke for and against each.
 	Candidates []CandidateReason `json:"candidates"`
@@ -203,7 +206,8 @@ func (m *Models) explainOne(ip netip.Addr, a *ipProbes, s *ipSeen, data *Data, s
 	v := cmb.Decide(&row, cmb.Theta)
 	ex := Explanation{IP: ip.String(), Org: m.Classes.Name(v.Class), Confidence: v.Prob, Threshold: cmb.Theta,
 		Label: s.label, NewIP: !row.Seen, FirstSeen: s.first.UTC(), LastSeen: s.last.UTC(), Probes: s.probes,
-		Services: s.services, Ports: slices.Sorted(maps.Keys(s.ports)), ByNetwork: v.ByNetwork}
+		Services: s.services, Ports: slices.Sorted(maps.Keys(s.ports)), ByNetwork: v.ByNetwork,
+		NoOrgNetwork: v.Class == m.Classes.Unknown && v.Network == m.Classes.Unknown}
 	probs, pUnknown := cmb.Proba(&row)
 	for i := range row.Candidates {
 		c := &row.Candidates[i]
@@ -289,15 +293,31 @@ func (m *Models) neighbourhoodReason(ip netip.Addr, state *evidenceState) Neighb
 
 // networkSentence says why the network rule named the organisation.
 func (ex *Explanation) networkSentence() string {
-	nb := ex.Neighbourhood.NarrowIPs
-	labelled := 0
-	for name, n := range nb {
-		if name != SenderUnattributed {
-			labelled += n
-		}
-	}
+	nb, labelled := ex.Neighbourhood.NarrowIPs, ex.Neighbourhood.labelled()
 	return fmt.Sprintf("attributed to %s by its network: %d of the %d labelled IPs of %s are %s; the evidence together gives it probability %.2f, below the threshold %.2f",
 		ex.Org, nb[ex.Org], labelled, ex.Neighbourhood.Narrow, ex.Org, ex.Confidence, ex.Threshold)
+}
+
+// noOrgNetworkSentence says why the no-org network rule made it unknown.
+func (ex *Explanation) noOrgNetworkSentence() string {
+	nb := ex.Neighbourhood
+	s := fmt.Sprintf("unknown: %d of the %d labelled IPs of %s are scanners of no known organisation (organisations that publish all their scanners, as Censys does)",
+		nb.NarrowIPs[SenderNoOrg], nb.labelled(), nb.Narrow)
+	if len(ex.Candidates) > 0 {
+		s += fmt.Sprintf("; the most probable organisation, %s, had probability %.2f", ex.Candidates[0].Org, ex.Candidates[0].Probability)
+	}
+	return s
+}
+
+// labelled counts the labelled IPs of the /24 (no-org labels included).
+func (nb NeighbourhoodReason) labelled() int {
+	n := 0
+	for name, c := range nb.NarrowIPs {
+		if name != SenderUnattributed {
+			n += c
+		}
+	}
+	return n
 }
 
 // sentences writes the explanation for a reader: the verdict, then each
@@ -318,6 +338,8 @@ func (ex *Explanation) sentences() []string {
 			ex.Org, ex.Confidence, ex.Threshold, effects(ex.Candidates[0].Evidence)))
 	default:
 		switch {
+		case ex.NoOrgNetwork:
+			out = append(out, ex.noOrgNetworkSentence())
 		case len(ex.Candidates) == 0:
 			out = append(out, "unknown: no organisation has any evidence (no payload its scanners sent, no labelled neighbour)")
 		default:

@@ -133,3 +133,16 @@ func TestNetworkVerdictSaysWhichNetwork(t *testing.T) {
 		t.Fatalf("got  %q\nwant %q", got, want)
 	}
 }
+
+// TestNoOrgNetworkVerdictSaysWhy: an IP left unknown by the no-org network
+// rule says whose network it is, and what the evidence had pointed to.
+func TestNoOrgNetworkVerdictSaysWhy(t *testing.T) {
+	ex := Explanation{Org: "unknown", Classification: ClassUnknown, NoOrgNetwork: true,
+		Candidates:    []CandidateReason{{Org: "binaryedge", Probability: 0.15}},
+		Neighbourhood: NeighbourhoodReason{Narrow: "167.94.138.0/24", NarrowIPs: map[string]int{SenderNoOrg: 2, SenderUnattributed: 4}}}
+	got := ex.sentences()[0]
+	want := "unknown: 2 of the 2 labelled IPs of 167.94.138.0/24 are scanners of no known organisation (organisations that publish all their scanners, as Censys does); the most probable organisation, binaryedge, had probability 0.15"
+	if got != want {
+		t.Fatalf("got  %q\nwant %q", got, want)
+	}
+}

@@ -210,8 +210,9 @@ type Attribution struct {
 	// threshold decided (-1: none), for the operating curve.
 	Best     int
 	BestProb float64
-	// Network is the organisation the evidence combiner's network rule
-	// names whatever the threshold (-1: none), for the operating curve.
+	// Network is what the evidence combiner's network rules say whatever
+	// the threshold (evidence.Verdict.Network: an organisation, Unknown,
+	// or -1), for the operating curve.
 	Network int
 }
 
