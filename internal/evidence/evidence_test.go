@@ -275,7 +275,7 @@ func TestChooseThetaBoundsOverAttribution(t *testing.T) {
 		{Theta: 0.7, LabelledF1: 0.85, InnocentAttributed: 0.02},
 	}
 	for _, tc := range []struct{ max, want float64 }{
-		{0.05, 0.4},  // 0.3, 0.4 and 0.5 tie on F1 within the bound: the middle one
+		{0.05, 0.3},  // 0.3, 0.4 and 0.5 tie on F1 within the bound: the lowest one
 		{0.025, 0.5}, // only 0.5 of the three keeps within it
 		{0.01, 0.6},
 		{0.5, 0.1},
