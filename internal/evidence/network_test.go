@@ -60,10 +60,12 @@ func TestNetworkRuleNamesTheOrganisationOfALabelledSlash24(t *testing.T) {
 	}
 }
 
-// TestNetworkRuleCountsInTheValidationCurve: what the rule gives an
-// innocent validation scanner is over-attribution at every threshold, so
-// that --max-over-attribution still bounds it.
-func TestNetworkRuleCountsInTheValidationCurve(t *testing.T) {
+// TestNetworkRuleInTheValidationCurve: the rule names an innocent-looking
+// validation scanner at every threshold, which the curve shows as an
+// unattributed scanner attributed; it is not counted as over-attribution θ
+// causes, since no θ removes it (θ would be pushed to its strictest for
+// nothing).
+func TestNetworkRuleInTheValidationCurve(t *testing.T) {
 	mem, pay := NewMemory(1), NewPayloads()
 	for i := range 3 {
 		mem.Add(addr(fmt.Sprintf("198.51.100.%d", 10+i)), 0)
@@ -72,13 +74,13 @@ func TestNetworkRuleCountsInTheValidationCurve(t *testing.T) {
 	cmb := &Combiner{K: 1, NetworkShare: DefaultNetworkShare}
 	cmb.V[gBias] = 5
 	for _, p := range cmb.OperatingCurve([]Example{{Row: row, Label: Unattributed}}) {
-		if p.InnocentAttributed != 1 {
-			t.Fatalf("θ %.2f: innocent attributed %.2f, want 1", p.Theta, p.InnocentAttributed)
+		if p.UnattributedAttributed != 1 || p.InnocentAttributed != 0 {
+			t.Fatalf("θ %.2f: unattributed attributed %.2f (want 1), innocent attributed by θ %.2f (want 0)", p.Theta, p.UnattributedAttributed, p.InnocentAttributed)
 		}
 	}
 	cmb.NetworkShare = 0
-	if p := cmb.OperatingCurve([]Example{{Row: row, Label: Unattributed}})[0]; p.InnocentAttributed != 0 {
-		t.Fatalf("without the rule: innocent attributed %.2f", p.InnocentAttributed)
+	if p := cmb.OperatingCurve([]Example{{Row: row, Label: Unattributed}})[0]; p.UnattributedAttributed != 0 {
+		t.Fatalf("without the rule: unattributed attributed %.2f", p.UnattributedAttributed)
 	}
 }
 
