@@ -226,9 +226,11 @@ func (m *Models) Identify(data *Data) ([]Attribution, error) {
 
 // windowState is the evidence state for identifying data: the saved
 // memory and payload senders, plus the networks listed at data's start
-// and the labels valid during data (label memory).
+// and the labels valid during data (label memory). What data adds goes
+// into an overlay of the saved memory, which is shared and left as it is:
+// a lookup of one IP costs nothing proportional to the memory's size.
 func (m *Models) windowState(data *Data) *evidenceState {
-	state := &evidenceState{mem: m.state.mem.Clone(), pay: m.state.pay}
+	state := &evidenceState{mem: m.state.mem.Overlay(), pay: m.state.pay}
 	first, _ := data.Span()
 	state.addNetworks(m.Classes, m.Networks, first)
 	for _, svc := range Services {
