@@ -58,10 +58,8 @@ func LoadLabels(ctx context.Context, st store.Store, file string, log *slog.Logg
 	}
 	networks := func(t time.Time) []pipeline.LabelledNetwork {
 		var out []pipeline.LabelledNetwork
-		for p, org := range resolver.All(t) {
-			if !p.IsSingleIP() {
-				out = append(out, pipeline.LabelledNetwork{Prefix: p, Org: org})
-			}
+		for p, org := range resolver.Networks(t) {
+			out = append(out, pipeline.LabelledNetwork{Prefix: p, Org: org})
 		}
 		return out
 	}

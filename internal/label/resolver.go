@@ -87,6 +87,14 @@ type Resolver struct {
 	entries []entry
 	orgs    []string // orgs[0] = "" (no org)
 	nPrefix int
+	// networks are the stored prefixes wider than one address, in address
+	// order, with their refs (Networks).
+	networks []prefixRef
+}
+
+type prefixRef struct {
+	prefix netip.Prefix
+	ref    uint32
 }
 
 const complexRef = 1 << 31
@@ -150,6 +158,11 @@ func NewResolver(labels []Label, policy Policy) (*Resolver, error) {
 		}
 		r.table.Insert(g.prefix, complexRef|uint32(len(r.entries)))
 		r.entries = append(r.entries, e)
+	}
+	for p, ref := range r.table.AllSorted() {
+		if !p.IsSingleIP() {
+			r.networks = append(r.networks, prefixRef{p, ref})
+		}
 	}
 	return r, nil
 }
@@ -416,6 +429,22 @@ func (r *Resolver) All(t time.Time) iter.Seq2[netip.Prefix, string] {
 				continue
 			}
 			if !yield(p, org) {
+				return
+			}
+		}
+	}
+}
+
+// Networks yields the stored prefixes wider than one address with their
+// org at time t, as All does, without walking the single addresses.
+func (r *Resolver) Networks(t time.Time) iter.Seq2[netip.Prefix, string] {
+	return func(yield func(netip.Prefix, string) bool) {
+		for _, n := range r.networks {
+			org := r.orgOf(n.ref, t)
+			if org == "" {
+				continue
+			}
+			if !yield(n.prefix, org) {
 				return
 			}
 		}
