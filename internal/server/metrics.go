@@ -22,6 +22,8 @@ type Metrics struct {
 	update   *prometheus.HistogramVec
 	api      *prometheus.HistogramVec
 	cache    *prometheus.CounterVec
+	// cacheHit and cacheMiss are cache's two counters, resolved once.
+	cacheHit, cacheMiss prometheus.Counter
 	ingested prometheus.Counter
 	store    store.Store
 }
@@ -40,6 +42,7 @@ func NewMetrics() *Metrics {
 	m.cache = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "scannergrouper_lookup_cache_total", Help: "IP lookups answered from the in-memory cache (hit) or computed (miss).",
 	}, []string{"result"})
+	m.cacheHit, m.cacheMiss = m.cache.WithLabelValues("hit"), m.cache.WithLabelValues("miss")
 	m.ingested = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "scannergrouper_ingested_probes_total", Help: "First probes newly stored by this process.",
 	})
