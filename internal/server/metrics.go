@@ -18,14 +18,14 @@ import (
 // cycle's step durations, API latency, lookup cache use, and the Go
 // runtime.
 type Metrics struct {
-	reg      *prometheus.Registry
-	update   *prometheus.HistogramVec
-	api      *prometheus.HistogramVec
-	cache    *prometheus.CounterVec
+	reg    *prometheus.Registry
+	update *prometheus.HistogramVec
+	api    *prometheus.HistogramVec
+	cache  *prometheus.CounterVec
 	// cacheHit and cacheMiss are cache's two counters, resolved once.
 	cacheHit, cacheMiss prometheus.Counter
-	ingested prometheus.Counter
-	store    store.Store
+	ingested            prometheus.Counter
+	store               store.Store
 }
 
 // NewMetrics builds the registry.
