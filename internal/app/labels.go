@@ -30,6 +30,8 @@ type LabelSource struct {
 	// Networks are the published networks (entries wider than one
 	// address) valid at a time: neighbourhood evidence.
 	Networks pipeline.Networks
+	// Fingerprint identifies what the labels say (label.Resolver.Fingerprint).
+	Fingerprint string
 }
 
 // LoadLabels imports an optional label file into the store's label
@@ -63,5 +65,6 @@ func LoadLabels(ctx context.Context, st store.Store, file string, log *slog.Logg
 		}
 		return out
 	}
-	return &LabelSource{LabelOf: labelOf, FullyDisclosed: ldb.Registry().FullyDisclosed, Networks: networks}, nil
+	return &LabelSource{LabelOf: labelOf, FullyDisclosed: ldb.Registry().FullyDisclosed, Networks: networks,
+		Fingerprint: resolver.Fingerprint()}, nil
 }

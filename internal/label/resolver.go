@@ -2,6 +2,9 @@ package label
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"iter"
 	"math"
@@ -433,6 +436,33 @@ func (r *Resolver) All(t time.Time) iter.Seq2[netip.Prefix, string] {
 			}
 		}
 	}
+}
+
+// Fingerprint identifies what the resolver says: the SHA-256 (hex) of
+// every stored prefix with its decided timeline, in address order. Two
+// resolvers with the same fingerprint label every address at every time
+// alike.
+func (r *Resolver) Fingerprint() string {
+	h := sha256.New()
+	var buf []byte
+	for p, ref := range r.table.AllSorted() {
+		buf = p.AppendTo(buf[:0])
+		buf = append(buf, 0)
+		if ref&complexRef == 0 {
+			buf = append(buf, r.orgs[ref]...)
+		} else {
+			e := &r.entries[ref&^complexRef]
+			buf = append(buf, e.always...)
+			for _, sg := range e.segs {
+				buf = binary.BigEndian.AppendUint64(append(buf, 1), uint64(sg.from))
+				buf = binary.BigEndian.AppendUint64(buf, uint64(sg.until))
+				buf = append(buf, sg.org...)
+			}
+			buf = append(append(buf, 2), e.latest...)
+		}
+		h.Write(append(buf, '\n'))
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // Networks yields the stored prefixes wider than one address with their

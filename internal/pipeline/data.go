@@ -48,6 +48,7 @@ func Load(ctx context.Context, st store.Store, services []string, from, to time.
 func LoadQuery(ctx context.Context, st store.Store, services []string, q store.ProbeQuery, labelOf Labeler) (*Data, error) {
 	d := &Data{Probes: map[string][]probe.Probe{}, Orgs: map[string][]string{}}
 	q.Limit = 0
+	q.NoPayload = true // the fields carry what the models need
 	for _, svc := range services {
 		var ps []probe.Probe
 		var orgs []string

@@ -304,6 +304,13 @@ type incrementalState struct {
 	// models learnt that week: what the combiner is refitted on.
 	Examples [][]evidence.Example `json:"evidence_examples,omitempty"`
 	AsNew    [][]evidence.Example `json:"evidence_as_new,omitempty"`
+	// Sources are what the payload senders were counted from
+	// (evidenceSources), with the fingerprint of the labels they were
+	// learnt with; absent in states saved before them, which the next
+	// update relearns from the history.
+	Sources            map[string]*serviceSources `json:"evidence_sources,omitempty"`
+	SourcesNeedHistory bool                       `json:"evidence_needs_history,omitempty"`
+	LabelsFingerprint  string                     `json:"labels_fingerprint,omitempty"`
 }
 
 // SaveIncremental writes an incremental state into dir (the models, plus
@@ -314,7 +321,10 @@ func (inc *Incremental) Save(dir string) (*Manifest, error) {
 	}
 	st := incrementalState{Options: inc.Res.Options, Origin: inc.Window.Origin, Weeks: inc.Weeks, Rows: inc.Rows,
 		Labels: inc.Labels, Background: map[string]map[string][2]int{}, Senders: map[string]map[string]map[int]int{},
-		Examples: inc.Examples, AsNew: inc.AsNew}
+		Examples: inc.Examples, AsNew: inc.AsNew, LabelsFingerprint: inc.LabelsFingerprint}
+	if inc.sources != nil {
+		st.Sources, st.SourcesNeedHistory = inc.sources.services, inc.needsHistory
+	}
 	for svc, sm := range inc.Res.Models {
 		if sm.Background != nil {
 			st.Background[svc] = sm.Background.counts()
@@ -368,6 +378,17 @@ func LoadIncremental(dir string, fullyDisclosed func(string) bool) (*Incremental
 			inc.state = newEvidenceState(m.Classes)
 		}
 		inc.Res.state = inc.state
+		if st.Sources != nil {
+			// Recounted from the sources: the saved counts say how many
+			// sent each payload, not who, which the next period needs to
+			// count a sender once.
+			inc.sources = newEvidenceSources()
+			inc.sources.load(st.Sources)
+			inc.needsHistory, inc.LabelsFingerprint = st.SourcesNeedHistory, st.LabelsFingerprint
+			inc.state.pay = inc.sources.payloads(inc.Res.Models)
+		} else {
+			inc.sources = nil
+		}
 	}
 	return inc, nil
 }
