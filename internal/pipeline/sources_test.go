@@ -5,6 +5,7 @@ import (
 	"errors"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/scannergrouper/scannergrouper/internal/evidence"
 )
@@ -17,15 +18,8 @@ import (
 // grew. Training in one run (TrainWeeks, which recounts from the sources
 // whenever a layout grows) must give the same.
 func TestIncrementalEvidenceIsTheFullRebuild(t *testing.T) {
-	opts := Default(1)
-	opts.Iterations = 50
-	data, fullyDisclosed := loadWorld(t, tinyWorldWeeks(t, 3), &opts)
-	classes := NewClasses(data, fullyDisclosed)
-	first, last := data.Span()
-	weeks := Weeks(first, last)
-	if len(weeks) < 3 {
-		t.Fatalf("tiny world spans %d weeks; the test needs three", len(weeks))
-	}
+	w := tinyWeeks(t, 3, 50)
+	opts, data, fullyDisclosed, classes, weeks := w.opts, w.data, w.fullyDisclosed, w.classes, w.weeks
 	ctx := context.Background()
 	lastWeek := weeks[len(weeks)-1]
 	inc := NewIncremental(classes, opts, weeks[0])
@@ -82,6 +76,33 @@ func TestIncrementalEvidenceIsTheFullRebuild(t *testing.T) {
 	if full := evidence.Save(one.state.mem, one.state.pay); !reflect.DeepEqual(inOne, full) {
 		diffSaved(t, inOne, full)
 	}
+}
+
+// weeksWorld is a tiny world of some weeks, loaded, with its classes and
+// week starts.
+type weeksWorld struct {
+	opts           Options
+	data           *Data
+	fullyDisclosed func(string) bool
+	classes        *Classes
+	weeks          []time.Time
+	last           time.Time
+}
+
+// tinyWeeks simulates and loads the tiny world over n weeks, with
+// iterations for the full-mode parts of training.
+func tinyWeeks(t *testing.T, n, iterations int) weeksWorld {
+	t.Helper()
+	w := weeksWorld{opts: Default(1)}
+	w.opts.Iterations = iterations
+	w.data, w.fullyDisclosed = loadWorld(t, tinyWorldWeeks(t, n), &w.opts)
+	w.classes = NewClasses(w.data, w.fullyDisclosed)
+	var first time.Time
+	first, w.last = w.data.Span()
+	if w.weeks = Weeks(first, w.last); len(w.weeks) < n {
+		t.Fatalf("tiny world spans %d weeks; the test needs %d", len(w.weeks), n)
+	}
+	return w
 }
 
 // diffSaved fails the test naming the first differences of two evidence

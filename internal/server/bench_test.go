@@ -3,6 +3,7 @@ package server
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -105,32 +106,9 @@ func BenchmarkLookup(b *testing.B) {
 		for _, ip := range hot {
 			get(ip) // fill the cache
 		}
-		const workers = 16
-		var mu sync.Mutex
-		lat := make([]time.Duration, 0, b.N)
-		var wg sync.WaitGroup
-		next := make(chan int, 1024)
-		b.ResetTimer()
-		m := benchutil.Start()
-		for range workers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				local := make([]time.Duration, 0, b.N/workers+1)
-				for i := range next {
-					local = append(local, get(hot[i%len(hot)]))
-				}
-				mu.Lock()
-				lat = append(lat, local...)
-				mu.Unlock()
-			}()
-		}
-		for i := range b.N {
-			next <- i
-		}
-		close(next)
-		wg.Wait()
-		report(b, m, lat)
+		concurrently(b, hot, func() (func(string) (time.Duration, error), func()) {
+			return func(ip string) (time.Duration, error) { return get(ip), nil }, func() {}
+		})
 	})
 	// The same working set through a minimal HTTP/1.1 client (one
 	// keep-alive connection per worker, requests written by hand, answers
@@ -140,59 +118,75 @@ func BenchmarkLookup(b *testing.B) {
 		for _, ip := range hot {
 			get(ip)
 		}
-		const workers = 16
-		var mu sync.Mutex
-		lat := make([]time.Duration, 0, b.N)
-		var wg sync.WaitGroup
-		next := make(chan int, 1024)
-		b.ResetTimer()
-		m := benchutil.Start()
-		for range workers {
+		concurrently(b, hot, func() (func(string) (time.Duration, error), func()) {
 			conn, err := net.Dial("tcp", ln.Addr().String())
 			if err != nil {
 				b.Fatal(err)
 			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer conn.Close()
-				br, bw := bufio.NewReader(conn), bufio.NewWriter(conn)
-				local := make([]time.Duration, 0, b.N/workers+1)
-				for i := range next {
-					t0 := time.Now()
-					bw.WriteString("GET /v1/ip/")
-					bw.WriteString(hot[i%len(hot)])
-					bw.WriteString(" HTTP/1.1\r\nHost: bench\r\n\r\n")
-					if err := bw.Flush(); err != nil {
-						b.Error(err)
-						return
-					}
-					resp, err := http.ReadResponse(br, nil)
-					if err != nil {
-						b.Error(err)
-						return
-					}
-					io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					if resp.StatusCode != 200 {
-						b.Errorf("%s: %d", hot[i%len(hot)], resp.StatusCode)
-						return
-					}
-					local = append(local, time.Since(t0))
+			br, bw := bufio.NewReader(conn), bufio.NewWriter(conn)
+			return func(ip string) (time.Duration, error) {
+				t0 := time.Now()
+				bw.WriteString("GET /v1/ip/")
+				bw.WriteString(ip)
+				bw.WriteString(" HTTP/1.1\r\nHost: bench\r\n\r\n")
+				if err := bw.Flush(); err != nil {
+					return 0, err
 				}
-				mu.Lock()
-				lat = append(lat, local...)
-				mu.Unlock()
-			}()
-		}
-		for i := range b.N {
-			next <- i
-		}
-		close(next)
-		wg.Wait()
-		report(b, m, lat)
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					return 0, err
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					return 0, fmt.Errorf("%s: %d", ip, resp.StatusCode)
+				}
+				return time.Since(t0), nil
+			}, func() { conn.Close() }
+		})
 	})
 	b.Logf("%d distinct IPs", len(ips))
+}
+
+// concurrently asks for b.N lookups of the hot IPs from 16 workers, each
+// with the client newClient makes for it (a lookup and a close), and
+// reports them.
+func concurrently(b *testing.B, hot []string, newClient func() (func(string) (time.Duration, error), func())) {
+	const workers = 16
+	var mu sync.Mutex
+	lat := make([]time.Duration, 0, b.N)
+	var wg sync.WaitGroup
+	next := make(chan int, 1024)
+	b.ResetTimer()
+	m := benchutil.Start()
+	for range workers {
+		get, done := newClient()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer done()
+			local := make([]time.Duration, 0, b.N/workers+1)
+			for i := range next {
+				d, err := get(hot[i%len(hot)])
+				if err != nil {
+					b.Error(err)
+					for range next {
+					}
+					return
+				}
+				local = append(local, d)
+			}
+			mu.Lock()
+			lat = append(lat, local...)
+			mu.Unlock()
+		}()
+	}
+	for i := range b.N {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	report(b, m, lat)
 }
 
 // report gives lookups per wall second and per CPU-second of the whole
