@@ -32,7 +32,7 @@ type Metrics struct {
 func NewMetrics() *Metrics {
 	m := &Metrics{reg: prometheus.NewRegistry()}
 	m.update = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name: "scannergrouper_update_duration_seconds", Help: "Duration of the cycle's steps (train: incremental update; identify: identification, lists, analysis).",
+		Name: "scannergrouper_update_duration_seconds", Help: "Duration of the cycle's steps (train: incremental update; identify: identification and lists; analyze: clustering the still-unknown scanners).",
 		Buckets: []float64{0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600},
 	}, []string{"step"})
 	m.api = prometheus.NewHistogramVec(prometheus.HistogramOpts{
