@@ -53,7 +53,7 @@ func TrainIncremental(ctx context.Context, st store.Store, cfg TrainConfig) (*pi
 	if _, _, err := inc.TrainWeeks(ctx, data, starts, weekIters(cfg.WeekIters), false); err != nil {
 		return nil, nil, err
 	}
-	inc.LabelsFingerprint = ls.Fingerprint
+	inc.LabelsFingerprint = ls.Fingerprint()
 	man, err := inc.Save(cfg.Dir)
 	return man, inc, err
 }
@@ -131,7 +131,8 @@ func Update(ctx context.Context, st store.Store, cfg UpdateConfig) (*pipeline.Ma
 	}
 	// With unchanged labels, past periods name no organisation that is no
 	// class (the update that learnt them checked): this week's are enough.
-	continues := inc.ContinuesWith(ls.Fingerprint)
+	labels := ls.Fingerprint()
+	continues := inc.ContinuesWith(labels)
 	newIn := week
 	if !continues {
 		if newIn, err = loadHistory(); err != nil {
@@ -163,7 +164,7 @@ func Update(ctx context.Context, st store.Store, cfg UpdateConfig) (*pipeline.Ma
 		}
 		inc.RelearnEvidence(history)
 	}
-	inc.LabelsFingerprint = ls.Fingerprint
+	inc.LabelsFingerprint = labels
 	man, err := inc.Save(cfg.Dst)
 	return man, inc, err
 }

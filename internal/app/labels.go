@@ -30,9 +30,12 @@ type LabelSource struct {
 	// Networks are the published networks (entries wider than one
 	// address) valid at a time: neighbourhood evidence.
 	Networks pipeline.Networks
-	// Fingerprint identifies what the labels say (label.Resolver.Fingerprint).
-	Fingerprint string
+	resolver *label.Resolver
 }
+
+// Fingerprint identifies what the labels say (label.Resolver.Fingerprint);
+// it walks every label, so it is computed when asked.
+func (ls *LabelSource) Fingerprint() string { return ls.resolver.Fingerprint() }
 
 // LoadLabels imports an optional label file into the store's label
 // database and returns what every stored label source says.
@@ -66,5 +69,5 @@ func LoadLabels(ctx context.Context, st store.Store, file string, log *slog.Logg
 		return out
 	}
 	return &LabelSource{LabelOf: labelOf, FullyDisclosed: ldb.Registry().FullyDisclosed, Networks: networks,
-		Fingerprint: resolver.Fingerprint()}, nil
+		resolver: resolver}, nil
 }
