@@ -9,10 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/scannergrouper/scannergrouper/internal/capture"
 	"github.com/scannergrouper/scannergrouper/internal/evidence"
-	"github.com/scannergrouper/scannergrouper/internal/ingest"
-	"github.com/scannergrouper/scannergrouper/internal/store"
 )
 
 // TestUpdateRelabelsPastWeeks trains two weeks with some labels of a
@@ -24,18 +21,7 @@ import (
 func TestUpdateRelabelsPastWeeks(t *testing.T) {
 	ctx := context.Background()
 	world := replayWorld(t, 3)
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "sg.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	files, days, err := ReplayFiles(world)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ingest.Run(ctx, st, ingest.Capture, files, capture.Options{}, nil); err != nil {
-		t.Fatal(err)
-	}
+	st, days := ingestedWorld(t, world, filepath.Join(t.TempDir(), "sg.db"))
 	raw, err := os.ReadFile(filepath.Join(world, "labels.csv"))
 	if err != nil {
 		t.Fatal(err)
