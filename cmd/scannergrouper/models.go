@@ -190,10 +190,13 @@ func init() {
 [--from, --from + the update period) of stored probes (7 days unless train was
 given --update-every) extends each service's layout (existing pixels never
 move), each model resumes for 200 iterations on that week only, and the ensemble is
-refitted on the rows of every week so far; the evidence (payload senders, label
-memory) is rebuilt from every trained week with the current layouts and labels, so
-labels imported since relabel past weeks. A week that overlaps one already trained
-is refused: each probe is learnt once.`,
+refitted on the rows of every week so far; the week's payload senders and labels
+are added to the evidence, and where a layout grew the senders are recounted from
+the distinct payloads kept with the models. When the labels changed since the
+models were saved, the evidence (payload senders, label memory) is rebuilt from
+every trained week with the current layouts and labels, so labels imported since
+relabel past weeks. A week that overlaps one already trained is refused: each
+probe is learnt once.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ws, err := requiredTimeFlag("from", weekStart)

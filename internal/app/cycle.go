@@ -358,6 +358,8 @@ func (c *Cycle) identifyClosed(ctx context.Context) error {
 					return err
 				}
 			}
+			identified := time.Since(t0)
+			t1 := time.Now()
 			if c.cfg.Analyze {
 				// Figures are a view: a failure is logged, not retried.
 				if _, err := Analyze(ctx, c.cfg.Store, AnalyzeConfig{From: start, To: end, Models: c.modelsDir(), Out: c.AnalysisDir(), Seed: c.cfg.Opts.Seed}); err != nil {
@@ -371,10 +373,15 @@ func (c *Cycle) identifyClosed(ctx context.Context) error {
 			if err := c.save(); err != nil {
 				return err
 			}
+			analysed := time.Since(t1)
 			if c.cfg.Observe != nil {
-				c.cfg.Observe("identify", time.Since(t0))
+				c.cfg.Observe("identify", identified)
+				if c.cfg.Analyze {
+					c.cfg.Observe("analyze", analysed)
+				}
 			}
-			c.cfg.Log.Info("period identified", "from", start.Format(time.RFC3339), "ips", n)
+			c.cfg.Log.Info("period identified", "from", start.Format(time.RFC3339), "ips", n,
+				"seconds", identified.Seconds(), "analysis_seconds", analysed.Seconds())
 		}
 	}
 	return nil

@@ -73,18 +73,7 @@ func verdicts(t *testing.T, db string) []string {
 func offline(t *testing.T, world, db string) []string {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	files, days, err := ReplayFiles(world)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ingest.Run(ctx, st, ingest.Capture, files, capture.Options{}, nil); err != nil {
-		t.Fatal(err)
-	}
+	st, days := ingestedWorld(t, world, db)
 	origin := days[0]
 	dir := filepath.Join(t.TempDir(), "models")
 	if _, _, err := TrainIncremental(ctx, st, TrainConfig{From: origin, To: origin.Add(Week), Labels: filepath.Join(world, "labels.csv"),
@@ -127,6 +116,26 @@ func runReplay(ctx context.Context, world, db, state string) error {
 		return err
 	}
 	return c.Replay(ctx, world, NewFakeClock(days[0]))
+}
+
+// ingestedWorld opens a store at db holding every daily capture of world
+// (closed when the test ends) and returns it with the captures' days.
+func ingestedWorld(t *testing.T, world, db string) (store.Store, []time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	files, days, err := ReplayFiles(world)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ingest.Run(ctx, st, ingest.Capture, files, capture.Options{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	return st, days
 }
 
 func TestReplayMatchesOfflineIncremental(t *testing.T) {

@@ -53,6 +53,7 @@ func TrainIncremental(ctx context.Context, st store.Store, cfg TrainConfig) (*pi
 	if _, _, err := inc.TrainWeeks(ctx, data, starts, weekIters(cfg.WeekIters), false); err != nil {
 		return nil, nil, err
 	}
+	inc.LabelsFingerprint = ls.Fingerprint()
 	man, err := inc.Save(cfg.Dir)
 	return man, inc, err
 }
@@ -81,15 +82,22 @@ type UpdateConfig struct {
 var ErrNoProbes = fmt.Errorf("no stored probes")
 
 // Update extends the layouts, trains on one more week, refits the
-// ensemble, rebuilds the evidence from every trained week with today's
-// layouts and labels, and saves. A week that overlaps one already trained
-// is refused: each probe is learnt once.
+// ensemble, brings the evidence up to date and saves. With the labels the
+// evidence was learnt with, the week's payload senders and labels are
+// added to it and, where a layout grew, the senders are recounted from the
+// distinct payloads kept with the models (pipeline.Incremental.Continue):
+// the history is not read. Labels changed since, or a state saved before
+// the sources were kept, rebuild it from every trained week with today's
+// layouts and labels (pipeline.RelearnEvidence), which relabels past weeks.
+// A week that overlaps one already trained is refused: each probe is
+// learnt once.
 func Update(ctx context.Context, st store.Store, cfg UpdateConfig) (*pipeline.Manifest, *pipeline.Incremental, error) {
 	ws := cfg.From
-	labelOf, fullyDisclosed, err := Labels(ctx, st, cfg.Labels, cfg.Log)
+	ls, err := LoadLabels(ctx, st, cfg.Labels, cfg.Log)
 	if err != nil {
 		return nil, nil, err
 	}
+	labelOf, fullyDisclosed := ls.LabelOf, ls.FullyDisclosed
 	inc, err := pipeline.LoadIncremental(cfg.Src, fullyDisclosed)
 	if err != nil {
 		return nil, nil, err
@@ -109,27 +117,54 @@ func Update(ctx context.Context, st store.Store, cfg UpdateConfig) (*pipeline.Ma
 	if week.Count() == 0 {
 		return nil, nil, fmt.Errorf("%w in the period from %s (%s long)", ErrNoProbes, ws.Format("2006-01-02"), FormatPeriod(inc.Period()))
 	}
-	// Every trained period with today's labels: the evidence is rebuilt
-	// from it (pipeline.RelearnEvidence), and an organisation it labels
-	// that is no class yet means a retrain.
-	history, err := pipeline.Load(ctx, st, pipeline.Services, inc.Weeks[0], end, labelOf)
-	if err != nil {
-		return nil, nil, err
+	// Every trained period with today's labels, read only when needed.
+	var history *pipeline.Data
+	loadHistory := func() (*pipeline.Data, error) {
+		if history == nil {
+			h, err := pipeline.Load(ctx, st, pipeline.Services, inc.Weeks[0], end, labelOf)
+			if err != nil {
+				return nil, err
+			}
+			history = h
+		}
+		return history, nil
 	}
-	if orgs := inc.NewOrgs(history); len(orgs) > 0 {
+	// With unchanged labels, past periods name no organisation that is no
+	// class (the update that learnt them checked): this week's are enough.
+	labels := ls.Fingerprint()
+	continues := inc.ContinuesWith(labels)
+	newIn := week
+	if !continues {
+		if newIn, err = loadHistory(); err != nil {
+			return nil, nil, err
+		}
+	}
+	if orgs := inc.NewOrgs(newIn); len(orgs) > 0 {
 		if cfg.Log != nil {
 			cfg.Log.Warn("organisations first labelled since the models were trained: retraining every period so that they become classes",
 				"orgs", strings.Join(orgs, ","), "periods", len(inc.Weeks)+1)
 		}
-		if inc, err = pipeline.Retrain(ctx, history, fullyDisclosed, inc.Res.Options, inc.Weeks[0]); err != nil {
+		h, err := loadHistory()
+		if err != nil {
+			return nil, nil, err
+		}
+		if inc, err = pipeline.Retrain(ctx, h, fullyDisclosed, inc.Res.Options, inc.Weeks[0]); err != nil {
+			return nil, nil, err
+		}
+	} else if continues {
+		if err := inc.Continue(ctx, week, ws, weekIters(cfg.WeekIters), loadHistory); err != nil {
 			return nil, nil, err
 		}
 	} else {
+		if cfg.Log != nil {
+			cfg.Log.Info("labels changed since the evidence was learnt (or it keeps no sources): relearning it from every trained period")
+		}
 		if err := inc.TrainWeek(ctx, week, ws, weekIters(cfg.WeekIters)); err != nil {
 			return nil, nil, err
 		}
 		inc.RelearnEvidence(history)
 	}
+	inc.LabelsFingerprint = labels
 	man, err := inc.Save(cfg.Dst)
 	return man, inc, err
 }

@@ -30,7 +30,12 @@ type LabelSource struct {
 	// Networks are the published networks (entries wider than one
 	// address) valid at a time: neighbourhood evidence.
 	Networks pipeline.Networks
+	resolver *label.Resolver
 }
+
+// Fingerprint identifies what the labels say (label.Resolver.Fingerprint);
+// it walks every label, so it is computed when asked.
+func (ls *LabelSource) Fingerprint() string { return ls.resolver.Fingerprint() }
 
 // LoadLabels imports an optional label file into the store's label
 // database and returns what every stored label source says.
@@ -58,12 +63,11 @@ func LoadLabels(ctx context.Context, st store.Store, file string, log *slog.Logg
 	}
 	networks := func(t time.Time) []pipeline.LabelledNetwork {
 		var out []pipeline.LabelledNetwork
-		for p, org := range resolver.All(t) {
-			if !p.IsSingleIP() {
-				out = append(out, pipeline.LabelledNetwork{Prefix: p, Org: org})
-			}
+		for p, org := range resolver.Networks(t) {
+			out = append(out, pipeline.LabelledNetwork{Prefix: p, Org: org})
 		}
 		return out
 	}
-	return &LabelSource{LabelOf: labelOf, FullyDisclosed: ldb.Registry().FullyDisclosed, Networks: networks}, nil
+	return &LabelSource{LabelOf: labelOf, FullyDisclosed: ldb.Registry().FullyDisclosed, Networks: networks,
+		resolver: resolver}, nil
 }

@@ -203,9 +203,27 @@ func minimise(rows []fitRow, l2 float64) ([]float64, error) {
 		}
 		return loss
 	}
+	// The optimiser asks for the loss, then the gradient at the same point
+	// (optimize's evaluate): one pass over the rows computes both, and the
+	// gradient is kept for that second call. The numbers are the same as
+	// two passes give.
+	var lastX, lastGrad []float64
 	p := optimize.Problem{
-		Func: func(x []float64) float64 { return objective(x, nil) },
-		Grad: func(grad, x []float64) { objective(x, grad) },
+		Func: func(x []float64) float64 {
+			if lastGrad == nil {
+				lastGrad = make([]float64, len(x))
+			}
+			loss := objective(x, lastGrad)
+			lastX = append(lastX[:0], x...)
+			return loss
+		},
+		Grad: func(grad, x []float64) {
+			if lastX != nil && slices.Equal(x, lastX) {
+				copy(grad, lastGrad)
+				return
+			}
+			objective(x, grad)
+		},
 	}
 	res, err := optimize.Minimize(p, make([]float64, nparams), &optimize.Settings{GradientThreshold: 1e-6, MajorIterations: 500}, &optimize.LBFGS{})
 	if err != nil && res == nil {

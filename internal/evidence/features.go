@@ -224,7 +224,7 @@ func BuildAsNew(ip netip.Addr, probes []Probe, mem *Memory, pay *Payloads) Row {
 func build(ip netip.Addr, probes []Probe, mem *Memory, pay *Payloads, asNew bool) Row {
 	k := mem.K()
 	row := Row{IP: ip, Seen: mem.Seen(ip) && !asNew}
-	selfClass, selfKnown := mem.ip[ip.Unmap()]
+	selfClass, selfKnown := mem.class(ip.Unmap())
 	cand := map[int]*Candidate{}
 	get := func(c int) *Candidate {
 		if cand[c] == nil {

@@ -26,6 +26,9 @@ type Saved struct {
 
 // Save exports a memory and a payload table.
 func Save(mem *Memory, pay *Payloads) *Saved {
+	if mem.base != nil {
+		mem = mem.Clone()
+	}
 	s := &Saved{K: mem.k, Payloads: map[string]map[string]map[int]int{}, Addresses: make(map[string]int, len(mem.ip))}
 	for svc, m := range pay.senders {
 		out := make(map[string]map[int]int, len(m))
@@ -97,9 +100,32 @@ func (s *Saved) Load() (*Memory, *Payloads, error) {
 	return mem, pay, nil
 }
 
-// Clone returns a copy of the memory that can learn without changing m
-// (identification adds the addresses listed at the time).
+// Clone returns a copy of the memory that can learn without changing m,
+// with no layers (an overlay's layers are merged). It costs as much as m
+// is large; identification reads through an Overlay instead.
 func (m *Memory) Clone() *Memory {
+	if m.base != nil {
+		c := m.base.Clone()
+		for ip, cl := range m.ip {
+			c.ip[ip] = cl
+		}
+		for _, x := range []struct{ src, dst map[netip.Prefix]map[int]int }{{m.net24, c.net24}, {m.net16, c.net16}} {
+			for p, byClass := range x.src {
+				if x.dst[p] == nil {
+					x.dst[p] = map[int]int{}
+				}
+				for k, v := range byClass {
+					if x.dst[p][k] += v; x.dst[p][k] == 0 {
+						delete(x.dst[p], k)
+					}
+				}
+			}
+		}
+		for p, cl := range m.cidrs.All() {
+			c.cidrs.Insert(p, cl)
+		}
+		return c
+	}
 	c := NewMemory(m.k)
 	for ip, cl := range m.ip {
 		c.ip[ip] = cl

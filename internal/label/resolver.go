@@ -2,6 +2,9 @@ package label
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"iter"
 	"math"
@@ -87,6 +90,14 @@ type Resolver struct {
 	entries []entry
 	orgs    []string // orgs[0] = "" (no org)
 	nPrefix int
+	// networks are the stored prefixes wider than one address, in address
+	// order, with their refs (Networks).
+	networks []prefixRef
+}
+
+type prefixRef struct {
+	prefix netip.Prefix
+	ref    uint32
 }
 
 const complexRef = 1 << 31
@@ -150,6 +161,11 @@ func NewResolver(labels []Label, policy Policy) (*Resolver, error) {
 		}
 		r.table.Insert(g.prefix, complexRef|uint32(len(r.entries)))
 		r.entries = append(r.entries, e)
+	}
+	for p, ref := range r.table.AllSorted() {
+		if !p.IsSingleIP() {
+			r.networks = append(r.networks, prefixRef{p, ref})
+		}
 	}
 	return r, nil
 }
@@ -416,6 +432,49 @@ func (r *Resolver) All(t time.Time) iter.Seq2[netip.Prefix, string] {
 				continue
 			}
 			if !yield(p, org) {
+				return
+			}
+		}
+	}
+}
+
+// Fingerprint identifies what the resolver says: the SHA-256 (hex) of
+// every stored prefix with its decided timeline, in address order. Two
+// resolvers with the same fingerprint label every address at every time
+// alike.
+func (r *Resolver) Fingerprint() string {
+	h := sha256.New()
+	var buf []byte
+	for p, ref := range r.table.AllSorted() {
+		buf = p.AppendTo(buf[:0])
+		buf = append(buf, 0)
+		if ref&complexRef == 0 {
+			buf = append(buf, r.orgs[ref]...)
+		} else {
+			e := &r.entries[ref&^complexRef]
+			buf = append(buf, e.always...)
+			for _, sg := range e.segs {
+				buf = binary.BigEndian.AppendUint64(append(buf, 1), uint64(sg.from))
+				buf = binary.BigEndian.AppendUint64(buf, uint64(sg.until))
+				buf = append(buf, sg.org...)
+			}
+			buf = append(append(buf, 2), e.latest...)
+		}
+		h.Write(append(buf, '\n'))
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Networks yields the stored prefixes wider than one address with their
+// org at time t, as All does, without walking the single addresses.
+func (r *Resolver) Networks(t time.Time) iter.Seq2[netip.Prefix, string] {
+	return func(yield func(netip.Prefix, string) bool) {
+		for _, n := range r.networks {
+			org := r.orgOf(n.ref, t)
+			if org == "" {
+				continue
+			}
+			if !yield(n.prefix, org) {
 				return
 			}
 		}

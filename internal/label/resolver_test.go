@@ -2,6 +2,7 @@ package label
 
 import (
 	"bytes"
+	"fmt"
 	"math/rand/v2"
 	"net/netip"
 	"os"
@@ -105,6 +106,30 @@ func TestResolverValidity(t *testing.T) {
 	// Zero time: the latest knowledge.
 	if org, _ := r.Lookup(netip.MustParseAddr("198.51.100.7"), time.Time{}); org != "shadowserver" {
 		t.Errorf("latest org %q, want shadowserver", org)
+	}
+	// The fingerprint follows the labels.
+	if r2, _ := NewResolver(labels, Policy{}); r2.Fingerprint() != r.Fingerprint() {
+		t.Error("the same labels give another fingerprint")
+	}
+	moved := append([]Label(nil), labels...)
+	moved[1].ValidUntil = day("2024-08-01")
+	if r3, _ := NewResolver(moved, Policy{}); r3.Fingerprint() == r.Fingerprint() {
+		t.Error("a label valid longer leaves the fingerprint as it was")
+	}
+	// Networks are All's entries wider than one address.
+	for _, at := range []string{"2023-06-01", "2024-04-01", "2025-06-01"} {
+		var all, nets []string
+		for p, org := range r.All(day(at)) {
+			if !p.IsSingleIP() {
+				all = append(all, p.String()+"="+org)
+			}
+		}
+		for p, org := range r.Networks(day(at)) {
+			nets = append(nets, p.String()+"="+org)
+		}
+		if fmt.Sprint(all) != fmt.Sprint(nets) {
+			t.Errorf("networks at %s: %v, want %v", at, nets, all)
+		}
 	}
 }
 

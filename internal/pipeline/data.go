@@ -48,6 +48,7 @@ func Load(ctx context.Context, st store.Store, services []string, from, to time.
 func LoadQuery(ctx context.Context, st store.Store, services []string, q store.ProbeQuery, labelOf Labeler) (*Data, error) {
 	d := &Data{Probes: map[string][]probe.Probe{}, Orgs: map[string][]string{}}
 	q.Limit = 0
+	q.NoPayload = true // the fields carry what the models need
 	for _, svc := range services {
 		var ps []probe.Probe
 		var orgs []string
@@ -266,23 +267,34 @@ func (c *Classes) Name(class int) string {
 
 // LoadIPs reads the stored probes of the given source addresses in
 // [from, to) (zero bounds do not filter), each labelled with labelOf at its
-// time: the traffic an explanation of those IPs rests on.
+// time: the traffic an explanation of those IPs rests on. The addresses
+// are read in one query per loadIPsChunk of them, every service at once.
 func LoadIPs(ctx context.Context, st store.Store, services []string, ips []netip.Addr, from, to time.Time, labelOf Labeler) (*Data, error) {
 	d := &Data{Probes: map[string][]probe.Probe{}, Orgs: map[string][]string{}}
-	for _, ip := range ips {
-		for _, svc := range services {
-			for p, err := range st.Probes(ctx, store.ProbeQuery{Service: svc, SrcIP: ip, From: from, To: to}) {
-				if err != nil {
-					return nil, err
-				}
-				p.Payload = nil
-				d.Probes[svc] = append(d.Probes[svc], p)
-				d.Orgs[svc] = append(d.Orgs[svc], labelOf(p.SrcIP, p.Time))
+	wanted := make(map[string]bool, len(services))
+	for _, svc := range services {
+		wanted[svc] = true
+		d.Probes[svc], d.Orgs[svc] = nil, nil
+	}
+	for lo := 0; lo < len(ips); lo += loadIPsChunk {
+		chunk := ips[lo:min(lo+loadIPsChunk, len(ips))]
+		for p, err := range st.Probes(ctx, store.ProbeQuery{SrcIPs: chunk, From: from, To: to, NoPayload: true}) {
+			if err != nil {
+				return nil, err
 			}
+			if !wanted[p.Service] {
+				continue
+			}
+			p.Payload = nil
+			d.Probes[p.Service] = append(d.Probes[p.Service], p)
+			d.Orgs[p.Service] = append(d.Orgs[p.Service], labelOf(p.SrcIP, p.Time))
 		}
 	}
+	if len(ips) <= loadIPsChunk {
+		return d, nil // one query: each service is in time order already
+	}
 	for _, svc := range services {
-		// one IP after another: put each service back in time order, as
+		// one chunk after another: put each service back in time order, as
 		// Load returns it and the window slicing expects
 		idx := make([]int, len(d.Probes[svc]))
 		for i := range idx {
@@ -298,3 +310,8 @@ func LoadIPs(ctx context.Context, st store.Store, services []string, ips []netip
 	}
 	return d, nil
 }
+
+// loadIPsChunk is how many addresses one query of LoadIPs names (SQLite
+// and PostgreSQL take tens of thousands of parameters; the API asks for at
+// most 1,000 IPs at once).
+const loadIPsChunk = 1000

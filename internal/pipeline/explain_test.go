@@ -17,15 +17,8 @@ import (
 // Then it explains the listed and unlisted IPs of the last week with the
 // saved models.
 func TestIncrementalEvidenceMatchesTodaysEncodings(t *testing.T) {
-	opts := Default(1)
-	opts.Iterations = 200
-	data, fullyDisclosed := loadWorld(t, tinyWorldWeeks(t, 2), &opts)
-	classes := NewClasses(data, fullyDisclosed)
-	first, last := data.Span()
-	weeks := Weeks(first, last)
-	if len(weeks) < 2 {
-		t.Fatalf("tiny world spans %d weeks; the test needs two", len(weeks))
-	}
+	w := tinyWeeks(t, 2, 200)
+	opts, data, fullyDisclosed, classes, weeks, last := w.opts, w.data, w.fullyDisclosed, w.classes, w.weeks, w.last
 	inc := NewIncremental(classes, opts, weeks[0])
 	if _, _, err := inc.TrainWeeks(context.Background(), data, weeks, 100, false); err != nil {
 		t.Fatal(err)

@@ -152,8 +152,10 @@ func (inc *Incremental) TrainWeeks(ctx context.Context, data *Data, starts []tim
 		if err := inc.TrainWeek(ctx, week, ws, weekIters); err != nil {
 			return nil, nil, err
 		}
-		if inc.layoutExtended {
+		if inc.needsHistory {
 			inc.RelearnEvidence(data.Slice(time.Time{}, ws.Add(inc.Period())))
+		} else if inc.layoutExtended {
+			inc.relearnPayloads()
 		}
 		timing["week_"+ws.Format("2006-01-02")] = time.Since(t0).Seconds()
 		if score && inc.lastScoreOK {
@@ -184,8 +186,18 @@ type Incremental struct {
 	state *evidenceState
 	// layoutExtended: a layout gained pixels since the evidence state was
 	// last rebuilt, so payloads learnt before are keyed by encodings the
-	// models no longer produce (RelearnEvidence).
+	// models no longer produce (relearnPayloads, RelearnEvidence).
 	layoutExtended bool
+	// sources are what the payload senders were counted from (nil: not
+	// kept, as in states saved before them); needsHistory: they lack
+	// probes learnt before a service had a model, so only the history can
+	// rebuild the evidence (RelearnEvidence).
+	sources      *evidenceSources
+	needsHistory bool
+	// LabelsFingerprint identifies the labels the evidence was learnt with
+	// (label.Resolver.Fingerprint; "" unknown): an update with other labels
+	// relearns it from the history, which relabels past weeks.
+	LabelsFingerprint string
 	// lastScore is the evidence combiner's out-of-sample score of the
 	// latest week trained (ok false: none).
 	lastScore   eval.WeekScore
@@ -223,11 +235,10 @@ func Retrain(ctx context.Context, history *Data, fullyDisclosed func(string) boo
 		return nil, errors.New("pipeline: no labelled scanner of a known organisation to retrain on")
 	}
 	inc := NewIncremental(classes, opts, origin)
+	// TrainWeeks keeps the evidence up to date with the layouts week by
+	// week: nothing is left to relearn after it.
 	if _, _, err := inc.TrainWeeks(ctx, history, Periods(origin, last, opts.Period()), WeekIterations, false); err != nil {
 		return nil, err
-	}
-	if inc.state != nil {
-		inc.RelearnEvidence(history)
 	}
 	return inc, nil
 }
@@ -263,16 +274,60 @@ func (inc *Incremental) RelearnEvidence(history *Data) {
 	}
 	st.learn(history, encodeData(res.Models, history), res.Classes)
 	inc.state, res.state = st, st
+	inc.sources = newEvidenceSources()
+	inc.sources.add(res.Models, history, res.Classes)
+	inc.layoutExtended, inc.needsHistory = false, false
+}
+
+// relearnPayloads recounts the payload senders from the sources with the
+// layouts as they are now: what RelearnEvidence does to them, without the
+// history. Label memory and networks do not depend on the layouts.
+func (inc *Incremental) relearnPayloads() {
+	if inc.state == nil || inc.sources == nil {
+		return
+	}
+	inc.state.pay = inc.sources.payloads(inc.Res.Models)
 	inc.layoutExtended = false
+}
+
+// ContinuesWith reports whether the next period can be added without
+// reading the history again: the evidence's sources are kept and were
+// learnt with the labels of this fingerprint.
+func (inc *Incremental) ContinuesWith(labels string) bool {
+	return !inc.Res.Options.Evidence || (inc.sources != nil && labels != "" && labels == inc.LabelsFingerprint)
+}
+
+// Continue adds one period as an update does when ContinuesWith holds:
+// TrainWeek, then the evidence recounted from its sources where a layout
+// grew; history is read only when the sources cannot rebuild it (a
+// service got its first model after earlier periods).
+func (inc *Incremental) Continue(ctx context.Context, week *Data, ws time.Time, weekIters int, history func() (*Data, error)) error {
+	if err := inc.TrainWeek(ctx, week, ws, weekIters); err != nil {
+		return err
+	}
+	if inc.needsHistory {
+		h, err := history()
+		if err != nil {
+			return err
+		}
+		inc.RelearnEvidence(h)
+	} else if inc.layoutExtended {
+		inc.relearnPayloads()
+	}
+	return nil
 }
 
 // NewIncremental starts incremental training with weekly vote windows from
 // origin.
 func NewIncremental(classes *Classes, opts Options, origin time.Time) *Incremental {
-	return &Incremental{
+	inc := &Incremental{
 		Res:    &Result{Options: opts, Classes: classes, Models: map[string]*ServiceModel{}},
 		Window: ensemble.WindowConfig{Origin: origin, Length: opts.Window},
 	}
+	if opts.Evidence {
+		inc.sources = newEvidenceSources()
+	}
+	return inc
 }
 
 // TrainWeek is one incremental step on a week's probes: week 1 fixes each
@@ -315,6 +370,9 @@ func (inc *Incremental) TrainWeek(ctx context.Context, week *Data, ws time.Time,
 			}
 			sm.Background = newBackground(opts)
 			res.Models[svc] = sm
+			// The evidence counts every probe of the service, earlier
+			// periods' too, which the sources never saw encoded.
+			inc.needsHistory = inc.needsHistory || len(inc.Weeks) > 0
 		} else if len(probes) > 0 {
 			if added := sm.Layout.Extend(probes); added > 0 {
 				inc.layoutExtended = true
@@ -362,6 +420,9 @@ func (inc *Incremental) TrainWeek(ctx context.Context, week *Data, ws time.Time,
 		}
 		inc.state.addNetworks(classes, opts.Networks, ws)
 		inc.state.learn(week, images, classes)
+		if inc.sources != nil {
+			inc.sources.add(res.Models, week, classes)
+		}
 		res.state = inc.state
 		if len(inc.Examples) > 0 {
 			examples := slices.Concat(inc.Examples...)

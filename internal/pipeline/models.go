@@ -226,9 +226,11 @@ func (m *Models) Identify(data *Data) ([]Attribution, error) {
 
 // windowState is the evidence state for identifying data: the saved
 // memory and payload senders, plus the networks listed at data's start
-// and the labels valid during data (label memory).
+// and the labels valid during data (label memory). What data adds goes
+// into an overlay of the saved memory, which is shared and left as it is:
+// a lookup of one IP costs nothing proportional to the memory's size.
 func (m *Models) windowState(data *Data) *evidenceState {
-	state := &evidenceState{mem: m.state.mem.Clone(), pay: m.state.pay}
+	state := &evidenceState{mem: m.state.mem.Overlay(), pay: m.state.pay}
 	first, _ := data.Span()
 	state.addNetworks(m.Classes, m.Networks, first)
 	for _, svc := range Services {
@@ -302,6 +304,13 @@ type incrementalState struct {
 	// models learnt that week: what the combiner is refitted on.
 	Examples [][]evidence.Example `json:"evidence_examples,omitempty"`
 	AsNew    [][]evidence.Example `json:"evidence_as_new,omitempty"`
+	// Sources are what the payload senders were counted from
+	// (evidenceSources), with the fingerprint of the labels they were
+	// learnt with; absent in states saved before them, which the next
+	// update relearns from the history.
+	Sources            map[string]*serviceSources `json:"evidence_sources,omitempty"`
+	SourcesNeedHistory bool                       `json:"evidence_needs_history,omitempty"`
+	LabelsFingerprint  string                     `json:"labels_fingerprint,omitempty"`
 }
 
 // SaveIncremental writes an incremental state into dir (the models, plus
@@ -312,7 +321,10 @@ func (inc *Incremental) Save(dir string) (*Manifest, error) {
 	}
 	st := incrementalState{Options: inc.Res.Options, Origin: inc.Window.Origin, Weeks: inc.Weeks, Rows: inc.Rows,
 		Labels: inc.Labels, Background: map[string]map[string][2]int{}, Senders: map[string]map[string]map[int]int{},
-		Examples: inc.Examples, AsNew: inc.AsNew}
+		Examples: inc.Examples, AsNew: inc.AsNew, LabelsFingerprint: inc.LabelsFingerprint}
+	if inc.sources != nil {
+		st.Sources, st.SourcesNeedHistory = inc.sources.services, inc.needsHistory
+	}
 	for svc, sm := range inc.Res.Models {
 		if sm.Background != nil {
 			st.Background[svc] = sm.Background.counts()
@@ -366,6 +378,17 @@ func LoadIncremental(dir string, fullyDisclosed func(string) bool) (*Incremental
 			inc.state = newEvidenceState(m.Classes)
 		}
 		inc.Res.state = inc.state
+		if st.Sources != nil {
+			// Recounted from the sources: the saved counts say how many
+			// sent each payload, not who, which the next period needs to
+			// count a sender once.
+			inc.sources = newEvidenceSources()
+			inc.sources.load(st.Sources)
+			inc.needsHistory, inc.LabelsFingerprint = st.SourcesNeedHistory, st.LabelsFingerprint
+			inc.state.pay = inc.sources.payloads(inc.Res.Models)
+		} else {
+			inc.sources = nil
+		}
 	}
 	return inc, nil
 }

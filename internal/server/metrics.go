@@ -18,19 +18,21 @@ import (
 // cycle's step durations, API latency, lookup cache use, and the Go
 // runtime.
 type Metrics struct {
-	reg      *prometheus.Registry
-	update   *prometheus.HistogramVec
-	api      *prometheus.HistogramVec
-	cache    *prometheus.CounterVec
-	ingested prometheus.Counter
-	store    store.Store
+	reg    *prometheus.Registry
+	update *prometheus.HistogramVec
+	api    *prometheus.HistogramVec
+	cache  *prometheus.CounterVec
+	// cacheHit and cacheMiss are cache's two counters, resolved once.
+	cacheHit, cacheMiss prometheus.Counter
+	ingested            prometheus.Counter
+	store               store.Store
 }
 
 // NewMetrics builds the registry.
 func NewMetrics() *Metrics {
 	m := &Metrics{reg: prometheus.NewRegistry()}
 	m.update = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name: "scannergrouper_update_duration_seconds", Help: "Duration of the cycle's steps (train: incremental update; identify: identification, lists, analysis).",
+		Name: "scannergrouper_update_duration_seconds", Help: "Duration of the cycle's steps (train: incremental update; identify: identification and lists; analyze: clustering the still-unknown scanners).",
 		Buckets: []float64{0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600},
 	}, []string{"step"})
 	m.api = prometheus.NewHistogramVec(prometheus.HistogramOpts{
@@ -40,6 +42,7 @@ func NewMetrics() *Metrics {
 	m.cache = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "scannergrouper_lookup_cache_total", Help: "IP lookups answered from the in-memory cache (hit) or computed (miss).",
 	}, []string{"result"})
+	m.cacheHit, m.cacheMiss = m.cache.WithLabelValues("hit"), m.cache.WithLabelValues("miss")
 	m.ingested = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "scannergrouper_ingested_probes_total", Help: "First probes newly stored by this process.",
 	})

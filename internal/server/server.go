@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -84,13 +85,15 @@ type Server struct {
 	mux     *http.ServeMux
 	metrics *Metrics
 
-	mu      sync.Mutex
-	lookup  *app.Lookup // nil: not loaded
-	loadDir string
-	// cache of explanations (their JSON) of the current generation
-	gen   atomic.Uint64
-	cache sync.Map // cacheKey → pipeline.Explanation
-	size  atomic.Int64
+	mu sync.Mutex // serialises loading the lookup
+	// loaded is the lookup over the current models (nil: not loaded).
+	loaded atomic.Pointer[loadedLookup]
+	// cache of explanations (their JSON and a newline, as served) of the
+	// current generation, bounded in entries and bytes
+	gen       atomic.Uint64
+	cache     sync.Map // cacheKey → []byte
+	size      atomic.Int64
+	sizeBytes atomic.Int64
 
 	limMu    sync.Mutex
 	limiters map[netip.Addr]*rate.Limiter
@@ -101,8 +104,19 @@ type cacheKey struct {
 	ip  netip.Addr
 }
 
-// maxCache bounds the explanations kept (about 4 KiB each).
-const maxCache = 100_000
+// loadedLookup is a lookup and the models folder it was loaded from.
+type loadedLookup struct {
+	lk  *app.Lookup
+	dir string
+}
+
+// The cache keeps at most maxCache explanations and maxCacheBytes of them
+// (an explanation's JSON is 1–10 KiB); past either, lookups are computed
+// and not kept until the next invalidation.
+const (
+	maxCache      = 100_000
+	maxCacheBytes = 256 << 20
+)
 
 // New builds a server.
 func New(cfg Config) *Server {
@@ -138,18 +152,19 @@ func (s *Server) Metrics() *Metrics { return s.metrics }
 // labels or probes.
 func (s *Server) Invalidate() {
 	s.mu.Lock()
-	s.lookup, s.loadDir = nil, ""
+	s.loaded.Store(nil)
 	s.mu.Unlock()
-	s.gen.Add(1)
-	s.cache.Clear()
-	s.size.Store(0)
+	s.Forget()
 }
 
-// Forget drops cached explanations only (new probes).
+// Forget drops cached explanations only (new probes). An explanation
+// computed before it is stored under the generation it began in, never
+// read again.
 func (s *Server) Forget() {
 	s.gen.Add(1)
 	s.cache.Clear()
 	s.size.Store(0)
+	s.sizeBytes.Store(0)
 }
 
 func (s *Server) routes() {
@@ -175,6 +190,7 @@ func (s *Server) handle(pattern, route string, read bool, h http.HandlerFunc) {
 	if read {
 		h = s.auth(false, h)
 	}
+	ok := s.metrics.api.WithLabelValues(route, "200") // resolved once: most answers
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		t0 := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
@@ -184,7 +200,11 @@ func (s *Server) handle(pattern, route string, read bool, h http.HandlerFunc) {
 			rec.Header().Set("Retry-After", "1")
 			fail(rec, http.StatusTooManyRequests, "too many requests from this address")
 		}
-		s.metrics.observeAPI(route, rec.code, time.Since(t0))
+		if rec.code == http.StatusOK {
+			ok.Observe(time.Since(t0).Seconds())
+		} else {
+			s.metrics.observeAPI(route, rec.code, time.Since(t0))
+		}
 	})
 }
 
@@ -249,9 +269,11 @@ func (s *Server) auth(write bool, h http.HandlerFunc) http.HandlerFunc {
 
 // ServeHTTP serves the API.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header()["X-Content-Type-Options"] = nosniff
 	s.mux.ServeHTTP(w, r)
 }
+
+var nosniff = []string{"nosniff"}
 
 // HTTPServer wraps the handler with timeouts and header limits.
 func (s *Server) HTTPServer(addr string) *http.Server {
@@ -306,7 +328,7 @@ func busy(err error) bool {
 }
 
 // current returns the lookup over the current models, loading it when
-// they changed.
+// they changed, and the cache generation to read and write under.
 func (s *Server) current(ctx context.Context) (*app.Lookup, uint64, error) {
 	dir := ""
 	if s.cfg.Models != nil {
@@ -315,24 +337,29 @@ func (s *Server) current(ctx context.Context) (*app.Lookup, uint64, error) {
 	if dir == "" {
 		return nil, 0, errNoModels
 	}
+	// The generation is read before the lookup: an Invalidate between the
+	// two makes it stale, so nothing computed with the old lookup is
+	// stored where the new one's answers are read.
+	gen := s.gen.Load()
+	if l := s.loaded.Load(); l != nil && l.dir == dir {
+		return l.lk, gen, nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.lookup != nil && s.loadDir == dir {
-		return s.lookup, s.gen.Load(), nil
+	if l := s.loaded.Load(); l != nil && l.dir == dir {
+		return l.lk, s.gen.Load(), nil
 	}
 	lk, err := app.NewLookup(ctx, s.cfg.Store, dir)
 	if err != nil {
 		return nil, 0, err
 	}
-	s.lookup, s.loadDir = lk, dir
-	s.gen.Add(1)
-	s.cache.Clear()
-	s.size.Store(0)
+	s.loaded.Store(&loadedLookup{lk: lk, dir: dir})
+	s.Forget()
 	return lk, s.gen.Load(), nil
 }
 
-// explain answers for ips with each explanation's JSON (as
-// json.Marshal writes it), from the cache where it can.
+// explain answers for ips with each explanation's JSON followed by a
+// newline (as json.Encoder writes it), from the cache where it can.
 func (s *Server) explain(ctx context.Context, ips []netip.Addr) ([][]byte, error) {
 	lk, gen, err := s.current(ctx)
 	if err != nil {
@@ -344,10 +371,10 @@ func (s *Server) explain(ctx context.Context, ips []netip.Addr) ([][]byte, error
 	for i, ip := range ips {
 		if e, ok := s.cache.Load(cacheKey{gen, ip}); ok {
 			out[i] = e.([]byte)
-			s.metrics.cache.WithLabelValues("hit").Inc()
+			s.metrics.cacheHit.Inc()
 			continue
 		}
-		s.metrics.cache.WithLabelValues("miss").Inc()
+		s.metrics.cacheMiss.Inc()
 		miss, missAt = append(miss, ip), append(missAt, i)
 	}
 	if len(miss) == 0 {
@@ -362,10 +389,12 @@ func (s *Server) explain(ctx context.Context, ips []netip.Addr) ([][]byte, error
 		if err != nil {
 			return nil, err
 		}
+		b = append(b, '\n')
 		out[missAt[j]] = b
-		if s.size.Load() < maxCache {
+		if s.size.Load() < maxCache && s.sizeBytes.Load() < maxCacheBytes {
 			if _, loaded := s.cache.LoadOrStore(cacheKey{gen, miss[j]}, b); !loaded {
 				s.size.Add(1)
+				s.sizeBytes.Add(int64(len(b)))
 			}
 		}
 	}
@@ -395,10 +424,14 @@ func (s *Server) getIP(w http.ResponseWriter, r *http.Request) {
 		s.storeError(w, r, err)
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
+	h := w.Header()
+	h["Content-Type"] = jsonType
+	h["Content-Length"] = []string{strconv.Itoa(len(exps[0]))}
 	w.Write(exps[0])
-	w.Write([]byte{'\n'})
 }
+
+// jsonType is the Content-Type header's value, shared (never changed).
+var jsonType = []string{"application/json"}
 
 func (s *Server) postIP(w http.ResponseWriter, r *http.Request) {
 	var raw []string
@@ -433,7 +466,7 @@ func (s *Server) postIP(w http.ResponseWriter, r *http.Request) {
 		if i > 0 {
 			w.Write([]byte{','})
 		}
-		w.Write(b)
+		w.Write(b[:len(b)-1]) // without its newline
 	}
 	w.Write([]byte("]\n"))
 }

@@ -52,8 +52,14 @@ type ProbeQuery struct {
 	From    time.Time // inclusive
 	To      time.Time // exclusive
 	SrcIP   netip.Addr
-	Sensor  string // only probes stored with this sensor name
-	Limit   int
+	// SrcIPs selects the probes of any of these addresses (with SrcIP:
+	// of SrcIP and these); a lookup of many IPs reads them in one query.
+	SrcIPs []netip.Addr
+	Sensor string // only probes stored with this sensor name
+	Limit  int
+	// NoPayload leaves each probe's Payload nil (not read): the fields
+	// are what the models and explanations need.
+	NoPayload bool
 }
 
 // ServiceCount summarises one service.
@@ -92,12 +98,15 @@ func Open(ctx context.Context, dsn string) (Store, error) {
 
 // OpenReader opens a store that another handle (Open) keeps up to date,
 // for concurrent readers: SQLite's WAL lets conns connections read while
-// the writer's handle writes. The schema is not migrated here.
+// the writer's handle writes. The schema is not migrated here. Reads go
+// through a memory map of up to 1 GiB of the file (the OS's page cache,
+// shared by the connections): a lookup's scattered pages cost no read
+// system call each.
 func OpenReader(ctx context.Context, dsn string, conns int) (Store, error) {
 	if IsPostgres(dsn) {
 		return Open(ctx, dsn)
 	}
-	conn := "file:" + dsn + "?_pragma=busy_timeout(10000)&_pragma=query_only(1)"
+	conn := "file:" + dsn + "?_pragma=busy_timeout(10000)&_pragma=query_only(1)&_pragma=mmap_size(1073741824)"
 	db, err := sql.Open("sqlite", conn)
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", dsn, err)
@@ -375,7 +384,7 @@ type probeSource struct {
 // fastest way; without, from a subquery per probe.
 func (s *SQL) probeSource(ctx context.Context, q ProbeQuery, join bool) (probeSource, error) {
 	src := probeSource{from: "probes", ts: "ts_ns"}
-	if q.SrcIP.IsValid() {
+	if q.SrcIP.IsValid() || len(q.SrcIPs) > 0 {
 		// One address has few probes: its index, then a small sort. Left
 		// to itself SQLite walks (service, ts_ns) for the ORDER BY, every
 		// probe of the service (2 s a lookup at SD-25 size).
@@ -415,13 +424,28 @@ func (s *SQL) probeSource(ctx context.Context, q ProbeQuery, join bool) (probeSo
 			cond(src.ts+" < ?", q.To.UnixNano())
 		}
 	}
-	if q.SrcIP.IsValid() {
-		cond("src_ip = ?", q.SrcIP.String())
+	if addrs := q.addresses(); len(addrs) == 1 {
+		cond("src_ip = ?", addrs[0])
+	} else if len(addrs) > 1 {
+		cond("src_ip IN (?"+strings.Repeat(", ?", len(addrs)-1)+")", addrs...)
 	}
 	if len(conds) > 0 {
 		src.where = " WHERE " + strings.Join(conds, " AND ")
 	}
 	return src, nil
+}
+
+// addresses are the source addresses q selects, as stored (none: any).
+func (q ProbeQuery) addresses() []any {
+	var out []any
+	seen := map[netip.Addr]bool{}
+	for _, a := range append([]netip.Addr{q.SrcIP}, q.SrcIPs...) {
+		if a.IsValid() && !seen[a] {
+			seen[a] = true
+			out = append(out, a.String())
+		}
+	}
+	return out
 }
 
 // Probes iterates matching probes ordered by (corrected) time, then by id.
@@ -432,7 +456,11 @@ func (s *SQL) Probes(ctx context.Context, q ProbeQuery) iter.Seq2[probe.Probe, e
 			yield(probe.Probe{}, err)
 			return
 		}
-		query := `SELECT ` + src.ts + `, src_ip, src_port, dst_ip, dst_port, transport, service, sensor, fields, payload, parse_error, source_file, source_off
+		payload := "payload"
+		if q.NoPayload {
+			payload = "NULL"
+		}
+		query := `SELECT ` + src.ts + `, src_ip, src_port, dst_ip, dst_port, transport, service, sensor, fields, ` + payload + `, parse_error, source_file, source_off
 			FROM ` + src.from + src.where + ` ORDER BY 1, id`
 		if q.Limit > 0 {
 			query += fmt.Sprintf(" LIMIT %d", q.Limit)

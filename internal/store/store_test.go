@@ -394,3 +394,37 @@ func (b backend) size(t *testing.T, s *SQL) int64 {
 	}
 	return n
 }
+
+// TestProbesOfManyAddresses reads the probes of several source addresses
+// in one query, in time order, with and without their payloads.
+func TestProbesOfManyAddresses(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		s := b.open(t)
+		all := manyProbes(0, 1000, "")
+		if _, err := s.InsertProbes(context.Background(), all); err != nil {
+			t.Fatal(err)
+		}
+		a, c := netip.MustParseAddr("198.51.0.3"), netip.MustParseAddr("198.51.1.7")
+		var want []probe.Probe
+		for _, p := range all {
+			if p.SrcIP == a || p.SrcIP == c {
+				want = append(want, p)
+			}
+		}
+		got := collect(t, s, ProbeQuery{SrcIPs: []netip.Addr{a, c, a}})
+		if len(got) != len(want) || len(want) < 2 {
+			t.Fatalf("%d probes of %s and %s, want %d", len(got), a, c, len(want))
+		}
+		for i := range got {
+			if got[i].SrcIP != want[i].SrcIP || !got[i].Time.Equal(want[i].Time) || string(got[i].Payload) != string(want[i].Payload) {
+				t.Fatalf("probe %d: %s at %s, want %s at %s", i, got[i].SrcIP, got[i].Time, want[i].SrcIP, want[i].Time)
+			}
+		}
+		// SrcIP and SrcIPs together select either.
+		if both := collect(t, s, ProbeQuery{SrcIP: a, SrcIPs: []netip.Addr{c}, NoPayload: true}); len(both) != len(want) {
+			t.Fatalf("SrcIP with SrcIPs: %d probes, want %d", len(both), len(want))
+		} else if both[0].Payload != nil || both[0].Fields.Value("Method") != "GET" {
+			t.Fatalf("NoPayload: payload %q, fields %v", both[0].Payload, both[0].Fields)
+		}
+	})
+}
