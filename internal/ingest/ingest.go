@@ -17,7 +17,7 @@ type Format string
 
 const (
 	Capture    Format = "capture"     // pcap / pcapng, gzip or not, files or directories
-	PayloadCSV Format = "payload-csv" // one payload-carrying packet per row
+	PayloadCSV Format = "payload-csv" // one payload-carrying packet per row; files or directories of .csv
 )
 
 // batchSize trades transaction overhead against work lost on a crash and
@@ -43,7 +43,11 @@ func Run(ctx context.Context, st store.Store, format Format, paths []string, opt
 	var inputErrs []error
 	switch format {
 	case PayloadCSV:
-		for _, path := range paths {
+		files, err := capture.ListPayloadCSV(paths)
+		if err != nil {
+			return b.res, err
+		}
+		for _, path := range files {
 			s, err := capture.ExtractPayloadCSV(ctx, path, opts, b.emit)
 			b.res.add(s)
 			if err != nil {
