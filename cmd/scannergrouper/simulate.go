@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"io"
 	"slices"
 
 	"github.com/spf13/cobra"
@@ -76,12 +77,7 @@ The structure flags build worlds unlike SelfDeploy-24 (docs/bench/simulate.md):
 			if err != nil {
 				return err
 			}
-			if global.JSON {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(world)
-			}
-			return world.WriteReport(cmd.OutOrStdout())
+			return printWorld(cmd, world, world.WriteReport)
 		},
 	}
 	cmd.Flags().StringVar(&out, "out", "", "output folder (created if missing)")
@@ -115,10 +111,15 @@ func runC23(cmd *cobra.Command, out string, scale float64) error {
 	if err != nil {
 		return err
 	}
+	return printWorld(cmd, world, world.WriteReport)
+}
+
+// printWorld prints a world's summary: JSON with --json, else its report.
+func printWorld(cmd *cobra.Command, world any, report func(io.Writer) error) error {
 	if global.JSON {
 		enc := json.NewEncoder(cmd.OutOrStdout())
 		enc.SetIndent("", "  ")
 		return enc.Encode(world)
 	}
-	return world.WriteReport(cmd.OutOrStdout())
+	return report(cmd.OutOrStdout())
 }

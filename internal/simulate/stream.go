@@ -4,11 +4,8 @@ import (
 	"bufio"
 	"context"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"math"
 	"math/rand/v2"
 	"net/netip"
@@ -183,7 +180,11 @@ func GenerateStream(ctx context.Context, cfg StreamConfig, outDir string) (*Stre
 	g := &streamGen{cfg: cfg, cat: cat, start: start.UnixMicro(), end: start.AddDate(0, 0, cfg.Days).UnixMicro()}
 	g.chooseScanners()
 	payloadDir := filepath.Join(outDir, "payload")
-	if err := checkNoOtherStream(payloadDir, start, cfg.Days); err != nil {
+	var names []string
+	for d := range cfg.Days {
+		names = append(names, start.AddDate(0, 0, d).Format("2006-01-02")+".csv")
+	}
+	if err := checkNoOtherWorld(payloadDir, names, ".csv"); err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(payloadDir, 0o755); err != nil {
@@ -203,33 +204,10 @@ func GenerateStream(ctx context.Context, cfg StreamConfig, outDir string) (*Stre
 	if err := writeFile(filepath.Join(outDir, "scanners.csv"), g.writeScanners); err != nil {
 		return nil, err
 	}
-	if err := writeFile(filepath.Join(outDir, "world.json"), func(out io.Writer) error {
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(w)
-	}); err != nil {
+	if err := writeJSONFile(filepath.Join(outDir, "world.json"), w); err != nil {
 		return nil, err
 	}
 	return w, nil
-}
-
-// checkNoOtherStream refuses a payload folder holding day files of another
-// span, as checkNoOtherWorld does for pcaps.
-func checkNoOtherStream(dir string, start time.Time, days int) error {
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	for _, e := range entries {
-		t, err := time.Parse("2006-01-02.csv", e.Name())
-		if err == nil && (t.Before(start) || !t.Before(start.AddDate(0, 0, days))) {
-			return fmt.Errorf("simulate: %s already holds %s from another world; use an empty folder", dir, e.Name())
-		}
-	}
-	return nil
 }
 
 // chooseScanners draws every scanner and its probe count from the setup
