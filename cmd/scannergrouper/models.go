@@ -84,16 +84,17 @@ Use evaluate to measure accuracy on held-out traffic.`,
 			}
 			labelOf, fullyDisclosed := ls.LabelOf, ls.FullyDisclosed
 			opts.Networks = ls.Networks
-			data, err := pipeline.Load(cmd.Context(), st, pipeline.Services, f, t, labelOf)
-			if err != nil {
-				return err
-			}
 			var man *pipeline.Manifest
 			if mode == "incremental" {
+				// It reads its weeks from the store itself.
 				if man, _, err = app.TrainIncremental(cmd.Context(), st, app.TrainConfig{From: f, To: t, Dir: modelsDir(models), Opts: opts, Log: con.Logger()}); err != nil {
 					return err
 				}
 			} else {
+				data, err := pipeline.Load(cmd.Context(), st, pipeline.Services, f, t, labelOf)
+				if err != nil {
+					return err
+				}
 				res, err := pipeline.TrainFull(cmd.Context(), data, fullyDisclosed, opts)
 				if err != nil {
 					return err
