@@ -35,7 +35,8 @@ recursively in name order, one file per day is common) or payload CSV logs, find
 the first service probe of each TCP/UDP session, parses it (HTTP, TLS, DNS, SSH, RDP, other)
 and stores it. Ingesting the same input twice stores each probe once.
 
-Payload CSV (--format payload-csv) needs a header row with the columns
+Payload CSV (--format payload-csv; a folder is read recursively, its .csv files
+in name order) needs a header row with the columns
 time, src_ip, src_port, dst_ip, dst_port, transport, payload
 (payload as hex or base64; name the column payload_hex or payload_base64 to force
 one). Times are RFC 3339, "YYYY-MM-DD HH:MM:SS" (UTC) or Unix seconds.

@@ -244,3 +244,23 @@ func TestIncrementalTrainAndUpdate(t *testing.T) {
 		t.Fatalf("identify after update exit %d: %s", code, out)
 	}
 }
+
+// The c23 preset writes payload CSV logs that ingest reads as a folder,
+// one first probe per row; pcap-only flags are usage errors.
+func TestSimulateC23IngestsAsPayloadCSV(t *testing.T) {
+	dir := t.TempDir()
+	w, db := filepath.Join(dir, "c23"), filepath.Join(dir, "sg.db")
+	code, out := runCLI(t, "simulate", "--out", w, "--preset", "c23", "--scale", "0.0001")
+	if code != exitOK || !strings.Contains(out, "probes 7800 ") {
+		t.Fatalf("simulate c23 exit %d: %s", code, out)
+	}
+	code, out = runCLI(t, "ingest", "--db", db, "--format", "payload-csv", filepath.Join(w, "payload"))
+	if code != exitOK || !strings.Contains(out, "files 30,") || !strings.Contains(out, "newly stored 7800,") {
+		t.Fatalf("ingest exit %d: %s", code, out)
+	}
+	for _, flag := range [][]string{{"--weeks", "2"}, {"--generic-mimics", "1"}, {"--scale", "2"}} {
+		if code, _ := runCLI(t, append([]string{"simulate", "--out", w, "--preset", "c23"}, flag...)...); code != exitUsage {
+			t.Errorf("simulate --preset c23 %v: exit %d, want a usage error", flag, code)
+		}
+	}
+}

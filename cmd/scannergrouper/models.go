@@ -84,16 +84,17 @@ Use evaluate to measure accuracy on held-out traffic.`,
 			}
 			labelOf, fullyDisclosed := ls.LabelOf, ls.FullyDisclosed
 			opts.Networks = ls.Networks
-			data, err := pipeline.Load(cmd.Context(), st, pipeline.Services, f, t, labelOf)
-			if err != nil {
-				return err
-			}
 			var man *pipeline.Manifest
 			if mode == "incremental" {
+				// It reads its weeks from the store itself.
 				if man, _, err = app.TrainIncremental(cmd.Context(), st, app.TrainConfig{From: f, To: t, Dir: modelsDir(models), Opts: opts, Log: con.Logger()}); err != nil {
 					return err
 				}
 			} else {
+				data, err := pipeline.Load(cmd.Context(), st, pipeline.Services, f, t, labelOf)
+				if err != nil {
+					return err
+				}
 				res, err := pipeline.TrainFull(cmd.Context(), data, fullyDisclosed, opts)
 				if err != nil {
 					return err
@@ -143,7 +144,7 @@ one sensor only (its verdicts replace stored ones of the same IP and window).`,
 			if err != nil {
 				return err
 			}
-			p, err := loadPeriod(cmd, from, to, models, sensor)
+			p, err := loadPeriod(cmd, from, to, models, sensor, true)
 			if err != nil {
 				return err
 			}
@@ -242,7 +243,7 @@ type period struct {
 // identifyPeriod loads the probes of [from, to) and attributes them with the
 // saved models as one window; the caller closes p.st.
 func identifyPeriod(cmd *cobra.Command, from, to, models string) (*period, error) {
-	p, err := loadPeriod(cmd, from, to, models, "")
+	p, err := loadPeriod(cmd, from, to, models, "", false)
 	if err != nil {
 		return nil, err
 	}
@@ -270,8 +271,10 @@ func parseWindow(s string) (time.Duration, error) {
 }
 
 // loadPeriod loads the saved models and the probes of [from, to), of one
-// sensor or ("") all; the caller closes p.st.
-func loadPeriod(cmd *cobra.Command, from, to, models, sensor string) (*period, error) {
+// sensor or ("") all, with only the fields the models encode when
+// modelFields (identification alone: analyze reads other fields); the
+// caller closes p.st.
+func loadPeriod(cmd *cobra.Command, from, to, models, sensor string, modelFields bool) (*period, error) {
 	f, t, err := timeRange(from, to)
 	if err != nil {
 		return nil, err
@@ -291,7 +294,12 @@ func loadPeriod(cmd *cobra.Command, from, to, models, sensor string) (*period, e
 			return err
 		}
 		p.models.Networks = ls.Networks
-		p.data, err = pipeline.LoadQuery(cmd.Context(), st, pipeline.Services, store.ProbeQuery{From: f, To: t, Sensor: sensor}, labelOf)
+		q := store.ProbeQuery{From: f, To: t, Sensor: sensor}
+		if modelFields {
+			p.data, err = p.models.LoadQuery(cmd.Context(), st, q, labelOf)
+		} else {
+			p.data, err = pipeline.LoadQuery(cmd.Context(), st, pipeline.Services, q, labelOf)
+		}
 		return err
 	}()
 	if err != nil {

@@ -119,6 +119,17 @@ var captureSuffixes = []string{".pcap", ".pcapng", ".cap", ".pcap.gz", ".pcapng.
 // ListCaptures expands directories (recursively, sorted by path, so
 // one-file-per-day captures are read in time order) and checks files exist.
 func ListCaptures(paths []string) ([]string, error) {
+	return listFiles(paths, captureSuffixes, "capture files")
+}
+
+// ListPayloadCSV expands directories into the .csv files under them
+// (recursively, sorted by path: one log per day is read in time order) and
+// checks files exist.
+func ListPayloadCSV(paths []string) ([]string, error) {
+	return listFiles(paths, []string{".csv"}, "payload CSV files")
+}
+
+func listFiles(paths, suffixes []string, what string) ([]string, error) {
 	var out []string
 	for _, p := range paths {
 		info, err := os.Stat(p)
@@ -138,7 +149,7 @@ func ListCaptures(paths []string) ([]string, error) {
 				return nil
 			}
 			lower := strings.ToLower(d.Name())
-			for _, suf := range captureSuffixes {
+			for _, suf := range suffixes {
 				if strings.HasSuffix(lower, suf) {
 					inDir = append(inDir, path)
 					break
@@ -150,7 +161,7 @@ func ListCaptures(paths []string) ([]string, error) {
 			return nil, err
 		}
 		if len(inDir) == 0 {
-			return nil, fmt.Errorf("%s: no capture files (%s)", p, strings.Join(captureSuffixes, ", "))
+			return nil, fmt.Errorf("%s: no %s (%s)", p, what, strings.Join(suffixes, ", "))
 		}
 		sort.Strings(inDir)
 		out = append(out, inDir...)

@@ -17,14 +17,15 @@ type Format string
 
 const (
 	Capture    Format = "capture"     // pcap / pcapng, gzip or not, files or directories
-	PayloadCSV Format = "payload-csv" // one payload-carrying packet per row
+	PayloadCSV Format = "payload-csv" // one payload-carrying packet per row; files or directories of .csv
 )
 
 // batchSize trades transaction overhead against work lost on a crash and
 // memory (a batch is all ingest holds: ≈ 16 MB of probes, however large the
 // input). Both stores run at their best with many thousand rows per
-// transaction: each transaction rewrites the index pages it touches.
-const batchSize = 16384
+// transaction: each transaction rewrites the index pages it touches. (A
+// variable only so that tests can make batches small.)
+var batchSize = 16384
 
 // Result reports what an ingest did.
 type Result struct {
@@ -43,12 +44,18 @@ func Run(ctx context.Context, st store.Store, format Format, paths []string, opt
 	var inputErrs []error
 	switch format {
 	case PayloadCSV:
-		for _, path := range paths {
+		files, err := capture.ListPayloadCSV(paths)
+		if err != nil {
+			return b.res, err
+		}
+		for _, path := range files {
 			s, err := capture.ExtractPayloadCSV(ctx, path, opts, b.emit)
 			b.res.add(s)
 			if err != nil {
-				if ctx.Err() != nil {
-					return b.res, err
+				if ctx.Err() != nil || b.storeErr != nil {
+					// Cancelled, or the store failed (a full disk): stop
+					// here rather than drop batch after batch.
+					return b.res, b.finish(ctx, err)
 				}
 				inputErrs = append(inputErrs, err)
 			}
@@ -93,6 +100,9 @@ type batcher struct {
 	res      Result
 	batch    []probe.Probe
 	progress func(Result)
+	// storeErr is the store's first failure: nothing more is stored after
+	// it, so that the store holds the input up to a batch boundary.
+	storeErr error
 }
 
 func newBatcher(st store.Store, progress func(Result)) *batcher {
@@ -111,10 +121,14 @@ func (b *batcher) emit(p probe.Probe) error {
 // flush stores the pending batch. It runs even when the run was cancelled
 // (SIGINT): what was received is stored before the command returns.
 func (b *batcher) flush(ctx context.Context) error {
+	if b.storeErr != nil {
+		return b.storeErr
+	}
 	if len(b.batch) == 0 {
 		return nil
 	}
 	n, err := b.st.InsertProbes(context.WithoutCancel(ctx), b.batch)
+	b.storeErr = err
 	b.res.Stored += int64(n)
 	b.batch = b.batch[:0]
 	if b.progress != nil {
@@ -123,9 +137,10 @@ func (b *batcher) flush(ctx context.Context) error {
 	return err
 }
 
-// finish stores the last batch and joins a store failure to runErr.
+// finish stores the last batch and joins a store failure to runErr (once:
+// runErr may be the same failure, returned through the extractor).
 func (b *batcher) finish(ctx context.Context, runErr error) error {
-	if err := b.flush(ctx); err != nil {
+	if err := b.flush(ctx); err != nil && !errors.Is(runErr, err) {
 		return errors.Join(runErr, err)
 	}
 	return runErr

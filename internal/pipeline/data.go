@@ -46,6 +46,35 @@ func Load(ctx context.Context, st store.Store, services []string, from, to time.
 // LoadQuery reads the probes of services that q selects (its Service and
 // Limit are ignored) and labels them.
 func LoadQuery(ctx context.Context, st store.Store, services []string, q store.ProbeQuery, labelOf Labeler) (*Data, error) {
+	return loadQuery(ctx, st, services, q, labelOf, nil)
+}
+
+// LoadQuery reads the probes of every service that q selects, as the
+// package's LoadQuery does, keeping of each probe only the fields its
+// service's model encodes (none for a service without a model):
+// identification reads nothing else, and a probe's fields are most of the
+// memory it takes, which grows with the period's probes.
+func (m *Models) LoadQuery(ctx context.Context, st store.Store, q store.ProbeQuery, labelOf Labeler) (*Data, error) {
+	return loadQuery(ctx, st, Services, q, labelOf, m.encodedFields())
+}
+
+// encodedFields names, per service, the fields its model's layout encodes.
+func (m *Models) encodedFields() map[string]map[string]bool {
+	keep := map[string]map[string]bool{}
+	for _, svc := range Services {
+		keep[svc] = map[string]bool{}
+		if sm := m.Services[svc]; sm != nil && sm.Layout != nil {
+			for _, f := range sm.Layout.Fields {
+				keep[svc][f.Name] = true
+			}
+		}
+	}
+	return keep
+}
+
+// loadQuery is LoadQuery keeping, when keep is set, only the fields of
+// keep[service] of each probe.
+func loadQuery(ctx context.Context, st store.Store, services []string, q store.ProbeQuery, labelOf Labeler, keep map[string]map[string]bool) (*Data, error) {
 	d := &Data{Probes: map[string][]probe.Probe{}, Orgs: map[string][]string{}}
 	q.Limit = 0
 	q.NoPayload = true // the fields carry what the models need
@@ -58,12 +87,36 @@ func LoadQuery(ctx context.Context, st store.Store, services []string, q store.P
 				return nil, err
 			}
 			p.Payload = nil // the fields carry what the models need
+			if keep != nil {
+				p.Fields = keepFields(p.Fields, keep[svc])
+			}
 			ps = append(ps, p)
 			orgs = append(orgs, labelOf(p.SrcIP, p.Time))
 		}
 		d.Probes[svc], d.Orgs[svc] = ps, orgs
 	}
 	return d, nil
+}
+
+// keepFields returns the fields of fs named in keep, in a slice of their
+// own (fs itself when it keeps them all).
+func keepFields(fs probe.Fields, keep map[string]bool) probe.Fields {
+	n := 0
+	for _, f := range fs {
+		if keep[f.Name] {
+			n++
+		}
+	}
+	if n == len(fs) {
+		return fs
+	}
+	out := make(probe.Fields, 0, n)
+	for _, f := range fs {
+		if keep[f.Name] {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // Scanners is the number of distinct source addresses.

@@ -3,9 +3,11 @@ package pipeline
 import (
 	"context"
 	"net/netip"
+	"reflect"
 	"testing"
 
 	"github.com/scannergrouper/scannergrouper/internal/feature"
+	"github.com/scannergrouper/scannergrouper/internal/probe"
 )
 
 // TestIncrementalEvidenceMatchesTodaysEncodings trains the tiny world week
@@ -69,6 +71,26 @@ func TestIncrementalEvidenceMatchesTodaysEncodings(t *testing.T) {
 	}
 	if len(exps) != len(atts) {
 		t.Fatalf("%d explanations for %d attributions", len(exps), len(atts))
+	}
+	// Identification reads only the fields the models encode
+	// (Models.LoadQuery keeps no others): the verdicts are the same.
+	keep := m.encodedFields()
+	lean := &Data{Probes: map[string][]probe.Probe{}, Orgs: lastWeek.Orgs}
+	dropped := 0
+	for svc, ps := range lastWeek.Probes {
+		for _, p := range ps {
+			before := len(p.Fields)
+			p.Fields = keepFields(p.Fields, keep[svc])
+			dropped += before - len(p.Fields)
+			lean.Probes[svc] = append(lean.Probes[svc], p)
+		}
+	}
+	leanAtts, err := m.Identify(lean)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dropped == 0 || !reflect.DeepEqual(leanAtts, atts) {
+		t.Errorf("with only the encoded fields (%d others dropped) the verdicts differ:\n%v\nwant\n%v", dropped, leanAtts, atts)
 	}
 	byIP := map[string]Attribution{}
 	for _, a := range atts {

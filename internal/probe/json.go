@@ -2,6 +2,7 @@ package probe
 
 import (
 	"encoding/json"
+	"slices"
 	"unicode/utf8"
 )
 
@@ -95,6 +96,14 @@ func appendJSONString(dst []byte, s string) []byte {
 // User-Agents repeat across millions of probes). Not safe for concurrent use.
 type FieldsDecoder struct {
 	intern map[string]string
+	// items shares one slice for every repetition of an item list (cipher
+	// suites, extensions, SSH name-lists): a probe's fields then cost their
+	// Field headers only. Shared slices are capped, so an append copies.
+	items map[string][]string
+	// scratch holds the fields and items being read, copied out at their
+	// exact length.
+	fields []Field
+	list   []string
 }
 
 // maxInterned bounds the decoder's memory on unusual data.
@@ -104,6 +113,7 @@ const maxInterned = 1 << 16
 func (d *FieldsDecoder) Decode(b []byte) (Fields, error) {
 	if d.intern == nil {
 		d.intern = make(map[string]string)
+		d.items = make(map[string][]string)
 	}
 	if fs, ok := d.fast(b); ok {
 		return fs, nil
@@ -124,6 +134,8 @@ func (d *FieldsDecoder) fast(b []byte) (fs Fields, ok bool) {
 	if p.byte(']') {
 		return Fields{}, p.i == len(b)
 	}
+	buf := d.fields[:0]
+	defer func() { d.fields = buf[:0] }()
 	for {
 		var f Field
 		if !p.byte('{') {
@@ -145,16 +157,18 @@ func (d *FieldsDecoder) fast(b []byte) (fs Fields, ok bool) {
 				}
 			case "items":
 				f.Items = nil // a repeated key replaces, as in encoding/json
+				start := p.i
 				if !p.byte('[') {
 					return nil, false
 				}
 				if !p.byte(']') {
+					list := d.list[:0]
 					for {
 						it, ok := d.str(&p)
 						if !ok {
 							return nil, false
 						}
-						f.Items = append(f.Items, it)
+						list = append(list, it)
 						if p.byte(']') {
 							break
 						}
@@ -162,6 +176,8 @@ func (d *FieldsDecoder) fast(b []byte) (fs Fields, ok bool) {
 							return nil, false
 						}
 					}
+					d.list = list[:0]
+					f.Items = d.internItems(p.b[start:p.i], list)
 				}
 			default:
 				return nil, false
@@ -173,14 +189,28 @@ func (d *FieldsDecoder) fast(b []byte) (fs Fields, ok bool) {
 				return nil, false
 			}
 		}
-		fs = append(fs, f)
+		buf = append(buf, f)
 		if p.byte(']') {
-			return fs, p.i == len(b)
+			return slices.Clone(buf), p.i == len(b)
 		}
 		if !p.byte(',') {
 			return nil, false
 		}
 	}
+}
+
+// internItems returns the shared copy of the item list whose JSON text is
+// raw, making one (at its exact length) from list the first time.
+func (d *FieldsDecoder) internItems(raw []byte, list []string) []string {
+	if shared, ok := d.items[string(raw)]; ok {
+		return shared
+	}
+	out := slices.Clone(list)
+	out = out[:len(out):len(out)]
+	if len(d.items) < maxInterned {
+		d.items[string(raw)] = out
+	}
+	return out
 }
 
 // str reads a string token and interns it.

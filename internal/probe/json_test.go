@@ -64,6 +64,40 @@ func TestFieldsDecoderInterns(t *testing.T) {
 	if unsafeStringData(a[0].Items[0]) != unsafeStringData(c[0].Items[0]) {
 		t.Error("repeated items must share one string")
 	}
+	if &a[0].Items[0] != &c[0].Items[0] {
+		t.Error("repeated item lists must share one slice")
+	}
+	// Shared lists are capped: an append copies instead of writing into
+	// the other probe's list.
+	_ = append(a[0].Items, "extra")
+	if len(c[0].Items) != 1 || cap(c[0].Items) != 1 {
+		t.Errorf("shared list grew: %v (cap %d)", c[0].Items, cap(c[0].Items))
+	}
+}
+
+// One decoder reuses its scratch space: what it returned before stays as
+// it was, whatever it decodes after.
+func TestFieldsDecoderKeepsEarlierResults(t *testing.T) {
+	var d FieldsDecoder
+	var got []Fields
+	for range 2 {
+		for _, fs := range jsonCases {
+			dec, err := d.Decode(fs.AppendJSON(nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, dec)
+		}
+	}
+	for i, dec := range got {
+		var std Fields
+		if err := json.Unmarshal(jsonCases[i%len(jsonCases)].AppendJSON(nil), &std); err != nil {
+			t.Fatal(err)
+		}
+		if !sameFields(dec, std) {
+			t.Errorf("case %d changed after later decodes: %#v, want %#v", i, dec, std)
+		}
+	}
 }
 
 func FuzzFieldsJSON(f *testing.F) {

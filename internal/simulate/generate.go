@@ -163,7 +163,7 @@ func Generate(ctx context.Context, cfg Config, outDir string) (*World, error) {
 	for d := range nDays {
 		dayNames[d] = time.UnixMicro(p.start+d*day).UTC().Format("2006-01-02") + ".pcap"
 	}
-	if err := checkNoOtherWorld(pcapDir, dayNames); err != nil {
+	if err := checkNoOtherWorld(pcapDir, dayNames, ".pcap"); err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(pcapDir, 0o755); err != nil {
@@ -210,11 +210,7 @@ func Generate(ctx context.Context, cfg Config, outDir string) (*World, error) {
 			return nil, err
 		}
 	}
-	if err := writeFile(filepath.Join(outDir, "world.json"), func(out io.Writer) error {
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(w)
-	}); err != nil {
+	if err := writeJSONFile(filepath.Join(outDir, "world.json"), w); err != nil {
 		return nil, err
 	}
 	return w, nil
@@ -239,11 +235,12 @@ func plan(cfg Config) (*planner, error) {
 	return p, nil
 }
 
-// checkNoOtherWorld refuses an output folder whose pcap/ holds capture
-// files this world would not write: an ingest of the folder would mix two
-// worlds. Re-generating the same world over itself is fine.
-func checkNoOtherWorld(pcapDir string, names []string) error {
-	entries, err := os.ReadDir(pcapDir)
+// checkNoOtherWorld refuses an output folder (pcap/, payload/) holding
+// input files (names containing kind: .pcap, .csv) this world would not
+// write: an ingest of the folder would mix two worlds. Re-generating the
+// same world over itself is fine.
+func checkNoOtherWorld(dir string, names []string, kind string) error {
+	entries, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
@@ -251,8 +248,8 @@ func checkNoOtherWorld(pcapDir string, names []string) error {
 		return err
 	}
 	for _, e := range entries {
-		if strings.Contains(e.Name(), ".pcap") && !slices.Contains(names, e.Name()) {
-			return fmt.Errorf("simulate: %s already holds %s from another world; use an empty folder", pcapDir, e.Name())
+		if strings.Contains(e.Name(), kind) && !slices.Contains(names, e.Name()) {
+			return fmt.Errorf("simulate: %s already holds %s from another world; use an empty folder", dir, e.Name())
 		}
 	}
 	return nil
@@ -273,6 +270,15 @@ func writeFile(path string, fill func(io.Writer) error) error {
 		return err
 	}
 	return f.Close()
+}
+
+// writeJSONFile writes v as indented JSON (world.json).
+func writeJSONFile(path string, v any) error {
+	return writeFile(path, func(out io.Writer) error {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	})
 }
 
 // TimeFormat is how truth.csv writes times: UTC, microseconds (the pcap

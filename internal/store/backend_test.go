@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/scannergrouper/scannergrouper/internal/probe"
 	"github.com/scannergrouper/scannergrouper/internal/sharedtest"
 )
 
@@ -75,4 +76,21 @@ func refuseInserts(t *testing.T, s *SQL, table, org, message string) {
 	exec(t, s, fmt.Sprintf(`CREATE FUNCTION refuse_%[2]s() RETURNS trigger LANGUAGE plpgsql AS $$
 		BEGIN IF NEW.org = '%[2]s' THEN RAISE EXCEPTION '%[3]s'; END IF; RETURN NEW; END $$`, table, org, message))
 	exec(t, s, fmt.Sprintf(`CREATE TRIGGER refuse_%[2]s BEFORE INSERT ON %[1]s FOR EACH ROW EXECUTE FUNCTION refuse_%[2]s()`, table, org))
+}
+
+// batchIngest returns an ingest of all into s in batches of size, as the
+// ingest command writes: it reports the probes new to the store, the
+// batches stored and the first error (after which it stops).
+func batchIngest(s *SQL, all []probe.Probe, size int) func() (stored, ok int, err error) {
+	return func() (stored, ok int, err error) {
+		for i := 0; i+size <= len(all); i += size {
+			n, err := s.InsertProbes(context.Background(), all[i:i+size])
+			if err != nil {
+				return stored, ok, err
+			}
+			stored += n
+			ok++
+		}
+		return stored, ok, nil
+	}
 }

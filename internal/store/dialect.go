@@ -32,6 +32,11 @@ type dialect struct {
 	byAddress string
 	// compact gives the space of deleted rows back (after prune).
 	compact func(ctx context.Context, db *sql.DB) error
+	// full reports an error that says the database's disk (or its size
+	// limit) is full: SQLITE_FULL, or a failed write while the file system
+	// of the SQLite file at where has no room or the process its file size
+	// limit; PostgreSQL's disk_full.
+	full func(err error, where string) bool
 }
 
 // sameText leaves statements as they are (SQLite's own syntax).

@@ -33,6 +33,10 @@ var postgresDialect = dialect{
 		_, err := db.ExecContext(ctx, `VACUUM (ANALYZE) probes`)
 		return err
 	},
+	full: func(err error, _ string) bool {
+		var pgErr *pgconn.PgError
+		return errors.As(err, &pgErr) && pgErr.Code == pgDiskFull
+	},
 }
 
 // pgConnectTimeout bounds how long a wrong host or a server that is gone
@@ -59,7 +63,11 @@ func OpenPostgres(ctx context.Context, dsn string) (*SQL, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: cannot open PostgreSQL database %s: %w", redactDSN(dsn), err)
 	}
-	return setUp(ctx, db, postgresDialect)
+	s, err := setUp(ctx, db, postgresDialect)
+	if err == nil {
+		s.where = "PostgreSQL database " + redactDSN(dsn)
+	}
+	return s, err
 }
 
 // pgMaxConns bounds the connections of one process.
@@ -170,6 +178,7 @@ func pgCopyProbes(ctx context.Context, db *sql.DB, probes []probe.Probe) (int, e
 // PostgreSQL's SQLSTATEs for a duplicate key and a deadlock.
 const (
 	pgUniqueViolation = "23505"
+	pgDiskFull        = "53100"
 	pgDeadlock        = "40P01"
 )
 

@@ -155,17 +155,7 @@ func TestPostgresServerGoneMidIngest(t *testing.T) {
 
 	const batches, size = 40, 1000
 	all := manyProbes(0, batches*size, "hp-a")
-	ingest := func() (stored, ok int, err error) {
-		for i := 0; i < batches; i++ {
-			n, err := s.InsertProbes(ctx, all[i*size:(i+1)*size])
-			if err != nil {
-				return stored, ok, err
-			}
-			stored += n
-			ok++
-		}
-		return stored, ok, nil
-	}
+	ingest := batchIngest(s, all, size)
 	// The server goes away once a few batches are in.
 	done := make(chan struct{})
 	go func() {

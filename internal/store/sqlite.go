@@ -3,12 +3,13 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/scannergrouper/scannergrouper/internal/probe"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"modernc.org/sqlite" // registers the "sqlite" driver
 )
 
 // sqliteDialect: the statements as written, one connection, multi-row
@@ -24,6 +25,24 @@ var sqliteDialect = dialect{
 		_, err := db.ExecContext(ctx, `VACUUM`)
 		return err
 	},
+	full: sqliteFull,
+}
+
+// SQLite's result codes for a full disk: SQLITE_FULL (the disk said
+// ENOSPC, or the database reached its max_page_count) and
+// SQLITE_IOERR_WRITE (any other failed write, such as EFBIG past the file
+// size limit).
+const (
+	sqliteFullCode   = 13
+	sqliteIOErrWrite = 10 | 3<<8
+)
+
+func sqliteFull(err error, path string) bool {
+	var e *sqlite.Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	return e.Code()&0xff == sqliteFullCode || e.Code() == sqliteIOErrWrite && noRoom(path)
 }
 
 // OpenSQLite opens (creating if needed) the SQLite store at path and brings
@@ -47,7 +66,11 @@ func OpenSQLite(ctx context.Context, path string) (*SQL, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	return setUp(ctx, db, sqliteDialect)
+	s, err := setUp(ctx, db, sqliteDialect)
+	if err == nil {
+		s.where = path
+	}
+	return s, err
 }
 
 // sqliteRowsPerInsert is how many probes one INSERT statement carries:

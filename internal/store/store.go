@@ -9,6 +9,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"iter"
 	"net/netip"
@@ -74,7 +75,16 @@ type ServiceCount struct {
 type SQL struct {
 	db *sql.DB
 	d  dialect
+	// where names the database in messages: the SQLite file, or the
+	// PostgreSQL database (without its password).
+	where string
 }
+
+// ErrFull is wrapped by a write that failed because the database's disk is
+// full (or, for SQLite, the file reached its max_page_count). The
+// transaction was undone: what was stored before it is whole, the batch
+// that failed is absent.
+var ErrFull = errors.New("store full")
 
 // Open opens (creating the schema if needed) the store named by dsn: a
 // postgres:// or postgresql:// URL opens PostgreSQL, anything else is a
@@ -314,7 +324,25 @@ func (s *SQL) InsertProbes(ctx context.Context, probes []probe.Probe) (int, erro
 	if len(probes) == 0 {
 		return 0, nil
 	}
-	return s.d.insertProbes(ctx, s.db, probes)
+	n, err := s.d.insertProbes(ctx, s.db, probes)
+	if err != nil && s.d.full(err, s.where) {
+		return 0, fmt.Errorf("%w: no space left for %s: a batch of %d probes (from %s on) was not stored; "+
+			"everything stored before it is kept. Free space and run the same ingest again: "+
+			"probes already stored are skipped (%v)", ErrFull, s.where, len(probes), probes[0].Time.Format(time.RFC3339), unwrapAll(err))
+	}
+	return n, err
+}
+
+// unwrapAll returns the innermost error's message: the database's own
+// words, without the context the batch insert added.
+func unwrapAll(err error) error {
+	for {
+		next := errors.Unwrap(err)
+		if next == nil {
+			return err
+		}
+		err = next
+	}
 }
 
 // probeColumns are the columns a probe is written to, in the order of
