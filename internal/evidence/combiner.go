@@ -37,7 +37,9 @@ type Combiner struct {
 	// Theta is still named after an organisation whose labelled IPs are at
 	// least this share of the labelled IPs of its /24 (counted as
 	// labelled+1, so 0.75 takes at least three of them, all or nearly all
-	// of that organisation). 0: no rule (models saved before it).
+	// of that organisation), when one of its payloads is one that
+	// organisation's scanners sent too (or its classifier's vote). 0: no
+	// rule (models saved before it).
 	NetworkShare float64 `json:"network_share,omitempty"`
 	// NoOrgNetworkShare is its counterpart for "unknown": an unlisted IP
 	// is unknown, whatever its probability, when labelled scanners of no
@@ -443,7 +445,11 @@ func (m *Combiner) networkClass(r *Row) int {
 		return -1
 	}
 	for _, c := range r.Candidates {
-		if c.F[fNb24Lab] >= m.NetworkShare-1e-9 {
+		// the network alone is not enough: an innocent scanner in a cloud
+		// /24 an organisation also rents sends its own payloads (on the
+		// scale-1 sd24 world, 54 generic tools named through Stretchoid's
+		// and BinaryEdge's /24s without this, 10 with it, no member lost)
+		if c.F[fNb24Lab] >= m.NetworkShare-1e-9 && (c.F[fPayMean] > 0 || c.F[fNNTop] > 0) {
 			return c.Class // shares add up to less than 1: one at most
 		}
 	}

@@ -13,7 +13,10 @@ func TestNetworkRuleNamesTheOrganisationOfALabelledSlash24(t *testing.T) {
 	const k = 2 // classes 0 and 1 known; 2 is a no-org label
 	cmb := &Combiner{K: k, Theta: 0.5, NetworkShare: DefaultNetworkShare}
 	cmb.V[gBias] = 5 // unknown outweighs any organisation: θ is never reached
-	probe := []Probe{{Service: "http", Digest: digest("a payload nobody sent before")}}
+	// a payload the organisation's scanners send among many others: some
+	// evidence for it, far from θ
+	shared := digest("a payload everybody sends")
+	probe := []Probe{{Service: "http", Digest: shared}}
 
 	cases := []struct {
 		name      string
@@ -23,16 +26,21 @@ func TestNetworkRuleNamesTheOrganisationOfALabelledSlash24(t *testing.T) {
 		want      int
 	}{
 		{"three of three", []int{0, 0, 0}, -2, DefaultNetworkShare, 0},
-		{"six of seven, the seventh another org", []int{1, 1, 1, 1, 1, 1, 0}, -2, DefaultNetworkShare, 1},
+		{"six of seven, the seventh another org", []int{0, 0, 0, 0, 0, 0, 1}, -2, DefaultNetworkShare, 0},
 		{"two of two is not enough", []int{0, 0}, -2, DefaultNetworkShare, k},
 		{"a no-org label counts against", []int{0, 0, 0, k}, -2, DefaultNetworkShare, k},
 		{"unattributed neighbours do not count", []int{Unattributed, Unattributed, Unattributed}, -2, DefaultNetworkShare, k},
 		{"listed with no org: label memory decides", []int{0, 0, 0}, k, DefaultNetworkShare, k},
 		{"models saved before the rule", []int{0, 0, 0}, -2, 0, k},
+		{"the network alone, no payload of the organisation", []int{1, 1, 1}, -2, DefaultNetworkShare, k},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			mem, pay := NewMemory(k), NewPayloads()
+			pay.Add("http", shared, addr("203.0.113.1"), 0)
+			for i := range 20 {
+				pay.Add("http", shared, addr(fmt.Sprintf("192.0.2.%d", i+1)), Unattributed)
+			}
 			for i, c := range tc.neighbour {
 				mem.Add(addr(fmt.Sprintf("198.51.100.%d", 10+i)), c)
 			}
@@ -70,6 +78,7 @@ func TestNetworkRuleInTheValidationCurve(t *testing.T) {
 	for i := range 3 {
 		mem.Add(addr(fmt.Sprintf("198.51.100.%d", 10+i)), 0)
 	}
+	pay.Add("http", digest("x"), addr("203.0.113.1"), 0)
 	row := Build(addr("198.51.100.200"), []Probe{{Service: "http", Digest: digest("x")}}, mem, pay)
 	cmb := &Combiner{K: 1, NetworkShare: DefaultNetworkShare}
 	cmb.V[gBias] = 5
