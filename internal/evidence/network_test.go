@@ -127,3 +127,83 @@ func TestNoOrgNetworkOverridesTheThreshold(t *testing.T) {
 		t.Fatalf("listed in a no-org /24: %+v, want its label", v)
 	}
 }
+
+// TestNetworkRuleLowerBarNeedsOwnedPayload: one labelled IP of a /24 (and
+// no other organisation's) names an IP below θ only when the IP's own
+// payload is one the organisation owns; a payload everybody sends is not
+// enough, nor is a /24 that two organisations share.
+func TestNetworkRuleLowerBarNeedsOwnedPayload(t *testing.T) {
+	const k = 2
+	owned, shared := digest("a payload mostly the organisation sends"), digest("a payload everybody sends")
+	cases := []struct {
+		name      string
+		neighbour []int
+		payload   [32]byte
+		bar       float64
+		want      int
+	}{
+		{"one of one, an owned payload", []int{0}, owned, DefaultNetworkShareOwned, 0},
+		{"one of one, a shared payload", []int{0}, shared, DefaultNetworkShareOwned, k},
+		{"one each of two organisations", []int{0, 1}, owned, DefaultNetworkShareOwned, k},
+		{"models saved before the lower bar", []int{0}, owned, 0, k},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			mem, pay := NewMemory(k), NewPayloads()
+			for i := range 3 {
+				pay.Add("http", owned, addr(fmt.Sprintf("203.0.113.%d", i+1)), 0)
+			}
+			pay.Add("http", owned, addr("192.0.2.1"), Unattributed)
+			pay.Add("http", shared, addr("203.0.113.1"), 0)
+			for i := range 20 {
+				pay.Add("http", shared, addr(fmt.Sprintf("192.0.2.%d", i+1)), Unattributed)
+			}
+			for i, c := range tc.neighbour {
+				mem.Add(addr(fmt.Sprintf("198.51.100.%d", 10+i)), c)
+			}
+			row := Build(addr("198.51.100.200"), []Probe{{Service: "http", Digest: tc.payload}}, mem, pay)
+			cmb := Combiner{K: k, Theta: 0.5, NetworkShare: DefaultNetworkShare, NetworkShareOwned: tc.bar}
+			cmb.V[gBias] = 5 // θ is never reached
+			v := cmb.Decide(&row, cmb.Theta)
+			if v.Class != tc.want || v.ByNetwork != (tc.want < k) {
+				t.Fatalf("verdict %+v, want class %d", v, tc.want)
+			}
+		})
+	}
+}
+
+// TestSlash16AloneNamesNobody: an organisation whose only evidence is its
+// labelled IPs elsewhere in the IP's /16 is not named, however probable
+// the weights make it; the most probable organisation with evidence of the
+// IP's own is, when it reaches θ. Models saved before the rule still name
+// the /16's organisation.
+func TestSlash16AloneNamesNobody(t *testing.T) {
+	const k = 2
+	mem, pay := NewMemory(k), NewPayloads()
+	for i := range 4 {
+		mem.Add(addr(fmt.Sprintf("198.51.7.%d", 10+i)), 1) // org 1's /24 beside the IP's
+	}
+	owned := digest("org 0's own payload")
+	for i := range 3 {
+		pay.Add("http", owned, addr(fmt.Sprintf("203.0.113.%d", i+1)), 0)
+	}
+	cmb := Combiner{K: k, OwnEvidence: true}
+	cmb.W[fNb16Lab] = 5
+	cmb.W[fPayAnyOwn] = 3.5
+	cmb.V[gBias] = -5
+	const theta = 0.3
+
+	withPayload := Build(addr("198.51.100.200"), []Probe{{Service: "http", Digest: owned}}, mem, pay)
+	if v := cmb.Decide(&withPayload, theta); v.Class != 0 || v.Best != 0 || v.BestProb < theta {
+		t.Fatalf("own payload of org 0, /16 of org 1: %+v, want org 0", v)
+	}
+	alone := Build(addr("198.51.100.201"), []Probe{{Service: "http", Digest: digest("nobody's")}}, mem, pay)
+	if v := cmb.Decide(&alone, theta); v.Class != k || v.Best != -1 {
+		t.Fatalf("only the /16 of org 1: %+v, want unknown", v)
+	}
+	old := cmb
+	old.OwnEvidence = false
+	if v := old.Decide(&withPayload, theta); v.Class != 1 {
+		t.Fatalf("models saved before the rule: %+v, want org 1 (the /16's weight)", v)
+	}
+}
