@@ -430,7 +430,7 @@ func (m *Combiner) Decide(r *Row, theta float64) Verdict {
 	p, _ := m.Proba(r)
 	v := Verdict{Class: m.K, Best: -1, Network: m.networkClass(r)}
 	for i, c := range r.Candidates {
-		if m.OwnEvidence && !ownEvidence(&c) {
+		if !m.Nameable(&c) {
 			continue
 		}
 		if v.Best < 0 || p[i] > v.BestProb {
@@ -462,6 +462,10 @@ func (m *Combiner) Decide(r *Row, theta float64) Verdict {
 	v.Prob = 1 - max(v.BestProb, 0)
 	return v
 }
+
+// Nameable reports whether Decide may name the candidate by θ (see
+// OwnEvidence).
+func (m *Combiner) Nameable(c *Candidate) bool { return !m.OwnEvidence || ownEvidence(c) }
 
 // ownEvidence reports whether any evidence of the IP's own points to the
 // candidate, besides its /16 (see Combiner.OwnEvidence).

@@ -69,6 +69,9 @@ type CandidateReason struct {
 	Org         string                  `json:"org"`
 	Probability float64                 `json:"probability"`
 	Evidence    []evidence.Contribution `json:"evidence"`
+	// OnlyWideNetwork: the organisation's only evidence is its labelled
+	// IPs elsewhere in the IP's /16, which names nobody.
+	OnlyWideNetwork bool `json:"only_wide_network,omitempty"`
 }
 
 // UnknownReason is the probability that no known organisation is behind
@@ -212,7 +215,7 @@ func (m *Models) explainOne(ip netip.Addr, a *ipProbes, s *ipSeen, data *Data, s
 	for i := range row.Candidates {
 		c := &row.Candidates[i]
 		ex.Candidates = append(ex.Candidates, CandidateReason{Org: m.Classes.Name(c.Class), Probability: probs[i],
-			Evidence: cmb.CandidateContributions(c)})
+			Evidence: cmb.CandidateContributions(c), OnlyWideNetwork: !cmb.Nameable(c)})
 	}
 	slices.SortStableFunc(ex.Candidates, func(x, y CandidateReason) int { return cmp.Compare(y.Probability, x.Probability) })
 	ex.Unknown = UnknownReason{Probability: pUnknown, Evidence: cmb.UnknownContributions(&row)}
@@ -309,6 +312,32 @@ func (ex *Explanation) noOrgNetworkSentence() string {
 	return s
 }
 
+// wideOnlySentence says why a probable organisation was not named.
+func wideOnlySentence(c CandidateReason) string {
+	return fmt.Sprintf("%s (probability %.2f) was not named: its only evidence is its labelled IPs elsewhere in this IP's /16, which names nobody", c.Org, c.Probability)
+}
+
+// candidate returns the reason of org (zero when it is no candidate).
+func (ex *Explanation) candidate(org string) CandidateReason {
+	for _, c := range ex.Candidates {
+		if c.Org == org {
+			return c
+		}
+	}
+	return CandidateReason{}
+}
+
+// nameable returns the most probable candidate that evidence of the IP's
+// own points to.
+func (ex *Explanation) nameable() (CandidateReason, bool) {
+	for _, c := range ex.Candidates {
+		if !c.OnlyWideNetwork {
+			return c, true
+		}
+	}
+	return CandidateReason{}, false
+}
+
 // labelled counts the labelled IPs of the /24 (no-org labels included).
 func (nb NeighbourhoodReason) labelled() int {
 	n := 0
@@ -335,13 +364,22 @@ func (ex *Explanation) sentences() []string {
 			break
 		}
 		out = append(out, fmt.Sprintf("attributed to %s with probability %.2f (threshold %.2f); strongest evidence: %s",
-			ex.Org, ex.Confidence, ex.Threshold, effects(ex.Candidates[0].Evidence)))
+			ex.Org, ex.Confidence, ex.Threshold, effects(ex.candidate(ex.Org).Evidence)))
+		if c := ex.Candidates[0]; c.OnlyWideNetwork {
+			out = append(out, wideOnlySentence(c))
+		}
 	default:
 		switch {
 		case ex.NoOrgNetwork:
 			out = append(out, ex.noOrgNetworkSentence())
 		case len(ex.Candidates) == 0:
 			out = append(out, "unknown: no organisation has any evidence (no payload its scanners sent, no labelled neighbour)")
+		case ex.Candidates[0].OnlyWideNetwork:
+			s := "unknown: " + wideOnlySentence(ex.Candidates[0])
+			if c, ok := ex.nameable(); ok {
+				s += fmt.Sprintf("; the most probable organisation with evidence of the IP's own, %s, has probability %.2f, below the threshold %.2f", c.Org, c.Probability, ex.Threshold)
+			}
+			out = append(out, s)
 		default:
 			c := ex.Candidates[0]
 			out = append(out, fmt.Sprintf("unknown: the most probable organisation, %s, has probability %.2f, below the threshold %.2f; for unknown: %s",

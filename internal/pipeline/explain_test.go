@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/scannergrouper/scannergrouper/internal/evidence"
 	"github.com/scannergrouper/scannergrouper/internal/feature"
 	"github.com/scannergrouper/scannergrouper/internal/probe"
 )
@@ -158,6 +159,33 @@ func TestNoOrgNetworkVerdictSaysWhy(t *testing.T) {
 	got := ex.sentences()[0]
 	want := "unknown: 2 of the 2 labelled IPs of 167.94.138.0/24 are scanners of no known organisation (organisations that publish all their scanners, as Censys does); the most probable organisation, binaryedge, had probability 0.15"
 	if got != want {
+		t.Fatalf("got  %q\nwant %q", got, want)
+	}
+}
+
+// TestWideNetworkOnlyVerdictSaysWhy: a probable organisation whose only
+// evidence is the IP's /16 is said not to be named, and the attribution
+// (or the unknown) is explained by the candidate that was decided on.
+func TestWideNetworkOnlyVerdictSaysWhy(t *testing.T) {
+	wide := CandidateReason{Org: "binaryedge", Probability: 0.55, OnlyWideNetwork: true,
+		Evidence: []evidence.Contribution{{Feature: "nb16_labelled", Effect: 4.1}}}
+	own := CandidateReason{Org: "stretchoid", Probability: 0.35,
+		Evidence: []evidence.Contribution{{Feature: "payload_owned", Effect: 2.5}}}
+	attributed := Explanation{Org: "stretchoid", Classification: ClassAttributed, Confidence: 0.35, Threshold: 0.3,
+		Candidates: []CandidateReason{wide, own}}
+	got := attributed.sentences()
+	want := []string{
+		"attributed to stretchoid with probability 0.35 (threshold 0.30); strongest evidence: payload_owned +2.5",
+		"binaryedge (probability 0.55) was not named: its only evidence is its labelled IPs elsewhere in this IP's /16, which names nobody",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got  %q\nwant %q", got, want)
+	}
+	unknown := Explanation{Org: "unknown", Classification: ClassUnknown, Threshold: 0.5, Candidates: []CandidateReason{wide, own}}
+	got = unknown.sentences()[:1]
+	want = []string{"unknown: binaryedge (probability 0.55) was not named: its only evidence is its labelled IPs elsewhere in this IP's /16, which names nobody; " +
+		"the most probable organisation with evidence of the IP's own, stretchoid, has probability 0.35, below the threshold 0.50"}
+	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got  %q\nwant %q", got, want)
 	}
 }
