@@ -64,6 +64,7 @@ type payloadCache struct {
 // payloadEntry is one stored content as the writer knows it.
 type payloadEntry struct {
 	content []byte // service, parse error, shared fields JSON (splitContent)
+	key     []byte // payloads.hash
 	id      int64
 	payload []byte // payloads.payload
 	length  int64  // payloads.payload_len
@@ -121,6 +122,7 @@ func (c *payloadCache) perProbeFields(service string) []string {
 type probeRow struct {
 	p         *probe.Probe
 	payloadID int64
+	entry     *payloadEntry // what gave payloadID
 	fields    []byte // per-probe fields JSON; nil: none (NULL)
 	payload   []byte // own payload; nil: the payload row's (NULL)
 	length    int64  // the payload's full length
@@ -173,7 +175,7 @@ func (c *payloadCache) splitProbes(probes []probe.Probe, lengths []int64) []prob
 // useEntry sets r's payload id, and its own payload unless it is the
 // payload row's.
 func (r *probeRow) useEntry(e *payloadEntry) {
-	r.payloadID = e.id
+	r.payloadID, r.entry = e.id, e
 	payload := cappedPayload(r.p.Payload)
 	if r.length == e.length && bytes.Equal(payload, e.payload) {
 		r.payload = nil
@@ -271,16 +273,16 @@ func (t sqlTx) query(ctx context.Context, query string, args []any, scan func(fu
 const payloadChunk = 256
 
 // resolvePayloads gives every row its payload id, inside the transaction
-// that stores the rows: it checks that the cached ids it uses still exist
-// (another process may have pruned them), stores the contents new to the
+// that stores the rows: it checks that the cached ids it uses still name
+// their content (another process may have pruned them), stores the contents new to the
 // database (INSERT … ON CONFLICT DO NOTHING, so that writers storing the
 // same content at once store it once) and reads their ids. It returns the
 // entries to cache once the transaction commits.
 func (c *payloadCache) resolvePayloads(ctx context.Context, tx payloadTx, rows []probeRow) ([]*payloadEntry, error) {
-	used := map[int64]bool{}
+	used := map[int64][]byte{}
 	for i := range rows {
 		if rows[i].payloadID != 0 {
-			used[rows[i].payloadID] = true
+			used[rows[i].payloadID] = rows[i].entry.key
 		}
 	}
 	if len(used) > 0 {
@@ -288,21 +290,24 @@ func (c *payloadCache) resolvePayloads(ctx context.Context, tx payloadTx, rows [
 		for id := range used {
 			ids = append(ids, id)
 		}
+		// Missing, or another content's: an id is never reused (AUTOINCREMENT,
+		// PostgreSQL's identity), but the check costs nothing more.
 		missing := map[int64]bool{}
 		for chunk := range slices.Chunk(ids, payloadChunk) {
-			found := map[int64]bool{}
-			err := tx.query(ctx, `SELECT id FROM payloads WHERE id IN (?`+strings.Repeat(", ?", len(chunk)-1)+`)`, anys(chunk),
+			found := map[int64][]byte{}
+			err := tx.query(ctx, `SELECT id, hash FROM payloads WHERE id IN (?`+strings.Repeat(", ?", len(chunk)-1)+`)`, anys(chunk),
 				func(scan func(...any) error) error {
 					var id int64
-					err := scan(&id)
-					found[id] = true
+					var key []byte
+					err := scan(&id, &key)
+					found[id] = key
 					return err
 				})
 			if err != nil {
 				return nil, fmt.Errorf("store: check payloads: %w", err)
 			}
 			for _, id := range chunk {
-				if !found[id] {
+				if !bytes.Equal(found[id], used[id]) {
 					missing[id] = true
 				}
 			}
@@ -362,15 +367,14 @@ func (c *payloadCache) resolvePayloads(ctx context.Context, tx payloadTx, rows [
 		stored := map[string]*payloadEntry{}
 		err = tx.query(ctx, `SELECT hash, id, payload, payload_len FROM payloads WHERE hash IN (?`+strings.Repeat(", ?", len(chunk)-1)+`)`, keys,
 			func(scan func(...any) error) error {
-				var key []byte
 				e := &payloadEntry{}
-				if err := scan(&key, &e.id, &e.payload, &e.length); err != nil {
+				if err := scan(&e.key, &e.id, &e.payload, &e.length); err != nil {
 					return err
 				}
 				if e.payload == nil {
 					e.payload = []byte{}
 				}
-				stored[string(key)] = e
+				stored[string(e.key)] = e
 				return nil
 			})
 		if err != nil {

@@ -267,8 +267,11 @@ var coreSchema = []string{
 	// key's B-tree, WITHOUT ROWID: no separate unique index), which also
 	// serves every time range; moveProbesToPayloads fills both from the
 	// old table in this step's transaction.
+	// A payload row's id is never reused (AUTOINCREMENT): a writer that
+	// still caches the id of a pruned row must not find another content
+	// under it.
 	`CREATE TABLE payloads (
-		id          INTEGER PRIMARY KEY,
+		id          INTEGER PRIMARY KEY AUTOINCREMENT,
 		hash        BLOB    NOT NULL UNIQUE,
 		service     TEXT    NOT NULL,
 		fields      TEXT    NOT NULL DEFAULT '[]',
