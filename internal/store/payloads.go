@@ -63,27 +63,81 @@ type payloadCache struct {
 
 // payloadEntry is one stored content as the writer knows it.
 type payloadEntry struct {
-	content []byte // service, parse error, shared fields JSON (splitContent)
-	key     []byte // payloads.hash
-	id      int64
-	payload []byte // payloads.payload
-	length  int64  // payloads.payload_len
+	service, parseError string
+	shared              probe.Fields // per-probe fields as holes
+	hash                uint64       // sharedHash
+	key                 []byte       // payloads.hash
+	id                  int64
+	payload             []byte // payloads.payload
+	length              int64  // payloads.payload_len
 }
 
-func (c *payloadCache) lookup(h uint64, content []byte) *payloadEntry {
+func (c *payloadCache) lookup(h uint64, p *probe.Probe, perProbe []string) *payloadEntry {
 	for _, e := range c.entries[h] {
-		if bytes.Equal(e.content, content) {
+		if e.service == p.Service && e.parseError == p.ParseError && sameShared(e.shared, p.Fields, perProbe) {
 			return e
 		}
 	}
 	return nil
 }
 
-func (c *payloadCache) add(h uint64, e *payloadEntry) {
+// sharedHash hashes what p stores in its payload row: its service, parse
+// error and fields, per-probe ones as holes. It walks the fields as they
+// are (no JSON): most probes are found in the cache by it.
+func (c *payloadCache) sharedHash(p *probe.Probe, perProbe []string) uint64 {
+	var h maphash.Hash
+	h.SetSeed(c.seed)
+	text := func(s string) {
+		var n [binary.MaxVarintLen64]byte
+		h.Write(n[:binary.PutUvarint(n[:], uint64(len(s)))])
+		h.WriteString(s)
+	}
+	text(p.Service)
+	text(p.ParseError)
+	for _, f := range p.Fields {
+		text(f.Name)
+		if slices.Contains(perProbe, f.Name) {
+			h.WriteByte(0)
+			continue
+		}
+		h.WriteByte(1)
+		text(f.Value)
+		h.WriteByte(byte(len(f.Items)))
+		for _, it := range f.Items {
+			text(it)
+		}
+	}
+	return h.Sum64()
+}
+
+// sameShared reports whether fs, per-probe fields as holes, is shared.
+func sameShared(shared, fs probe.Fields, perProbe []string) bool {
+	if len(shared) != len(fs) {
+		return false
+	}
+	for i, f := range fs {
+		s := shared[i]
+		if s.Name != f.Name {
+			return false
+		}
+		if slices.Contains(perProbe, f.Name) {
+			if s.Value != "" || s.Items != nil {
+				return false
+			}
+			continue
+		}
+		if s.Value != f.Value || !slices.Equal(s.Items, f.Items) {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *payloadCache) add(e *payloadEntry) {
 	if c.entries == nil || c.n >= payloadCacheMax {
 		c.entries, c.n = map[uint64][]*payloadEntry{}, 0
 	}
-	c.entries[h] = append(c.entries[h], e)
+	c.entries[e.hash] = append(c.entries[e.hash], e)
 	c.n++
 }
 
@@ -123,20 +177,23 @@ type probeRow struct {
 	p         *probe.Probe
 	payloadID int64
 	entry     *payloadEntry // what gave payloadID
-	fields    []byte // per-probe fields JSON; nil: none (NULL)
-	payload   []byte // own payload; nil: the payload row's (NULL)
-	length    int64  // the payload's full length
-	content   []byte // shared content, until resolved
-	hash      uint64
+	fields    []byte        // per-probe fields JSON; nil: none (NULL)
+	payload   []byte        // own payload; nil: the payload row's (NULL)
+	length    int64         // the payload's full length
+	hash      uint64        // sharedHash
+	// Of a probe whose content is not cached: the content (service, parse
+	// error, shared fields JSON; splitContent) and its shared fields.
+	content []byte
+	shared  probe.Fields
 }
 
 // splitProbes turns probes into rows, resolving their payload ids from the
 // cache where it can; lengths, when set, are the payloads' full lengths
 // (stored rows whose payload is already capped). The rows whose content is
-// not cached have payloadID 0. The rows' byte slices live in buf.
+// not cached have payloadID 0.
 func (c *payloadCache) splitProbes(probes []probe.Probe, lengths []int64) []probeRow {
 	rows := make([]probeRow, len(probes))
-	var shared, own probe.Fields
+	var own probe.Fields
 	var buf []byte
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -151,25 +208,33 @@ func (c *payloadCache) splitProbes(probes []probe.Probe, lengths []int64) []prob
 		if lengths != nil {
 			r.length = max(r.length, lengths[i])
 		}
-		shared, own = splitFields(p.Fields, c.perProbeFields(p.Service), shared[:0], own[:0])
-		start := len(buf)
-		buf = binary.AppendUvarint(buf, uint64(len(p.Service)))
-		buf = append(buf, p.Service...)
-		buf = binary.AppendUvarint(buf, uint64(len(p.ParseError)))
-		buf = append(buf, p.ParseError...)
-		buf = shared.AppendJSON(buf)
-		r.content = buf[start:len(buf):len(buf)]
+		perProbe := c.perProbeFields(p.Service)
+		r.hash = c.sharedHash(p, perProbe)
+		if e := c.lookup(r.hash, p, perProbe); e != nil {
+			r.useEntry(e)
+		} else {
+			r.makeContent(perProbe)
+		}
+		_, own = splitFields(p.Fields, perProbe, nil, own[:0])
 		if len(own) > 0 {
-			start = len(buf)
+			start := len(buf)
 			buf = own.AppendJSON(buf)
 			r.fields = buf[start:len(buf):len(buf)]
 		}
-		r.hash = maphash.Bytes(c.seed, r.content)
-		if e := c.lookup(r.hash, r.content); e != nil {
-			r.useEntry(e)
-		}
 	}
 	return rows
+}
+
+// makeContent sets the content and shared fields of r's probe.
+func (r *probeRow) makeContent(perProbe []string) {
+	p := r.p
+	r.shared, _ = splitFields(p.Fields, perProbe, make(probe.Fields, 0, len(p.Fields)), nil)
+	var content []byte
+	content = binary.AppendUvarint(content, uint64(len(p.Service)))
+	content = append(content, p.Service...)
+	content = binary.AppendUvarint(content, uint64(len(p.ParseError)))
+	content = append(content, p.ParseError...)
+	r.content = r.shared.AppendJSON(content)
 }
 
 // useEntry sets r's payload id, and its own payload unless it is the
@@ -194,19 +259,24 @@ func cappedPayload(b []byte) []byte {
 	return b
 }
 
-// splitFields puts each field of fs in shared, a per-probe one (named in
-// perProbe) as a hole, and appends the per-probe ones to own, named by
-// their position.
+// splitFields appends the fields of fs to shared, a per-probe one (named
+// in perProbe) as a hole, and the per-probe ones to own, named by their
+// position; with a nil shared only own is made.
 func splitFields(fs probe.Fields, perProbe []string, shared, own probe.Fields) (probe.Fields, probe.Fields) {
 	if len(perProbe) == 0 {
-		return append(shared, fs...), own
+		if shared != nil {
+			shared = append(shared, fs...)
+		}
+		return shared, own
 	}
 	for i, f := range fs {
 		if slices.Contains(perProbe, f.Name) {
 			own = append(own, probe.Field{Name: strconv.Itoa(i), Value: f.Value, Items: f.Items})
 			f.Value, f.Items = "", nil
 		}
-		shared = append(shared, f)
+		if shared != nil {
+			shared = append(shared, f)
+		}
 	}
 	return shared, own
 }
@@ -315,12 +385,13 @@ func (c *payloadCache) resolvePayloads(ctx context.Context, tx payloadTx, rows [
 		if len(missing) > 0 {
 			c.mu.Lock()
 			c.forget(missing)
-			c.mu.Unlock()
 			for i := range rows {
-				if missing[rows[i].payloadID] {
-					rows[i].payloadID = 0
+				if r := &rows[i]; missing[r.payloadID] {
+					r.payloadID, r.entry, r.payload = 0, nil, nil
+					r.makeContent(c.perProbeFields(r.p.Service))
 				}
 			}
+			c.mu.Unlock()
 		}
 	}
 	// The contents to store, each once, in the order of their keys: two
@@ -385,7 +456,8 @@ func (c *payloadCache) resolvePayloads(ctx context.Context, tx payloadTx, rows [
 			if e == nil {
 				return nil, fmt.Errorf("store: payload %x neither stored nor found", f.key)
 			}
-			e.content = f.first.content
+			e.service, e.parseError, _ = splitContent(f.first.content)
+			e.shared, e.hash = f.first.shared, f.first.hash
 			for _, r := range f.rows {
 				r.useEntry(e)
 			}
@@ -406,12 +478,16 @@ func (c *payloadCache) remember(added []*payloadEntry) {
 		c.seed = maphash.MakeSeed()
 	}
 	for _, e := range added {
-		e.content = bytes.Clone(e.content) // not the batch's buffer
-		h := maphash.Bytes(c.seed, e.content)
-		if c.lookup(h, e.content) == nil {
-			c.add(h, e)
+		if !slices.ContainsFunc(c.entries[e.hash], func(o *payloadEntry) bool {
+			return o.service == e.service && o.parseError == e.parseError && slices.EqualFunc(o.shared, e.shared, sameField)
+		}) {
+			c.add(e)
 		}
 	}
+}
+
+func sameField(a, b probe.Field) bool {
+	return a.Name == b.Name && a.Value == b.Value && slices.Equal(a.Items, b.Items)
 }
 
 // splitContent is the service, parse error and shared fields of a content

@@ -550,11 +550,15 @@ func (s *SQL) Probes(ctx context.Context, q ProbeQuery) iter.Seq2[probe.Probe, e
 		if q.Limit > 0 {
 			limit = fmt.Sprintf(" LIMIT %d", q.Limit)
 		}
-		ids := `SELECT payload_id FROM ` + src.from + src.where
-		if limit != "" {
-			ids += strings.Replace(probeOrder, "1", src.ts, 1) + limit
+		// One snapshot for both queries: a probe stored meanwhile, with a
+		// payload row stored meanwhile, is not half seen.
+		tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead})
+		if err != nil {
+			yield(probe.Probe{}, fmt.Errorf("store: query probes: %w", err))
+			return
 		}
-		payloads, err := s.readPayloads(ctx, ids, src.args, q.NoPayload)
+		defer tx.Rollback()
+		payloads, err := s.readPayloads(ctx, tx, q, src, limit)
 		if err != nil {
 			yield(probe.Probe{}, err)
 			return
@@ -565,7 +569,7 @@ func (s *SQL) Probes(ctx context.Context, q ProbeQuery) iter.Seq2[probe.Probe, e
 		}
 		query := `SELECT ` + src.ts + `, src_ip, src_port, dst_ip, dst_port, transport, service, sensor, payload_id, fields, ` + payload +
 			`, payload_len, source_file, source_off FROM ` + src.from + src.where + probeOrder + limit
-		rows, err := s.db.QueryContext(ctx, s.d.bind(query), src.args...)
+		rows, err := tx.QueryContext(ctx, s.d.bind(query), src.args...)
 		if err != nil {
 			yield(probe.Probe{}, fmt.Errorf("store: query probes: %w", err))
 			return
@@ -591,14 +595,42 @@ type storedPayload struct {
 	payload    []byte
 }
 
-// readPayloads reads the payload rows whose ids the query ids selects,
-// each one's fields decoded once (without payloads when noPayload).
-func (s *SQL) readPayloads(ctx context.Context, ids string, args []any, noPayload bool) (map[int64]*storedPayload, error) {
+// payloadsReadWhole bounds the payload rows Probes reads without asking
+// which ones the selection refers to.
+const payloadsReadWhole = 1 << 14
+
+// readPayloads reads the payload rows q's probes refer to, each one's
+// fields decoded once (without payloads when q.NoPayload). A store's
+// payload rows are few: when there are at most payloadsReadWhole, a
+// selection of every probe of a period reads them all (those of q's
+// service); one of some addresses, or limited, or in a store of more, reads
+// those its probes refer to, which costs a second pass over the probes.
+func (s *SQL) readPayloads(ctx context.Context, tx *sql.Tx, q ProbeQuery, src probeSource, limit string) (map[int64]*storedPayload, error) {
 	payload := "payload"
-	if noPayload {
+	if q.NoPayload {
 		payload = "NULL"
 	}
-	rows, err := s.db.QueryContext(ctx, s.d.bind(`SELECT id, fields, parse_error, `+payload+` FROM payloads WHERE id IN (`+ids+`)`), args...)
+	query := `SELECT id, fields, parse_error, ` + payload + ` FROM payloads`
+	var args []any
+	var last int64
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) FROM payloads`).Scan(&last); err != nil {
+		return nil, fmt.Errorf("store: count payloads: %w", err)
+	}
+	switch {
+	case last <= payloadsReadWhole && limit == "" && len(q.addresses()) == 0:
+		if q.Service != "" {
+			query += ` WHERE service = ?`
+			args = append(args, q.Service)
+		}
+	default:
+		ids := `SELECT payload_id FROM ` + src.from + src.where
+		if limit != "" {
+			ids += strings.Replace(probeOrder, "1", src.ts, 1) + limit
+		}
+		query += ` WHERE id IN (` + ids + `)`
+		args = src.args
+	}
+	rows, err := tx.QueryContext(ctx, s.d.bind(query), args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: query payloads: %w", err)
 	}
