@@ -41,7 +41,10 @@ type ProbeStore interface {
 	// addresses, ports and transport), and returns how many were new. A batch
 	// is one transaction: it lands whole or not at all.
 	InsertProbes(ctx context.Context, probes []probe.Probe) (inserted int, err error)
-	// Probes iterates stored probes matching q in time order.
+	// Probes iterates stored probes matching q in time order. Probes of
+	// one tool may share their Fields slice and Payload bytes (stored once,
+	// decoded once per query): callers treat both as read only, and copy
+	// before changing them.
 	Probes(ctx context.Context, q ProbeQuery) iter.Seq2[probe.Probe, error]
 	// ServiceCounts returns probes and distinct source IPs per service.
 	ServiceCounts(ctx context.Context, q ProbeQuery) ([]ServiceCount, error)
