@@ -179,6 +179,7 @@ type probeRow struct {
 	entry     *payloadEntry // what gave payloadID
 	fields    []byte        // per-probe fields JSON; nil: none (NULL)
 	payload   []byte        // own payload; nil: the payload row's (NULL)
+	diff      []byte        // own payload as a diff (payloadDiff); nil: none
 	length    int64         // the payload's full length
 	hash      uint64        // sharedHash
 	// Of a probe whose content is not cached: the content (service, parse
@@ -195,6 +196,9 @@ func (c *payloadCache) splitProbes(probes []probe.Probe, lengths []int64) []prob
 	rows := make([]probeRow, len(probes))
 	var own probe.Fields
 	var buf []byte
+	// The first row of each content the cache does not know: the batch's
+	// other rows of it share its content.
+	misses := map[uint64][]*probeRow{}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.seed == (maphash.Seed{}) {
@@ -212,8 +216,11 @@ func (c *payloadCache) splitProbes(probes []probe.Probe, lengths []int64) []prob
 		r.hash = c.sharedHash(p, perProbe)
 		if e := c.lookup(r.hash, p, perProbe); e != nil {
 			r.useEntry(e)
+		} else if first := sameMiss(misses[r.hash], p, perProbe); first != nil {
+			r.content, r.shared = first.content, first.shared
 		} else {
 			r.makeContent(perProbe)
+			misses[r.hash] = append(misses[r.hash], r)
 		}
 		_, own = splitFields(p.Fields, perProbe, nil, own[:0])
 		if len(own) > 0 {
@@ -223,6 +230,16 @@ func (c *payloadCache) splitProbes(probes []probe.Probe, lengths []int64) []prob
 		}
 	}
 	return rows
+}
+
+// sameMiss returns the row of rows whose content is p's, if any.
+func sameMiss(rows []*probeRow, p *probe.Probe, perProbe []string) *probeRow {
+	for _, r := range rows {
+		if r.p.Service == p.Service && r.p.ParseError == p.ParseError && sameShared(r.shared, p.Fields, perProbe) {
+			return r
+		}
+	}
+	return nil
 }
 
 // makeContent sets the content and shared fields of r's probe.
@@ -238,18 +255,93 @@ func (r *probeRow) makeContent(perProbe []string) {
 }
 
 // useEntry sets r's payload id, and its own payload unless it is the
-// payload row's.
+// payload row's: as a diff against the payload row's when that is less
+// than half its size (a ClientHello differs from its tool's others in its
+// random bytes, session ID and key share), else whole.
 func (r *probeRow) useEntry(e *payloadEntry) {
 	r.payloadID, r.entry = e.id, e
+	r.payload, r.diff = nil, nil
 	payload := cappedPayload(r.p.Payload)
 	if r.length == e.length && bytes.Equal(payload, e.payload) {
-		r.payload = nil
-	} else {
-		r.payload = payload
-		if r.payload == nil {
-			r.payload = []byte{}
-		}
+		return
 	}
+	if diff, ok := payloadDiff(e.payload, payload); ok {
+		r.diff = diff
+		return
+	}
+	r.payload = payload
+	if r.payload == nil {
+		r.payload = []byte{}
+	}
+}
+
+// payloadDiff encodes b against base, of the same length: each run of
+// differing bytes as the uvarint count of equal bytes before it, the
+// uvarint length of the run and its bytes (equal stretches shorter than
+// diffGap stay inside a run). ok is false when the lengths differ or the
+// diff is not under half of b.
+func payloadDiff(base, b []byte) (diff []byte, ok bool) {
+	if len(base) != len(b) {
+		return nil, false
+	}
+	diff = []byte{}
+	last := 0
+	for i := 0; i < len(b); {
+		if b[i] == base[i] {
+			i++
+			continue
+		}
+		start, end := i, i+1
+		for j := end; j < len(b); {
+			if b[j] != base[j] {
+				j++
+				end = j
+				continue
+			}
+			k := j
+			for k < len(b) && b[k] == base[k] && k-j < diffGap {
+				k++
+			}
+			if k-j >= diffGap || k == len(b) {
+				break
+			}
+			j = k
+		}
+		diff = binary.AppendUvarint(diff, uint64(start-last))
+		diff = binary.AppendUvarint(diff, uint64(end-start))
+		diff = append(diff, b[start:end]...)
+		if len(diff) >= len(b)/2 {
+			return nil, false
+		}
+		last, i = end, end
+	}
+	return diff, true
+}
+
+// diffGap is the shortest stretch of equal bytes that ends a run of a
+// payload diff (a run's header costs two bytes or more).
+const diffGap = 4
+
+// applyDiff is the payload diff encodes against base.
+func applyDiff(base, diff []byte) ([]byte, error) {
+	out := bytes.Clone(base)
+	pos := 0
+	for len(diff) > 0 {
+		gap, k := binary.Uvarint(diff)
+		if k <= 0 {
+			return nil, fmt.Errorf("bad payload diff")
+		}
+		diff = diff[k:]
+		n, k := binary.Uvarint(diff)
+		if k <= 0 || n > uint64(len(diff)-k) || gap > uint64(len(out)) || uint64(pos)+gap+n > uint64(len(out)) {
+			return nil, fmt.Errorf("bad payload diff")
+		}
+		diff = diff[k:]
+		pos += int(gap)
+		pos += copy(out[pos:], diff[:n])
+		diff = diff[n:]
+	}
+	return out, nil
 }
 
 func cappedPayload(b []byte) []byte {
@@ -387,7 +479,7 @@ func (c *payloadCache) resolvePayloads(ctx context.Context, tx payloadTx, rows [
 			c.forget(missing)
 			for i := range rows {
 				if r := &rows[i]; missing[r.payloadID] {
-					r.payloadID, r.entry, r.payload = 0, nil, nil
+					r.payloadID, r.entry, r.payload, r.diff = 0, nil, nil, nil
 					r.makeContent(c.perProbeFields(r.p.Service))
 				}
 			}

@@ -132,12 +132,12 @@ func TestPayloadRowsRoundTrip(t *testing.T) {
 		if n := countRows(t, s, "payloads"); n != 6 {
 			t.Errorf("%d payload rows, want 6", n)
 		}
-		var own int
-		if err := s.db.QueryRow(`SELECT COUNT(*) FROM probes WHERE payload IS NOT NULL AND payload_len > 0`).Scan(&own); err != nil {
+		var own, diffs int
+		if err := s.db.QueryRow(`SELECT COUNT(payload), COUNT(payload_diff) FROM probes WHERE payload_len > 0`).Scan(&own, &diffs); err != nil {
 			t.Fatal(err)
 		}
-		if own != 19+2 { // the ClientHellos after the first, the long payloads
-			t.Errorf("%d probes with a payload of their own, want 21", own)
+		if own != 2 || diffs != 19 { // the long payloads; the ClientHellos after the first
+			t.Errorf("%d probes with a payload of their own, %d with a diff; want 2 and 19", own, diffs)
 		}
 		// A second handle (another process) stores the same contents again:
 		// no new payload row, nothing new.
@@ -233,4 +233,48 @@ func TestOldStoreKeepsEveryProbe(t *testing.T) {
 			t.Errorf("new probes into the moved store: %d, %v", n, err)
 		}
 	})
+}
+
+func TestPayloadDiff(t *testing.T) {
+	base := []byte(strings.Repeat("0123456789abcdef", 20))
+	cases := map[string]func(b []byte){
+		"same":       func([]byte) {},
+		"first byte": func(b []byte) { b[0] = 'x' },
+		"last byte":  func(b []byte) { b[len(b)-1] = 'x' },
+		"short gaps": func(b []byte) { b[10], b[12], b[15], b[40] = 'x', 'y', 'z', 'w' },
+		"random run": func(b []byte) { copy(b[11:43], strings.Repeat("R", 32)) },
+		"two runs":   func(b []byte) { copy(b[11:43], strings.Repeat("R", 32)); copy(b[200:232], strings.Repeat("S", 32)) },
+		"half differs": func(b []byte) {
+			for i := 0; i < len(b); i += 2 {
+				b[i] = '#'
+			}
+		},
+	}
+	for name, change := range cases {
+		b := slices.Clone(base)
+		change(b)
+		diff, ok := payloadDiff(base, b)
+		if name == "half differs" {
+			if ok {
+				t.Errorf("%s: a diff of %d bytes for %d", name, len(diff), len(b))
+			}
+			continue
+		}
+		if !ok {
+			t.Errorf("%s: no diff", name)
+			continue
+		}
+		got, err := applyDiff(base, diff)
+		if err != nil || string(got) != string(b) {
+			t.Errorf("%s: %q %v", name, got, err)
+		}
+	}
+	if _, ok := payloadDiff(base, base[1:]); ok {
+		t.Error("a diff between payloads of different lengths")
+	}
+	for _, bad := range [][]byte{{0x80}, {5, 10, 'a'}, {250, 3, 'a', 'b', 'c', 1}} {
+		if _, err := applyDiff([]byte("short"), bad); err == nil {
+			t.Errorf("applied the bad diff %x", bad)
+		}
+	}
 }

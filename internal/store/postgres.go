@@ -104,7 +104,7 @@ func pgLockMigrations(ctx context.Context, tx *sql.Tx) error {
 // commit.
 var pgStaging = `CREATE TEMP TABLE IF NOT EXISTS probes_in (
 	ts_ns BIGINT, src_ip TEXT, src_port INTEGER, dst_ip TEXT, dst_port INTEGER, transport TEXT, service TEXT, sensor TEXT,
-	payload_id BIGINT, fields TEXT, payload BYTEA, payload_len INTEGER, source_file TEXT, source_off BIGINT
+	payload_id BIGINT, fields TEXT, payload BYTEA, payload_diff BYTEA, payload_len INTEGER, source_file TEXT, source_off BIGINT
 ) ON COMMIT DELETE ROWS`
 
 var pgMerge = `INSERT INTO probes (` + strings.Join(probeColumns, ", ") + `) SELECT ` + strings.Join(probeColumns, ", ") +

@@ -294,6 +294,7 @@ var coreSchema = []string{
 		payload_id  BIGINT  NOT NULL,
 		fields      TEXT,
 		payload     BLOB,
+		payload_diff BLOB,
 		payload_len INTEGER NOT NULL DEFAULT 0,
 		source_file TEXT    NOT NULL DEFAULT '',
 		source_off  BIGINT  NOT NULL DEFAULT 0,
@@ -404,7 +405,7 @@ func unwrapAll(err error) error {
 // probeColumns are the columns a probe is written to, in the order of
 // probeEncoder.appendRow.
 var probeColumns = []string{"ts_ns", "src_ip", "src_port", "dst_ip", "dst_port", "transport", "service", "sensor",
-	"payload_id", "fields", "payload", "payload_len", "source_file", "source_off"}
+	"payload_id", "fields", "payload", "payload_diff", "payload_len", "source_file", "source_off"}
 
 // probeEncoder turns probe rows into column values.
 type probeEncoder struct {
@@ -420,7 +421,7 @@ type probeEncoder struct {
 
 // appendRow appends the values of r's columns to row: NULL fields when the
 // probe has no per-probe field, a NULL payload when it is its payload
-// row's.
+// row's or a diff against it.
 func (e *probeEncoder) appendRow(row []any, r *probeRow) []any {
 	p := r.p
 	text := e.text
@@ -434,7 +435,7 @@ func (e *probeEncoder) appendRow(row []any, r *probeRow) []any {
 	if p.SourceFile != e.sfile {
 		e.sfile = text(p.SourceFile)
 	}
-	var src, dst, fields, payload any
+	var src, dst, fields, payload, diff any
 	if e.reuse {
 		e.src, e.dst = p.SrcIP.AppendTo(e.src[:0]), p.DstIP.AppendTo(e.dst[:0])
 		src, dst = e.src, e.dst
@@ -450,8 +451,11 @@ func (e *probeEncoder) appendRow(row []any, r *probeRow) []any {
 	if r.payload != nil {
 		payload = r.payload
 	}
+	if r.diff != nil {
+		diff = r.diff
+	}
 	return append(row, p.Time.UnixNano(), src, int64(p.SrcPort), dst, int64(p.DstPort),
-		string(p.Transport), p.Service, e.sensor, r.payloadID, fields, payload, r.length, e.sfile, p.Offset)
+		string(p.Transport), p.Service, e.sensor, r.payloadID, fields, payload, diff, r.length, e.sfile, p.Offset)
 }
 
 // probeSource is the FROM clause, time expression and WHERE clause that
@@ -566,9 +570,9 @@ func (s *SQL) Probes(ctx context.Context, q ProbeQuery) iter.Seq2[probe.Probe, e
 			yield(probe.Probe{}, err)
 			return
 		}
-		payload := "payload"
+		payload := "payload, payload_diff"
 		if q.NoPayload {
-			payload = "NULL"
+			payload = "NULL, NULL"
 		}
 		query := `SELECT ` + src.ts + `, src_ip, src_port, dst_ip, dst_port, transport, service, sensor, payload_id, fields, ` + payload +
 			`, payload_len, source_file, source_off FROM ` + src.from + src.where + probeOrder + limit
@@ -665,9 +669,9 @@ func scanProbe(rows *sql.Rows, payloads map[int64]*storedPayload, dec *probe.Fie
 		p             probe.Probe
 		ts, pid, plen int64
 		src, dst, tr  string
-		own           sql.RawBytes
+		own, diff     sql.RawBytes
 	)
-	if err := rows.Scan(&ts, &src, &p.SrcPort, &dst, &p.DstPort, &tr, &p.Service, &p.Sensor, &pid, &own, &p.Payload, &plen, &p.SourceFile, &p.Offset); err != nil {
+	if err := rows.Scan(&ts, &src, &p.SrcPort, &dst, &p.DstPort, &tr, &p.Service, &p.Sensor, &pid, &own, &p.Payload, &diff, &plen, &p.SourceFile, &p.Offset); err != nil {
 		return p, fmt.Errorf("store: scan probe: %w", err)
 	}
 	p.Time = time.Unix(0, ts).UTC()
@@ -687,7 +691,12 @@ func scanProbe(rows *sql.Rows, payloads map[int64]*storedPayload, dec *probe.Fie
 	switch {
 	case plen == 0:
 		p.Payload = nil
-	case p.Payload == nil:
+	case p.Payload != nil:
+	case diff != nil && shared.payload != nil:
+		if p.Payload, err = applyDiff(shared.payload, diff); err != nil {
+			return p, fmt.Errorf("store: probe of %s at %s: %w", src, p.Time.Format(time.RFC3339Nano), err)
+		}
+	default:
 		p.Payload = shared.payload
 	}
 	if p.Fields, err = joinFields(shared.fields, own, dec); err != nil {
