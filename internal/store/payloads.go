@@ -85,27 +85,28 @@ func (c *payloadCache) lookup(h uint64, p *probe.Probe, perProbe []string) *payl
 // error and fields, per-probe ones as holes. It walks the fields as they
 // are (no JSON): most probes are found in the cache by it.
 func (c *payloadCache) sharedHash(p *probe.Probe, perProbe []string) uint64 {
+	// Texts end in a 0 byte: "ab","c" and "a","bc" still hash apart
+	// unless a text holds a 0, and a collision only costs a comparison.
 	var h maphash.Hash
 	h.SetSeed(c.seed)
-	text := func(s string) {
-		var n [binary.MaxVarintLen64]byte
-		h.Write(n[:binary.PutUvarint(n[:], uint64(len(s)))])
-		h.WriteString(s)
-	}
-	text(p.Service)
-	text(p.ParseError)
+	h.WriteString(p.Service)
+	h.WriteByte(0)
+	h.WriteString(p.ParseError)
+	h.WriteByte(0)
 	for _, f := range p.Fields {
-		text(f.Name)
+		h.WriteString(f.Name)
+		h.WriteByte(0)
 		if slices.Contains(perProbe, f.Name) {
-			h.WriteByte(0)
+			h.WriteByte(1)
 			continue
 		}
-		h.WriteByte(1)
-		text(f.Value)
-		h.WriteByte(byte(len(f.Items)))
+		h.WriteString(f.Value)
+		h.WriteByte(0)
 		for _, it := range f.Items {
-			text(it)
+			h.WriteString(it)
+			h.WriteByte(0)
 		}
+		h.WriteByte(1)
 	}
 	return h.Sum64()
 }
@@ -195,7 +196,7 @@ type probeRow struct {
 func (c *payloadCache) splitProbes(probes []probe.Probe, lengths []int64) []probeRow {
 	rows := make([]probeRow, len(probes))
 	var own probe.Fields
-	var buf []byte
+	buf := make([]byte, 0, 64*len(probes)) // per-probe fields JSON
 	// The first row of each content the cache does not know: the batch's
 	// other rows of it share its content.
 	misses := map[uint64][]*probeRow{}
@@ -288,7 +289,13 @@ func payloadDiff(base, b []byte) (diff []byte, ok bool) {
 	last := 0
 	for i := 0; i < len(b); {
 		if b[i] == base[i] {
-			i++
+			// Equal stretches are most of a diff's payload: 8 bytes a step.
+			for i+8 <= len(b) && binary.LittleEndian.Uint64(b[i:]) == binary.LittleEndian.Uint64(base[i:]) {
+				i += 8
+			}
+			if i < len(b) && b[i] == base[i] {
+				i++
+			}
 			continue
 		}
 		start, end := i, i+1
