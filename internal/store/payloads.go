@@ -196,7 +196,8 @@ type probeRow struct {
 func (c *payloadCache) splitProbes(probes []probe.Probe, lengths []int64) []probeRow {
 	rows := make([]probeRow, len(probes))
 	var own probe.Fields
-	buf := make([]byte, 0, 64*len(probes)) // per-probe fields JSON
+	buf := make([]byte, 0, 64*len(probes))   // per-probe fields JSON
+	diffs := make([]byte, 0, 32*len(probes)) // payload diffs
 	// The first row of each content the cache does not know: the batch's
 	// other rows of it share its content.
 	misses := map[uint64][]*probeRow{}
@@ -216,7 +217,7 @@ func (c *payloadCache) splitProbes(probes []probe.Probe, lengths []int64) []prob
 		perProbe := c.perProbeFields(p.Service)
 		r.hash = c.sharedHash(p, perProbe)
 		if e := c.lookup(r.hash, p, perProbe); e != nil {
-			r.useEntry(e)
+			r.useEntry(e, &diffs)
 		} else if first := sameMiss(misses[r.hash], p, perProbe); first != nil {
 			r.content, r.shared = first.content, first.shared
 		} else {
@@ -259,15 +260,17 @@ func (r *probeRow) makeContent(perProbe []string) {
 // payload row's: as a diff against the payload row's when that is less
 // than half its size (a ClientHello differs from its tool's others in its
 // random bytes, session ID and key share), else whole.
-func (r *probeRow) useEntry(e *payloadEntry) {
+func (r *probeRow) useEntry(e *payloadEntry, arena *[]byte) {
 	r.payloadID, r.entry = e.id, e
 	r.payload, r.diff = nil, nil
 	payload := cappedPayload(r.p.Payload)
 	if r.length == e.length && bytes.Equal(payload, e.payload) {
 		return
 	}
-	if diff, ok := payloadDiff(e.payload, payload); ok {
-		r.diff = diff
+	start := len(*arena)
+	if diff, ok := payloadDiff(*arena, e.payload, payload); ok {
+		*arena = diff
+		r.diff = diff[start:len(diff):len(diff)]
 		return
 	}
 	r.payload = payload
@@ -276,16 +279,16 @@ func (r *probeRow) useEntry(e *payloadEntry) {
 	}
 }
 
-// payloadDiff encodes b against base, of the same length: each run of
-// differing bytes as the uvarint count of equal bytes before it, the
-// uvarint length of the run and its bytes (equal stretches shorter than
-// diffGap stay inside a run). ok is false when the lengths differ or the
-// diff is not under half of b.
-func payloadDiff(base, b []byte) (diff []byte, ok bool) {
+// payloadDiff appends to dst the diff of b against base, of the same
+// length: each run of differing bytes as the uvarint count of equal bytes
+// before it, the uvarint length of the run and its bytes (equal stretches
+// shorter than diffGap stay inside a run). ok is false when the lengths
+// differ or the diff is not under half of b.
+func payloadDiff(dst, base, b []byte) (diff []byte, ok bool) {
 	if len(base) != len(b) {
-		return nil, false
+		return dst, false
 	}
-	diff = []byte{}
+	diff, start := dst, len(dst)
 	last := 0
 	for i := 0; i < len(b); {
 		if b[i] == base[i] {
@@ -298,7 +301,7 @@ func payloadDiff(base, b []byte) (diff []byte, ok bool) {
 			}
 			continue
 		}
-		start, end := i, i+1
+		runStart, end := i, i+1
 		for j := end; j < len(b); {
 			if b[j] != base[j] {
 				j++
@@ -314,11 +317,11 @@ func payloadDiff(base, b []byte) (diff []byte, ok bool) {
 			}
 			j = k
 		}
-		diff = binary.AppendUvarint(diff, uint64(start-last))
-		diff = binary.AppendUvarint(diff, uint64(end-start))
-		diff = append(diff, b[start:end]...)
-		if len(diff) >= len(b)/2 {
-			return nil, false
+		diff = binary.AppendUvarint(diff, uint64(runStart-last))
+		diff = binary.AppendUvarint(diff, uint64(end-runStart))
+		diff = append(diff, b[runStart:end]...)
+		if len(diff)-start >= len(b)/2 {
+			return dst, false
 		}
 		last, i = end, end
 	}
@@ -430,6 +433,15 @@ func (t sqlTx) query(ctx context.Context, query string, args []any, scan func(fu
 		return err
 	}
 	defer rows.Close()
+	return eachRow(rows, scan)
+}
+
+// eachRow calls scan with each row's Scan, database/sql's or pgx's.
+func eachRow(rows interface {
+	Next() bool
+	Scan(...any) error
+	Err() error
+}, scan func(func(...any) error) error) error {
 	for rows.Next() {
 		if err := scan(rows.Scan); err != nil {
 			return err
@@ -557,8 +569,9 @@ func (c *payloadCache) resolvePayloads(ctx context.Context, tx payloadTx, rows [
 			}
 			e.service, e.parseError, _ = splitContent(f.first.content)
 			e.shared, e.hash = f.first.shared, f.first.hash
+			var diffs []byte
 			for _, r := range f.rows {
-				r.useEntry(e)
+				r.useEntry(e, &diffs)
 			}
 			added = append(added, e)
 		}

@@ -253,7 +253,7 @@ func TestPayloadDiff(t *testing.T) {
 	for name, change := range cases {
 		b := slices.Clone(base)
 		change(b)
-		diff, ok := payloadDiff(base, b)
+		diff, ok := payloadDiff([]byte("keep"), base, b)
 		if name == "half differs" {
 			if ok {
 				t.Errorf("%s: a diff of %d bytes for %d", name, len(diff), len(b))
@@ -264,12 +264,15 @@ func TestPayloadDiff(t *testing.T) {
 			t.Errorf("%s: no diff", name)
 			continue
 		}
-		got, err := applyDiff(base, diff)
+		if string(diff[:4]) != "keep" {
+			t.Errorf("%s: the diff did not append", name)
+		}
+		got, err := applyDiff(base, diff[4:])
 		if err != nil || string(got) != string(b) {
 			t.Errorf("%s: %q %v", name, got, err)
 		}
 	}
-	if _, ok := payloadDiff(base, base[1:]); ok {
+	if _, ok := payloadDiff(nil, base, base[1:]); ok {
 		t.Error("a diff between payloads of different lengths")
 	}
 	for _, bad := range [][]byte{{0x80}, {5, 10, 'a'}, {250, 3, 'a', 'b', 'c', 1}} {

@@ -206,12 +206,7 @@ func (t pgxTx) query(ctx context.Context, query string, args []any, scan func(fu
 		return err
 	}
 	defer rows.Close()
-	for rows.Next() {
-		if err := scan(rows.Scan); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
+	return eachRow(rows, scan)
 }
 
 // PostgreSQL's SQLSTATEs for a duplicate key and a deadlock.
