@@ -190,7 +190,10 @@ func (s *SQL) migrateFieldNames(ctx context.Context) error {
 
 // renameStep is the SQL that renames fields of one service in the stored
 // fields JSON of its payload rows (a probe's own per-probe fields are
-// named by position, so they need no renaming). The JSON is always written by probe.Fields.AppendJSON, where
+// named by position, so they need no renaming). A renamed row keeps its
+// key, the hash of its old content: a probe stored later with the new
+// names gets a payload row of its own, the same content twice, which
+// costs one row and reads the same. The JSON is always written by probe.Fields.AppendJSON, where
 // a field starts with {"name":"<name>", and a quote inside a value is
 // escaped, so that text can only be a field's start. Every old name first
 // becomes a placeholder that no JSON can contain ({"name":#0,), then each
