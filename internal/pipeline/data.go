@@ -73,27 +73,36 @@ func (m *Models) encodedFields() map[string]map[string]bool {
 }
 
 // loadQuery is LoadQuery keeping, when keep is set, only the fields of
-// keep[service] of each probe.
+// keep[service] of each probe. Every service is read in one pass over the
+// period (the store reads a period in time order whatever the service),
+// each probe going to its service's list, which stays in time order.
 func loadQuery(ctx context.Context, st store.Store, services []string, q store.ProbeQuery, labelOf Labeler, keep map[string]map[string]bool) (*Data, error) {
 	d := &Data{Probes: map[string][]probe.Probe{}, Orgs: map[string][]string{}}
+	wanted := make(map[string]bool, len(services))
+	for _, svc := range services {
+		wanted[svc] = true
+		d.Probes[svc], d.Orgs[svc] = nil, nil
+	}
 	q.Limit = 0
 	q.NoPayload = true // the fields carry what the models need
-	for _, svc := range services {
-		var ps []probe.Probe
-		var orgs []string
-		q.Service = svc
-		for p, err := range st.Probes(ctx, q) {
-			if err != nil {
-				return nil, err
-			}
-			p.Payload = nil // the fields carry what the models need
-			if keep != nil {
-				p.Fields = keepFields(p.Fields, keep[svc])
-			}
-			ps = append(ps, p)
-			orgs = append(orgs, labelOf(p.SrcIP, p.Time))
+	q.Service = ""
+	if len(services) == 1 {
+		q.Service = services[0]
+	}
+	for p, err := range st.Probes(ctx, q) {
+		if err != nil {
+			return nil, err
 		}
-		d.Probes[svc], d.Orgs[svc] = ps, orgs
+		svc := p.Service
+		if !wanted[svc] {
+			continue
+		}
+		p.Payload = nil // the fields carry what the models need
+		if keep != nil {
+			p.Fields = keepFields(p.Fields, keep[svc])
+		}
+		d.Probes[svc] = append(d.Probes[svc], p)
+		d.Orgs[svc] = append(d.Orgs[svc], labelOf(p.SrcIP, p.Time))
 	}
 	return d, nil
 }

@@ -151,6 +151,13 @@ type Encoding struct {
 	// up to date through it. A released entry is never edited: a new
 	// renaming is a new entry.
 	Renames []map[string]string
+	// PerProbe are the fields whose value changes from connection to
+	// connection whoever sends it (random bytes, a transaction ID, a
+	// client's clock). The store keeps them with each probe and every other
+	// field once per distinct set, so that the many probes of one tool
+	// share one stored copy; a field left out here is only stored more
+	// often, never wrongly.
+	PerProbe []string
 }
 
 // RuleFor returns the rule of field under e.

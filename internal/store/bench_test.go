@@ -2,9 +2,12 @@ package store
 
 import (
 	"context"
+	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,7 +20,10 @@ import (
 
 // benchProbes makes n distinct probes shaped like the captures' first
 // probes: HTTP requests, TLS ClientHellos and DNS queries in turn, with
-// their parsed fields and payloads of realistic sizes.
+// their parsed fields and payloads of realistic sizes. As on the wire, what
+// a client draws per connection differs from probe to probe: a
+// ClientHello's random bytes and session ID (in its payload and fields), a
+// DNS query's ID.
 func benchProbes(n int) []probe.Probe {
 	get := []byte("GET /favicon.ico HTTP/1.1\r\nHost: 192.0.2.1\r\nUser-Agent: Mozilla/5.0 (Windows NT 10.0; Win64; x64)\r\nAccept: */*\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n")
 	hello := make([]byte, 517)
@@ -43,9 +49,19 @@ func benchProbes(n int) []probe.Probe {
 		case 0:
 			p.DstPort, p.Service, p.Payload, p.Fields = 80, "http", get, httpFields
 		case 1:
-			p.DstPort, p.Service, p.Payload, p.Fields = 443, "tls", hello, tlsFields
+			payload := slices.Clone(hello)
+			binary.BigEndian.PutUint64(payload[11:], uint64(i)*0x9e3779b97f4a7c15)
+			binary.BigEndian.PutUint64(payload[44:], uint64(i)*0xbf58476d1ce4e5b9)
+			fields := slices.Clone(tlsFields)
+			fields = append(fields, probe.Field{Name: "handshake_random_bytes", Value: hex.EncodeToString(payload[11:43])},
+				probe.Field{Name: "handshake_sessionid", Value: hex.EncodeToString(payload[44:76])},
+				probe.Field{Name: "handshake_time", Value: strconv.FormatUint(uint64(binary.BigEndian.Uint32(payload[11:])), 10)})
+			p.DstPort, p.Service, p.Payload, p.Fields = 443, "tls", payload, fields
 		default:
-			p.DstPort, p.Transport, p.Service, p.Payload, p.Fields = 53, probe.UDP, "dns", dns, dnsFields
+			payload := slices.Clone(dns)
+			binary.BigEndian.PutUint16(payload, uint16(i))
+			fields := append(probe.Fields{{Name: "id", Value: strconv.Itoa(int(uint16(i)))}}, dnsFields...)
+			p.DstPort, p.Transport, p.Service, p.Payload, p.Fields = 53, probe.UDP, "dns", payload, fields
 		}
 		out[i] = p
 	}
@@ -91,6 +107,68 @@ func BenchmarkInsertProbes(b *testing.B) {
 			if serverCPU > 0 {
 				b.ReportMetric(n/serverCPU.Seconds(), "probes/server-cpu-s")
 				b.ReportMetric(n/(cpu+serverCPU).Seconds(), "probes/total-cpu-s")
+			}
+		})
+	}
+}
+
+// BenchmarkReadProbes reads 1 M stored probes without their payloads, as
+// pipeline.Load does for training and identification: "all" in one query,
+// "per-service" one query per service. It reports probes per CPU-second
+// (this process; for PostgreSQL the server's too) and, for SQLite, the
+// store's bytes per probe.
+//
+//	go test -run '^$' -bench ReadProbes -benchtime 1x ./internal/store
+func BenchmarkReadProbes(b *testing.B) {
+	const total, batch = 1_000_000, 16384
+	probes := benchProbes(total)
+	for _, be := range backends {
+		b.Run(be.name, func(b *testing.B) {
+			s, err := openSQL(context.Background(), benchDSN(b, be))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			for k := 0; k < total; k += batch {
+				if _, err := s.InsertProbes(context.Background(), probes[k:min(k+batch, total)]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if be.name == "sqlite" {
+				var size int64
+				if err := s.db.QueryRow(`SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()`).Scan(&size); err == nil {
+					b.Logf("SQLite store: %.0f bytes per probe", float64(size)/total)
+				}
+			}
+			for _, mode := range []struct {
+				name     string
+				services []string
+			}{{"all", []string{""}}, {"per-service", []string{"dns", "http", "tls"}}} {
+				b.Run(mode.name, func(b *testing.B) {
+					var cpu, serverCPU time.Duration
+					for i := 0; i < b.N; i++ {
+						srv0, c0 := serverCPUTime(s), benchutil.CPUTime()
+						n := 0
+						for _, svc := range mode.services {
+							for p, err := range s.Probes(context.Background(), ProbeQuery{Service: svc, NoPayload: true}) {
+								if err != nil {
+									b.Fatal(err)
+								}
+								n += len(p.Fields)
+							}
+						}
+						cpu += benchutil.CPUTime() - c0
+						serverCPU += serverCPUTime(s) - srv0
+						if n == 0 {
+							b.Fatal("no fields read")
+						}
+					}
+					n := float64(total * b.N)
+					b.ReportMetric(n/cpu.Seconds(), "probes/cpu-s")
+					if serverCPU > 0 {
+						b.ReportMetric(n/serverCPU.Seconds(), "probes/server-cpu-s")
+					}
+				})
 			}
 		})
 	}

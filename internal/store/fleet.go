@@ -90,7 +90,8 @@ func (s *SQL) Sensors(ctx context.Context) ([]Sensor, error) {
 	return out, rows.Err()
 }
 
-// PruneProbes deletes old probes and compacts the store.
+// PruneProbes deletes old probes, then the payload rows no probe refers
+// to any more, and compacts the store.
 func (s *SQL) PruneProbes(ctx context.Context, before time.Time) (int64, error) {
 	// The DELETE reads the offsets with a subquery: a plain one-table
 	// statement on both backends.
@@ -103,10 +104,40 @@ func (s *SQL) PruneProbes(ctx context.Context, before time.Time) (int64, error) 
 		return 0, fmt.Errorf("store: prune probes: %w", err)
 	}
 	n, _ := res.RowsAffected()
+	if err := s.prunePayloads(ctx); err != nil {
+		return n, err
+	}
 	if err := s.d.compact(ctx, s.db); err != nil {
 		return n, fmt.Errorf("store: compact after pruning %d probes: %w", n, err)
 	}
 	return n, nil
+}
+
+// prunePayloads deletes the payload rows no probe refers to. Writers check
+// the cached ids they use inside their transaction; on PostgreSQL they
+// hold the payloads table in ROW SHARE mode while they do, so the EXCLUSIVE
+// lock taken here waits for their batches and holds new ones until the
+// unreferenced rows are gone, and no batch stores a probe whose payload
+// row was just deleted.
+func (s *SQL) prunePayloads(ctx context.Context) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: prune payloads: %w", err)
+	}
+	defer tx.Rollback()
+	if s.d.name == postgresDialect.name {
+		if _, err := tx.ExecContext(ctx, `LOCK TABLE payloads IN EXCLUSIVE MODE`); err != nil {
+			return fmt.Errorf("store: prune payloads: %w", err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM payloads WHERE id NOT IN (SELECT payload_id FROM probes)`); err != nil {
+		return fmt.Errorf("store: prune payloads: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: prune payloads: %w", err)
+	}
+	s.cache.reset()
+	return nil
 }
 
 // SensorAttributions lists verdicts for IPs that sent sensor probes in the

@@ -23,6 +23,7 @@ import (
 var postgresDialect = dialect{
 	name:           "PostgreSQL",
 	bind:           numberedPlaceholders,
+	text:           pgText,
 	ddl:            pgDDL,
 	lockMigrations: pgLockMigrations,
 	insertProbes:   pgInsertProbes,
@@ -30,7 +31,7 @@ var postgresDialect = dialect{
 		// Plain VACUUM makes the space reusable without locking writers
 		// out; VACUUM FULL would give it back to the system but blocks
 		// every sensor's ingest while it rewrites the table.
-		_, err := db.ExecContext(ctx, `VACUUM (ANALYZE) probes`)
+		_, err := db.ExecContext(ctx, `VACUUM (ANALYZE) probes, payloads`)
 		return err
 	},
 	full: func(err error, _ string) bool {
@@ -103,7 +104,7 @@ func pgLockMigrations(ctx context.Context, tx *sql.Tx) error {
 // commit.
 var pgStaging = `CREATE TEMP TABLE IF NOT EXISTS probes_in (
 	ts_ns BIGINT, src_ip TEXT, src_port INTEGER, dst_ip TEXT, dst_port INTEGER, transport TEXT, service TEXT, sensor TEXT,
-	fields TEXT, payload BYTEA, payload_len INTEGER, parse_error TEXT, source_file TEXT, source_off BIGINT
+	payload_id BIGINT, fields TEXT, payload BYTEA, payload_diff BYTEA, payload_len INTEGER, source_file TEXT, source_off BIGINT
 ) ON COMMIT DELETE ROWS`
 
 var pgMerge = `INSERT INTO probes (` + strings.Join(probeColumns, ", ") + `) SELECT ` + strings.Join(probeColumns, ", ") +
@@ -113,14 +114,14 @@ var pgMerge = `INSERT INTO probes (` + strings.Join(probeColumns, ", ") + `) SEL
 // moves it into probes in one INSERT that skips the probes already stored,
 // all in one transaction: the unique key decides, so concurrent writers of
 // the same probe store it once.
-func pgInsertProbes(ctx context.Context, db *sql.DB, probes []probe.Probe) (int, error) {
+func pgInsertProbes(ctx context.Context, s *SQL, probes []probe.Probe) (int, error) {
 	// A pooled connection whose server went away while it was idle fails
 	// at BEGIN, before anything was sent: it is dropped and the batch tried
 	// on the next, up to a fresh one. Two writers storing the same probes in
 	// different orders can deadlock; the server aborts one, whose whole
 	// transaction is undone, and it tries again.
 	for attempt := 0; ; attempt++ {
-		n, err := pgCopyProbes(ctx, db, probes)
+		n, err := pgCopyProbes(ctx, s, probes)
 		var pgErr *pgconn.PgError
 		if (errors.Is(err, driver.ErrBadConn) || errors.As(err, &pgErr) && pgErr.Code == pgDeadlock) && attempt < pgMaxConns {
 			continue
@@ -132,8 +133,10 @@ func pgInsertProbes(ctx context.Context, db *sql.DB, probes []probe.Probe) (int,
 	}
 }
 
-func pgCopyProbes(ctx context.Context, db *sql.DB, probes []probe.Probe) (int, error) {
-	conn, err := db.Conn(ctx)
+func pgCopyProbes(ctx context.Context, s *SQL, probes []probe.Probe) (int, error) {
+	rows := s.cache.splitProbes(probes, nil)
+	var added []*payloadEntry
+	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -149,13 +152,22 @@ func pgCopyProbes(ctx context.Context, db *sql.DB, probes []probe.Probe) (int, e
 			return err
 		}
 		defer tx.Rollback(ctx)
+		// Payload rows are deleted only by a prune, which takes the table
+		// in EXCLUSIVE mode: from here to the commit, the ids this batch
+		// refers to stay.
+		if _, err := tx.Exec(ctx, `LOCK TABLE payloads IN ROW SHARE MODE`); err != nil {
+			return err
+		}
+		if added, err = s.cache.resolvePayloads(ctx, pgxTx{tx}, rows); err != nil {
+			return err
+		}
 		// New probes, the common case, go straight into the table: half
 		// the server's work. When one is already stored the COPY fails
 		// whole on the unique key, and the batch takes the staging table.
 		if _, err := tx.Exec(ctx, `SAVEPOINT direct`); err != nil {
 			return err
 		}
-		n, err := tx.CopyFrom(ctx, pgx.Identifier{"probes"}, probeColumns, newProbeRows(probes))
+		n, err := tx.CopyFrom(ctx, pgx.Identifier{"probes"}, probeColumns, newProbeRows(rows))
 		var pgErr *pgconn.PgError
 		switch {
 		case err == nil:
@@ -164,7 +176,7 @@ func pgCopyProbes(ctx context.Context, db *sql.DB, probes []probe.Probe) (int, e
 			if _, err := tx.Exec(ctx, `ROLLBACK TO SAVEPOINT direct`); err != nil {
 				return err
 			}
-			if inserted, err = pgMergeProbes(ctx, tx, probes); err != nil {
+			if inserted, err = pgMergeProbes(ctx, tx, rows); err != nil {
 				return err
 			}
 		default:
@@ -172,7 +184,29 @@ func pgCopyProbes(ctx context.Context, db *sql.DB, probes []probe.Probe) (int, e
 		}
 		return tx.Commit(ctx)
 	})
+	if err == nil {
+		s.cache.remember(added)
+	}
 	return int(inserted), err
+}
+
+// pgxTx is a payloadTx over a pgx transaction.
+type pgxTx struct{ tx pgx.Tx }
+
+func (t pgxTx) text(s string) string { return pgText(s) }
+
+func (t pgxTx) exec(ctx context.Context, query string, args ...any) error {
+	_, err := t.tx.Exec(ctx, numberedPlaceholders(query), args...)
+	return err
+}
+
+func (t pgxTx) query(ctx context.Context, query string, args []any, scan func(func(...any) error) error) error {
+	rows, err := t.tx.Query(ctx, numberedPlaceholders(query), args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	return eachRow(rows, scan)
 }
 
 // PostgreSQL's SQLSTATEs for a duplicate key and a deadlock.
@@ -184,7 +218,7 @@ const (
 
 // pgMergeProbes COPYs probes into the connection's staging table and moves
 // the ones not yet stored into probes.
-func pgMergeProbes(ctx context.Context, tx pgx.Tx, probes []probe.Probe) (int64, error) {
+func pgMergeProbes(ctx context.Context, tx pgx.Tx, probes []probeRow) (int64, error) {
 	if _, err := tx.Exec(ctx, pgStaging); err != nil {
 		return 0, err
 	}
@@ -198,13 +232,13 @@ func pgMergeProbes(ctx context.Context, tx pgx.Tx, probes []probe.Probe) (int64,
 	return tag.RowsAffected(), nil
 }
 
-func newProbeRows(probes []probe.Probe) *probeRows {
+func newProbeRows(probes []probeRow) *probeRows {
 	return &probeRows{probes: probes, i: -1, enc: probeEncoder{reuse: true, text: pgText}}
 }
 
 // probeRows feeds a batch to COPY (pgx.CopyFromSource), one reused row.
 type probeRows struct {
-	probes []probe.Probe
+	probes []probeRow
 	i      int
 	enc    probeEncoder
 	row    []any

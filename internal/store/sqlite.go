@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/scannergrouper/scannergrouper/internal/probe"
@@ -17,6 +18,7 @@ import (
 var sqliteDialect = dialect{
 	name:           "SQLite",
 	bind:           sameText,
+	text:           sameText,
 	ddl:            sameText,
 	lockMigrations: func(context.Context, *sql.Tx) error { return nil }, // one writer at a time already
 	insertProbes:   sqliteInsertProbes,
@@ -67,6 +69,9 @@ func OpenSQLite(ctx context.Context, path string) (*SQL, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	s, err := setUp(ctx, db, sqliteDialect)
+	if err == nil && os.Getenv("SG_EXP") == "noidx" {
+		db.Exec(`DROP INDEX probes_src_ip`)
+	}
 	if err == nil {
 		s.where = path
 	}
@@ -78,42 +83,61 @@ func OpenSQLite(ctx context.Context, path string) (*SQL, error) {
 // parameters, well under SQLite's limit of 32766) cut it by as much.
 const sqliteRowsPerInsert = 64
 
-// insertProbesSQL is the INSERT of n probes. OR IGNORE (SQLite's own)
-// rather than ON CONFLICT DO NOTHING: a statement that cannot abort half-way
-// needs no statement journal, which would copy every page it changes.
-func insertProbesSQL(n int) string {
+// insertProbesSQL is the INSERT of n probes; verb is the statement up to
+// the table's name included ("INSERT OR IGNORE INTO probes").
+func insertProbesSQL(verb string, n int) string {
 	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(probeColumns)), ", ") + ")"
 	rows := strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
-	return `INSERT OR IGNORE INTO probes (` + strings.Join(probeColumns, ", ") + `) VALUES ` + rows
+	return verb + ` (` + strings.Join(probeColumns, ", ") + `) VALUES ` + rows
 }
 
-var (
-	sqliteInsertFull = insertProbesSQL(sqliteRowsPerInsert)
-	sqliteInsertOne  = insertProbesSQL(1)
-)
+// sqliteIgnore stores what is new: OR IGNORE (SQLite's own) rather than ON
+// CONFLICT DO NOTHING, since a statement that cannot abort half-way needs
+// no statement journal, which would copy every page it changes.
+const sqliteIgnore = "INSERT OR IGNORE INTO probes"
 
-// sqliteInsertProbes stores probes in one transaction, 64 rows a statement.
-func sqliteInsertProbes(ctx context.Context, db *sql.DB, probes []probe.Probe) (int, error) {
-	tx, err := db.BeginTx(ctx, nil)
+// sqliteInsertProbes stores probes in one transaction, their new payload
+// contents first, then the probes, 64 rows a statement.
+func sqliteInsertProbes(ctx context.Context, s *SQL, probes []probe.Probe) (int, error) {
+	rows := s.cache.splitProbes(probes, nil)
+	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, err
 	}
 	defer tx.Rollback()
-	full, err := tx.PrepareContext(ctx, sqliteInsertFull)
+	added, err := s.cache.resolvePayloads(ctx, sqlTx{tx, s.d}, rows)
+	if err != nil {
+		return 0, err
+	}
+	inserted, err := insertRows(ctx, tx, s.d, sqliteIgnore, rows)
+	if err != nil {
+		return 0, err
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("store: commit probes: %w", err)
+	}
+	s.cache.remember(added)
+	return inserted, nil
+}
+
+// insertRows stores rows with multi-row statements of verb in tx and
+// returns how many were new.
+func insertRows(ctx context.Context, tx *sql.Tx, d dialect, verb string, rows []probeRow) (int, error) {
+	full, err := tx.PrepareContext(ctx, d.bind(insertProbesSQL(verb, sqliteRowsPerInsert)))
 	if err != nil {
 		return 0, err
 	}
 	defer full.Close()
 	var one *sql.Stmt
-	var enc probeEncoder
+	enc := probeEncoder{text: d.text}
 	args := make([]any, 0, sqliteRowsPerInsert*len(probeColumns))
 	inserted := 0
-	for len(probes) > 0 {
+	for len(rows) > 0 {
 		stmt := full
 		n := sqliteRowsPerInsert
-		if len(probes) < n {
+		if len(rows) < n {
 			if one == nil {
-				if one, err = tx.PrepareContext(ctx, sqliteInsertOne); err != nil {
+				if one, err = tx.PrepareContext(ctx, d.bind(insertProbesSQL(verb, 1))); err != nil {
 					return 0, err
 				}
 				defer one.Close()
@@ -121,19 +145,16 @@ func sqliteInsertProbes(ctx context.Context, db *sql.DB, probes []probe.Probe) (
 			stmt, n = one, 1
 		}
 		args = args[:0]
-		for i := range probes[:n] {
-			args = enc.appendRow(args, &probes[i])
+		for i := range rows[:n] {
+			args = enc.appendRow(args, &rows[i])
 		}
 		res, err := stmt.ExecContext(ctx, args...)
 		if err != nil {
-			return 0, fmt.Errorf("store: insert probes from %s on: %w", probes[0].SrcIP, err)
+			return 0, fmt.Errorf("store: insert probes from %s on: %w", rows[0].p.SrcIP, err)
 		}
 		k, _ := res.RowsAffected()
 		inserted += int(k)
-		probes = probes[n:]
-	}
-	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("store: commit probes: %w", err)
+		rows = rows[n:]
 	}
 	return inserted, nil
 }

@@ -41,7 +41,10 @@ type ProbeStore interface {
 	// addresses, ports and transport), and returns how many were new. A batch
 	// is one transaction: it lands whole or not at all.
 	InsertProbes(ctx context.Context, probes []probe.Probe) (inserted int, err error)
-	// Probes iterates stored probes matching q in time order.
+	// Probes iterates stored probes matching q in time order. Probes of
+	// one tool may share their Fields slice and Payload bytes (stored once,
+	// decoded once per query): callers treat both as read only, and copy
+	// before changing them.
 	Probes(ctx context.Context, q ProbeQuery) iter.Seq2[probe.Probe, error]
 	// ServiceCounts returns probes and distinct source IPs per service.
 	ServiceCounts(ctx context.Context, q ProbeQuery) ([]ServiceCount, error)
@@ -78,6 +81,9 @@ type SQL struct {
 	// where names the database in messages: the SQLite file, or the
 	// PostgreSQL database (without its password).
 	where string
+	// cache maps the payload contents this handle stored or met to their
+	// rows.
+	cache payloadCache
 }
 
 // ErrFull is wrapped by a write that failed because the database's disk is
@@ -183,7 +189,11 @@ func (s *SQL) migrateFieldNames(ctx context.Context) error {
 }
 
 // renameStep is the SQL that renames fields of one service in the stored
-// fields JSON. The JSON is always written by probe.Fields.AppendJSON, where
+// fields JSON of its payload rows (a probe's own per-probe fields are
+// named by position, so they need no renaming). A renamed row keeps its
+// key, the hash of its old content: a probe stored later with the new
+// names gets a payload row of its own, the same content twice, which
+// costs one row and reads the same. The JSON is always written by probe.Fields.AppendJSON, where
 // a field starts with {"name":"<name>", and a quote inside a value is
 // escaped, so that text can only be a field's start. Every old name first
 // becomes a placeholder that no JSON can contain ({"name":#0,), then each
@@ -208,7 +218,7 @@ func renameStep(service string, renames map[string]string) (string, error) {
 	if !plainName(service) {
 		return "", fmt.Errorf("store: service name %q is not plain printable ASCII", service)
 	}
-	return fmt.Sprintf(`UPDATE probes SET fields = %s WHERE service = '%s'`, expr, service), nil
+	return fmt.Sprintf(`UPDATE payloads SET fields = %s WHERE service = '%s'`, expr, service), nil
 }
 
 // plainName reports whether a name needs no escaping, in JSON nor in an SQL
@@ -258,6 +268,51 @@ var coreSchema = []string{
 	);
 	CREATE INDEX probes_service_ts ON probes (service, ts_ns);
 	CREATE INDEX probes_src_ip ON probes (src_ip);`,
+	// Version 2: payloads stored once (payloads.go). The probe rows move to
+	// a table keyed by their idempotency key (in SQLite the table is that
+	// key's B-tree, WITHOUT ROWID: no separate unique index), which also
+	// serves every time range; moveProbesToPayloads fills both from the
+	// old table in this step's transaction.
+	// A payload row's id is never reused (AUTOINCREMENT): a writer that
+	// still caches the id of a pruned row must not find another content
+	// under it.
+	`CREATE TABLE payloads (
+		id          INTEGER PRIMARY KEY AUTOINCREMENT,
+		hash        BLOB    NOT NULL UNIQUE,
+		service     TEXT    NOT NULL,
+		fields      TEXT    NOT NULL DEFAULT '[]',
+		parse_error TEXT    NOT NULL DEFAULT '',
+		payload     BLOB,
+		payload_len INTEGER NOT NULL DEFAULT 0
+	);
+	CREATE TABLE probes_v2 (
+		ts_ns       BIGINT  NOT NULL,
+		src_ip      TEXT    NOT NULL,
+		src_port    INTEGER NOT NULL,
+		dst_ip      TEXT    NOT NULL,
+		dst_port    INTEGER NOT NULL,
+		transport   TEXT    NOT NULL,
+		service     TEXT    NOT NULL,
+		sensor      TEXT    NOT NULL DEFAULT '',
+		payload_id  BIGINT  NOT NULL,
+		fields      TEXT,
+		payload     BLOB,
+		payload_diff BLOB,
+		payload_len INTEGER NOT NULL DEFAULT 0,
+		source_file TEXT    NOT NULL DEFAULT '',
+		source_off  BIGINT  NOT NULL DEFAULT 0,
+		PRIMARY KEY (ts_ns, src_ip, src_port, dst_ip, dst_port, transport)
+	) WITHOUT ROWID;`,
+	// Version 3: the moved table takes the old one's place.
+	`DROP TABLE probes;
+	ALTER TABLE probes_v2 RENAME TO probes;
+	CREATE INDEX probes_src_ip ON probes (src_ip);`,
+}
+
+// migrationCode is Go code that runs after a step's SQL, in its
+// transaction: per component, per version.
+var migrationCode = map[string]map[int]func(ctx context.Context, s *SQL, tx *sql.Tx) error{
+	"core": {2: moveProbesToPayloads},
 }
 
 // migrate applies the steps of component whose index is not yet recorded,
@@ -304,6 +359,11 @@ func (s *SQL) migrateStep(ctx context.Context, component string, steps []string)
 	if _, err := tx.ExecContext(ctx, s.d.ddl(steps[v-1])); err != nil {
 		return false, fmt.Errorf("store: migrate %s to version %d: %w", component, v, err)
 	}
+	if code := migrationCode[component][v]; code != nil {
+		if err := code(ctx, s, tx); err != nil {
+			return false, fmt.Errorf("store: migrate %s to version %d: %w", component, v, err)
+		}
+	}
 	if _, err := tx.ExecContext(ctx, s.d.bind(`INSERT INTO schema_migrations (component, version, applied_at) VALUES (?, ?, ?)`),
 		component, v, time.Now().UTC().Format(time.RFC3339)); err != nil {
 		return false, err
@@ -324,7 +384,7 @@ func (s *SQL) InsertProbes(ctx context.Context, probes []probe.Probe) (int, erro
 	if len(probes) == 0 {
 		return 0, nil
 	}
-	n, err := s.d.insertProbes(ctx, s.db, probes)
+	n, err := s.d.insertProbes(ctx, s, probes)
 	if err != nil && s.d.full(err, s.where) {
 		return 0, fmt.Errorf("%w: no space left for %s: a batch of %d probes (from %s on) was not stored; "+
 			"everything stored before it is kept. Free space and run the same ingest again: "+
@@ -348,29 +408,25 @@ func unwrapAll(err error) error {
 // probeColumns are the columns a probe is written to, in the order of
 // probeEncoder.appendRow.
 var probeColumns = []string{"ts_ns", "src_ip", "src_port", "dst_ip", "dst_port", "transport", "service", "sensor",
-	"fields", "payload", "payload_len", "parse_error", "source_file", "source_off"}
+	"payload_id", "fields", "payload", "payload_diff", "payload_len", "source_file", "source_off"}
 
-// probeEncoder turns probes into column values.
+// probeEncoder turns probe rows into column values.
 type probeEncoder struct {
 	// reuse: the row's values are consumed before the next row is made
-	// (COPY), so the text of the addresses and fields can live in buffers
-	// reused from row to row, handed over as bytes; otherwise each row gets
-	// strings of its own.
+	// (COPY), so the text of the addresses can live in buffers reused from
+	// row to row, handed over as bytes; otherwise each row gets strings of
+	// its own.
 	reuse         bool
-	fields        []byte
 	src, dst      []byte
 	text          func(string) string // what a text value is stored as
 	sensor, sfile string
 }
 
-// appendRow appends the values of p's columns to row. The payload is kept
-// up to probe.StoredPayloadCap bytes, its full length beside it.
-func (e *probeEncoder) appendRow(row []any, p *probe.Probe) []any {
-	e.fields = p.Fields.AppendJSON(e.fields[:0])
-	payload := p.Payload
-	if len(payload) > probe.StoredPayloadCap {
-		payload = payload[:probe.StoredPayloadCap]
-	}
+// appendRow appends the values of r's columns to row: NULL fields when the
+// probe has no per-probe field, a NULL payload when it is its payload
+// row's or a diff against it.
+func (e *probeEncoder) appendRow(row []any, r *probeRow) []any {
+	p := r.p
 	text := e.text
 	if text == nil {
 		text = sameText
@@ -382,19 +438,27 @@ func (e *probeEncoder) appendRow(row []any, p *probe.Probe) []any {
 	if p.SourceFile != e.sfile {
 		e.sfile = text(p.SourceFile)
 	}
-	parseErr := p.ParseError
-	if parseErr != "" {
-		parseErr = text(parseErr)
-	}
-	var src, dst, fields any
+	var src, dst, fields, payload, diff any
 	if e.reuse {
 		e.src, e.dst = p.SrcIP.AppendTo(e.src[:0]), p.DstIP.AppendTo(e.dst[:0])
-		src, dst, fields = e.src, e.dst, e.fields
+		src, dst = e.src, e.dst
+		if r.fields != nil {
+			fields = r.fields
+		}
 	} else {
-		src, dst, fields = p.SrcIP.String(), p.DstIP.String(), string(e.fields)
+		src, dst = p.SrcIP.String(), p.DstIP.String()
+		if r.fields != nil {
+			fields = string(r.fields)
+		}
+	}
+	if r.payload != nil {
+		payload = r.payload
+	}
+	if r.diff != nil {
+		diff = r.diff
 	}
 	return append(row, p.Time.UnixNano(), src, int64(p.SrcPort), dst, int64(p.DstPort),
-		string(p.Transport), p.Service, e.sensor, fields, payload, int64(len(p.Payload)), parseErr, e.sfile, p.Offset)
+		string(p.Transport), p.Service, e.sensor, r.payloadID, fields, payload, diff, r.length, e.sfile, p.Offset)
 }
 
 // probeSource is the FROM clause, time expression and WHERE clause that
@@ -476,7 +540,15 @@ func (q ProbeQuery) addresses() []any {
 	return out
 }
 
-// Probes iterates matching probes ordered by (corrected) time, then by id.
+// probeOrder orders probes by (corrected) time, then by the rest of their
+// key: the order of the table itself.
+const probeOrder = ` ORDER BY 1, src_ip, src_port, dst_ip, dst_port, transport`
+
+// Probes iterates matching probes ordered by (corrected) time, then by the
+// rest of their key. First it reads the payload rows the selection refers
+// to, decoding each one's fields once; then the probes, each sharing its
+// payload row's fields (or a copy with its per-probe fields filled in) and
+// payload: callers treat a probe's Fields and Payload as read only.
 func (s *SQL) Probes(ctx context.Context, q ProbeQuery) iter.Seq2[probe.Probe, error] {
 	return func(yield func(probe.Probe, error) bool) {
 		src, err := s.probeSource(ctx, q, true)
@@ -484,16 +556,30 @@ func (s *SQL) Probes(ctx context.Context, q ProbeQuery) iter.Seq2[probe.Probe, e
 			yield(probe.Probe{}, err)
 			return
 		}
-		payload := "payload"
-		if q.NoPayload {
-			payload = "NULL"
-		}
-		query := `SELECT ` + src.ts + `, src_ip, src_port, dst_ip, dst_port, transport, service, sensor, fields, ` + payload + `, parse_error, source_file, source_off
-			FROM ` + src.from + src.where + ` ORDER BY 1, id`
+		limit := ""
 		if q.Limit > 0 {
-			query += fmt.Sprintf(" LIMIT %d", q.Limit)
+			limit = fmt.Sprintf(" LIMIT %d", q.Limit)
 		}
-		rows, err := s.db.QueryContext(ctx, s.d.bind(query), src.args...)
+		// One snapshot for both queries: a probe stored meanwhile, with a
+		// payload row stored meanwhile, is not half seen.
+		tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead})
+		if err != nil {
+			yield(probe.Probe{}, fmt.Errorf("store: query probes: %w", err))
+			return
+		}
+		defer tx.Rollback()
+		payloads, err := s.readPayloads(ctx, tx, q, src, limit)
+		if err != nil {
+			yield(probe.Probe{}, err)
+			return
+		}
+		payload := "payload, payload_diff"
+		if q.NoPayload {
+			payload = "NULL, NULL"
+		}
+		query := `SELECT ` + src.ts + `, src_ip, src_port, dst_ip, dst_port, transport, service, sensor, payload_id, fields, ` + payload +
+			`, payload_len, source_file, source_off FROM ` + src.from + src.where + probeOrder + limit
+		rows, err := tx.QueryContext(ctx, s.d.bind(query), src.args...)
 		if err != nil {
 			yield(probe.Probe{}, fmt.Errorf("store: query probes: %w", err))
 			return
@@ -501,7 +587,7 @@ func (s *SQL) Probes(ctx context.Context, q ProbeQuery) iter.Seq2[probe.Probe, e
 		defer rows.Close()
 		var dec probe.FieldsDecoder
 		for rows.Next() {
-			p, err := scanProbe(rows, &dec)
+			p, err := scanProbe(rows, payloads, &dec)
 			if !yield(p, err) || err != nil {
 				return
 			}
@@ -512,14 +598,83 @@ func (s *SQL) Probes(ctx context.Context, q ProbeQuery) iter.Seq2[probe.Probe, e
 	}
 }
 
-func scanProbe(rows *sql.Rows, dec *probe.FieldsDecoder) (probe.Probe, error) {
+// storedPayload is a payload row as Probes reads it.
+type storedPayload struct {
+	fields     probe.Fields
+	parseError string
+	payload    []byte
+}
+
+// payloadsReadWhole bounds the payload rows Probes reads without asking
+// which ones the selection refers to.
+const payloadsReadWhole = 1 << 14
+
+// readPayloads reads the payload rows q's probes refer to, each one's
+// fields decoded once (without payloads when q.NoPayload). A store's
+// payload rows are few: when there are at most payloadsReadWhole, a
+// selection of every probe of a period reads them all (those of q's
+// service); one of some addresses, or limited, or in a store of more, reads
+// those its probes refer to, which costs a second pass over the probes.
+func (s *SQL) readPayloads(ctx context.Context, tx *sql.Tx, q ProbeQuery, src probeSource, limit string) (map[int64]*storedPayload, error) {
+	payload := "payload"
+	if q.NoPayload {
+		payload = "NULL"
+	}
+	query := `SELECT id, fields, parse_error, ` + payload + ` FROM payloads`
+	var args []any
+	var last int64
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) FROM payloads`).Scan(&last); err != nil {
+		return nil, fmt.Errorf("store: count payloads: %w", err)
+	}
+	switch {
+	case last <= payloadsReadWhole && limit == "" && len(q.addresses()) == 0:
+		if q.Service != "" {
+			query += ` WHERE service = ?`
+			args = append(args, q.Service)
+		}
+	default:
+		ids := `SELECT payload_id FROM ` + src.from + src.where
+		if limit != "" {
+			ids += strings.Replace(probeOrder, "1", src.ts, 1) + limit
+		}
+		query += ` WHERE id IN (` + ids + `)`
+		args = src.args
+	}
+	rows, err := tx.QueryContext(ctx, s.d.bind(query), args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: query payloads: %w", err)
+	}
+	defer rows.Close()
+	var dec probe.FieldsDecoder
+	out := map[int64]*storedPayload{}
+	for rows.Next() {
+		var (
+			id  int64
+			fjs sql.RawBytes
+			p   storedPayload
+		)
+		if err := rows.Scan(&id, &fjs, &p.parseError, &p.payload); err != nil {
+			return nil, fmt.Errorf("store: scan payload: %w", err)
+		}
+		if p.fields, err = dec.Decode(fjs); err != nil {
+			return nil, fmt.Errorf("store: bad fields JSON of payload %d: %w", id, err)
+		}
+		out[id] = &p
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: read payloads: %w", err)
+	}
+	return out, nil
+}
+
+func scanProbe(rows *sql.Rows, payloads map[int64]*storedPayload, dec *probe.FieldsDecoder) (probe.Probe, error) {
 	var (
-		p            probe.Probe
-		ts           int64
-		src, dst, tr string
-		fjs          sql.RawBytes
+		p             probe.Probe
+		ts, pid, plen int64
+		src, dst, tr  string
+		own, diff     sql.RawBytes
 	)
-	if err := rows.Scan(&ts, &src, &p.SrcPort, &dst, &p.DstPort, &tr, &p.Service, &p.Sensor, &fjs, &p.Payload, &p.ParseError, &p.SourceFile, &p.Offset); err != nil {
+	if err := rows.Scan(&ts, &src, &p.SrcPort, &dst, &p.DstPort, &tr, &p.Service, &p.Sensor, &pid, &own, &p.Payload, &diff, &plen, &p.SourceFile, &p.Offset); err != nil {
 		return p, fmt.Errorf("store: scan probe: %w", err)
 	}
 	p.Time = time.Unix(0, ts).UTC()
@@ -531,7 +686,23 @@ func scanProbe(rows *sql.Rows, dec *probe.FieldsDecoder) (probe.Probe, error) {
 	if p.DstIP, err = netip.ParseAddr(dst); err != nil {
 		return p, fmt.Errorf("store: bad dst_ip %q: %w", dst, err)
 	}
-	if p.Fields, err = dec.Decode(fjs); err != nil {
+	shared := payloads[pid]
+	if shared == nil {
+		return p, fmt.Errorf("store: probe of %s at %s refers to payload %d, which is not stored", src, p.Time.Format(time.RFC3339Nano), pid)
+	}
+	p.ParseError = shared.parseError
+	switch {
+	case plen == 0:
+		p.Payload = nil
+	case p.Payload != nil:
+	case diff != nil && shared.payload != nil:
+		if p.Payload, err = applyDiff(shared.payload, diff); err != nil {
+			return p, fmt.Errorf("store: probe of %s at %s: %w", src, p.Time.Format(time.RFC3339Nano), err)
+		}
+	default:
+		p.Payload = shared.payload
+	}
+	if p.Fields, err = joinFields(shared.fields, own, dec); err != nil {
 		return p, fmt.Errorf("store: bad fields JSON: %w", err)
 	}
 	return p, nil

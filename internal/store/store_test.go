@@ -114,7 +114,8 @@ func TestPayloadIsCappedButLengthKept(t *testing.T) {
 			t.Fatal(err)
 		}
 		var stored, length int
-		if err := s.db.QueryRow(`SELECT length(payload), payload_len FROM probes`).Scan(&stored, &length); err != nil {
+		if err := s.db.QueryRow(`SELECT length(COALESCE(probes.payload, payloads.payload)), probes.payload_len
+			FROM probes JOIN payloads ON payloads.id = probes.payload_id`).Scan(&stored, &length); err != nil {
 			t.Fatal(err)
 		}
 		if stored != probe.StoredPayloadCap || length != probe.StoredPayloadCap+100 {

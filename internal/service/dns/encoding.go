@@ -24,7 +24,8 @@ var FieldOrder = []string{
 // carries every field, so they are all fixed and the canvas is fixed too.
 func (Service) Encoding() probe.Encoding {
 	return probe.Encoding{Rule: rule, Fixed: FieldOrder, Side: CanvasSide,
-		KeyFields: []string{FieldQName, FieldQType, FieldQClass, FieldRD, FieldEDNS}}
+		KeyFields: []string{FieldQName, FieldQType, FieldQClass, FieldRD, FieldEDNS},
+		PerProbe:  []string{FieldID}}
 }
 
 func rule(field string) (probe.FieldRule, bool) {

@@ -38,5 +38,6 @@ func (Service) Encoding() probe.Encoding {
 			return r, ok
 		},
 		KeyFields: []string{FieldHASSH, FieldSoftwareVersion, FieldComments, FieldKex},
+		PerProbe:  []string{FieldCookie},
 	}
 }

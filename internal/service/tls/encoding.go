@@ -45,5 +45,6 @@ func (service) Encoding() probe.Encoding {
 		},
 		Renames:   renames,
 		KeyFields: []string{FieldJA4, FieldJA3, FieldALPN, FieldSupportedVersions, FieldCipherSuites},
+		PerProbe:  []string{FieldRandom, FieldTime, FieldSessionID},
 	}
 }
