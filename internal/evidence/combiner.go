@@ -393,7 +393,8 @@ type Verdict struct {
 	// Prob is the probability of Class (for unknown: one minus the best
 	// organisation's probability).
 	Prob float64
-	// Best is the most probable organisation (-1: no candidate) and
+	// Best is the most probable organisation θ may name (-1: none; with
+	// OwnEvidence, one that only the /16 points to is passed over) and
 	// BestProb its probability, whatever the threshold decided.
 	Best     int
 	BestProb float64
