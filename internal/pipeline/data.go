@@ -5,13 +5,17 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
+	"encoding/binary"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"sort"
 	"time"
 
+	"github.com/scannergrouper/scannergrouper/internal/feature"
 	"github.com/scannergrouper/scannergrouper/internal/probe"
 	// Services is computed when the package initialises, so the registry
 	// must be filled before: importing service/all here orders its init
@@ -29,9 +33,244 @@ var Services = probe.ServiceNames()
 type Labeler func(addr netip.Addr, t time.Time) string
 
 // Data is the labelled probes of a time range, per service, in time order.
+// It holds what training and identification read of a probe, compactly: a
+// scanner sends the same few payloads again and again, so each service keeps
+// a table of its distinct encodable inputs (the fields, and the destination
+// only through the identity views the encoding takes of it) and each probe
+// is a small record pointing into it (Series). Encoding, field statistics,
+// layouts and classifier predictions run once per distinct input, and
+// memory grows with probes by a record each.
 type Data struct {
-	Probes map[string][]probe.Probe
-	Orgs   map[string][]string // parallel to Probes: org at probe time, "" unattributed
+	series map[string]*Series
+	tab    *tables
+}
+
+// tables are what the records of one load (and every slice of it) share:
+// the addresses and the organisations, each stored once.
+type tables struct {
+	addrs   []netip.Addr
+	addrIdx map[netip.Addr]uint32
+	orgs    []string // orgs[0] is "": unattributed
+	orgIdx  map[string]uint32
+}
+
+func newTables() *tables {
+	return &tables{addrIdx: map[netip.Addr]uint32{}, orgs: []string{""}, orgIdx: map[string]uint32{"": 0}}
+}
+
+func (t *tables) addr(a netip.Addr) uint32 {
+	if i, ok := t.addrIdx[a]; ok {
+		return i
+	}
+	i := uint32(len(t.addrs))
+	t.addrs = append(t.addrs, a)
+	t.addrIdx[a] = i
+	return i
+}
+
+func (t *tables) org(o string) uint32 {
+	if i, ok := t.orgIdx[o]; ok {
+		return i
+	}
+	i := uint32(len(t.orgs))
+	t.orgs = append(t.orgs, o)
+	t.orgIdx[o] = i
+	return i
+}
+
+// record is one probe: its time (Unix nanoseconds), source and destination
+// (tables.addrs), its distinct input (inputs.probes), its organisation at
+// probe time (tables.orgs) and its ports.
+type record struct {
+	t           int64
+	src, dst    uint32
+	in          uint32
+	org         uint32
+	sport, port uint16 // source and destination ports (they fit the padding)
+}
+
+// inputs are a service's distinct encodable inputs, in the order first
+// seen: each is the first probe that had it, reduced to its service, fields
+// and destination. Two probes share an input only when every field is
+// equal and every identity-bearing field has the same view of its own
+// destination (feature.IdentityView), so they encode alike and count alike
+// in the field statistics, whatever their destinations.
+type inputs struct {
+	probes []probe.Probe
+	index  map[string]uint32
+	// identity is each field name's identity rule (as the layouts that
+	// will encode the inputs read it).
+	identity func(name string) probe.Identity
+	key      []byte
+}
+
+func newInputs(identity func(string) probe.Identity) *inputs {
+	return &inputs{index: map[string]uint32{}, identity: identity}
+}
+
+// identityRules returns the identity rule of each field name of a service
+// as its encoding declares it, cached.
+func identityRules(svc string) func(string) probe.Identity {
+	enc := probe.EncodingOf(svc)
+	cache := map[string]probe.Identity{}
+	return func(name string) probe.Identity {
+		id, ok := cache[name]
+		if !ok {
+			id = enc.RuleFor(name).Identity
+			cache[name] = id
+		}
+		return id
+	}
+}
+
+// intern returns the input of p, adding it when new. The key spells every
+// field length-prefixed (no two field lists share one) and then the views of
+// its identity-bearing fields.
+func (in *inputs) intern(p *probe.Probe) uint32 {
+	k := in.key[:0]
+	for _, f := range p.Fields {
+		k = appendString(k, f.Name)
+		k = appendString(k, f.Value)
+		k = binary.AppendUvarint(k, uint64(len(f.Items)))
+		for _, it := range f.Items {
+			k = appendString(k, it)
+		}
+	}
+	k = append(k, 0xff) // views follow
+	for _, f := range p.Fields {
+		if id := in.identity(f.Name); id != probe.IdentityNone {
+			k = appendString(k, feature.IdentityView(id, f.Value, p.DstIP))
+		}
+	}
+	in.key = k
+	if i, ok := in.index[string(k)]; ok {
+		return i
+	}
+	i := uint32(len(in.probes))
+	in.probes = append(in.probes, probe.Probe{Service: p.Service, Fields: p.Fields, DstIP: p.DstIP})
+	in.index[string(k)] = i
+	return i
+}
+
+func appendString(b []byte, s string) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
+}
+
+// Series is one service's probes of a Data, in time order: records over
+// the service's distinct inputs.
+type Series struct {
+	svc  string
+	in   *inputs
+	recs []record
+	tab  *tables
+}
+
+// Len is the number of probes.
+func (s *Series) Len() int { return len(s.recs) }
+
+// Time is probe i's time.
+func (s *Series) Time(i int) time.Time { return time.Unix(0, s.recs[i].t).UTC() }
+
+// SrcIP is probe i's source address.
+func (s *Series) SrcIP(i int) netip.Addr { return s.tab.addrs[s.recs[i].src] }
+
+// Org is probe i's organisation at its time ("" unattributed).
+func (s *Series) Org(i int) string { return s.tab.orgs[s.recs[i].org] }
+
+// DstPort is probe i's destination port.
+func (s *Series) DstPort(i int) uint16 { return s.recs[i].port }
+
+// Probe is probe i as far as Data keeps it: time, addresses, ports,
+// service and fields (its input's fields: equal to its own).
+func (s *Series) Probe(i int) probe.Probe {
+	r := &s.recs[i]
+	return probe.Probe{Time: s.Time(i), SrcIP: s.tab.addrs[r.src], SrcPort: r.sport, DstIP: s.tab.addrs[r.dst], DstPort: r.port,
+		Service: s.svc, Fields: s.in.probes[r.in].Fields}
+}
+
+// Input is probe i's distinct input (its fields, as Probe).
+func (s *Series) Input(i int) *probe.Probe { return &s.in.probes[s.recs[i].in] }
+
+// Probes returns every probe of the series (Probe), for small data and
+// tests: it costs what the compact form saves.
+func (s *Series) Probes() []probe.Probe {
+	out := make([]probe.Probe, len(s.recs))
+	for i := range out {
+		out[i] = s.Probe(i)
+	}
+	return out
+}
+
+// Orgs returns every probe's organisation (Org).
+func (s *Series) Orgs() []string {
+	out := make([]string, len(s.recs))
+	for i := range out {
+		out[i] = s.Org(i)
+	}
+	return out
+}
+
+// with returns a series over recs with s's service and tables.
+func (s *Series) with(recs []record) *Series {
+	return &Series{svc: s.svc, in: s.in, recs: recs, tab: s.tab}
+}
+
+// hasKnownLabel reports whether some probe is labelled with a known class.
+func (s *Series) hasKnownLabel(classes *Classes) bool {
+	known := classes.orgLabels(s.tab)
+	for _, r := range s.recs {
+		if known[r.org] >= 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// distinctRows groups the probes by (input, organisation), in the order of
+// each group's first probe: inputs and organisations then first appear in
+// the order they do among the probes, which is what keeps statistics over
+// the rows equal to those over the probes.
+func (s *Series) distinctRows() (probes []probe.Probe, orgs []string, counts []int) {
+	index := map[[2]uint32]int{}
+	for _, r := range s.recs {
+		k := [2]uint32{r.in, r.org}
+		j, ok := index[k]
+		if !ok {
+			j = len(probes)
+			index[k] = j
+			probes = append(probes, s.in.probes[r.in])
+			orgs = append(orgs, s.tab.orgs[r.org])
+			counts = append(counts, 0)
+		}
+		counts[j]++
+	}
+	return probes, orgs, counts
+}
+
+// distinctInputs lists the inputs the series uses in the order of their
+// first probe, with each one's number of probes.
+func (s *Series) distinctInputs() (probes []probe.Probe, counts []int) {
+	local := make([]int32, len(s.in.probes))
+	for i := range local {
+		local[i] = -1
+	}
+	for _, r := range s.recs {
+		if local[r.in] < 0 {
+			local[r.in] = int32(len(probes))
+			probes = append(probes, s.in.probes[r.in])
+			counts = append(counts, 0)
+		}
+		counts[local[r.in]]++
+	}
+	return probes, counts
+}
+
+// S returns a service's series (empty when data has none).
+func (d *Data) S(svc string) *Series {
+	if s := d.series[svc]; s != nil {
+		return s
+	}
+	return &Series{svc: svc, in: newInputs(identityRules(svc)), tab: d.tab}
 }
 
 // honeypotFilter drops probes whose source is a honeypot itself (the
@@ -52,50 +291,86 @@ func LoadQuery(ctx context.Context, st store.Store, services []string, q store.P
 // LoadQuery reads the probes of every service that q selects, as the
 // package's LoadQuery does, keeping of each probe only the fields its
 // service's model encodes (none for a service without a model):
-// identification reads nothing else, and a probe's fields are most of the
-// memory it takes, which grows with the period's probes.
+// identification reads nothing else, and fewer fields make fewer distinct
+// inputs.
 func (m *Models) LoadQuery(ctx context.Context, st store.Store, q store.ProbeQuery, labelOf Labeler) (*Data, error) {
-	return loadQuery(ctx, st, Services, q, labelOf, m.encodedFields())
+	return loadQuery(ctx, st, Services, q, labelOf, m.Services)
 }
 
 // encodedFields names, per service, the fields its model's layout encodes.
 func (m *Models) encodedFields() map[string]map[string]bool {
 	keep := map[string]map[string]bool{}
 	for _, svc := range Services {
-		keep[svc] = map[string]bool{}
-		if sm := m.Services[svc]; sm != nil && sm.Layout != nil {
-			for _, f := range sm.Layout.Fields {
-				keep[svc][f.Name] = true
-			}
+		keep[svc] = layoutFields(m.Services[svc])
+	}
+	return keep
+}
+
+// layoutFields names the fields a service model's layout encodes (none
+// without a model).
+func layoutFields(sm *ServiceModel) map[string]bool {
+	keep := map[string]bool{}
+	if sm != nil && sm.Layout != nil {
+		for _, f := range sm.Layout.Fields {
+			keep[f.Name] = true
 		}
 	}
 	return keep
 }
 
-// loadQuery is LoadQuery keeping, when keep is set, only the fields of
-// keep[service] of each probe.
-func loadQuery(ctx context.Context, st store.Store, services []string, q store.ProbeQuery, labelOf Labeler, keep map[string]map[string]bool) (*Data, error) {
-	d := &Data{Probes: map[string][]probe.Probe{}, Orgs: map[string][]string{}}
+// layoutIdentity is the identity rule of each field as a layout encodes it
+// (IdentityNone for a field it does not hold, which it never reads).
+func layoutIdentity(l *feature.Layout) func(string) probe.Identity {
+	ids := map[string]probe.Identity{}
+	if l != nil {
+		for _, f := range l.Fields {
+			ids[f.Name] = f.Identity
+		}
+	}
+	return func(name string) probe.Identity { return ids[name] }
+}
+
+// loadQuery is LoadQuery keeping, when models is set, only the fields
+// models[service]'s layout encodes of each probe. The probes are interned
+// as they stream from the store: the full probe list never exists.
+func loadQuery(ctx context.Context, st store.Store, services []string, q store.ProbeQuery, labelOf Labeler, models map[string]*ServiceModel) (*Data, error) {
+	d := &Data{series: map[string]*Series{}, tab: newTables()}
 	q.Limit = 0
 	q.NoPayload = true // the fields carry what the models need
 	for _, svc := range services {
-		var ps []probe.Probe
-		var orgs []string
+		var keep map[string]bool
+		identity := identityRules(svc)
+		if models != nil {
+			keep = layoutFields(models[svc])
+			identity = layoutIdentity(layoutOf(models[svc]))
+		}
+		s := &Series{svc: svc, in: newInputs(identity), tab: d.tab}
 		q.Service = svc
 		for p, err := range st.Probes(ctx, q) {
 			if err != nil {
 				return nil, err
 			}
-			p.Payload = nil // the fields carry what the models need
 			if keep != nil {
-				p.Fields = keepFields(p.Fields, keep[svc])
+				p.Fields = keepFields(p.Fields, keep)
 			}
-			ps = append(ps, p)
-			orgs = append(orgs, labelOf(p.SrcIP, p.Time))
+			s.add(&p, labelOf(p.SrcIP, p.Time))
 		}
-		d.Probes[svc], d.Orgs[svc] = ps, orgs
+		d.series[svc] = s
 	}
 	return d, nil
+}
+
+func layoutOf(sm *ServiceModel) *feature.Layout {
+	if sm == nil {
+		return nil
+	}
+	return sm.Layout
+}
+
+// add appends p, labelled org, to the series.
+func (s *Series) add(p *probe.Probe, org string) {
+	s.recs = append(s.recs, record{t: p.Time.UnixNano(), src: s.tab.addr(p.SrcIP), dst: s.tab.addr(p.DstIP),
+		in: s.in.intern(p), org: s.tab.org(org), sport: p.SrcPort, port: p.DstPort})
 }
 
 // keepFields returns the fields of fs named in keep, in a slice of their
@@ -124,10 +399,14 @@ func (d *Data) Scanners() int { return len(d.ips()) }
 
 // ips returns the distinct source addresses.
 func (d *Data) ips() map[netip.Addr]bool {
+	seen := make([]bool, len(d.tab.addrs))
 	out := map[netip.Addr]bool{}
-	for _, ps := range d.Probes {
-		for _, p := range ps {
-			out[p.SrcIP] = true
+	for _, s := range d.series {
+		for _, r := range s.recs {
+			if !seen[r.src] {
+				seen[r.src] = true
+				out[d.tab.addrs[r.src]] = true
+			}
 		}
 	}
 	return out
@@ -136,12 +415,13 @@ func (d *Data) ips() map[netip.Addr]bool {
 // scannersPerClass counts the distinct labelled scanners of each known
 // class.
 func (d *Data) scannersPerClass(classes *Classes) []int {
-	seen := map[netip.Addr]bool{}
+	seen := map[uint32]bool{}
 	out := make([]int, classes.Unknown)
-	for svc, ps := range d.Probes {
-		for i, p := range ps {
-			if c := classes.TrainLabel(d.Orgs[svc][i]); c >= 0 && !seen[p.SrcIP] {
-				seen[p.SrcIP] = true
+	labels := classes.orgLabels(d.tab)
+	for _, svc := range slices.Sorted(maps.Keys(d.series)) {
+		for _, r := range d.series[svc].recs {
+			if c := labels[r.org]; c >= 0 && !seen[r.src] {
+				seen[r.src] = true
 				out[c]++
 			}
 		}
@@ -152,22 +432,52 @@ func (d *Data) scannersPerClass(classes *Classes) []int {
 // Count returns the number of probes over all services.
 func (d *Data) Count() int {
 	n := 0
-	for _, ps := range d.Probes {
-		n += len(ps)
+	for _, s := range d.series {
+		n += len(s.recs)
 	}
 	return n
 }
 
+// orgs lists the organisations the probes carry ("" among them when some
+// are unattributed), in table order.
+func (d *Data) orgs() []string {
+	used := make([]bool, len(d.tab.orgs))
+	for _, s := range d.series {
+		for _, r := range s.recs {
+			used[r.org] = true
+		}
+	}
+	var out []string
+	for i, o := range d.tab.orgs {
+		if used[i] {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// Labelled reports whether some probe has an organisation.
+func (d *Data) Labelled() bool {
+	for _, s := range d.series {
+		for _, r := range s.recs {
+			if r.org != 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // Span returns the first and last probe time.
 func (d *Data) Span() (first, last time.Time) {
-	for _, ps := range d.Probes {
-		if len(ps) == 0 {
+	for _, s := range d.series {
+		if len(s.recs) == 0 {
 			continue
 		}
-		if first.IsZero() || ps[0].Time.Before(first) {
-			first = ps[0].Time
+		if f := s.Time(0); first.IsZero() || f.Before(first) {
+			first = f
 		}
-		if l := ps[len(ps)-1].Time; l.After(last) {
+		if l := s.Time(len(s.recs) - 1); l.After(last) {
 			last = l
 		}
 	}
@@ -179,9 +489,9 @@ func (d *Data) Span() (first, last time.Time) {
 // as the artifact's 8:2 split).
 func (d *Data) SplitTime(share float64) (time.Time, error) {
 	var times []int64
-	for _, ps := range d.Probes {
-		for _, p := range ps {
-			times = append(times, p.Time.UnixNano())
+	for _, s := range d.series {
+		for _, r := range s.recs {
+			times = append(times, r.t)
 		}
 	}
 	if len(times) < 2 {
@@ -214,23 +524,26 @@ func (d *Data) SpanCut(share float64, loc *time.Location) (time.Time, error) {
 	return day.UTC(), nil
 }
 
-// Slice returns the probes of [from, to) (zero bounds are open).
+// Slice returns the probes of [from, to) (zero bounds are open). It shares
+// d's records.
 func (d *Data) Slice(from, to time.Time) *Data {
-	out := &Data{Probes: map[string][]probe.Probe{}, Orgs: map[string][]string{}}
-	for svc, ps := range d.Probes {
+	out := &Data{series: map[string]*Series{}, tab: d.tab}
+	for svc, s := range d.series {
+		recs := s.recs
 		lo := 0
 		if !from.IsZero() {
-			lo = sort.Search(len(ps), func(i int) bool { return !ps[i].Time.Before(from) })
+			f := from.UnixNano()
+			lo = sort.Search(len(recs), func(i int) bool { return recs[i].t >= f })
 		}
-		hi := len(ps)
+		hi := len(recs)
 		if !to.IsZero() {
-			hi = sort.Search(len(ps), func(i int) bool { return !ps[i].Time.Before(to) })
+			t := to.UnixNano()
+			hi = sort.Search(len(recs), func(i int) bool { return recs[i].t >= t })
 		}
 		if hi < lo {
 			hi = lo
 		}
-		out.Probes[svc] = ps[lo:hi]
-		out.Orgs[svc] = d.Orgs[svc][lo:hi]
+		out.series[svc] = s.with(recs[lo:hi:hi])
 	}
 	return out
 }
@@ -249,11 +562,9 @@ type Classes struct {
 // NewClasses builds the class list from the training orgs.
 func NewClasses(train *Data, fullyDisclosed func(string) bool) *Classes {
 	seen := map[string]bool{}
-	for _, orgs := range train.Orgs {
-		for _, o := range orgs {
-			if o != "" && !fullyDisclosed(o) {
-				seen[o] = true
-			}
+	for _, o := range train.orgs() {
+		if o != "" && !fullyDisclosed(o) {
+			seen[o] = true
 		}
 	}
 	names := make([]string, 0, len(seen)+1)
@@ -271,6 +582,15 @@ func newClasses(known []string, fullyDisclosed func(string) bool) *Classes {
 	}
 	c.Names = append(append([]string(nil), known...), "unknown")
 	return c
+}
+
+// orgLabels is TrainLabel of each organisation of t.
+func (c *Classes) orgLabels(t *tables) []int {
+	out := make([]int, len(t.orgs))
+	for i, o := range t.orgs {
+		out[i] = c.TrainLabel(o)
+	}
+	return out
 }
 
 // Truth is an org's evaluation class: a known class, Unknown for fully
@@ -323,11 +643,9 @@ func (c *Classes) Name(class int) string {
 // time: the traffic an explanation of those IPs rests on. The addresses
 // are read in one query per loadIPsChunk of them, every service at once.
 func LoadIPs(ctx context.Context, st store.Store, services []string, ips []netip.Addr, from, to time.Time, labelOf Labeler) (*Data, error) {
-	d := &Data{Probes: map[string][]probe.Probe{}, Orgs: map[string][]string{}}
-	wanted := make(map[string]bool, len(services))
+	d := &Data{series: map[string]*Series{}, tab: newTables()}
 	for _, svc := range services {
-		wanted[svc] = true
-		d.Probes[svc], d.Orgs[svc] = nil, nil
+		d.series[svc] = &Series{svc: svc, in: newInputs(identityRules(svc)), tab: d.tab}
 	}
 	for lo := 0; lo < len(ips); lo += loadIPsChunk {
 		chunk := ips[lo:min(lo+loadIPsChunk, len(ips))]
@@ -335,31 +653,18 @@ func LoadIPs(ctx context.Context, st store.Store, services []string, ips []netip
 			if err != nil {
 				return nil, err
 			}
-			if !wanted[p.Service] {
-				continue
+			if s := d.series[p.Service]; s != nil {
+				s.add(&p, labelOf(p.SrcIP, p.Time))
 			}
-			p.Payload = nil
-			d.Probes[p.Service] = append(d.Probes[p.Service], p)
-			d.Orgs[p.Service] = append(d.Orgs[p.Service], labelOf(p.SrcIP, p.Time))
 		}
 	}
 	if len(ips) <= loadIPsChunk {
 		return d, nil // one query: each service is in time order already
 	}
-	for _, svc := range services {
+	for _, s := range d.series {
 		// one chunk after another: put each service back in time order, as
 		// Load returns it and the window slicing expects
-		idx := make([]int, len(d.Probes[svc]))
-		for i := range idx {
-			idx[i] = i
-		}
-		ps, os := d.Probes[svc], d.Orgs[svc]
-		slices.SortStableFunc(idx, func(a, b int) int { return ps[a].Time.Compare(ps[b].Time) })
-		sp, so := make([]probe.Probe, len(idx)), make([]string, len(idx))
-		for i, j := range idx {
-			sp[i], so[i] = ps[j], os[j]
-		}
-		d.Probes[svc], d.Orgs[svc] = sp, so
+		slices.SortStableFunc(s.recs, func(a, b record) int { return cmp.Compare(a.t, b.t) })
 	}
 	return d, nil
 }

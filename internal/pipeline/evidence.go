@@ -56,26 +56,29 @@ func (s *evidenceState) addNetworks(classes *Classes, nets Networks, t time.Time
 
 // learn remembers the labelled addresses and payload senders of data.
 // images are data's encodings per service (encodeData).
-func (s *evidenceState) learn(data *Data, images map[string][][]uint8, classes *Classes) {
+func (s *evidenceState) learn(data *Data, images map[string]*encoding, classes *Classes) {
 	for _, svc := range Services {
-		for i, p := range data.Probes[svc] {
-			c := evidenceClass(classes, data.Orgs[svc][i])
-			s.mem.Add(p.SrcIP, c)
-			if imgs := images[svc]; imgs != nil {
-				key := feature.KeyOf(imgs[i])
-				s.pay.Add(svc, key, p.SrcIP, c)
-				s.pay.Remember(svc, key, imgs[i])
+		ser, enc := data.S(svc), images[svc]
+		for i := range ser.recs {
+			ip := ser.SrcIP(i)
+			c := evidenceClass(classes, ser.Org(i))
+			s.mem.Add(ip, c)
+			if enc != nil {
+				j := enc.row(i)
+				s.pay.Add(svc, enc.keys[j], ip, c)
+				s.pay.Remember(svc, enc.keys[j], enc.imgs[j])
 			}
 		}
 	}
 }
 
-// encodeData encodes every probe of the services that have a model.
-func encodeData(models map[string]*ServiceModel, data *Data) map[string][][]uint8 {
-	out := map[string][][]uint8{}
+// encodeData encodes the distinct inputs of the services that have a
+// model.
+func encodeData(models map[string]*ServiceModel, data *Data) map[string]*encoding {
+	out := map[string]*encoding{}
 	for _, svc := range Services {
-		if sm := models[svc]; sm != nil && len(data.Probes[svc]) > 0 {
-			out[svc] = sm.Layout.EncodeAll(data.Probes[svc])
+		if sm := models[svc]; sm != nil && data.S(svc).Len() > 0 {
+			out[svc] = encodeSeries(sm.Layout, data.S(svc))
 		}
 	}
 	return out
@@ -97,13 +100,13 @@ type ipEvidence struct {
 
 // gatherEvidence builds one evidence row per source IP of data, asking
 // the service models about every probe.
-func gatherEvidence(models map[string]*ServiceModel, state *evidenceState, data *Data, images map[string][][]uint8) (*ipEvidence, error) {
+func gatherEvidence(models map[string]*ServiceModel, state *evidenceState, data *Data, images map[string]*encoding) (*ipEvidence, error) {
 	return gather(models, state, data, images, false)
 }
 
 // gatherForFit is gatherEvidence with the listed IPs' evidence as new
 // (ipEvidence.AsNew).
-func gatherForFit(models map[string]*ServiceModel, state *evidenceState, data *Data, images map[string][][]uint8) (*ipEvidence, error) {
+func gatherForFit(models map[string]*ServiceModel, state *evidenceState, data *Data, images map[string]*encoding) (*ipEvidence, error) {
 	return gather(models, state, data, images, true)
 }
 
@@ -125,13 +128,13 @@ type probeRef struct {
 
 // collect groups data's probes by source IP and asks each service model
 // about them.
-func collect(models map[string]*ServiceModel, data *Data, images map[string][][]uint8) (map[netip.Addr]*ipProbes, error) {
+func collect(models map[string]*ServiceModel, data *Data, images map[string]*encoding) (map[netip.Addr]*ipProbes, error) {
 	acc := map[netip.Addr]*ipProbes{}
 	for _, svc := range Services {
-		probes := data.Probes[svc]
-		var probs [][]float32
-		if sm := models[svc]; sm != nil && len(probes) > 0 {
-			preds, err := sm.Model.Predict(images[svc])
+		ser, enc := data.S(svc), images[svc]
+		var probs [][]float32 // per image of enc
+		if sm := models[svc]; sm != nil && ser.Len() > 0 {
+			preds, err := sm.Model.Predict(enc.imgs)
 			if err != nil {
 				return nil, fmt.Errorf("%s classifier: %w", svc, err)
 			}
@@ -140,20 +143,22 @@ func collect(models map[string]*ServiceModel, data *Data, images map[string][][]
 				probs[i] = preds[i].Probs
 			}
 		}
-		for i, p := range probes {
-			a := acc[p.SrcIP]
+		for i := range ser.recs {
+			ip := ser.SrcIP(i)
+			a := acc[ip]
 			if a == nil {
 				a = &ipProbes{}
-				acc[p.SrcIP] = a
+				acc[ip] = a
 			}
-			if o := data.Orgs[svc][i]; o != "" {
+			if o := ser.Org(i); o != "" {
 				a.truth = o
 			}
 			if len(a.services) == 0 || a.services[len(a.services)-1] != svc {
 				a.services = append(a.services, svc)
 			}
 			if probs != nil {
-				a.probes = append(a.probes, evidence.Probe{Service: svc, Digest: feature.KeyOf(images[svc][i]), Probs: probs[i], Image: images[svc][i]})
+				j := enc.row(i)
+				a.probes = append(a.probes, evidence.Probe{Service: svc, Digest: enc.keys[j], Probs: probs[j], Image: enc.imgs[j]})
 				a.refs = append(a.refs, probeRef{svc, i})
 			}
 		}
@@ -161,7 +166,7 @@ func collect(models map[string]*ServiceModel, data *Data, images map[string][][]
 	return acc, nil
 }
 
-func gather(models map[string]*ServiceModel, state *evidenceState, data *Data, images map[string][][]uint8, asNew bool) (*ipEvidence, error) {
+func gather(models map[string]*ServiceModel, state *evidenceState, data *Data, images map[string]*encoding, asNew bool) (*ipEvidence, error) {
 	acc, err := collect(models, data, images)
 	if err != nil {
 		return nil, err
@@ -217,10 +222,10 @@ func (e *ipEvidence) attributions(cmb *evidence.Combiner, classes *Classes) []At
 // trainModels selects fields, lays out and trains one classifier per
 // service on train. images are train's encodings per service with a model
 // (as encodeData gives them), for the caller to reuse.
-func trainModels(ctx context.Context, train *Data, classes *Classes, opts Options, timing map[string]float64) (models map[string]*ServiceModel, images map[string][][]uint8, err error) {
-	models, images = map[string]*ServiceModel{}, map[string][][]uint8{}
+func trainModels(ctx context.Context, train *Data, classes *Classes, opts Options, timing map[string]float64) (models map[string]*ServiceModel, images map[string]*encoding, err error) {
+	models, images = map[string]*ServiceModel{}, map[string]*encoding{}
 	for _, svc := range Services {
-		if !hasKnownLabel(train.Orgs[svc], classes) {
+		if !train.S(svc).hasKnownLabel(classes) {
 			opts.Log().Info("no labelled training probes, service left out", "service", svc)
 			continue
 		}
@@ -229,10 +234,10 @@ func trainModels(ctx context.Context, train *Data, classes *Classes, opts Option
 		if err != nil {
 			return nil, nil, err
 		}
-		images[svc] = sm.Layout.EncodeAll(train.Probes[svc])
+		images[svc] = encodeSeries(sm.Layout, train.S(svc))
 		timing["encode"] += time.Since(t0).Seconds()
 		t0 = time.Now()
-		if err := trainService(ctx, sm, images[svc], train.Orgs[svc], classes, opts, opts.Iterations); err != nil {
+		if err := trainService(ctx, sm, images[svc], classes, opts, opts.Iterations); err != nil {
 			return nil, nil, err
 		}
 		timing["train"] += time.Since(t0).Seconds()
@@ -304,7 +309,7 @@ func trainFullEvidence(ctx context.Context, data *Data, cut time.Time, classes *
 		return nil, err
 	}
 	res.Combiner = cmb
-	var trainImages map[string][][]uint8
+	var trainImages map[string]*encoding
 	if res.Models, trainImages, err = trainModels(ctx, train, classes, opts, timing); err != nil {
 		return nil, err
 	}
@@ -366,17 +371,17 @@ func (o Options) cut(data *Data) (time.Time, error) {
 // scores: the class with the most distinct training senders of its encoded
 // payload (unattributed and no-org senders count for unknown), or the
 // service classifier's class for a payload training never saw.
-func probePredictions(models map[string]*ServiceModel, state *evidenceState, images map[string][][]uint8, classes *Classes) (map[string][]int, error) {
+func probePredictions(models map[string]*ServiceModel, state *evidenceState, images map[string]*encoding, classes *Classes) (map[string][]int, error) {
 	out := map[string][]int{}
-	for svc, imgs := range images {
-		preds, err := models[svc].Model.Predict(imgs)
+	for svc, enc := range images {
+		preds, err := models[svc].Model.Predict(enc.imgs)
 		if err != nil {
 			return nil, err
 		}
-		out[svc] = make([]int, len(preds))
+		perImage := make([]int, len(preds))
 		for i, p := range preds {
-			out[svc][i] = p.Class
-			senders := state.pay.Senders(svc, feature.KeyOf(imgs[i]))
+			perImage[i] = p.Class
+			senders := state.pay.Senders(svc, enc.keys[i])
 			if senders == nil {
 				continue
 			}
@@ -393,8 +398,9 @@ func probePredictions(models map[string]*ServiceModel, state *evidenceState, ima
 					best, bestN = c, n
 				}
 			}
-			out[svc][i] = best
+			perImage[i] = best
 		}
+		out[svc] = enc.perProbe(perImage)
 	}
 	return out, nil
 }
