@@ -26,8 +26,8 @@ func TestInputsShareOnlyEqualEncodings(t *testing.T) {
 	s.add(host("example.com", "100.64.0.1"), "")
 	s.add(host("example.com", "100.64.0.2"), "") // a name to another sensor: shares
 	s.add(host("100.64.0.1", "100.64.0.1"), "")
-	s.add(host("100.64.0.1", "100.64.0.2"), "") // the first sensor's address sent to another: new
-	s.add(host("100.64.0.1", "100.64.0.1"), "") // as the third: shares
+	s.add(host("100.64.0.1", "100.64.0.2"), "")  // the first sensor's address sent to another: new
+	s.add(host("100.64.0.1", "100.64.0.1"), "")  // as the third: shares
 	s.add(host("example.org", "100.64.0.1"), "") // another value: new
 	want := []uint32{0, 0, 1, 2, 1, 3}
 	for i, r := range s.recs {
