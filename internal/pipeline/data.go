@@ -5,10 +5,12 @@
 package pipeline
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/binary"
 	"fmt"
+	"hash/maphash"
 	"maps"
 	"net/netip"
 	"slices"
@@ -90,22 +92,41 @@ type record struct {
 }
 
 // inputs are a service's distinct encodable inputs, in the order first
-// seen: each is the first probe that had it, reduced to its service, fields
-// and destination. Two probes share an input only when every field is
+// seen: each is the fields and destination of the first probe that had it. Two probes share an input only when every field is
 // equal and every identity-bearing field has the same view of its own
 // destination (feature.IdentityView), so they encode alike and count alike
 // in the field statistics, whatever their destinations.
 type inputs struct {
-	probes []probe.Probe
-	index  map[string]uint32
+	svc  string
+	list []input
+	// index finds an input by a hash of its key (inputKey); more holds
+	// the inputs of hashes that two keys share. A hit is confirmed on the
+	// key itself, so the index costs 12 bytes an input, not a copy of it.
+	index map[uint64]uint32
+	more  map[uint64][]uint32
 	// identity is each field name's identity rule (as the layouts that
 	// will encode the inputs read it).
-	identity func(name string) probe.Identity
-	key      []byte
+	identity   func(name string) probe.Identity
+	key, other []byte
 }
 
-func newInputs(identity func(string) probe.Identity) *inputs {
-	return &inputs{index: map[string]uint32{}, identity: identity}
+// inputSeed hashes input keys; any fixed seed does, hits are confirmed.
+var inputSeed = maphash.MakeSeed()
+
+// input is one distinct input: what a layout reads of a probe.
+type input struct {
+	fields probe.Fields
+	dst    netip.Addr
+}
+
+func newInputs(svc string, identity func(string) probe.Identity) *inputs {
+	return &inputs{svc: svc, index: map[uint64]uint32{}, more: map[uint64][]uint32{}, identity: identity}
+}
+
+// probe is input i as a probe of the service, for the layouts and the
+// field statistics.
+func (in *inputs) probe(i uint32) probe.Probe {
+	return probe.Probe{Service: in.svc, Fields: in.list[i].fields, DstIP: in.list[i].dst}
 }
 
 // identityRules returns the identity rule of each field name of a service
@@ -123,33 +144,55 @@ func identityRules(svc string) func(string) probe.Identity {
 	}
 }
 
-// intern returns the input of p, adding it when new. The key spells every
-// field length-prefixed (no two field lists share one) and then the views of
-// its identity-bearing fields.
-func (in *inputs) intern(p *probe.Probe) uint32 {
-	k := in.key[:0]
-	for _, f := range p.Fields {
-		k = appendString(k, f.Name)
-		k = appendString(k, f.Value)
-		k = binary.AppendUvarint(k, uint64(len(f.Items)))
+// inputKey appends to b what makes an input: every field length-prefixed
+// (no two field lists spell the same key), then the views of its
+// identity-bearing fields from dst.
+func (in *inputs) inputKey(b []byte, fs probe.Fields, dst netip.Addr) []byte {
+	for _, f := range fs {
+		b = appendString(b, f.Name)
+		b = appendString(b, f.Value)
+		b = binary.AppendUvarint(b, uint64(len(f.Items)))
 		for _, it := range f.Items {
-			k = appendString(k, it)
+			b = appendString(b, it)
 		}
 	}
-	k = append(k, 0xff) // views follow
-	for _, f := range p.Fields {
+	b = append(b, 0xff) // views follow
+	for _, f := range fs {
 		if id := in.identity(f.Name); id != probe.IdentityNone {
-			k = appendString(k, feature.IdentityView(id, f.Value, p.DstIP))
+			b = appendString(b, feature.IdentityView(id, f.Value, dst))
 		}
 	}
-	in.key = k
-	if i, ok := in.index[string(k)]; ok {
+	return b
+}
+
+// is reports whether input i has key k.
+func (in *inputs) is(i uint32, k []byte) bool {
+	c := &in.list[i]
+	in.other = in.inputKey(in.other[:0], c.fields, c.dst)
+	return bytes.Equal(in.other, k)
+}
+
+// intern returns the input of p, adding it when new.
+func (in *inputs) intern(p *probe.Probe) uint32 {
+	in.key = in.inputKey(in.key[:0], p.Fields, p.DstIP)
+	h := maphash.Bytes(inputSeed, in.key)
+	i, ok := in.index[h]
+	if ok && in.is(i, in.key) {
 		return i
 	}
-	i := uint32(len(in.probes))
-	in.probes = append(in.probes, probe.Probe{Service: p.Service, Fields: p.Fields, DstIP: p.DstIP})
-	in.index[string(k)] = i
-	return i
+	for _, j := range in.more[h] {
+		if in.is(j, in.key) {
+			return j
+		}
+	}
+	n := uint32(len(in.list))
+	in.list = append(in.list, input{fields: p.Fields, dst: p.DstIP})
+	if ok {
+		in.more[h] = append(in.more[h], n)
+	} else {
+		in.index[h] = n
+	}
+	return n
 }
 
 func appendString(b []byte, s string) []byte {
@@ -185,11 +228,11 @@ func (s *Series) DstPort(i int) uint16 { return s.recs[i].port }
 func (s *Series) Probe(i int) probe.Probe {
 	r := &s.recs[i]
 	return probe.Probe{Time: s.Time(i), SrcIP: s.tab.addrs[r.src], SrcPort: r.sport, DstIP: s.tab.addrs[r.dst], DstPort: r.port,
-		Service: s.svc, Fields: s.in.probes[r.in].Fields}
+		Service: s.svc, Fields: s.in.list[r.in].fields}
 }
 
 // Input is probe i's distinct input (its fields, as Probe).
-func (s *Series) Input(i int) *probe.Probe { return &s.in.probes[s.recs[i].in] }
+func (s *Series) Input(i int) probe.Probe { return s.in.probe(s.recs[i].in) }
 
 // Probes returns every probe of the series (Probe), for small data and
 // tests: it costs what the compact form saves.
@@ -238,7 +281,7 @@ func (s *Series) distinctRows() (probes []probe.Probe, orgs []string, counts []i
 		if !ok {
 			j = len(probes)
 			index[k] = j
-			probes = append(probes, s.in.probes[r.in])
+			probes = append(probes, s.in.probe(r.in))
 			orgs = append(orgs, s.tab.orgs[r.org])
 			counts = append(counts, 0)
 		}
@@ -250,14 +293,14 @@ func (s *Series) distinctRows() (probes []probe.Probe, orgs []string, counts []i
 // distinctInputs lists the inputs the series uses in the order of their
 // first probe, with each one's number of probes.
 func (s *Series) distinctInputs() (probes []probe.Probe, counts []int) {
-	local := make([]int32, len(s.in.probes))
+	local := make([]int32, len(s.in.list))
 	for i := range local {
 		local[i] = -1
 	}
 	for _, r := range s.recs {
 		if local[r.in] < 0 {
 			local[r.in] = int32(len(probes))
-			probes = append(probes, s.in.probes[r.in])
+			probes = append(probes, s.in.probe(r.in))
 			counts = append(counts, 0)
 		}
 		counts[local[r.in]]++
@@ -270,7 +313,7 @@ func (d *Data) S(svc string) *Series {
 	if s := d.series[svc]; s != nil {
 		return s
 	}
-	return &Series{svc: svc, in: newInputs(identityRules(svc)), tab: d.tab}
+	return &Series{svc: svc, in: newInputs(svc, identityRules(svc)), tab: d.tab}
 }
 
 // honeypotFilter drops probes whose source is a honeypot itself (the
@@ -344,7 +387,7 @@ func loadQuery(ctx context.Context, st store.Store, services []string, q store.P
 			keep = layoutFields(models[svc])
 			identity = layoutIdentity(layoutOf(models[svc]))
 		}
-		s := &Series{svc: svc, in: newInputs(identity), tab: d.tab}
+		s := &Series{svc: svc, in: newInputs(svc, identity), tab: d.tab}
 		q.Service = svc
 		for p, err := range st.Probes(ctx, q) {
 			if err != nil {
@@ -645,7 +688,7 @@ func (c *Classes) Name(class int) string {
 func LoadIPs(ctx context.Context, st store.Store, services []string, ips []netip.Addr, from, to time.Time, labelOf Labeler) (*Data, error) {
 	d := &Data{series: map[string]*Series{}, tab: newTables()}
 	for _, svc := range services {
-		d.series[svc] = &Series{svc: svc, in: newInputs(identityRules(svc)), tab: d.tab}
+		d.series[svc] = &Series{svc: svc, in: newInputs(svc, identityRules(svc)), tab: d.tab}
 	}
 	for lo := 0; lo < len(ips); lo += loadIPsChunk {
 		chunk := ips[lo:min(lo+loadIPsChunk, len(ips))]

@@ -1,13 +1,16 @@
 package pipeline
 
 import (
+	"slices"
+
 	"github.com/scannergrouper/scannergrouper/internal/feature"
 )
 
-// encoding is a series encoded with a layout: one image per distinct input
-// the series uses, in the order of its first probe. Predicting the images
-// in that order asks the classifier the same distinct questions in the same
-// order as predicting every probe would, so the answers are the same.
+// encoding is a series encoded with a layout: one image per distinct
+// image its inputs encode to, in the order of the first probe that has it.
+// Predicting the images in that order asks the classifier the same
+// distinct questions in the same order as predicting every probe would, so
+// the answers are the same.
 type encoding struct {
 	s     *Series
 	local []int32 // input → index in imgs (-1: the series does not use it)
@@ -15,27 +18,30 @@ type encoding struct {
 	keys  []feature.ImageKey
 }
 
-// encodeSeries encodes s's distinct inputs with l.
+// encodeSeries encodes s's distinct inputs with l. Inputs that differ in
+// what l does not read (another field, a per-connection value) share an
+// image.
 func encodeSeries(l *feature.Layout, s *Series) *encoding {
-	e := &encoding{s: s, local: make([]int32, len(s.in.probes))}
+	e := &encoding{s: s, local: make([]int32, len(s.in.list))}
 	for i := range e.local {
 		e.local[i] = -1
 	}
-	var order []uint32
+	byKey := map[feature.ImageKey]int32{}
+	scratch := make([]uint8, l.Pixels())
 	for _, r := range s.recs {
-		if e.local[r.in] < 0 {
-			e.local[r.in] = int32(len(order))
-			order = append(order, r.in)
+		if e.local[r.in] >= 0 {
+			continue
 		}
-	}
-	n := l.Pixels()
-	backing := make([]uint8, len(order)*n)
-	e.imgs = make([][]uint8, len(order))
-	e.keys = make([]feature.ImageKey, len(order))
-	for j, in := range order {
-		e.imgs[j] = backing[j*n : (j+1)*n : (j+1)*n]
-		l.Encode(s.in.probes[in], e.imgs[j])
-		e.keys[j] = feature.KeyOf(e.imgs[j])
+		l.Encode(s.in.probe(r.in), scratch)
+		k := feature.KeyOf(scratch)
+		j, ok := byKey[k]
+		if !ok {
+			j = int32(len(e.imgs))
+			byKey[k] = j
+			e.imgs = append(e.imgs, slices.Clone(scratch))
+			e.keys = append(e.keys, k)
+		}
+		e.local[r.in] = j
 	}
 	return e
 }
