@@ -126,61 +126,109 @@ type probeRef struct {
 	index   int
 }
 
-// collect groups data's probes by source IP and asks each service model
-// about them.
-func collect(models map[string]*ServiceModel, data *Data, images map[string]*encoding) (map[netip.Addr]*ipProbes, error) {
-	acc := map[netip.Addr]*ipProbes{}
+// ipGroups are data's probes grouped by source IP, in address order, and
+// what each service model says about their images: an IP's probes
+// (ipProbes) are put together when asked for, so only one IP's are held
+// at a time, and the classifier is asked once per distinct image.
+type ipGroups struct {
+	data   *Data
+	images map[string]*encoding
+	probs  map[string][][]float32 // per service, per image of images
+	ips    []netip.Addr
+	// the probes of ips[k] are refs[start[k]:start[k+1]], services in
+	// Services order, each in time order
+	start []int
+	refs  []groupRef
+}
+
+// groupRef is a probe of an ipGroups: its service (index in Services)
+// and index in the service's series.
+type groupRef struct {
+	svc   uint8
+	index uint32
+}
+
+// groupByIP groups data's probes by source IP and asks each service model
+// about their images.
+func groupByIP(models map[string]*ServiceModel, data *Data, images map[string]*encoding) (*ipGroups, error) {
+	g := &ipGroups{data: data, images: images, probs: map[string][][]float32{}}
 	for _, svc := range Services {
-		ser, enc := data.S(svc), images[svc]
-		var probs [][]float32 // per image of enc
-		if sm := models[svc]; sm != nil && ser.Len() > 0 {
-			preds, err := sm.Model.Predict(enc.imgs)
+		if sm := models[svc]; sm != nil && data.S(svc).Len() > 0 {
+			preds, err := sm.Model.Predict(images[svc].imgs)
 			if err != nil {
 				return nil, fmt.Errorf("%s classifier: %w", svc, err)
 			}
-			probs = make([][]float32, len(preds))
+			probs := make([][]float32, len(preds))
 			for i := range preds {
 				probs[i] = preds[i].Probs
 			}
-		}
-		for i := range ser.recs {
-			ip := ser.SrcIP(i)
-			a := acc[ip]
-			if a == nil {
-				a = &ipProbes{}
-				acc[ip] = a
-			}
-			if o := ser.Org(i); o != "" {
-				a.truth = o
-			}
-			if len(a.services) == 0 || a.services[len(a.services)-1] != svc {
-				a.services = append(a.services, svc)
-			}
-			if probs != nil {
-				j := enc.row(i)
-				a.probes = append(a.probes, evidence.Probe{Service: svc, Digest: enc.keys[j], Probs: probs[j], Image: enc.imgs[j]})
-				a.refs = append(a.refs, probeRef{svc, i})
-			}
+			g.probs[svc] = probs
 		}
 	}
-	return acc, nil
+	count := make([]int, len(data.tab.addrs)) // probes per address
+	for _, svc := range Services {
+		for _, r := range data.S(svc).recs {
+			count[r.src]++
+		}
+	}
+	var order []uint32 // addresses seen, by address
+	for a, n := range count {
+		if n > 0 {
+			order = append(order, uint32(a))
+		}
+	}
+	slices.SortFunc(order, func(a, b uint32) int { return data.tab.addrs[a].Compare(data.tab.addrs[b]) })
+	next := make([]int, len(data.tab.addrs)) // next free slot of an address in refs
+	g.ips, g.start = make([]netip.Addr, len(order)), make([]int, len(order)+1)
+	for k, a := range order {
+		g.ips[k] = data.tab.addrs[a]
+		next[a] = g.start[k]
+		g.start[k+1] = g.start[k] + count[a]
+	}
+	g.refs = make([]groupRef, g.start[len(order)])
+	for si, svc := range Services {
+		for i, r := range data.S(svc).recs {
+			g.refs[next[r.src]] = groupRef{uint8(si), uint32(i)}
+			next[r.src]++
+		}
+	}
+	return g, nil
+}
+
+// at is what ips[k] sent: its probes with the classifier's probabilities
+// (services with a model), its ground truth (the organisation of its last
+// labelled probe, services in order) and its services.
+func (g *ipGroups) at(k int) *ipProbes {
+	a := &ipProbes{}
+	for _, ref := range g.refs[g.start[k]:g.start[k+1]] {
+		svc := Services[ref.svc]
+		ser, i := g.data.S(svc), int(ref.index)
+		if o := ser.Org(i); o != "" {
+			a.truth = o
+		}
+		if len(a.services) == 0 || a.services[len(a.services)-1] != svc {
+			a.services = append(a.services, svc)
+		}
+		if probs := g.probs[svc]; probs != nil {
+			enc := g.images[svc]
+			j := enc.row(i)
+			a.probes = append(a.probes, evidence.Probe{Service: svc, Digest: enc.keys[j], Probs: probs[j], Image: enc.imgs[j]})
+			a.refs = append(a.refs, probeRef{svc, i})
+		}
+	}
+	return a
 }
 
 func gather(models map[string]*ServiceModel, state *evidenceState, data *Data, images map[string]*encoding, asNew bool) (*ipEvidence, error) {
-	acc, err := collect(models, data, images)
+	g, err := groupByIP(models, data, images)
 	if err != nil {
 		return nil, err
 	}
-	ips := make([]netip.Addr, 0, len(acc))
-	for ip := range acc {
-		ips = append(ips, ip)
-	}
-	slices.SortFunc(ips, func(a, b netip.Addr) int { return a.Compare(b) })
-	out := &ipEvidence{Rows: make([]evidence.Row, len(ips)), Truth: make([]string, len(ips)), Services: make([][]string, len(ips))}
-	for i, ip := range ips {
-		a := acc[ip]
-		out.Rows[i] = evidence.Build(ip, a.probes, state.mem, state.pay)
-		out.Truth[i], out.Services[i] = a.truth, a.services
+	out := &ipEvidence{Rows: make([]evidence.Row, len(g.ips)), Truth: make([]string, len(g.ips)), Services: make([][]string, len(g.ips))}
+	for k, ip := range g.ips {
+		a := g.at(k)
+		out.Rows[k] = evidence.Build(ip, a.probes, state.mem, state.pay)
+		out.Truth[k], out.Services[k] = a.truth, a.services
 		if _, listed := state.mem.Listed(ip); listed && asNew {
 			out.AsNew = append(out.AsNew, evidence.BuildAsNew(ip, a.probes, state.mem, state.pay))
 			out.AsNewTruth = append(out.AsNewTruth, a.truth)

@@ -128,19 +128,14 @@ func (m *Models) Explain(data *Data) ([]Explanation, error) {
 	}
 	state := m.windowState(data)
 	images := encodeData(m.Services, data)
-	acc, err := collect(m.Services, data, images)
+	g, err := groupByIP(m.Services, data, images)
 	if err != nil {
 		return nil, err
 	}
 	seen := seenSummary(data)
-	ips := slices.SortedFunc(maps.Keys(seen), netip.Addr.Compare)
-	out := make([]Explanation, 0, len(ips))
-	for _, ip := range ips {
-		a := acc[ip]
-		if a == nil {
-			a = &ipProbes{}
-		}
-		out = append(out, m.explainOne(ip, a, seen[ip], data, state))
+	out := make([]Explanation, 0, len(g.ips))
+	for k, ip := range g.ips { // every IP of data, in address order
+		out = append(out, m.explainOne(ip, g.at(k), seen[ip], data, state))
 	}
 	return out, nil
 }
