@@ -48,40 +48,41 @@ type Data struct {
 }
 
 // tables are what the records of one load (and every slice of it) share:
-// the addresses and the organisations, each stored once.
+// the addresses and the organisations, each stored once (orgs.list[0] is
+// "": unattributed).
 type tables struct {
-	addrs   []netip.Addr
-	addrIdx map[netip.Addr]uint32
-	orgs    []string // orgs[0] is "": unattributed
-	orgIdx  map[string]uint32
+	addrs interned[netip.Addr]
+	orgs  interned[string]
 }
 
 func newTables() *tables {
-	return &tables{addrIdx: map[netip.Addr]uint32{}, orgs: []string{""}, orgIdx: map[string]uint32{"": 0}}
+	t := &tables{}
+	t.orgs.id("")
+	return t
 }
 
-func (t *tables) addr(a netip.Addr) uint32 {
-	if i, ok := t.addrIdx[a]; ok {
-		return i
-	}
-	i := uint32(len(t.addrs))
-	t.addrs = append(t.addrs, a)
-	t.addrIdx[a] = i
-	return i
+// interned is a list of distinct values, each with its index.
+type interned[T comparable] struct {
+	list  []T
+	index map[T]uint32
 }
 
-func (t *tables) org(o string) uint32 {
-	if i, ok := t.orgIdx[o]; ok {
+// id returns v's index, adding it when new.
+func (t *interned[T]) id(v T) uint32 {
+	if i, ok := t.index[v]; ok {
 		return i
 	}
-	i := uint32(len(t.orgs))
-	t.orgs = append(t.orgs, o)
-	t.orgIdx[o] = i
+	if t.index == nil {
+		t.index = map[T]uint32{}
+	}
+	i := uint32(len(t.list))
+	t.list = append(t.list, v)
+	t.index[v] = i
 	return i
 }
 
 // record is one probe: its time (Unix nanoseconds), source and destination
-// (tables.addrs), its distinct input (inputs.probes), its organisation at
+// (tables.addrs), its distinct input (inputs.list), its organisation at
 // probe time (tables.orgs) and its ports.
 type record struct {
 	t           int64
@@ -215,10 +216,10 @@ func (s *Series) Len() int { return len(s.recs) }
 func (s *Series) Time(i int) time.Time { return time.Unix(0, s.recs[i].t).UTC() }
 
 // SrcIP is probe i's source address.
-func (s *Series) SrcIP(i int) netip.Addr { return s.tab.addrs[s.recs[i].src] }
+func (s *Series) SrcIP(i int) netip.Addr { return s.tab.addrs.list[s.recs[i].src] }
 
 // Org is probe i's organisation at its time ("" unattributed).
-func (s *Series) Org(i int) string { return s.tab.orgs[s.recs[i].org] }
+func (s *Series) Org(i int) string { return s.tab.orgs.list[s.recs[i].org] }
 
 // DstPort is probe i's destination port.
 func (s *Series) DstPort(i int) uint16 { return s.recs[i].port }
@@ -227,7 +228,7 @@ func (s *Series) DstPort(i int) uint16 { return s.recs[i].port }
 // service and fields (its input's fields: equal to its own).
 func (s *Series) Probe(i int) probe.Probe {
 	r := &s.recs[i]
-	return probe.Probe{Time: s.Time(i), SrcIP: s.tab.addrs[r.src], SrcPort: r.sport, DstIP: s.tab.addrs[r.dst], DstPort: r.port,
+	return probe.Probe{Time: s.Time(i), SrcIP: s.tab.addrs.list[r.src], SrcPort: r.sport, DstIP: s.tab.addrs.list[r.dst], DstPort: r.port,
 		Service: s.svc, Fields: s.in.list[r.in].fields}
 }
 
@@ -282,7 +283,7 @@ func (s *Series) distinctRows() (probes []probe.Probe, orgs []string, counts []i
 			j = len(probes)
 			index[k] = j
 			probes = append(probes, s.in.probe(r.in))
-			orgs = append(orgs, s.tab.orgs[r.org])
+			orgs = append(orgs, s.tab.orgs.list[r.org])
 			counts = append(counts, 0)
 		}
 		counts[j]++
@@ -412,8 +413,8 @@ func layoutOf(sm *ServiceModel) *feature.Layout {
 
 // add appends p, labelled org, to the series.
 func (s *Series) add(p *probe.Probe, org string) {
-	s.recs = append(s.recs, record{t: p.Time.UnixNano(), src: s.tab.addr(p.SrcIP), dst: s.tab.addr(p.DstIP),
-		in: s.in.intern(p), org: s.tab.org(org), sport: p.SrcPort, port: p.DstPort})
+	s.recs = append(s.recs, record{t: p.Time.UnixNano(), src: s.tab.addrs.id(p.SrcIP), dst: s.tab.addrs.id(p.DstIP),
+		in: s.in.intern(p), org: s.tab.orgs.id(org), sport: p.SrcPort, port: p.DstPort})
 }
 
 // keepFields returns the fields of fs named in keep, in a slice of their
@@ -442,13 +443,13 @@ func (d *Data) Scanners() int { return len(d.ips()) }
 
 // ips returns the distinct source addresses.
 func (d *Data) ips() map[netip.Addr]bool {
-	seen := make([]bool, len(d.tab.addrs))
+	seen := make([]bool, len(d.tab.addrs.list))
 	out := map[netip.Addr]bool{}
 	for _, s := range d.series {
 		for _, r := range s.recs {
 			if !seen[r.src] {
 				seen[r.src] = true
-				out[d.tab.addrs[r.src]] = true
+				out[d.tab.addrs.list[r.src]] = true
 			}
 		}
 	}
@@ -484,14 +485,14 @@ func (d *Data) Count() int {
 // orgs lists the organisations the probes carry ("" among them when some
 // are unattributed), in table order.
 func (d *Data) orgs() []string {
-	used := make([]bool, len(d.tab.orgs))
+	used := make([]bool, len(d.tab.orgs.list))
 	for _, s := range d.series {
 		for _, r := range s.recs {
 			used[r.org] = true
 		}
 	}
 	var out []string
-	for i, o := range d.tab.orgs {
+	for i, o := range d.tab.orgs.list {
 		if used[i] {
 			out = append(out, o)
 		}
@@ -629,8 +630,8 @@ func newClasses(known []string, fullyDisclosed func(string) bool) *Classes {
 
 // orgLabels is TrainLabel of each organisation of t.
 func (c *Classes) orgLabels(t *tables) []int {
-	out := make([]int, len(t.orgs))
-	for i, o := range t.orgs {
+	out := make([]int, len(t.orgs.list))
+	for i, o := range t.orgs.list {
 		out[i] = c.TrainLabel(o)
 	}
 	return out

@@ -165,7 +165,7 @@ func groupByIP(models map[string]*ServiceModel, data *Data, images map[string]*e
 			g.probs[svc] = probs
 		}
 	}
-	count := make([]int, len(data.tab.addrs)) // probes per address
+	count := make([]int, len(data.tab.addrs.list)) // probes per address
 	for _, svc := range Services {
 		for _, r := range data.S(svc).recs {
 			count[r.src]++
@@ -177,11 +177,11 @@ func groupByIP(models map[string]*ServiceModel, data *Data, images map[string]*e
 			order = append(order, uint32(a))
 		}
 	}
-	slices.SortFunc(order, func(a, b uint32) int { return data.tab.addrs[a].Compare(data.tab.addrs[b]) })
-	next := make([]int, len(data.tab.addrs)) // next free slot of an address in refs
+	slices.SortFunc(order, func(a, b uint32) int { return data.tab.addrs.list[a].Compare(data.tab.addrs.list[b]) })
+	next := make([]int, len(data.tab.addrs.list)) // next free slot of an address in refs
 	g.ips, g.start = make([]netip.Addr, len(order)), make([]int, len(order)+1)
 	for k, a := range order {
-		g.ips[k] = data.tab.addrs[a]
+		g.ips[k] = data.tab.addrs.list[a]
 		next[a] = g.start[k]
 		g.start[k+1] = g.start[k] + count[a]
 	}

@@ -524,11 +524,11 @@ func voteRows(data *Data, preds map[string][]int, classes *Classes, window ensem
 			continue
 		}
 		s := data.S(svc)
-		ipStr := make([]string, len(s.tab.addrs)) // each address spelt once
+		ipStr := make([]string, len(s.tab.addrs.list)) // each address spelt once
 		for i, r := range s.recs {
 			ip := ipStr[r.src]
 			if ip == "" {
-				ip = s.tab.addrs[r.src].String()
+				ip = s.tab.addrs.list[r.src].String()
 				ipStr[r.src] = ip
 			}
 			v := preds[svc][i]

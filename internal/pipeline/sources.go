@@ -79,7 +79,7 @@ func (s *evidenceSources) add(models map[string]*ServiceModel, data *Data, class
 		for i, r := range ser.recs {
 			var dst netip.Addr
 			if needDst {
-				dst = ser.tab.addrs[r.dst]
+				dst = ser.tab.addrs.list[r.dst]
 			}
 			p := ser.Input(i)
 			contentKey(&key, p.Fields, names, dst)
