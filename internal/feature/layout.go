@@ -144,12 +144,12 @@ type Layout struct {
 // asc) after dropping values seen in fewer than MinCount probes; if options
 // and fixed pixels exceed MaxPixels, the most frequent options are kept.
 func BuildLayout(service string, probes []probe.Probe, cfg LayoutConfig) (*Layout, error) {
-	return BuildLayoutWeighted(service, probes, nil, cfg)
+	return BuildLayoutWeighted(service, SliceSource(probes), nil, cfg)
 }
 
 // BuildLayoutWeighted is BuildLayout where probes[i] stands for weights[i]
 // identical probes (nil: one each): the layout of the expanded probes.
-func BuildLayoutWeighted(service string, probes []probe.Probe, weights []int, cfg LayoutConfig) (*Layout, error) {
+func BuildLayoutWeighted(service string, probes Source, weights []int, cfg LayoutConfig) (*Layout, error) {
 	if cfg.Mode == "" {
 		cfg.Mode = ModeFull
 	}
@@ -251,13 +251,13 @@ func BuildLayoutWeighted(service string, probes []probe.Probe, weights []int, cf
 
 // fieldNamesSeen lists every field name in probes, and the service's fixed
 // fields (the DNS header) whether seen or not.
-func fieldNamesSeen(enc probe.Encoding, probes []probe.Probe) []string {
+func fieldNamesSeen(enc probe.Encoding, probes Source) []string {
 	seen := map[string]bool{}
 	for _, name := range enc.Fixed {
 		seen[name] = true
 	}
-	for i := range probes {
-		for _, f := range probes[i].Fields {
+	for i := range probes.N {
+		for _, f := range probes.At(i).Fields {
 			seen[f.Name] = true
 		}
 	}
@@ -304,7 +304,7 @@ func pickByFrequency(cands []candidate, room int) ([]candidate, int) {
 // countOptions counts, per option field, in how many probes each value
 // occurs, in (field, value) order; probes[i] counts weights[i] times (nil:
 // once).
-func (l *Layout) countOptions(probes []probe.Probe, weights []int) []candidate {
+func (l *Layout) countOptions(probes Source, weights []int) []candidate {
 	type key struct {
 		field int
 		value string
@@ -312,10 +312,10 @@ func (l *Layout) countOptions(probes []probe.Probe, weights []int) []candidate {
 	counts := map[key]int{}
 	present := make([]bool, len(l.Fields))
 	var inProbe []key
-	for pi := range probes {
+	for pi := range probes.N {
 		clear(present)
 		inProbe = inProbe[:0]
-		for _, pf := range probes[pi].Fields {
+		for _, pf := range probes.At(pi).Fields {
 			fi, ok := l.fieldIndex[pf.Name]
 			if !ok || l.Fields[fi].Kind != probe.KindOption {
 				continue
@@ -448,12 +448,12 @@ func (l *Layout) FieldNames() []string {
 // find no room (canvas or MaxPixels full) are counted in Overflow. It
 // returns how many pixels were added.
 func (l *Layout) Extend(probes []probe.Probe) (added int) {
-	return l.ExtendWeighted(probes, nil)
+	return l.ExtendWeighted(SliceSource(probes), nil)
 }
 
 // ExtendWeighted is Extend where probes[i] stands for weights[i] identical
 // probes (nil: one each).
-func (l *Layout) ExtendWeighted(probes []probe.Probe, weights []int) (added int) {
+func (l *Layout) ExtendWeighted(probes Source, weights []int) (added int) {
 	room := min(l.Side*l.Side, l.MaxPixels) - l.Used
 	cands := l.promote(l.countOptions(probes, weights))
 	kept, overflow := pickByFrequency(cands, room)

@@ -70,7 +70,20 @@ type FieldTable struct {
 // value is the whole value as sent (first occurrence), N/A when absent: the
 // label encoding of the paper.
 func FieldStatistics(service string, probes []probe.Probe, labels []string) (*FieldTable, error) {
-	return FieldStatisticsWeighted(service, probes, labels, nil)
+	return FieldStatisticsWeighted(service, SliceSource(probes), labels, nil)
+}
+
+// Source is a sequence of N probes read one at a time: At(i) may reuse the
+// memory of the probe it returned before, so a caller that keeps probes in
+// a compact form need not spell them all out at once.
+type Source struct {
+	N  int
+	At func(i int) probe.Probe
+}
+
+// SliceSource reads probes.
+func SliceSource(probes []probe.Probe) Source {
+	return Source{N: len(probes), At: func(i int) probe.Probe { return probes[i] }}
 }
 
 // FieldStatisticsWeighted is FieldStatistics where probes[i] stands for
@@ -78,12 +91,12 @@ func FieldStatistics(service string, probes []probe.Probe, labels []string) (*Fi
 // training keeps one row per distinct (input, org), and the table is the
 // one of the expanded probes, bit for bit, as long as the rows are in the
 // order of their first probe (value and org codes follow first sightings).
-func FieldStatisticsWeighted(service string, probes []probe.Probe, labels []string, weights []int) (*FieldTable, error) {
-	if labels != nil && len(labels) != len(probes) {
-		return nil, fmt.Errorf("feature: %d labels for %d probes", len(labels), len(probes))
+func FieldStatisticsWeighted(service string, probes Source, labels []string, weights []int) (*FieldTable, error) {
+	if labels != nil && len(labels) != probes.N {
+		return nil, fmt.Errorf("feature: %d labels for %d probes", len(labels), probes.N)
 	}
-	if weights != nil && len(weights) != len(probes) {
-		return nil, fmt.Errorf("feature: %d weights for %d probes", len(weights), len(probes))
+	if weights != nil && len(weights) != probes.N {
+		return nil, fmt.Errorf("feature: %d weights for %d probes", len(weights), probes.N)
 	}
 	weight := func(i int) int {
 		if weights == nil {
@@ -104,7 +117,7 @@ func FieldStatisticsWeighted(service string, probes []probe.Probe, labels []stri
 	var attributed []int
 	var attrWeights []int // per attributed probe (nil: all 1)
 	total, labelled := 0, 0
-	for i := range probes {
+	for i := range probes.N {
 		total += weight(i)
 		if labels == nil || Unattributed(labels[i]) {
 			continue
@@ -147,10 +160,11 @@ func FieldStatisticsWeighted(service string, probes []probe.Probe, labels []stri
 	}
 	pos := 0 // next attributed probe
 	seen := make([]bool, len(names))
-	for pi := range probes {
+	for pi := range probes.N {
 		isAttr := pos < len(attributed) && attributed[pos] == pi
 		clear(seen)
-		for _, f := range probes[pi].Fields {
+		p := probes.At(pi)
+		for _, f := range p.Fields {
 			fi := fieldIdx[f.Name]
 			if seen[fi] {
 				continue
@@ -163,7 +177,7 @@ func FieldStatisticsWeighted(service string, probes []probe.Probe, labels []stri
 			// class of its value, not the sensor it named.
 			value := f.Value
 			if identity[fi] != probe.IdentityNone {
-				value = identityString(identity[fi], value, probes[pi].DstIP)
+				value = identityString(identity[fi], value, p.DstIP)
 			}
 			code, ok := values[fi][value]
 			if !ok {

@@ -93,41 +93,61 @@ type record struct {
 }
 
 // inputs are a service's distinct encodable inputs, in the order first
-// seen: each is the fields and destination of the first probe that had it. Two probes share an input only when every field is
-// equal and every identity-bearing field has the same view of its own
-// destination (feature.IdentityView), so they encode alike and count alike
-// in the field statistics, whatever their destinations.
+// seen: each is the fields and destination of the first probe that had it.
+// Two probes share an input only when every field is equal and every
+// identity-bearing field has the same view of its own destination
+// (feature.IdentityView), so they encode alike and count alike in the
+// field statistics, whatever their destinations. An input holds its
+// fields as indexes into a table of distinct fields: a per-connection
+// value (a TLS random, a DNS id) makes a probe's input its own, yet its
+// other fields are stored once for all probes.
 type inputs struct {
-	svc  string
-	list []input
-	// index finds an input by a hash of its key (inputKey); more holds
-	// the inputs of hashes that two keys share. A hit is confirmed on the
-	// key itself, so the index costs 12 bytes an input, not a copy of it.
-	index map[uint64]uint32
-	more  map[uint64][]uint32
+	svc    string
+	list   []input
+	index  hashIndex
+	fields fieldTable
 	// identity is each field name's identity rule (as the layouts that
 	// will encode the inputs read it).
 	identity   func(name string) probe.Identity
 	key, other []byte
+	ids        []uint32
+	buf        probe.Fields
 }
-
-// inputSeed hashes input keys; any fixed seed does, hits are confirmed.
-var inputSeed = maphash.MakeSeed()
 
 // input is one distinct input: what a layout reads of a probe.
 type input struct {
-	fields probe.Fields
-	dst    netip.Addr
+	ids []uint32 // fields, in the probe's order (fieldTable indexes)
+	dst netip.Addr
 }
 
 func newInputs(svc string, identity func(string) probe.Identity) *inputs {
-	return &inputs{svc: svc, index: map[uint64]uint32{}, more: map[uint64][]uint32{}, identity: identity}
+	return &inputs{svc: svc, identity: identity}
 }
 
-// probe is input i as a probe of the service, for the layouts and the
-// field statistics.
+// probe is input i as a probe of the service, its fields in a slice of
+// their own.
 func (in *inputs) probe(i uint32) probe.Probe {
-	return probe.Probe{Service: in.svc, Fields: in.list[i].fields, DstIP: in.list[i].dst}
+	return in.probeInto(i, nil)
+}
+
+// probeInto is probe with the fields spelt into buf's memory: valid until
+// buf is reused.
+func (in *inputs) probeInto(i uint32, buf probe.Fields) probe.Probe {
+	buf = buf[:0]
+	for _, id := range in.list[i].ids {
+		buf = append(buf, in.fields.list[id])
+	}
+	return probe.Probe{Service: in.svc, Fields: buf, DstIP: in.list[i].dst}
+}
+
+// source reads the inputs of idx one at a time (feature.Source).
+func (in *inputs) source(idx []uint32) feature.Source {
+	var buf probe.Fields
+	return feature.Source{N: len(idx), At: func(j int) probe.Probe {
+		p := in.probeInto(idx[j], buf)
+		buf = p.Fields
+		return p
+	}}
 }
 
 // identityRules returns the identity rule of each field name of a service
@@ -145,55 +165,111 @@ func identityRules(svc string) func(string) probe.Identity {
 	}
 }
 
-// inputKey appends to b what makes an input: every field length-prefixed
-// (no two field lists spell the same key), then the views of its
-// identity-bearing fields from dst.
-func (in *inputs) inputKey(b []byte, fs probe.Fields, dst netip.Addr) []byte {
-	for _, f := range fs {
-		b = appendString(b, f.Name)
-		b = appendString(b, f.Value)
-		b = binary.AppendUvarint(b, uint64(len(f.Items)))
-		for _, it := range f.Items {
-			b = appendString(b, it)
-		}
+// inputKey appends to b what makes an input: its fields (ids), then the
+// views of its identity-bearing fields from dst.
+func (in *inputs) inputKey(b []byte, ids []uint32, dst netip.Addr) []byte {
+	for _, id := range ids {
+		b = binary.AppendUvarint(b, uint64(id))
 	}
-	b = append(b, 0xff) // views follow
-	for _, f := range fs {
-		if id := in.identity(f.Name); id != probe.IdentityNone {
-			b = appendString(b, feature.IdentityView(id, f.Value, dst))
+	b = append(b, 0xff) // views follow (0xff starts no uvarint that ends a key)
+	for _, id := range ids {
+		f := &in.fields.list[id]
+		if r := in.identity(f.Name); r != probe.IdentityNone {
+			b = appendString(b, feature.IdentityView(r, f.Value, dst))
 		}
 	}
 	return b
 }
 
-// is reports whether input i has key k.
-func (in *inputs) is(i uint32, k []byte) bool {
-	c := &in.list[i]
-	in.other = in.inputKey(in.other[:0], c.fields, c.dst)
-	return bytes.Equal(in.other, k)
-}
-
 // intern returns the input of p, adding it when new.
 func (in *inputs) intern(p *probe.Probe) uint32 {
-	in.key = in.inputKey(in.key[:0], p.Fields, p.DstIP)
-	h := maphash.Bytes(inputSeed, in.key)
-	i, ok := in.index[h]
-	if ok && in.is(i, in.key) {
+	ids := in.ids[:0]
+	for i := range p.Fields {
+		ids = append(ids, in.fields.id(&p.Fields[i]))
+	}
+	in.ids = ids
+	in.key = in.inputKey(in.key[:0], ids, p.DstIP)
+	h := maphash.Bytes(hashSeed, in.key)
+	if i, ok := in.index.find(h, func(i uint32) bool {
+		c := &in.list[i]
+		in.other = in.inputKey(in.other[:0], c.ids, c.dst)
+		return bytes.Equal(in.other, in.key)
+	}); ok {
 		return i
 	}
-	for _, j := range in.more[h] {
-		if in.is(j, in.key) {
-			return j
+	n := uint32(len(in.list))
+	in.list = append(in.list, input{ids: slices.Clone(ids), dst: p.DstIP})
+	in.index.add(h, n)
+	return n
+}
+
+// fieldTable is a service's distinct fields (name, value and items).
+type fieldTable struct {
+	list  []probe.Field
+	index hashIndex
+	key   []byte
+}
+
+// id returns the index of f, adding it when new.
+func (t *fieldTable) id(f *probe.Field) uint32 {
+	k := appendString(t.key[:0], f.Name)
+	k = appendString(k, f.Value)
+	for _, it := range f.Items {
+		k = appendString(k, it)
+	}
+	t.key = k
+	h := maphash.Bytes(hashSeed, k)
+	if i, ok := t.index.find(h, func(i uint32) bool {
+		g := &t.list[i]
+		return g.Name == f.Name && g.Value == f.Value && slices.Equal(g.Items, f.Items) && (g.Items == nil) == (f.Items == nil)
+	}); ok {
+		return i
+	}
+	n := uint32(len(t.list))
+	t.list = append(t.list, *f)
+	t.index.add(h, n)
+	return n
+}
+
+// hashSeed hashes the keys of hashIndex; any fixed seed does, hits are
+// confirmed.
+var hashSeed = maphash.MakeSeed()
+
+// hashIndex finds entries by a hash of their key: the index costs about 12
+// bytes an entry, not a copy of its key. Two keys with one hash are both
+// kept (more); a hit is confirmed on the entry itself.
+type hashIndex struct {
+	first map[uint64]uint32
+	more  map[uint64][]uint32
+}
+
+// find returns the entry of hash h that same confirms.
+func (x *hashIndex) find(h uint64, same func(uint32) bool) (uint32, bool) {
+	i, ok := x.first[h]
+	if !ok {
+		return 0, false
+	}
+	if same(i) {
+		return i, true
+	}
+	for _, j := range x.more[h] {
+		if same(j) {
+			return j, true
 		}
 	}
-	n := uint32(len(in.list))
-	in.list = append(in.list, input{fields: p.Fields, dst: p.DstIP})
-	if ok {
-		in.more[h] = append(in.more[h], n)
-	} else {
-		in.index[h] = n
+	return 0, false
+}
+
+// add indexes entry i under hash h.
+func (x *hashIndex) add(h uint64, i uint32) {
+	if x.first == nil {
+		x.first, x.more = map[uint64]uint32{}, map[uint64][]uint32{}
 	}
-	return n
+	if _, ok := x.first[h]; ok {
+		x.more[h] = append(x.more[h], i)
+		return
+	}
+	x.first[h] = i
 }
 
 func appendString(b []byte, s string) []byte {
@@ -229,7 +305,7 @@ func (s *Series) DstPort(i int) uint16 { return s.recs[i].port }
 func (s *Series) Probe(i int) probe.Probe {
 	r := &s.recs[i]
 	return probe.Probe{Time: s.Time(i), SrcIP: s.tab.addrs.list[r.src], SrcPort: r.sport, DstIP: s.tab.addrs.list[r.dst], DstPort: r.port,
-		Service: s.svc, Fields: s.in.list[r.in].fields}
+		Service: s.svc, Fields: s.in.probe(r.in).Fields}
 }
 
 // Input is probe i's distinct input (its fields, as Probe).
@@ -274,39 +350,41 @@ func (s *Series) hasKnownLabel(classes *Classes) bool {
 // each group's first probe: inputs and organisations then first appear in
 // the order they do among the probes, which is what keeps statistics over
 // the rows equal to those over the probes.
-func (s *Series) distinctRows() (probes []probe.Probe, orgs []string, counts []int) {
+func (s *Series) distinctRows() (probes feature.Source, orgs []string, counts []int) {
 	index := map[[2]uint32]int{}
+	var rows []uint32 // input of each row
 	for _, r := range s.recs {
 		k := [2]uint32{r.in, r.org}
 		j, ok := index[k]
 		if !ok {
-			j = len(probes)
+			j = len(rows)
 			index[k] = j
-			probes = append(probes, s.in.probe(r.in))
+			rows = append(rows, r.in)
 			orgs = append(orgs, s.tab.orgs.list[r.org])
 			counts = append(counts, 0)
 		}
 		counts[j]++
 	}
-	return probes, orgs, counts
+	return s.in.source(rows), orgs, counts
 }
 
 // distinctInputs lists the inputs the series uses in the order of their
 // first probe, with each one's number of probes.
-func (s *Series) distinctInputs() (probes []probe.Probe, counts []int) {
+func (s *Series) distinctInputs() (probes feature.Source, counts []int) {
 	local := make([]int32, len(s.in.list))
 	for i := range local {
 		local[i] = -1
 	}
+	var used []uint32
 	for _, r := range s.recs {
 		if local[r.in] < 0 {
-			local[r.in] = int32(len(probes))
-			probes = append(probes, s.in.probe(r.in))
+			local[r.in] = int32(len(used))
+			used = append(used, r.in)
 			counts = append(counts, 0)
 		}
 		counts[local[r.in]]++
 	}
-	return probes, counts
+	return s.in.source(used), counts
 }
 
 // S returns a service's series (empty when data has none).

@@ -66,7 +66,7 @@ func TestCompactDataTrainsAsEveryProbe(t *testing.T) {
 			t.Fatal(err)
 		}
 		if !reflect.DeepEqual(got.Fields, want.Fields) || got.Probes != want.Probes || got.Labelled != want.Labelled || got.Orgs != want.Orgs {
-			t.Errorf("%s: field statistics over %d distinct rows differ from those over %d probes:\n%+v\nwant\n%+v", svc, len(rows), len(probes), got, want)
+			t.Errorf("%s: field statistics over %d distinct rows differ from those over %d probes:\n%+v\nwant\n%+v", svc, rows.N, len(probes), got, want)
 		}
 		fields, err := want.Select(opts.Select)
 		if err != nil {
@@ -83,7 +83,7 @@ func TestCompactDataTrainsAsEveryProbe(t *testing.T) {
 			t.Fatal(err)
 		}
 		if !reflect.DeepEqual(layout, wantLayout) {
-			t.Fatalf("%s: the layout of %d distinct inputs differs from that of %d probes", svc, len(inputs), len(probes))
+			t.Fatalf("%s: the layout of %d distinct inputs differs from that of %d probes", svc, inputs.N, len(probes))
 		}
 		enc := encodeSeries(layout, s)
 		own := layout.EncodeAll(probes)
@@ -114,7 +114,7 @@ func TestCompactDataTrainsAsEveryProbe(t *testing.T) {
 			t.Errorf("%s: %d training rows, want %d (or other counts, labels or images)", svc, len(ds.Counts), len(wantCounts))
 		}
 		checked++
-		t.Logf("%s: %d probes, %d distinct inputs, %d distinct rows", svc, len(probes), len(inputs), len(rows))
+		t.Logf("%s: %d probes, %d distinct inputs, %d distinct rows", svc, len(probes), inputs.N, rows.N)
 	}
 	if checked == 0 {
 		t.Fatal("no service with labelled probes")

@@ -4,6 +4,7 @@ import (
 	"slices"
 
 	"github.com/scannergrouper/scannergrouper/internal/feature"
+	"github.com/scannergrouper/scannergrouper/internal/probe"
 )
 
 // encoding is a series encoded with a layout: one image per distinct
@@ -28,11 +29,14 @@ func encodeSeries(l *feature.Layout, s *Series) *encoding {
 	}
 	byKey := map[feature.ImageKey]int32{}
 	scratch := make([]uint8, l.Pixels())
+	var buf probe.Fields
 	for _, r := range s.recs {
 		if e.local[r.in] >= 0 {
 			continue
 		}
-		l.Encode(s.in.probe(r.in), scratch)
+		p := s.in.probeInto(r.in, buf)
+		buf = p.Fields
+		l.Encode(p, scratch)
 		k := feature.KeyOf(scratch)
 		j, ok := byKey[k]
 		if !ok {

@@ -76,12 +76,14 @@ func (s *evidenceSources) add(models map[string]*ServiceModel, data *Data, class
 			s.services[svc] = ss
 		}
 		names, needDst := layoutReads(sm.Layout)
+		var buf probe.Fields // the fields kept are copied out of it
 		for i, r := range ser.recs {
 			var dst netip.Addr
 			if needDst {
 				dst = ser.tab.addrs.list[r.dst]
 			}
-			p := ser.Input(i)
+			p := ser.in.probeInto(r.in, buf)
+			buf = p.Fields
 			contentKey(&key, p.Fields, names, dst)
 			j, ok := ss.index[key.String()]
 			if !ok {
