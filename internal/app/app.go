@@ -118,12 +118,8 @@ func checkEvaluationData(data *pipeline.Data, labelsFile string) error {
 	if data.Count() == 0 {
 		return errors.New("the store holds no HTTP, TLS or DNS first probe: ingest captures first (--pcap)")
 	}
-	for _, orgs := range data.Orgs {
-		for _, o := range orgs {
-			if o != "" {
-				return nil
-			}
-		}
+	if data.Labelled() {
+		return nil
 	}
 	return fmt.Errorf("the labels (%s) name none of the %d scanners' addresses in the captures: check the file matches the traffic (columns ip,org; dates)",
 		labelsFile, data.Scanners())

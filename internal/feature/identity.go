@@ -278,3 +278,11 @@ func isAlnum(c byte) bool {
 	c = lower(c)
 	return c >= 'a' && c <= 'z' || c >= '0' && c <= '9'
 }
+
+// IdentityView is the view of an identity-bearing field (id) whose value
+// a probe sent to sensor, as Encode and FieldStatistics read it: two probes
+// with the same fields whose identity-bearing values have the same views
+// encode alike whatever their destinations.
+func IdentityView(id probe.Identity, value string, sensor netip.Addr) string {
+	return identityString(id, value, sensor)
+}

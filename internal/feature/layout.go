@@ -144,6 +144,12 @@ type Layout struct {
 // asc) after dropping values seen in fewer than MinCount probes; if options
 // and fixed pixels exceed MaxPixels, the most frequent options are kept.
 func BuildLayout(service string, probes []probe.Probe, cfg LayoutConfig) (*Layout, error) {
+	return BuildLayoutWeighted(service, SliceSource(probes), nil, cfg)
+}
+
+// BuildLayoutWeighted is BuildLayout where probes[i] stands for weights[i]
+// identical probes (nil: one each): the layout of the expanded probes.
+func BuildLayoutWeighted(service string, probes Source, weights []int, cfg LayoutConfig) (*Layout, error) {
 	if cfg.Mode == "" {
 		cfg.Mode = ModeFull
 	}
@@ -210,7 +216,7 @@ func BuildLayout(service string, probes []probe.Probe, cfg LayoutConfig) (*Layou
 	}
 	l.reindex()
 
-	cands := l.promote(l.countOptions(probes))
+	cands := l.promote(l.countOptions(probes, weights))
 	kept, overflow := pickByFrequency(cands, capacity-fixed)
 	l.Overflow = overflow
 	byField := make([][]candidate, len(l.Fields))
@@ -245,13 +251,13 @@ func BuildLayout(service string, probes []probe.Probe, cfg LayoutConfig) (*Layou
 
 // fieldNamesSeen lists every field name in probes, and the service's fixed
 // fields (the DNS header) whether seen or not.
-func fieldNamesSeen(enc probe.Encoding, probes []probe.Probe) []string {
+func fieldNamesSeen(enc probe.Encoding, probes Source) []string {
 	seen := map[string]bool{}
 	for _, name := range enc.Fixed {
 		seen[name] = true
 	}
-	for i := range probes {
-		for _, f := range probes[i].Fields {
+	for i := range probes.N {
+		for _, f := range probes.At(i).Fields {
 			seen[f.Name] = true
 		}
 	}
@@ -296,8 +302,9 @@ func pickByFrequency(cands []candidate, room int) ([]candidate, int) {
 }
 
 // countOptions counts, per option field, in how many probes each value
-// occurs, in (field, value) order.
-func (l *Layout) countOptions(probes []probe.Probe) []candidate {
+// occurs, in (field, value) order; probes[i] counts weights[i] times (nil:
+// once).
+func (l *Layout) countOptions(probes Source, weights []int) []candidate {
 	type key struct {
 		field int
 		value string
@@ -305,10 +312,10 @@ func (l *Layout) countOptions(probes []probe.Probe) []candidate {
 	counts := map[key]int{}
 	present := make([]bool, len(l.Fields))
 	var inProbe []key
-	for pi := range probes {
+	for pi := range probes.N {
 		clear(present)
 		inProbe = inProbe[:0]
-		for _, pf := range probes[pi].Fields {
+		for _, pf := range probes.At(pi).Fields {
 			fi, ok := l.fieldIndex[pf.Name]
 			if !ok || l.Fields[fi].Kind != probe.KindOption {
 				continue
@@ -330,8 +337,12 @@ func (l *Layout) countOptions(probes []probe.Probe) []candidate {
 			}
 			return cmp.Compare(a.value, b.value)
 		})
+		w := 1
+		if weights != nil {
+			w = weights[pi]
+		}
 		for _, k := range slices.Compact(inProbe) {
-			counts[k]++
+			counts[k] += w
 		}
 	}
 	out := make([]candidate, 0, len(counts))
@@ -437,8 +448,14 @@ func (l *Layout) FieldNames() []string {
 // find no room (canvas or MaxPixels full) are counted in Overflow. It
 // returns how many pixels were added.
 func (l *Layout) Extend(probes []probe.Probe) (added int) {
+	return l.ExtendWeighted(SliceSource(probes), nil)
+}
+
+// ExtendWeighted is Extend where probes[i] stands for weights[i] identical
+// probes (nil: one each).
+func (l *Layout) ExtendWeighted(probes Source, weights []int) (added int) {
 	room := min(l.Side*l.Side, l.MaxPixels) - l.Used
-	cands := l.promote(l.countOptions(probes))
+	cands := l.promote(l.countOptions(probes, weights))
 	kept, overflow := pickByFrequency(cands, room)
 	l.Overflow += overflow
 	if len(kept) == 0 {

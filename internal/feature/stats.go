@@ -70,8 +70,39 @@ type FieldTable struct {
 // value is the whole value as sent (first occurrence), N/A when absent: the
 // label encoding of the paper.
 func FieldStatistics(service string, probes []probe.Probe, labels []string) (*FieldTable, error) {
-	if labels != nil && len(labels) != len(probes) {
-		return nil, fmt.Errorf("feature: %d labels for %d probes", len(labels), len(probes))
+	return FieldStatisticsWeighted(service, SliceSource(probes), labels, nil)
+}
+
+// Source is a sequence of N probes read one at a time: At(i) may reuse the
+// memory of the probe it returned before, so a caller that keeps probes in
+// a compact form need not spell them all out at once.
+type Source struct {
+	N  int
+	At func(i int) probe.Probe
+}
+
+// SliceSource reads probes.
+func SliceSource(probes []probe.Probe) Source {
+	return Source{N: len(probes), At: func(i int) probe.Probe { return probes[i] }}
+}
+
+// FieldStatisticsWeighted is FieldStatistics where probes[i] stands for
+// weights[i] identical probes (nil: one each), each labelled labels[i]:
+// training keeps one row per distinct (input, org), and the table is the
+// one of the expanded probes, bit for bit, as long as the rows are in the
+// order of their first probe (value and org codes follow first sightings).
+func FieldStatisticsWeighted(service string, probes Source, labels []string, weights []int) (*FieldTable, error) {
+	if labels != nil && len(labels) != probes.N {
+		return nil, fmt.Errorf("feature: %d labels for %d probes", len(labels), probes.N)
+	}
+	if weights != nil && len(weights) != probes.N {
+		return nil, fmt.Errorf("feature: %d weights for %d probes", len(weights), probes.N)
+	}
+	weight := func(i int) int {
+		if weights == nil {
+			return 1
+		}
+		return weights[i]
 	}
 	enc := probe.EncodingOf(service)
 	names := fieldNamesSeen(enc, probes)
@@ -84,9 +115,16 @@ func FieldStatistics(service string, probes []probe.Probe, labels []string) (*Fi
 	orgIdx := map[string]int32{}
 	var orgOf []int32 // per attributed probe
 	var attributed []int
-	for i := range probes {
+	var attrWeights []int // per attributed probe (nil: all 1)
+	total, labelled := 0, 0
+	for i := range probes.N {
+		total += weight(i)
 		if labels == nil || Unattributed(labels[i]) {
 			continue
+		}
+		labelled += weight(i)
+		if weights != nil {
+			attrWeights = append(attrWeights, weights[i])
 		}
 		o, ok := orgIdx[labels[i]]
 		if !ok {
@@ -97,7 +135,7 @@ func FieldStatistics(service string, probes []probe.Probe, labels []string) (*Fi
 		attributed = append(attributed, i)
 	}
 
-	t := &FieldTable{Service: service, Probes: len(probes), Labelled: len(attributed), Orgs: len(orgIdx)}
+	t := &FieldTable{Service: service, Probes: total, Labelled: labelled, Orgs: len(orgIdx)}
 	t.Fields = make([]FieldStats, len(names))
 	t.codes = make([][]int32, len(names))
 	rawCodes := make([][]int32, len(names))
@@ -122,23 +160,24 @@ func FieldStatistics(service string, probes []probe.Probe, labels []string) (*Fi
 	}
 	pos := 0 // next attributed probe
 	seen := make([]bool, len(names))
-	for pi := range probes {
+	for pi := range probes.N {
 		isAttr := pos < len(attributed) && attributed[pos] == pi
 		clear(seen)
-		for _, f := range probes[pi].Fields {
+		p := probes.At(pi)
+		for _, f := range p.Fields {
 			fi := fieldIdx[f.Name]
 			if seen[fi] {
 				continue
 			}
 			seen[fi] = true
 			if f.Value != probe.NotAvailable {
-				present[fi]++
+				present[fi] += weight(pi)
 			}
 			// An identity-bearing field counts as the encoder sees it: the
 			// class of its value, not the sensor it named.
 			value := f.Value
 			if identity[fi] != probe.IdentityNone {
-				value = identityString(identity[fi], value, probes[pi].DstIP)
+				value = identityString(identity[fi], value, p.DstIP)
 			}
 			code, ok := values[fi][value]
 			if !ok {
@@ -168,24 +207,24 @@ func FieldStatistics(service string, probes []probe.Probe, labels []string) (*Fi
 	for fi := range t.Fields {
 		s := &t.Fields[fi]
 		s.Present = present[fi]
-		if len(probes) > 0 {
-			s.Coverage = float64(present[fi]) / float64(len(probes))
+		if total > 0 {
+			s.Coverage = float64(present[fi]) / float64(total)
 		}
 		distinctPresent := len(values[fi]) - 1
 		s.Distinct = distinctPresent
-		if present[fi] < len(probes) {
+		if present[fi] < total {
 			s.Distinct++ // N/A is a value
 		}
 		if present[fi] > 0 {
 			s.UniqueRatio = float64(distinctPresent) / float64(present[fi])
 		}
 		if len(attributed) > 0 {
-			s.MI, _ = mutualInformation(rawCodes[fi], len(values[fi]), orgOf, len(orgIdx))
+			s.MI, _ = weightedMutualInformation(rawCodes[fi], len(values[fi]), orgOf, len(orgIdx), attrWeights)
 			nv := len(values[fi])
 			if views[fi] != nil {
 				nv = len(views[fi])
 			}
-			_, s.AMI = mutualInformation(t.codes[fi], nv, orgOf, len(orgIdx))
+			_, s.AMI = weightedMutualInformation(t.codes[fi], nv, orgOf, len(orgIdx), attrWeights)
 		}
 	}
 	return t, nil
@@ -194,30 +233,47 @@ func FieldStatistics(service string, probes []probe.Probe, labels []string) (*Fi
 // mutualInformation returns MI (nats) and AMI (arithmetic normalisation)
 // between two label encodings with nu and nv possible codes.
 func mutualInformation(u []int32, nu int, v []int32, nv int) (mi, ami float64) {
-	n := len(u)
-	if n == 0 {
+	return weightedMutualInformation(u, nu, v, nv, nil)
+}
+
+// weightedMutualInformation is mutualInformation where w[i] is how many
+// samples pair u[i] with v[i] (nil: one each).
+func weightedMutualInformation(u []int32, nu int, v []int32, nv int, w []int) (mi, ami float64) {
+	if len(u) == 0 {
 		return 0, 0
+	}
+	type cell struct {
+		code int64
+		n    int
 	}
 	a := make([]int, nu) // row sums
 	b := make([]int, nv) // column sums
-	cells := make([]int64, n)
+	cells := make([]cell, len(u))
+	n := 0
 	for i := range u {
-		a[u[i]]++
-		b[v[i]]++
-		cells[i] = int64(u[i])*int64(nv) + int64(v[i])
+		wi := 1
+		if w != nil {
+			wi = w[i]
+		}
+		a[u[i]] += wi
+		b[v[i]] += wi
+		n += wi
+		cells[i] = cell{int64(u[i])*int64(nv) + int64(v[i]), wi}
 	}
 	// Sorted cells give a fixed summation order: equal partitions get
-	// bit-identical scores, so rankings never depend on map order.
-	slices.Sort(cells)
+	// bit-identical scores, so rankings never depend on map order (nor on
+	// whether equal samples come weighted or one by one).
+	slices.SortFunc(cells, func(x, y cell) int { return cmp.Compare(x.code, y.code) })
 	N := float64(n)
-	for i := 0; i < n; {
-		j := i
-		for j < n && cells[j] == cells[i] {
+	for i := 0; i < len(cells); {
+		j, cnt := i, 0
+		for j < len(cells) && cells[j].code == cells[i].code {
+			cnt += cells[j].n
 			j++
 		}
-		ai := float64(a[cells[i]/int64(nv)])
-		bj := float64(b[cells[i]%int64(nv)])
-		x := float64(j - i)
+		ai := float64(a[cells[i].code/int64(nv)])
+		bj := float64(b[cells[i].code%int64(nv)])
+		x := float64(cnt)
 		mi += x / N * math.Log(N*x/(ai*bj))
 		i = j
 	}

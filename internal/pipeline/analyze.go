@@ -23,21 +23,20 @@ func analysisInput(title string, models map[string]*ServiceModel, data *Data, at
 		attributed[a.IP] = a.Org
 	}
 	unknownClass := map[string]bool{}
-	for _, orgs := range data.Orgs {
-		for _, o := range orgs {
-			if o != "" && classes.TrainLabel(o) < 0 {
-				unknownClass[o] = true // fully disclosed, or an org the models do not know
-			}
+	for _, o := range data.orgs() {
+		if o != "" && classes.TrainLabel(o) < 0 {
+			unknownClass[o] = true // fully disclosed, or an org the models do not know
 		}
 	}
 	in := analysis.ReportInput{Title: title}
 	for _, svc := range Services {
 		sm := models[svc]
-		probes := data.Probes[svc]
-		if sm == nil || len(probes) == 0 {
+		ser := data.S(svc)
+		if sm == nil || ser.Len() == 0 {
 			continue
 		}
-		preds, err := predict(sm, probes)
+		enc := encodeSeries(sm.Layout, ser)
+		preds, err := sm.Model.Predict(enc.imgs)
 		if err != nil {
 			return in, nil, err
 		}
@@ -45,13 +44,13 @@ func analysisInput(title string, models map[string]*ServiceModel, data *Data, at
 		// by, as the service declares them, whatever the models selected.
 		keyFields := probe.EncodingOf(svc).KeyFields
 		si := analysis.ServiceInput{Service: svc, KeyFields: keyFields, KnownClass: &analysis.KnownClassInput{}}
-		for i, p := range probes {
-			ip := p.SrcIP.String()
-			org := data.Orgs[svc][i]
+		for i := range ser.recs {
+			ip := ser.SrcIP(i).String()
+			org := ser.Org(i)
 			att := attributed[ip]
-			vec := append([]float32(nil), preds[i].Proj[:]...)
+			vec := append([]float32(nil), preds[enc.row(i)].Proj[:]...)
 			if analysis.IsStillUnknown(att, org, unknownClass) {
-				si.Probes = append(si.Probes, analysis.ProbeInput{IP: ip, Fields: fieldMap(p.Fields, keyFields), Vector: vec})
+				si.Probes = append(si.Probes, analysis.ProbeInput{IP: ip, Fields: fieldMap(ser.Input(i).Fields, keyFields), Vector: vec})
 				still[svc] = append(still[svc], i)
 			}
 			if classes.TrainLabel(org) >= 0 {

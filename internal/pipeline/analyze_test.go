@@ -70,7 +70,7 @@ func clusterPurity(labels, idx []int, data *Data, svc string, tool map[string]st
 	counts := map[int]map[string]int{}
 	total := 0
 	for j, c := range labels {
-		p := data.Probes[svc][idx[j]]
+		p := data.S(svc).Probe(idx[j])
 		tl, ok := tool[fmt.Sprint(p.SrcIP, p.SrcPort, p.Time.UnixMicro())]
 		if !ok {
 			continue

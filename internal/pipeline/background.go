@@ -62,6 +62,22 @@ func (b *Background) enabled() bool { return b != nil && (b.MinCount > 0 || b.Mi
 // encoding of probes[i] (incremental mode calls it every week; counts
 // accumulate).
 func (b *Background) Add(images [][]uint8, probes []probe.Probe, orgs []string, classes *Classes) {
+	b.add(len(probes), func(i int) (feature.ImageKey, netip.Addr, int) {
+		return feature.KeyOf(images[i]), probes[i].SrcIP, classes.TrainLabel(orgs[i])
+	})
+}
+
+// addEncoding is Add of the probes of an encoded series.
+func (b *Background) addEncoding(enc *encoding, classes *Classes) {
+	labels := classes.orgLabels(enc.s.tab)
+	b.add(enc.s.Len(), func(i int) (feature.ImageKey, netip.Addr, int) {
+		return enc.key(i), enc.s.SrcIP(i), labels[enc.s.recs[i].org]
+	})
+}
+
+// add counts n probes, at(i) giving the digest of probe i's image, its
+// source and its training label.
+func (b *Background) add(n int, at func(i int) (feature.ImageKey, netip.Addr, int)) {
 	if !b.enabled() {
 		return
 	}
@@ -70,15 +86,14 @@ func (b *Background) Add(images [][]uint8, probes []probe.Probe, orgs []string, 
 		ip     netip.Addr
 	}
 	seen := map[sender]bool{}
-	for i, p := range probes {
-		d := feature.KeyOf(images[i])
-		y := classes.TrainLabel(orgs[i])
+	for i := range n {
+		d, ip, y := at(i)
 		if y >= 0 {
 			b.labelled[d]++
 		} else {
 			b.unlabelled[d]++
 		}
-		if k := (sender{d, p.SrcIP}); !seen[k] {
+		if k := (sender{d, ip}); !seen[k] {
 			seen[k] = true
 			if b.senders[d] == nil {
 				b.senders[d] = map[int]int{}

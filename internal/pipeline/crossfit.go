@@ -2,9 +2,9 @@ package pipeline
 
 import (
 	"context"
+	"net/netip"
 
 	"github.com/scannergrouper/scannergrouper/internal/feature"
-	"github.com/scannergrouper/scannergrouper/internal/probe"
 )
 
 // crossFitFolds is how many folds out-of-sample ensemble rows use.
@@ -20,28 +20,27 @@ const crossFitFolds = 2
 func crossFitPredictions(ctx context.Context, train *Data, classes *Classes, opts Options) (map[string][]int, error) {
 	preds := map[string][]int{}
 	for _, svc := range Services {
-		probes, orgs := train.Probes[svc], train.Orgs[svc]
-		if len(probes) == 0 {
+		ser := train.S(svc)
+		if ser.Len() == 0 {
 			continue
 		}
-		out := make([]int, len(probes))
+		out := make([]int, ser.Len())
 		for fold := 0; fold < crossFitFolds; fold++ {
-			in := &Data{Probes: map[string][]probe.Probe{}, Orgs: map[string][]string{}}
 			var heldIdx []int
-			var held []probe.Probe
-			for i, p := range probes {
-				if ipFold(p) == fold {
+			var heldRecs, inRecs []record
+			for i, r := range ser.recs {
+				if ipFold(ser.SrcIP(i)) == fold {
 					heldIdx = append(heldIdx, i)
-					held = append(held, p)
+					heldRecs = append(heldRecs, r)
 				} else {
-					in.Probes[svc] = append(in.Probes[svc], p)
-					in.Orgs[svc] = append(in.Orgs[svc], orgs[i])
+					inRecs = append(inRecs, r)
 				}
 			}
-			if len(held) == 0 {
+			if len(heldRecs) == 0 {
 				continue
 			}
-			if !hasKnownLabel(in.Orgs[svc], classes) {
+			in := &Data{series: map[string]*Series{svc: ser.with(inRecs)}, tab: train.tab}
+			if !in.S(svc).hasKnownLabel(classes) {
 				unknown := classes.Unknown
 				if opts.MinPurity > 0 {
 					unknown = classes.weakVote(unknown)
@@ -55,13 +54,13 @@ func crossFitPredictions(ctx context.Context, train *Data, classes *Classes, opt
 			if err != nil {
 				return nil, err
 			}
-			inImages := sm.Layout.EncodeAll(in.Probes[svc])
-			if err := trainService(ctx, sm, inImages, in.Orgs[svc], classes, opts, opts.Iterations); err != nil {
+			inImages := encodeSeries(sm.Layout, in.S(svc))
+			if err := trainService(ctx, sm, inImages, classes, opts, opts.Iterations); err != nil {
 				return nil, err
 			}
 			sm.Background = newBackground(opts)
-			sm.Background.Add(inImages, in.Probes[svc], in.Orgs[svc], classes)
-			p, err := predictVotes(sm, sm.Layout.EncodeAll(held), classes)
+			sm.Background.addEncoding(inImages, classes)
+			p, err := predictProbeVotes(sm, encodeSeries(sm.Layout, ser.with(heldRecs)), classes)
 			if err != nil {
 				return nil, err
 			}
@@ -76,9 +75,9 @@ func crossFitPredictions(ctx context.Context, train *Data, classes *Classes, opt
 
 // ipFold assigns a scanner to a fold by its address (FNV-1a), so all of an
 // IP's probes, in every service, fall in the same fold.
-func ipFold(p probe.Probe) int {
+func ipFold(ip netip.Addr) int {
 	h := uint32(2166136261)
-	for _, b := range p.SrcIP.AsSlice() {
+	for _, b := range ip.AsSlice() {
 		h ^= uint32(b)
 		h *= 16777619
 	}

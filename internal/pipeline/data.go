@@ -5,13 +5,19 @@
 package pipeline
 
 import (
+	"bytes"
+	"cmp"
 	"context"
+	"encoding/binary"
 	"fmt"
+	"hash/maphash"
+	"maps"
 	"net/netip"
 	"slices"
 	"sort"
 	"time"
 
+	"github.com/scannergrouper/scannergrouper/internal/feature"
 	"github.com/scannergrouper/scannergrouper/internal/probe"
 	// Services is computed when the package initialises, so the registry
 	// must be filled before: importing service/all here orders its init
@@ -29,9 +35,364 @@ var Services = probe.ServiceNames()
 type Labeler func(addr netip.Addr, t time.Time) string
 
 // Data is the labelled probes of a time range, per service, in time order.
+// It holds what training and identification read of a probe, compactly: a
+// scanner sends the same few payloads again and again, so each service keeps
+// a table of its distinct encodable inputs (the fields, and the destination
+// only through the identity views the encoding takes of it) and each probe
+// is a small record pointing into it (Series). Encoding, field statistics,
+// layouts and classifier predictions run once per distinct input, and
+// memory grows with probes by a record each.
 type Data struct {
-	Probes map[string][]probe.Probe
-	Orgs   map[string][]string // parallel to Probes: org at probe time, "" unattributed
+	series map[string]*Series
+	tab    *tables
+}
+
+// tables are what the records of one load (and every slice of it) share:
+// the addresses and the organisations, each stored once (orgs.list[0] is
+// "": unattributed).
+type tables struct {
+	addrs interned[netip.Addr]
+	orgs  interned[string]
+}
+
+func newTables() *tables {
+	t := &tables{}
+	t.orgs.id("")
+	return t
+}
+
+// interned is a list of distinct values, each with its index.
+type interned[T comparable] struct {
+	list  []T
+	index map[T]uint32
+}
+
+// id returns v's index, adding it when new.
+func (t *interned[T]) id(v T) uint32 {
+	if i, ok := t.index[v]; ok {
+		return i
+	}
+	if t.index == nil {
+		t.index = map[T]uint32{}
+	}
+	i := uint32(len(t.list))
+	t.list = append(t.list, v)
+	t.index[v] = i
+	return i
+}
+
+// record is one probe: its time (Unix nanoseconds), source and destination
+// (tables.addrs), its distinct input (inputs.list), its organisation at
+// probe time (tables.orgs) and its ports.
+type record struct {
+	t           int64
+	src, dst    uint32
+	in          uint32
+	org         uint32
+	sport, port uint16 // source and destination ports (they fit the padding)
+}
+
+// inputs are a service's distinct encodable inputs, in the order first
+// seen: each is the fields and destination of the first probe that had it.
+// Two probes share an input only when every field is equal and every
+// identity-bearing field has the same view of its own destination
+// (feature.IdentityView), so they encode alike and count alike in the
+// field statistics, whatever their destinations. An input holds its
+// fields as indexes into a table of distinct fields: a per-connection
+// value (a TLS random, a DNS id) makes a probe's input its own, yet its
+// other fields are stored once for all probes.
+type inputs struct {
+	svc    string
+	list   []input
+	index  hashIndex
+	fields fieldTable
+	// identity is each field name's identity rule (as the layouts that
+	// will encode the inputs read it).
+	identity   func(name string) probe.Identity
+	key, other []byte
+	ids        []uint32
+	buf        probe.Fields
+}
+
+// input is one distinct input: what a layout reads of a probe.
+type input struct {
+	ids []uint32 // fields, in the probe's order (fieldTable indexes)
+	dst netip.Addr
+}
+
+func newInputs(svc string, identity func(string) probe.Identity) *inputs {
+	return &inputs{svc: svc, identity: identity}
+}
+
+// probe is input i as a probe of the service, its fields in a slice of
+// their own.
+func (in *inputs) probe(i uint32) probe.Probe {
+	return in.probeInto(i, nil)
+}
+
+// probeInto is probe with the fields spelt into buf's memory: valid until
+// buf is reused.
+func (in *inputs) probeInto(i uint32, buf probe.Fields) probe.Probe {
+	buf = buf[:0]
+	for _, id := range in.list[i].ids {
+		buf = append(buf, in.fields.list[id])
+	}
+	return probe.Probe{Service: in.svc, Fields: buf, DstIP: in.list[i].dst}
+}
+
+// source reads the inputs of idx one at a time (feature.Source).
+func (in *inputs) source(idx []uint32) feature.Source {
+	var buf probe.Fields
+	return feature.Source{N: len(idx), At: func(j int) probe.Probe {
+		p := in.probeInto(idx[j], buf)
+		buf = p.Fields
+		return p
+	}}
+}
+
+// identityRules returns the identity rule of each field name of a service
+// as its encoding declares it, cached.
+func identityRules(svc string) func(string) probe.Identity {
+	enc := probe.EncodingOf(svc)
+	cache := map[string]probe.Identity{}
+	return func(name string) probe.Identity {
+		id, ok := cache[name]
+		if !ok {
+			id = enc.RuleFor(name).Identity
+			cache[name] = id
+		}
+		return id
+	}
+}
+
+// inputKey appends to b what makes an input: its fields (ids), then the
+// views of its identity-bearing fields from dst.
+func (in *inputs) inputKey(b []byte, ids []uint32, dst netip.Addr) []byte {
+	for _, id := range ids {
+		b = binary.AppendUvarint(b, uint64(id))
+	}
+	b = append(b, 0xff) // views follow (0xff starts no uvarint that ends a key)
+	for _, id := range ids {
+		f := &in.fields.list[id]
+		if r := in.identity(f.Name); r != probe.IdentityNone {
+			b = appendString(b, feature.IdentityView(r, f.Value, dst))
+		}
+	}
+	return b
+}
+
+// intern returns the input of p, adding it when new.
+func (in *inputs) intern(p *probe.Probe) uint32 {
+	ids := in.ids[:0]
+	for i := range p.Fields {
+		ids = append(ids, in.fields.id(&p.Fields[i]))
+	}
+	in.ids = ids
+	in.key = in.inputKey(in.key[:0], ids, p.DstIP)
+	h := maphash.Bytes(hashSeed, in.key)
+	if i, ok := in.index.find(h, func(i uint32) bool {
+		c := &in.list[i]
+		in.other = in.inputKey(in.other[:0], c.ids, c.dst)
+		return bytes.Equal(in.other, in.key)
+	}); ok {
+		return i
+	}
+	n := uint32(len(in.list))
+	in.list = append(in.list, input{ids: slices.Clone(ids), dst: p.DstIP})
+	in.index.add(h, n)
+	return n
+}
+
+// fieldTable is a service's distinct fields (name, value and items).
+type fieldTable struct {
+	list  []probe.Field
+	index hashIndex
+	key   []byte
+}
+
+// id returns the index of f, adding it when new.
+func (t *fieldTable) id(f *probe.Field) uint32 {
+	k := appendString(t.key[:0], f.Name)
+	k = appendString(k, f.Value)
+	for _, it := range f.Items {
+		k = appendString(k, it)
+	}
+	t.key = k
+	h := maphash.Bytes(hashSeed, k)
+	if i, ok := t.index.find(h, func(i uint32) bool {
+		g := &t.list[i]
+		return g.Name == f.Name && g.Value == f.Value && slices.Equal(g.Items, f.Items) && (g.Items == nil) == (f.Items == nil)
+	}); ok {
+		return i
+	}
+	n := uint32(len(t.list))
+	t.list = append(t.list, *f)
+	t.index.add(h, n)
+	return n
+}
+
+// hashSeed hashes the keys of hashIndex; any fixed seed does, hits are
+// confirmed.
+var hashSeed = maphash.MakeSeed()
+
+// hashIndex finds entries by a hash of their key: the index costs about 12
+// bytes an entry, not a copy of its key. Two keys with one hash are both
+// kept (more); a hit is confirmed on the entry itself.
+type hashIndex struct {
+	first map[uint64]uint32
+	more  map[uint64][]uint32
+}
+
+// find returns the entry of hash h that same confirms.
+func (x *hashIndex) find(h uint64, same func(uint32) bool) (uint32, bool) {
+	i, ok := x.first[h]
+	if !ok {
+		return 0, false
+	}
+	if same(i) {
+		return i, true
+	}
+	for _, j := range x.more[h] {
+		if same(j) {
+			return j, true
+		}
+	}
+	return 0, false
+}
+
+// add indexes entry i under hash h.
+func (x *hashIndex) add(h uint64, i uint32) {
+	if x.first == nil {
+		x.first, x.more = map[uint64]uint32{}, map[uint64][]uint32{}
+	}
+	if _, ok := x.first[h]; ok {
+		x.more[h] = append(x.more[h], i)
+		return
+	}
+	x.first[h] = i
+}
+
+func appendString(b []byte, s string) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
+}
+
+// Series is one service's probes of a Data, in time order: records over
+// the service's distinct inputs.
+type Series struct {
+	svc  string
+	in   *inputs
+	recs []record
+	tab  *tables
+}
+
+// Len is the number of probes.
+func (s *Series) Len() int { return len(s.recs) }
+
+// Time is probe i's time.
+func (s *Series) Time(i int) time.Time { return time.Unix(0, s.recs[i].t).UTC() }
+
+// SrcIP is probe i's source address.
+func (s *Series) SrcIP(i int) netip.Addr { return s.tab.addrs.list[s.recs[i].src] }
+
+// Org is probe i's organisation at its time ("" unattributed).
+func (s *Series) Org(i int) string { return s.tab.orgs.list[s.recs[i].org] }
+
+// DstPort is probe i's destination port.
+func (s *Series) DstPort(i int) uint16 { return s.recs[i].port }
+
+// Probe is probe i as far as Data keeps it: time, addresses, ports,
+// service and fields (its input's fields: equal to its own).
+func (s *Series) Probe(i int) probe.Probe {
+	r := &s.recs[i]
+	return probe.Probe{Time: s.Time(i), SrcIP: s.tab.addrs.list[r.src], SrcPort: r.sport, DstIP: s.tab.addrs.list[r.dst], DstPort: r.port,
+		Service: s.svc, Fields: s.in.probe(r.in).Fields}
+}
+
+// Input is probe i's distinct input (its fields, as Probe).
+func (s *Series) Input(i int) probe.Probe { return s.in.probe(s.recs[i].in) }
+
+// Probes returns every probe of the series (Probe), for small data and
+// tests: it costs what the compact form saves.
+func (s *Series) Probes() []probe.Probe {
+	out := make([]probe.Probe, len(s.recs))
+	for i := range out {
+		out[i] = s.Probe(i)
+	}
+	return out
+}
+
+// Orgs returns every probe's organisation (Org).
+func (s *Series) Orgs() []string {
+	out := make([]string, len(s.recs))
+	for i := range out {
+		out[i] = s.Org(i)
+	}
+	return out
+}
+
+// with returns a series over recs with s's service and tables.
+func (s *Series) with(recs []record) *Series {
+	return &Series{svc: s.svc, in: s.in, recs: recs, tab: s.tab}
+}
+
+// hasKnownLabel reports whether some probe is labelled with a known class.
+func (s *Series) hasKnownLabel(classes *Classes) bool {
+	known := classes.orgLabels(s.tab)
+	for _, r := range s.recs {
+		if known[r.org] >= 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// distinctRows groups the probes by (input, organisation), in the order of
+// each group's first probe: inputs and organisations then first appear in
+// the order they do among the probes, which is what keeps statistics over
+// the rows equal to those over the probes.
+func (s *Series) distinctRows() (probes feature.Source, orgs []string, counts []int) {
+	index := map[[2]uint32]int{}
+	var rows []uint32 // input of each row
+	for _, r := range s.recs {
+		k := [2]uint32{r.in, r.org}
+		j, ok := index[k]
+		if !ok {
+			j = len(rows)
+			index[k] = j
+			rows = append(rows, r.in)
+			orgs = append(orgs, s.tab.orgs.list[r.org])
+			counts = append(counts, 0)
+		}
+		counts[j]++
+	}
+	return s.in.source(rows), orgs, counts
+}
+
+// distinctInputs lists the inputs the series uses in the order of their
+// first probe, with each one's number of probes.
+func (s *Series) distinctInputs() (probes feature.Source, counts []int) {
+	local := make([]int32, len(s.in.list))
+	for i := range local {
+		local[i] = -1
+	}
+	var used []uint32
+	for _, r := range s.recs {
+		if local[r.in] < 0 {
+			local[r.in] = int32(len(used))
+			used = append(used, r.in)
+			counts = append(counts, 0)
+		}
+		counts[local[r.in]]++
+	}
+	return s.in.source(used), counts
+}
+
+// S returns a service's series (empty when data has none).
+func (d *Data) S(svc string) *Series {
+	if s := d.series[svc]; s != nil {
+		return s
+	}
+	return &Series{svc: svc, in: newInputs(svc, identityRules(svc)), tab: d.tab}
 }
 
 // honeypotFilter drops probes whose source is a honeypot itself (the
@@ -52,59 +413,86 @@ func LoadQuery(ctx context.Context, st store.Store, services []string, q store.P
 // LoadQuery reads the probes of every service that q selects, as the
 // package's LoadQuery does, keeping of each probe only the fields its
 // service's model encodes (none for a service without a model):
-// identification reads nothing else, and a probe's fields are most of the
-// memory it takes, which grows with the period's probes.
+// identification reads nothing else, and fewer fields make fewer distinct
+// inputs.
 func (m *Models) LoadQuery(ctx context.Context, st store.Store, q store.ProbeQuery, labelOf Labeler) (*Data, error) {
-	return loadQuery(ctx, st, Services, q, labelOf, m.encodedFields())
+	return loadQuery(ctx, st, Services, q, labelOf, m.Services)
 }
 
 // encodedFields names, per service, the fields its model's layout encodes.
 func (m *Models) encodedFields() map[string]map[string]bool {
 	keep := map[string]map[string]bool{}
 	for _, svc := range Services {
-		keep[svc] = map[string]bool{}
-		if sm := m.Services[svc]; sm != nil && sm.Layout != nil {
-			for _, f := range sm.Layout.Fields {
-				keep[svc][f.Name] = true
-			}
+		keep[svc] = layoutFields(m.Services[svc])
+	}
+	return keep
+}
+
+// layoutFields names the fields a service model's layout encodes (none
+// without a model).
+func layoutFields(sm *ServiceModel) map[string]bool {
+	keep := map[string]bool{}
+	if sm != nil && sm.Layout != nil {
+		for _, f := range sm.Layout.Fields {
+			keep[f.Name] = true
 		}
 	}
 	return keep
 }
 
-// loadQuery is LoadQuery keeping, when keep is set, only the fields of
-// keep[service] of each probe. Every service is read in one pass over the
-// period (the store reads a period in time order whatever the service),
-// each probe going to its service's list, which stays in time order.
-func loadQuery(ctx context.Context, st store.Store, services []string, q store.ProbeQuery, labelOf Labeler, keep map[string]map[string]bool) (*Data, error) {
-	d := &Data{Probes: map[string][]probe.Probe{}, Orgs: map[string][]string{}}
-	wanted := make(map[string]bool, len(services))
-	for _, svc := range services {
-		wanted[svc] = true
-		d.Probes[svc], d.Orgs[svc] = nil, nil
+// layoutIdentity is the identity rule of each field as a layout encodes it
+// (IdentityNone for a field it does not hold, which it never reads).
+func layoutIdentity(l *feature.Layout) func(string) probe.Identity {
+	ids := map[string]probe.Identity{}
+	if l != nil {
+		for _, f := range l.Fields {
+			ids[f.Name] = f.Identity
+		}
 	}
+	return func(name string) probe.Identity { return ids[name] }
+}
+
+// loadQuery is LoadQuery keeping, when models is set, only the fields
+// models[service]'s layout encodes of each probe. The probes are interned
+// as they stream from the store: the full probe list never exists.
+func loadQuery(ctx context.Context, st store.Store, services []string, q store.ProbeQuery, labelOf Labeler, models map[string]*ServiceModel) (*Data, error) {
+	d := &Data{series: map[string]*Series{}, tab: newTables()}
 	q.Limit = 0
 	q.NoPayload = true // the fields carry what the models need
-	q.Service = ""
-	if len(services) == 1 {
-		q.Service = services[0]
-	}
-	for p, err := range st.Probes(ctx, q) {
-		if err != nil {
-			return nil, err
+	for _, svc := range services {
+		var keep map[string]bool
+		identity := identityRules(svc)
+		if models != nil {
+			keep = layoutFields(models[svc])
+			identity = layoutIdentity(layoutOf(models[svc]))
 		}
-		svc := p.Service
-		if !wanted[svc] {
-			continue
+		s := &Series{svc: svc, in: newInputs(svc, identity), tab: d.tab}
+		q.Service = svc
+		for p, err := range st.Probes(ctx, q) {
+			if err != nil {
+				return nil, err
+			}
+			if keep != nil {
+				p.Fields = keepFields(p.Fields, keep)
+			}
+			s.add(&p, labelOf(p.SrcIP, p.Time))
 		}
-		p.Payload = nil // the fields carry what the models need
-		if keep != nil {
-			p.Fields = keepFields(p.Fields, keep[svc])
-		}
-		d.Probes[svc] = append(d.Probes[svc], p)
-		d.Orgs[svc] = append(d.Orgs[svc], labelOf(p.SrcIP, p.Time))
+		d.series[svc] = s
 	}
 	return d, nil
+}
+
+func layoutOf(sm *ServiceModel) *feature.Layout {
+	if sm == nil {
+		return nil
+	}
+	return sm.Layout
+}
+
+// add appends p, labelled org, to the series.
+func (s *Series) add(p *probe.Probe, org string) {
+	s.recs = append(s.recs, record{t: p.Time.UnixNano(), src: s.tab.addrs.id(p.SrcIP), dst: s.tab.addrs.id(p.DstIP),
+		in: s.in.intern(p), org: s.tab.orgs.id(org), sport: p.SrcPort, port: p.DstPort})
 }
 
 // keepFields returns the fields of fs named in keep, in a slice of their
@@ -133,10 +521,14 @@ func (d *Data) Scanners() int { return len(d.ips()) }
 
 // ips returns the distinct source addresses.
 func (d *Data) ips() map[netip.Addr]bool {
+	seen := make([]bool, len(d.tab.addrs.list))
 	out := map[netip.Addr]bool{}
-	for _, ps := range d.Probes {
-		for _, p := range ps {
-			out[p.SrcIP] = true
+	for _, s := range d.series {
+		for _, r := range s.recs {
+			if !seen[r.src] {
+				seen[r.src] = true
+				out[d.tab.addrs.list[r.src]] = true
+			}
 		}
 	}
 	return out
@@ -145,12 +537,13 @@ func (d *Data) ips() map[netip.Addr]bool {
 // scannersPerClass counts the distinct labelled scanners of each known
 // class.
 func (d *Data) scannersPerClass(classes *Classes) []int {
-	seen := map[netip.Addr]bool{}
+	seen := map[uint32]bool{}
 	out := make([]int, classes.Unknown)
-	for svc, ps := range d.Probes {
-		for i, p := range ps {
-			if c := classes.TrainLabel(d.Orgs[svc][i]); c >= 0 && !seen[p.SrcIP] {
-				seen[p.SrcIP] = true
+	labels := classes.orgLabels(d.tab)
+	for _, svc := range slices.Sorted(maps.Keys(d.series)) {
+		for _, r := range d.series[svc].recs {
+			if c := labels[r.org]; c >= 0 && !seen[r.src] {
+				seen[r.src] = true
 				out[c]++
 			}
 		}
@@ -161,22 +554,52 @@ func (d *Data) scannersPerClass(classes *Classes) []int {
 // Count returns the number of probes over all services.
 func (d *Data) Count() int {
 	n := 0
-	for _, ps := range d.Probes {
-		n += len(ps)
+	for _, s := range d.series {
+		n += len(s.recs)
 	}
 	return n
 }
 
+// orgs lists the organisations the probes carry ("" among them when some
+// are unattributed), in table order.
+func (d *Data) orgs() []string {
+	used := make([]bool, len(d.tab.orgs.list))
+	for _, s := range d.series {
+		for _, r := range s.recs {
+			used[r.org] = true
+		}
+	}
+	var out []string
+	for i, o := range d.tab.orgs.list {
+		if used[i] {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// Labelled reports whether some probe has an organisation.
+func (d *Data) Labelled() bool {
+	for _, s := range d.series {
+		for _, r := range s.recs {
+			if r.org != 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // Span returns the first and last probe time.
 func (d *Data) Span() (first, last time.Time) {
-	for _, ps := range d.Probes {
-		if len(ps) == 0 {
+	for _, s := range d.series {
+		if len(s.recs) == 0 {
 			continue
 		}
-		if first.IsZero() || ps[0].Time.Before(first) {
-			first = ps[0].Time
+		if f := s.Time(0); first.IsZero() || f.Before(first) {
+			first = f
 		}
-		if l := ps[len(ps)-1].Time; l.After(last) {
+		if l := s.Time(len(s.recs) - 1); l.After(last) {
 			last = l
 		}
 	}
@@ -188,9 +611,9 @@ func (d *Data) Span() (first, last time.Time) {
 // as the artifact's 8:2 split).
 func (d *Data) SplitTime(share float64) (time.Time, error) {
 	var times []int64
-	for _, ps := range d.Probes {
-		for _, p := range ps {
-			times = append(times, p.Time.UnixNano())
+	for _, s := range d.series {
+		for _, r := range s.recs {
+			times = append(times, r.t)
 		}
 	}
 	if len(times) < 2 {
@@ -223,23 +646,26 @@ func (d *Data) SpanCut(share float64, loc *time.Location) (time.Time, error) {
 	return day.UTC(), nil
 }
 
-// Slice returns the probes of [from, to) (zero bounds are open).
+// Slice returns the probes of [from, to) (zero bounds are open). It shares
+// d's records.
 func (d *Data) Slice(from, to time.Time) *Data {
-	out := &Data{Probes: map[string][]probe.Probe{}, Orgs: map[string][]string{}}
-	for svc, ps := range d.Probes {
+	out := &Data{series: map[string]*Series{}, tab: d.tab}
+	for svc, s := range d.series {
+		recs := s.recs
 		lo := 0
 		if !from.IsZero() {
-			lo = sort.Search(len(ps), func(i int) bool { return !ps[i].Time.Before(from) })
+			f := from.UnixNano()
+			lo = sort.Search(len(recs), func(i int) bool { return recs[i].t >= f })
 		}
-		hi := len(ps)
+		hi := len(recs)
 		if !to.IsZero() {
-			hi = sort.Search(len(ps), func(i int) bool { return !ps[i].Time.Before(to) })
+			t := to.UnixNano()
+			hi = sort.Search(len(recs), func(i int) bool { return recs[i].t >= t })
 		}
 		if hi < lo {
 			hi = lo
 		}
-		out.Probes[svc] = ps[lo:hi]
-		out.Orgs[svc] = d.Orgs[svc][lo:hi]
+		out.series[svc] = s.with(recs[lo:hi:hi])
 	}
 	return out
 }
@@ -258,11 +684,9 @@ type Classes struct {
 // NewClasses builds the class list from the training orgs.
 func NewClasses(train *Data, fullyDisclosed func(string) bool) *Classes {
 	seen := map[string]bool{}
-	for _, orgs := range train.Orgs {
-		for _, o := range orgs {
-			if o != "" && !fullyDisclosed(o) {
-				seen[o] = true
-			}
+	for _, o := range train.orgs() {
+		if o != "" && !fullyDisclosed(o) {
+			seen[o] = true
 		}
 	}
 	names := make([]string, 0, len(seen)+1)
@@ -280,6 +704,15 @@ func newClasses(known []string, fullyDisclosed func(string) bool) *Classes {
 	}
 	c.Names = append(append([]string(nil), known...), "unknown")
 	return c
+}
+
+// orgLabels is TrainLabel of each organisation of t.
+func (c *Classes) orgLabels(t *tables) []int {
+	out := make([]int, len(t.orgs.list))
+	for i, o := range t.orgs.list {
+		out[i] = c.TrainLabel(o)
+	}
+	return out
 }
 
 // Truth is an org's evaluation class: a known class, Unknown for fully
@@ -332,11 +765,9 @@ func (c *Classes) Name(class int) string {
 // time: the traffic an explanation of those IPs rests on. The addresses
 // are read in one query per loadIPsChunk of them, every service at once.
 func LoadIPs(ctx context.Context, st store.Store, services []string, ips []netip.Addr, from, to time.Time, labelOf Labeler) (*Data, error) {
-	d := &Data{Probes: map[string][]probe.Probe{}, Orgs: map[string][]string{}}
-	wanted := make(map[string]bool, len(services))
+	d := &Data{series: map[string]*Series{}, tab: newTables()}
 	for _, svc := range services {
-		wanted[svc] = true
-		d.Probes[svc], d.Orgs[svc] = nil, nil
+		d.series[svc] = &Series{svc: svc, in: newInputs(svc, identityRules(svc)), tab: d.tab}
 	}
 	for lo := 0; lo < len(ips); lo += loadIPsChunk {
 		chunk := ips[lo:min(lo+loadIPsChunk, len(ips))]
@@ -344,31 +775,18 @@ func LoadIPs(ctx context.Context, st store.Store, services []string, ips []netip
 			if err != nil {
 				return nil, err
 			}
-			if !wanted[p.Service] {
-				continue
+			if s := d.series[p.Service]; s != nil {
+				s.add(&p, labelOf(p.SrcIP, p.Time))
 			}
-			p.Payload = nil
-			d.Probes[p.Service] = append(d.Probes[p.Service], p)
-			d.Orgs[p.Service] = append(d.Orgs[p.Service], labelOf(p.SrcIP, p.Time))
 		}
 	}
 	if len(ips) <= loadIPsChunk {
 		return d, nil // one query: each service is in time order already
 	}
-	for _, svc := range services {
+	for _, s := range d.series {
 		// one chunk after another: put each service back in time order, as
 		// Load returns it and the window slicing expects
-		idx := make([]int, len(d.Probes[svc]))
-		for i := range idx {
-			idx[i] = i
-		}
-		ps, os := d.Probes[svc], d.Orgs[svc]
-		slices.SortStableFunc(idx, func(a, b int) int { return ps[a].Time.Compare(ps[b].Time) })
-		sp, so := make([]probe.Probe, len(idx)), make([]string, len(idx))
-		for i, j := range idx {
-			sp[i], so[i] = ps[j], os[j]
-		}
-		d.Probes[svc], d.Orgs[svc] = sp, so
+		slices.SortStableFunc(s.recs, func(a, b record) int { return cmp.Compare(a.t, b.t) })
 	}
 	return d, nil
 }

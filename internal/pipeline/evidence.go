@@ -56,26 +56,29 @@ func (s *evidenceState) addNetworks(classes *Classes, nets Networks, t time.Time
 
 // learn remembers the labelled addresses and payload senders of data.
 // images are data's encodings per service (encodeData).
-func (s *evidenceState) learn(data *Data, images map[string][][]uint8, classes *Classes) {
+func (s *evidenceState) learn(data *Data, images map[string]*encoding, classes *Classes) {
 	for _, svc := range Services {
-		for i, p := range data.Probes[svc] {
-			c := evidenceClass(classes, data.Orgs[svc][i])
-			s.mem.Add(p.SrcIP, c)
-			if imgs := images[svc]; imgs != nil {
-				key := feature.KeyOf(imgs[i])
-				s.pay.Add(svc, key, p.SrcIP, c)
-				s.pay.Remember(svc, key, imgs[i])
+		ser, enc := data.S(svc), images[svc]
+		for i := range ser.recs {
+			ip := ser.SrcIP(i)
+			c := evidenceClass(classes, ser.Org(i))
+			s.mem.Add(ip, c)
+			if enc != nil {
+				j := enc.row(i)
+				s.pay.Add(svc, enc.keys[j], ip, c)
+				s.pay.Remember(svc, enc.keys[j], enc.imgs[j])
 			}
 		}
 	}
 }
 
-// encodeData encodes every probe of the services that have a model.
-func encodeData(models map[string]*ServiceModel, data *Data) map[string][][]uint8 {
-	out := map[string][][]uint8{}
+// encodeData encodes the distinct inputs of the services that have a
+// model.
+func encodeData(models map[string]*ServiceModel, data *Data) map[string]*encoding {
+	out := map[string]*encoding{}
 	for _, svc := range Services {
-		if sm := models[svc]; sm != nil && len(data.Probes[svc]) > 0 {
-			out[svc] = sm.Layout.EncodeAll(data.Probes[svc])
+		if sm := models[svc]; sm != nil && data.S(svc).Len() > 0 {
+			out[svc] = encodeSeries(sm.Layout, data.S(svc))
 		}
 	}
 	return out
@@ -97,13 +100,13 @@ type ipEvidence struct {
 
 // gatherEvidence builds one evidence row per source IP of data, asking
 // the service models about every probe.
-func gatherEvidence(models map[string]*ServiceModel, state *evidenceState, data *Data, images map[string][][]uint8) (*ipEvidence, error) {
+func gatherEvidence(models map[string]*ServiceModel, state *evidenceState, data *Data, images map[string]*encoding) (*ipEvidence, error) {
 	return gather(models, state, data, images, false)
 }
 
 // gatherForFit is gatherEvidence with the listed IPs' evidence as new
 // (ipEvidence.AsNew).
-func gatherForFit(models map[string]*ServiceModel, state *evidenceState, data *Data, images map[string][][]uint8) (*ipEvidence, error) {
+func gatherForFit(models map[string]*ServiceModel, state *evidenceState, data *Data, images map[string]*encoding) (*ipEvidence, error) {
 	return gather(models, state, data, images, true)
 }
 
@@ -123,59 +126,109 @@ type probeRef struct {
 	index   int
 }
 
-// collect groups data's probes by source IP and asks each service model
-// about them.
-func collect(models map[string]*ServiceModel, data *Data, images map[string][][]uint8) (map[netip.Addr]*ipProbes, error) {
-	acc := map[netip.Addr]*ipProbes{}
+// ipGroups are data's probes grouped by source IP, in address order, and
+// what each service model says about their images: an IP's probes
+// (ipProbes) are put together when asked for, so only one IP's are held
+// at a time, and the classifier is asked once per distinct image.
+type ipGroups struct {
+	data   *Data
+	images map[string]*encoding
+	probs  map[string][][]float32 // per service, per image of images
+	ips    []netip.Addr
+	// the probes of ips[k] are refs[start[k]:start[k+1]], services in
+	// Services order, each in time order
+	start []int
+	refs  []groupRef
+}
+
+// groupRef is a probe of an ipGroups: its service (index in Services)
+// and index in the service's series.
+type groupRef struct {
+	svc   uint8
+	index uint32
+}
+
+// groupByIP groups data's probes by source IP and asks each service model
+// about their images.
+func groupByIP(models map[string]*ServiceModel, data *Data, images map[string]*encoding) (*ipGroups, error) {
+	g := &ipGroups{data: data, images: images, probs: map[string][][]float32{}}
 	for _, svc := range Services {
-		probes := data.Probes[svc]
-		var probs [][]float32
-		if sm := models[svc]; sm != nil && len(probes) > 0 {
-			preds, err := sm.Model.Predict(images[svc])
+		if sm := models[svc]; sm != nil && data.S(svc).Len() > 0 {
+			preds, err := sm.Model.Predict(images[svc].imgs)
 			if err != nil {
 				return nil, fmt.Errorf("%s classifier: %w", svc, err)
 			}
-			probs = make([][]float32, len(preds))
+			probs := make([][]float32, len(preds))
 			for i := range preds {
 				probs[i] = preds[i].Probs
 			}
-		}
-		for i, p := range probes {
-			a := acc[p.SrcIP]
-			if a == nil {
-				a = &ipProbes{}
-				acc[p.SrcIP] = a
-			}
-			if o := data.Orgs[svc][i]; o != "" {
-				a.truth = o
-			}
-			if len(a.services) == 0 || a.services[len(a.services)-1] != svc {
-				a.services = append(a.services, svc)
-			}
-			if probs != nil {
-				a.probes = append(a.probes, evidence.Probe{Service: svc, Digest: feature.KeyOf(images[svc][i]), Probs: probs[i], Image: images[svc][i]})
-				a.refs = append(a.refs, probeRef{svc, i})
-			}
+			g.probs[svc] = probs
 		}
 	}
-	return acc, nil
+	count := make([]int, len(data.tab.addrs.list)) // probes per address
+	for _, svc := range Services {
+		for _, r := range data.S(svc).recs {
+			count[r.src]++
+		}
+	}
+	var order []uint32 // addresses seen, by address
+	for a, n := range count {
+		if n > 0 {
+			order = append(order, uint32(a))
+		}
+	}
+	slices.SortFunc(order, func(a, b uint32) int { return data.tab.addrs.list[a].Compare(data.tab.addrs.list[b]) })
+	next := make([]int, len(data.tab.addrs.list)) // next free slot of an address in refs
+	g.ips, g.start = make([]netip.Addr, len(order)), make([]int, len(order)+1)
+	for k, a := range order {
+		g.ips[k] = data.tab.addrs.list[a]
+		next[a] = g.start[k]
+		g.start[k+1] = g.start[k] + count[a]
+	}
+	g.refs = make([]groupRef, g.start[len(order)])
+	for si, svc := range Services {
+		for i, r := range data.S(svc).recs {
+			g.refs[next[r.src]] = groupRef{uint8(si), uint32(i)}
+			next[r.src]++
+		}
+	}
+	return g, nil
 }
 
-func gather(models map[string]*ServiceModel, state *evidenceState, data *Data, images map[string][][]uint8, asNew bool) (*ipEvidence, error) {
-	acc, err := collect(models, data, images)
+// at is what ips[k] sent: its probes with the classifier's probabilities
+// (services with a model), its ground truth (the organisation of its last
+// labelled probe, services in order) and its services.
+func (g *ipGroups) at(k int) *ipProbes {
+	a := &ipProbes{}
+	for _, ref := range g.refs[g.start[k]:g.start[k+1]] {
+		svc := Services[ref.svc]
+		ser, i := g.data.S(svc), int(ref.index)
+		if o := ser.Org(i); o != "" {
+			a.truth = o
+		}
+		if len(a.services) == 0 || a.services[len(a.services)-1] != svc {
+			a.services = append(a.services, svc)
+		}
+		if probs := g.probs[svc]; probs != nil {
+			enc := g.images[svc]
+			j := enc.row(i)
+			a.probes = append(a.probes, evidence.Probe{Service: svc, Digest: enc.keys[j], Probs: probs[j], Image: enc.imgs[j]})
+			a.refs = append(a.refs, probeRef{svc, i})
+		}
+	}
+	return a
+}
+
+func gather(models map[string]*ServiceModel, state *evidenceState, data *Data, images map[string]*encoding, asNew bool) (*ipEvidence, error) {
+	g, err := groupByIP(models, data, images)
 	if err != nil {
 		return nil, err
 	}
-	ips := make([]netip.Addr, 0, len(acc))
-	for ip := range acc {
-		ips = append(ips, ip)
-	}
-	slices.SortFunc(ips, func(a, b netip.Addr) int { return a.Compare(b) })
-	out := &ipEvidence{Rows: make([]evidence.Row, len(ips)), Truth: make([]string, len(ips)), Services: make([][]string, len(ips))}
-	for i, ip := range ips {
-		a := acc[ip]
-		out.Rows[i] = evidence.Build(ip, a.probes, state.mem, state.pay)
-		out.Truth[i], out.Services[i] = a.truth, a.services
+	out := &ipEvidence{Rows: make([]evidence.Row, len(g.ips)), Truth: make([]string, len(g.ips)), Services: make([][]string, len(g.ips))}
+	for k, ip := range g.ips {
+		a := g.at(k)
+		out.Rows[k] = evidence.Build(ip, a.probes, state.mem, state.pay)
+		out.Truth[k], out.Services[k] = a.truth, a.services
 		if _, listed := state.mem.Listed(ip); listed && asNew {
 			out.AsNew = append(out.AsNew, evidence.BuildAsNew(ip, a.probes, state.mem, state.pay))
 			out.AsNewTruth = append(out.AsNewTruth, a.truth)
@@ -217,10 +270,10 @@ func (e *ipEvidence) attributions(cmb *evidence.Combiner, classes *Classes) []At
 // trainModels selects fields, lays out and trains one classifier per
 // service on train. images are train's encodings per service with a model
 // (as encodeData gives them), for the caller to reuse.
-func trainModels(ctx context.Context, train *Data, classes *Classes, opts Options, timing map[string]float64) (models map[string]*ServiceModel, images map[string][][]uint8, err error) {
-	models, images = map[string]*ServiceModel{}, map[string][][]uint8{}
+func trainModels(ctx context.Context, train *Data, classes *Classes, opts Options, timing map[string]float64) (models map[string]*ServiceModel, images map[string]*encoding, err error) {
+	models, images = map[string]*ServiceModel{}, map[string]*encoding{}
 	for _, svc := range Services {
-		if !hasKnownLabel(train.Orgs[svc], classes) {
+		if !train.S(svc).hasKnownLabel(classes) {
 			opts.Log().Info("no labelled training probes, service left out", "service", svc)
 			continue
 		}
@@ -229,10 +282,10 @@ func trainModels(ctx context.Context, train *Data, classes *Classes, opts Option
 		if err != nil {
 			return nil, nil, err
 		}
-		images[svc] = sm.Layout.EncodeAll(train.Probes[svc])
+		images[svc] = encodeSeries(sm.Layout, train.S(svc))
 		timing["encode"] += time.Since(t0).Seconds()
 		t0 = time.Now()
-		if err := trainService(ctx, sm, images[svc], train.Orgs[svc], classes, opts, opts.Iterations); err != nil {
+		if err := trainService(ctx, sm, images[svc], classes, opts, opts.Iterations); err != nil {
 			return nil, nil, err
 		}
 		timing["train"] += time.Since(t0).Seconds()
@@ -304,7 +357,7 @@ func trainFullEvidence(ctx context.Context, data *Data, cut time.Time, classes *
 		return nil, err
 	}
 	res.Combiner = cmb
-	var trainImages map[string][][]uint8
+	var trainImages map[string]*encoding
 	if res.Models, trainImages, err = trainModels(ctx, train, classes, opts, timing); err != nil {
 		return nil, err
 	}
@@ -366,17 +419,17 @@ func (o Options) cut(data *Data) (time.Time, error) {
 // scores: the class with the most distinct training senders of its encoded
 // payload (unattributed and no-org senders count for unknown), or the
 // service classifier's class for a payload training never saw.
-func probePredictions(models map[string]*ServiceModel, state *evidenceState, images map[string][][]uint8, classes *Classes) (map[string][]int, error) {
+func probePredictions(models map[string]*ServiceModel, state *evidenceState, images map[string]*encoding, classes *Classes) (map[string][]int, error) {
 	out := map[string][]int{}
-	for svc, imgs := range images {
-		preds, err := models[svc].Model.Predict(imgs)
+	for svc, enc := range images {
+		preds, err := models[svc].Model.Predict(enc.imgs)
 		if err != nil {
 			return nil, err
 		}
-		out[svc] = make([]int, len(preds))
+		perImage := make([]int, len(preds))
 		for i, p := range preds {
-			out[svc][i] = p.Class
-			senders := state.pay.Senders(svc, feature.KeyOf(imgs[i]))
+			perImage[i] = p.Class
+			senders := state.pay.Senders(svc, enc.keys[i])
 			if senders == nil {
 				continue
 			}
@@ -393,8 +446,9 @@ func probePredictions(models map[string]*ServiceModel, state *evidenceState, ima
 					best, bestN = c, n
 				}
 			}
-			out[svc][i] = best
+			perImage[i] = best
 		}
+		out[svc] = enc.perProbe(perImage)
 	}
 	return out, nil
 }

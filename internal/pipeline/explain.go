@@ -131,19 +131,14 @@ func (m *Models) Explain(data *Data) ([]Explanation, error) {
 	}
 	state := m.windowState(data)
 	images := encodeData(m.Services, data)
-	acc, err := collect(m.Services, data, images)
+	g, err := groupByIP(m.Services, data, images)
 	if err != nil {
 		return nil, err
 	}
 	seen := seenSummary(data)
-	ips := slices.SortedFunc(maps.Keys(seen), netip.Addr.Compare)
-	out := make([]Explanation, 0, len(ips))
-	for _, ip := range ips {
-		a := acc[ip]
-		if a == nil {
-			a = &ipProbes{}
-		}
-		out = append(out, m.explainOne(ip, a, seen[ip], data, state))
+	out := make([]Explanation, 0, len(g.ips))
+	for k, ip := range g.ips { // every IP of data, in address order
+		out = append(out, m.explainOne(ip, g.at(k), seen[ip], data, state))
 	}
 	return out, nil
 }
@@ -160,24 +155,26 @@ type ipSeen struct {
 func seenSummary(data *Data) map[netip.Addr]*ipSeen {
 	out := map[netip.Addr]*ipSeen{}
 	for _, svc := range Services {
-		for i, p := range data.Probes[svc] {
-			s := out[p.SrcIP]
+		ser := data.S(svc)
+		for i := range ser.recs {
+			ip, t := ser.SrcIP(i), ser.Time(i)
+			s := out[ip]
 			if s == nil {
-				s = &ipSeen{first: p.Time, last: p.Time, ports: map[int]bool{}}
-				out[p.SrcIP] = s
+				s = &ipSeen{first: t, last: t, ports: map[int]bool{}}
+				out[ip] = s
 			}
-			if p.Time.Before(s.first) {
-				s.first = p.Time
+			if t.Before(s.first) {
+				s.first = t
 			}
-			if p.Time.After(s.last) {
-				s.last = p.Time
+			if t.After(s.last) {
+				s.last = t
 			}
 			s.probes++
-			s.ports[int(p.DstPort)] = true
+			s.ports[int(ser.DstPort(i))] = true
 			if !slices.Contains(s.services, svc) {
 				s.services = append(s.services, svc)
 			}
-			if o := data.Orgs[svc][i]; o != "" {
+			if o := ser.Org(i); o != "" {
 				s.label = o
 			}
 		}
@@ -246,7 +243,7 @@ func (m *Models) payloadReasons(a *ipProbes, data *Data, state *evidenceState) [
 	ports := map[key]map[int]bool{}
 	for i, p := range a.probes {
 		k := key{p.Service, p.Digest}
-		pr := data.Probes[a.refs[i].service][a.refs[i].index]
+		pr := data.S(a.refs[i].service).Probe(a.refs[i].index)
 		j, ok := index[k]
 		if !ok {
 			j = len(out)

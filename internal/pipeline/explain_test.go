@@ -8,7 +8,6 @@ import (
 
 	"github.com/scannergrouper/scannergrouper/internal/evidence"
 	"github.com/scannergrouper/scannergrouper/internal/feature"
-	"github.com/scannergrouper/scannergrouper/internal/probe"
 )
 
 // TestIncrementalEvidenceMatchesTodaysEncodings trains the tiny world week
@@ -28,17 +27,18 @@ func TestIncrementalEvidenceMatchesTodaysEncodings(t *testing.T) {
 	}
 	images := encodeData(inc.Res.Models, data)
 	checked := 0
-	for svc, imgs := range images {
-		for i, img := range imgs {
-			c := evidenceClass(classes, data.Orgs[svc][i])
+	for svc, enc := range images {
+		for i := range enc.s.recs {
+			img := enc.img(i)
+			c := evidenceClass(classes, data.S(svc).Org(i))
 			if c < 0 || c >= classes.Unknown {
 				continue
 			}
 			checked++
 			if inc.state.pay.Senders(svc, feature.KeyOf(img))[c] == 0 {
-				p := data.Probes[svc][i]
+				p := data.S(svc).Probe(i)
 				t.Fatalf("%s probe of %s (%s, %s): its encoding today has no %s sender in the evidence",
-					svc, p.SrcIP, p.Time.Format("2006-01-02"), data.Orgs[svc][i], classes.Name(c))
+					svc, p.SrcIP, p.Time.Format("2006-01-02"), data.S(svc).Org(i), classes.Name(c))
 			}
 		}
 	}
@@ -76,15 +76,17 @@ func TestIncrementalEvidenceMatchesTodaysEncodings(t *testing.T) {
 	// Identification reads only the fields the models encode
 	// (Models.LoadQuery keeps no others): the verdicts are the same.
 	keep := m.encodedFields()
-	lean := &Data{Probes: map[string][]probe.Probe{}, Orgs: lastWeek.Orgs}
+	lean := &Data{series: map[string]*Series{}, tab: newTables()}
 	dropped := 0
-	for svc, ps := range lastWeek.Probes {
-		for _, p := range ps {
+	for svc, ser := range lastWeek.series {
+		ls := lean.S(svc)
+		for i, p := range ser.Probes() {
 			before := len(p.Fields)
 			p.Fields = keepFields(p.Fields, keep[svc])
 			dropped += before - len(p.Fields)
-			lean.Probes[svc] = append(lean.Probes[svc], p)
+			ls.add(&p, ser.Org(i))
 		}
+		lean.series[svc] = ls
 	}
 	leanAtts, err := m.Identify(lean)
 	if err != nil {

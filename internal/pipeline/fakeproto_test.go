@@ -158,12 +158,12 @@ func TestFakeProtocolEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(data.Probes[fakeName]) != len(probes) {
-		t.Fatalf("loaded %d fake probes, stored %d", len(data.Probes[fakeName]), len(probes))
+	if data.S(fakeName).Len() != len(probes) {
+		t.Fatalf("loaded %d fake probes, stored %d", data.S(fakeName).Len(), len(probes))
 	}
 
 	// Fields: the statistics see the fake fields with the service's kinds.
-	table, err := feature.FieldStatistics(fakeName, data.Probes[fakeName], data.Orgs[fakeName])
+	table, err := feature.FieldStatistics(fakeName, data.S(fakeName).Probes(), data.S(fakeName).Orgs())
 	if err != nil {
 		t.Fatal(err)
 	}

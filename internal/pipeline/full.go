@@ -16,7 +16,6 @@ import (
 	"github.com/scannergrouper/scannergrouper/internal/evidence"
 	"github.com/scannergrouper/scannergrouper/internal/feature"
 	"github.com/scannergrouper/scannergrouper/internal/openset"
-	"github.com/scannergrouper/scannergrouper/internal/probe"
 )
 
 // Options configure a training run. Paper returns the paper-faithful
@@ -283,13 +282,13 @@ func TrainFull(ctx context.Context, data *Data, fullyDisclosed func(string) bool
 		}
 		t0 := time.Now()
 		sm.Background = newBackground(opts)
-		sm.Background.Add(trainImages[svc], train.Probes[svc], train.Orgs[svc], classes)
+		sm.Background.addEncoding(trainImages[svc], classes)
 		timing["train"] += time.Since(t0).Seconds()
 		t0 = time.Now()
-		if trainPreds[svc], err = predictVotes(sm, trainImages[svc], classes); err != nil {
+		if trainPreds[svc], err = predictProbeVotes(sm, trainImages[svc], classes); err != nil {
 			return nil, err
 		}
-		if testPreds[svc], err = predictVotes(sm, encodeProbes(sm, test.Probes[svc]), classes); err != nil {
+		if testPreds[svc], err = predictProbeVotes(sm, encodeSeries(sm.Layout, test.S(svc)), classes); err != nil {
 			return nil, err
 		}
 		timing["identify"] += time.Since(t0).Seconds()
@@ -358,8 +357,9 @@ func dayStart(t time.Time) time.Time { return t.UTC().Truncate(24 * time.Hour) }
 // buildServiceModel selects fields and lays out the canvas on the training
 // probes of one service.
 func buildServiceModel(svc string, train *Data, classes *Classes, opts Options, mode feature.Mode) (*ServiceModel, error) {
-	probes, orgs := train.Probes[svc], train.Orgs[svc]
-	table, err := feature.FieldStatistics(svc, probes, orgs)
+	s := train.S(svc)
+	rows, orgs, counts := s.distinctRows()
+	table, err := feature.FieldStatisticsWeighted(svc, rows, orgs, counts)
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: %s field statistics: %w", svc, err)
 	}
@@ -367,7 +367,8 @@ func buildServiceModel(svc string, train *Data, classes *Classes, opts Options, 
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: %s field selection: %w", svc, err)
 	}
-	layout, err := feature.BuildLayout(svc, probes, feature.LayoutConfig{Fields: fields, Mode: mode})
+	inputs, weights := s.distinctInputs()
+	layout, err := feature.BuildLayoutWeighted(svc, inputs, weights, feature.LayoutConfig{Fields: fields, Mode: mode})
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: %s layout: %w", svc, err)
 	}
@@ -376,25 +377,27 @@ func buildServiceModel(svc string, train *Data, classes *Classes, opts Options, 
 }
 
 // datasetOf merges identical (image, label) rows of a service's encoded
-// training probes with their multiplicity: scanner payloads repeat
-// heavily, and sampling the expanded set is exactly sampling the probes.
-// The dataset shares memory with images.
-func datasetOf(layout *feature.Layout, images [][]uint8, orgs []string, classes *Classes) openset.Dataset {
+// training probes with their multiplicity, in the order of each row's
+// first probe: scanner payloads repeat heavily, and sampling the expanded
+// set is exactly sampling the probes. The dataset shares memory with enc.
+func datasetOf(layout *feature.Layout, enc *encoding, classes *Classes) openset.Dataset {
 	ds := openset.Dataset{H: layout.Side, W: layout.Side}
 	type row struct {
 		image feature.ImageKey
 		label int
 	}
+	labels := classes.orgLabels(enc.s.tab)
 	index := map[row]int{}
-	for i, img := range images {
-		y := classes.TrainLabel(orgs[i])
-		key := row{feature.KeyOf(img), y}
-		if j, ok := index[key]; ok {
-			ds.Counts[j]++
+	for i, r := range enc.s.recs {
+		j := enc.row(i)
+		y := labels[r.org]
+		key := row{enc.keys[j], y}
+		if k, ok := index[key]; ok {
+			ds.Counts[k]++
 			continue
 		}
 		index[key] = len(ds.Images)
-		ds.Images = append(ds.Images, img)
+		ds.Images = append(ds.Images, enc.imgs[j])
 		ds.Labels = append(ds.Labels, y)
 		ds.Counts = append(ds.Counts, 1)
 	}
@@ -416,9 +419,9 @@ func openSetConfig(opts Options, k int, incremental bool) openset.Config {
 }
 
 // trainService trains (or, when sm.Model exists, continues training) a
-// service's classifier on its probes' encodings images, labelled by orgs.
-func trainService(ctx context.Context, sm *ServiceModel, images [][]uint8, orgs []string, classes *Classes, opts Options, iters int) error {
-	ds := datasetOf(sm.Layout, images, orgs, classes)
+// service's classifier on its probes' encodings, labelled by their orgs.
+func trainService(ctx context.Context, sm *ServiceModel, enc *encoding, classes *Classes, opts Options, iters int) error {
+	ds := datasetOf(sm.Layout, enc, classes)
 	labeled := 0
 	for i, y := range ds.Labels {
 		if y >= 0 {
@@ -436,7 +439,7 @@ func trainService(ctx context.Context, sm *ServiceModel, images [][]uint8, orgs 
 		sm.Model = m
 	}
 	log := opts.Log().With("service", sm.Service)
-	log.Info("training", "backbone", opts.Backbone, "iterations", iters, "probes", len(images),
+	log.Info("training", "backbone", opts.Backbone, "iterations", iters, "probes", enc.s.Len(),
 		"labelled", labeled, "distinct_rows", len(ds.Images))
 	start := time.Now()
 	last := start
@@ -483,24 +486,18 @@ func predictVotes(sm *ServiceModel, images [][]uint8, classes *Classes) ([]int, 
 	return out, nil
 }
 
-// encodeProbes is a service's probes encoded with its layout (nil when
-// there are none).
-func encodeProbes(sm *ServiceModel, probes []probe.Probe) [][]uint8 {
-	if len(probes) == 0 {
-		return nil
+// predictProbeVotes is predictVotes of every probe of an encoding: one
+// prediction per distinct image, spread over the probes.
+func predictProbeVotes(sm *ServiceModel, enc *encoding, classes *Classes) ([]int, error) {
+	v, err := predictVotes(sm, enc.imgs, classes)
+	if err != nil {
+		return nil, err
 	}
-	return sm.Layout.EncodeAll(probes)
+	return enc.perProbe(v), nil
 }
 
 func newBackground(opts Options) *Background {
 	return NewBackground(opts.BackgroundMin).withPurity(opts.MinPurity)
-}
-
-func predict(sm *ServiceModel, probes []probe.Probe) ([]openset.Prediction, error) {
-	if len(probes) == 0 {
-		return nil, nil
-	}
-	return sm.Model.Predict(sm.Layout.EncodeAll(probes))
 }
 
 // ipRows votes probe predictions per (IP, service, window) and labels each
@@ -526,11 +523,17 @@ func voteRows(data *Data, preds map[string][]int, classes *Classes, window ensem
 		if preds[svc] == nil {
 			continue
 		}
-		for i, p := range data.Probes[svc] {
-			ip := p.SrcIP.String()
+		s := data.S(svc)
+		ipStr := make([]string, len(s.tab.addrs.list)) // each address spelt once
+		for i, r := range s.recs {
+			ip := ipStr[r.src]
+			if ip == "" {
+				ip = s.tab.addrs.list[r.src].String()
+				ipStr[r.src] = ip
+			}
 			v := preds[svc][i]
-			pp = append(pp, ensemble.ProbePred{IP: ip, Service: svc, Time: p.Time, Class: v, Weak: v > classes.Unknown})
-			if o := data.Orgs[svc][i]; o != "" {
+			pp = append(pp, ensemble.ProbePred{IP: ip, Service: svc, Time: s.Time(i), Class: v, Weak: v > classes.Unknown})
+			if o := s.Org(i); o != "" {
 				orgOf[ip] = o
 			}
 		}
@@ -589,11 +592,12 @@ func Evaluate(mode string, atts []Attribution, data *Data, preds map[string][]in
 	}
 	for _, svc := range Services {
 		var t, p []int
-		for i := range data.Probes[svc] {
+		s := data.S(svc)
+		for i := range s.recs {
 			if preds[svc] == nil {
 				break
 			}
-			if y := classes.Truth(data.Orgs[svc][i]); y >= 0 {
+			if y := classes.Truth(s.Org(i)); y >= 0 {
 				t = append(t, y)
 				p = append(p, classes.probeClass(preds[svc][i]))
 			}

@@ -356,12 +356,12 @@ func (inc *Incremental) TrainWeek(ctx context.Context, week *Data, ws time.Time,
 	preds := map[string][]int{}
 	// The week's encodings with the layouts as this week leaves them
 	// (extended above when new values appear).
-	images := map[string][][]uint8{}
+	images := map[string]*encoding{}
 	for _, svc := range Services {
-		probes := week.Probes[svc]
+		ser := week.S(svc)
 		sm := res.Models[svc]
 		if sm == nil {
-			if !hasKnownLabel(week.Orgs[svc], classes) {
+			if !ser.hasKnownLabel(classes) {
 				continue // wait for a week that teaches this service something
 			}
 			var err error
@@ -373,27 +373,27 @@ func (inc *Incremental) TrainWeek(ctx context.Context, week *Data, ws time.Time,
 			// The evidence counts every probe of the service, earlier
 			// periods' too, which the sources never saw encoded.
 			inc.needsHistory = inc.needsHistory || len(inc.Weeks) > 0
-		} else if len(probes) > 0 {
-			if added := sm.Layout.Extend(probes); added > 0 {
+		} else if ser.Len() > 0 {
+			if added := sm.Layout.ExtendWeighted(ser.distinctInputs()); added > 0 {
 				inc.layoutExtended = true
 				opts.Log().Info("layout extended", "service", svc, "week", ws.Format("2006-01-02"), "pixels_added", added, "pixels_used", sm.Layout.Used)
 			}
 		}
-		imgs := encodeProbes(sm, probes)
-		if imgs != nil {
-			images[svc] = imgs
+		enc := encodeSeries(sm.Layout, ser)
+		if ser.Len() > 0 {
+			images[svc] = enc
 		}
-		if hasKnownLabel(week.Orgs[svc], classes) {
-			if err := trainService(ctx, sm, imgs, week.Orgs[svc], classes, opts, weekIters); err != nil {
+		if ser.hasKnownLabel(classes) {
+			if err := trainService(ctx, sm, enc, classes, opts, weekIters); err != nil {
 				return err
 			}
 		}
 		if sm.Background == nil {
 			sm.Background = newBackground(opts)
 		}
-		sm.Background.Add(imgs, probes, week.Orgs[svc], classes)
+		sm.Background.addEncoding(enc, classes)
 		var err error
-		if preds[svc], err = predictVotes(sm, imgs, classes); err != nil {
+		if preds[svc], err = predictProbeVotes(sm, enc, classes); err != nil {
 			return err
 		}
 	}
@@ -445,15 +445,6 @@ func (inc *Incremental) TrainWeek(ctx context.Context, week *Data, ws time.Time,
 	return nil
 }
 
-func hasKnownLabel(orgs []string, classes *Classes) bool {
-	for _, o := range orgs {
-		if classes.TrainLabel(o) >= 0 {
-			return true
-		}
-	}
-	return false
-}
-
 // presumeUnknown labels unattributed rows as the unknown class. With share
 // < 1 only that share of them (chosen by a hash of IP and window, so the
 // same rows every run) is used; the rest stay out of the fit. Fewer presumed
@@ -490,14 +481,18 @@ func ensembleConfig(opts Options, classes *Classes, window ensemble.WindowConfig
 
 // predictAll predicts every service's probes with the current models from
 // their encodings (encodeData).
-func predictAll(res *Result, images map[string][][]uint8) (map[string][]int, error) {
+func predictAll(res *Result, images map[string]*encoding) (map[string][]int, error) {
 	preds := map[string][]int{}
 	for _, svc := range Services {
 		sm := res.Models[svc]
 		if sm == nil {
 			continue
 		}
-		p, err := predictVotes(sm, images[svc], res.Classes)
+		if images[svc] == nil {
+			preds[svc] = []int{} // no probe: as predicting none
+			continue
+		}
+		p, err := predictProbeVotes(sm, images[svc], res.Classes)
 		if err != nil {
 			return nil, err
 		}
@@ -508,7 +503,7 @@ func predictAll(res *Result, images map[string][][]uint8) (map[string][]int, err
 
 // scoreWeek is the scanner-level weighted F1 of one week identified with
 // the current models; images are the week's encodings (encodeData).
-func scoreWeek(week *Data, images map[string][][]uint8, res *Result, classes *Classes, ens *ensemble.Model, start time.Time) (eval.WeekScore, bool, error) {
+func scoreWeek(week *Data, images map[string]*encoding, res *Result, classes *Classes, ens *ensemble.Model, start time.Time) (eval.WeekScore, bool, error) {
 	preds, err := predictAll(res, images)
 	if err != nil {
 		return eval.WeekScore{}, false, err

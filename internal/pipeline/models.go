@@ -215,7 +215,7 @@ func (m *Models) Identify(data *Data) ([]Attribution, error) {
 	}
 	preds := map[string][]int{}
 	for svc, sm := range m.Services {
-		p, err := predictVotes(sm, encodeProbes(sm, data.Probes[svc]), m.Classes)
+		p, err := predictProbeVotes(sm, encodeSeries(sm.Layout, data.S(svc)), m.Classes)
 		if err != nil {
 			return nil, err
 		}
@@ -234,9 +234,10 @@ func (m *Models) windowState(data *Data) *evidenceState {
 	first, _ := data.Span()
 	state.addNetworks(m.Classes, m.Networks, first)
 	for _, svc := range Services {
-		for i, p := range data.Probes[svc] {
-			if o := data.Orgs[svc][i]; o != "" {
-				state.mem.Add(p.SrcIP, evidenceClass(m.Classes, o))
+		ser := data.S(svc)
+		for i, r := range ser.recs {
+			if r.org != 0 {
+				state.mem.Add(ser.SrcIP(i), evidenceClass(m.Classes, ser.Org(i)))
 			}
 		}
 	}

@@ -103,9 +103,9 @@ func TestCrossFitVotesAreOutOfSample(t *testing.T) {
 	}
 	// Folds follow the address, so one scanner's probes share a fold.
 	folds := map[int]bool{}
-	for _, ps := range res.TestData.Probes {
-		for _, p := range ps {
-			folds[ipFold(p)] = true
+	for _, ser := range res.TestData.series {
+		for i := range ser.recs {
+			folds[ipFold(ser.SrcIP(i))] = true
 		}
 	}
 	if len(folds) != crossFitFolds {

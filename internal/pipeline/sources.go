@@ -66,7 +66,8 @@ func (s *evidenceSources) add(models map[string]*ServiceModel, data *Data, class
 	var key strings.Builder
 	for _, svc := range Services {
 		sm := models[svc]
-		if sm == nil || len(data.Probes[svc]) == 0 {
+		ser := data.S(svc)
+		if sm == nil || ser.Len() == 0 {
 			continue
 		}
 		ss := s.services[svc]
@@ -75,11 +76,14 @@ func (s *evidenceSources) add(models map[string]*ServiceModel, data *Data, class
 			s.services[svc] = ss
 		}
 		names, needDst := layoutReads(sm.Layout)
-		for i, p := range data.Probes[svc] {
+		var buf probe.Fields // the fields kept are copied out of it
+		for i, r := range ser.recs {
 			var dst netip.Addr
 			if needDst {
-				dst = p.DstIP
+				dst = ser.tab.addrs.list[r.dst]
 			}
+			p := ser.in.probeInto(r.in, buf)
+			buf = p.Fields
 			contentKey(&key, p.Fields, names, dst)
 			j, ok := ss.index[key.String()]
 			if !ok {
@@ -94,12 +98,12 @@ func (s *evidenceSources) add(models map[string]*ServiceModel, data *Data, class
 				ss.Contents = append(ss.Contents, sourceContent{Fields: fs, Dst: dst, senders: map[netip.Addr]bool{}})
 			}
 			c := &ss.Contents[j]
-			ip := p.SrcIP.Unmap()
+			ip := ser.SrcIP(i).Unmap()
 			if c.senders[ip] {
 				continue // its first probe is the one counted
 			}
 			c.senders[ip] = true
-			c.Senders = append(c.Senders, sourceSender{IP: ip, First: p.Time.UnixNano(), Class: evidenceClass(classes, data.Orgs[svc][i])})
+			c.Senders = append(c.Senders, sourceSender{IP: ip, First: r.t, Class: evidenceClass(classes, ser.Org(i))})
 		}
 	}
 }
