@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/scannergrouper/scannergrouper/internal/probe"
@@ -69,9 +68,6 @@ func OpenSQLite(ctx context.Context, path string) (*SQL, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	s, err := setUp(ctx, db, sqliteDialect)
-	if err == nil && os.Getenv("SG_EXP") == "noidx" {
-		db.Exec(`DROP INDEX probes_src_ip`)
-	}
 	if err == nil {
 		s.where = path
 	}
