@@ -146,6 +146,8 @@ type cutColumn struct {
 	str    bool
 	values []uint64
 	views  []uint64
+	hole   uint32 // the field with PerProbeHole (fieldTable), once holed
+	holed  bool
 }
 
 // input is one distinct input: what a layout reads of a probe.
@@ -223,6 +225,16 @@ func (in *inputs) reveal() error {
 	}
 	in.list, in.index, in.fields = whole.list, whole.index, whole.fields
 	in.byPos, in.cut = byPos, nil
+	return nil
+}
+
+// cutOf is the column of a cut field (nil when name is not cut).
+func (in *inputs) cutOf(name string) *cutColumn {
+	for i := range in.cut {
+		if in.cut[i].name == name {
+			return &in.cut[i]
+		}
+	}
 	return nil
 }
 
@@ -317,8 +329,11 @@ func (in *inputs) intern(p *probe.Probe) uint32 {
 	ids := in.ids[:0]
 	for i := range p.Fields {
 		f := &p.Fields[i]
-		if in.cut != nil && slices.ContainsFunc(in.cut, func(c cutColumn) bool { return c.name == f.Name }) {
-			ids = append(ids, in.fields.id(&probe.Field{Name: f.Name, Value: PerProbeHole}))
+		if c := in.cutOf(f.Name); c != nil {
+			if !c.holed {
+				c.hole, c.holed = in.fields.id(&probe.Field{Name: c.name, Value: PerProbeHole}), true
+			}
+			ids = append(ids, c.hole)
 			continue
 		}
 		ids = append(ids, in.fields.id(f))
