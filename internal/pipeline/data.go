@@ -129,8 +129,10 @@ type inputs struct {
 	// the input they had with the values cut).
 	byPos []uint32
 	// reload reads the service's probes again, in load order (nil: the
-	// values cannot be revealed).
+	// values cannot be revealed); loaded is the series as loaded, whose
+	// record k the probe read again at load position k must match.
 	reload func(yield func(*probe.Probe) error) error
+	loaded *Series
 }
 
 // PerProbeHole stands for a per-connection value in the inputs of a
@@ -161,9 +163,11 @@ func newInputs(svc string, identity func(string) probe.Identity) *inputs {
 }
 
 // cutPerProbe makes in leave the service's per-connection fields out, each
-// in a column. A field with an identity rule is kept whole: its counted
-// value depends on the destination, which a hash of the value misses (no
-// service declares such a field per connection).
+// in a column; reload reads the service's probes again, in the order they
+// are added to the series that loads them (setLoaded). A field with an
+// identity rule is kept whole: its counted value depends on the
+// destination, which a hash of the value misses (no service declares such
+// a field per connection).
 func (in *inputs) cutPerProbe(reload func(yield func(*probe.Probe) error) error) {
 	enc := probe.EncodingOf(in.svc)
 	for _, name := range enc.PerProbe {
@@ -211,7 +215,7 @@ func (in *inputs) reveal() error {
 	byPos := make([]uint32, 0, in.n)
 	err := in.reload(func(p *probe.Probe) error {
 		k := len(byPos)
-		if k >= int(in.n) || !in.sameValues(k, p) {
+		if k >= int(in.n) || !in.sameProbe(k, p) {
 			return fmt.Errorf("pipeline: %s: the store no longer holds the probes loaded (probe %d differs); load again", in.svc, k)
 		}
 		byPos = append(byPos, whole.intern(p))
@@ -238,9 +242,17 @@ func (in *inputs) cutOf(name string) *cutColumn {
 	return nil
 }
 
-// sameValues reports whether p's per-connection values hash as those of
-// the probe at load position k.
-func (in *inputs) sameValues(k int, p *probe.Probe) bool {
+// sameProbe reports whether p is the probe loaded at position k: the same
+// time, addresses and ports (the store's order, which breaks ties on
+// them), and per-connection values that hash alike.
+func (in *inputs) sameProbe(k int, p *probe.Probe) bool {
+	if in.loaded == nil || k >= len(in.loaded.recs) {
+		return false
+	}
+	r, addrs := &in.loaded.recs[k], in.loaded.tab.addrs.list
+	if r.pos != uint32(k) || r.t != p.Time.UnixNano() || addrs[r.src] != p.SrcIP || addrs[r.dst] != p.DstIP || r.sport != p.SrcPort || r.port != p.DstPort {
+		return false
+	}
 	for i := range in.cut {
 		c := &in.cut[i]
 		v, view := c.hashes(p)
@@ -708,6 +720,9 @@ func loadQuery(ctx context.Context, st store.Store, services []string, q store.P
 				p.Fields = keepFields(p.Fields, keep)
 			}
 			s.add(&p, labelOf(p.SrcIP, p.Time))
+		}
+		if s.in.cut != nil {
+			s.in.loaded = s.with(s.recs)
 		}
 		d.series[svc] = s
 	}

@@ -187,6 +187,7 @@ func cutSeries(svc string, probes []probe.Probe, orgs []string) *Series {
 		p := probes[i]
 		s.add(&p, orgs[i])
 	}
+	s.in.loaded = s.with(s.recs)
 	return s
 }
 
