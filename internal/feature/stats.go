@@ -126,6 +126,16 @@ type Column struct {
 	View func(i int) uint64
 }
 
+// seen reports whether one of n probes has the field.
+func (c Column) seen(n int) bool {
+	for i := range n {
+		if c.Value(i) != AbsentHash {
+			return true
+		}
+	}
+	return false
+}
+
 // Hash values: AbsentHash is a probe without the field and NotAvailable's
 // hash is naHash, both the N/A code; any other value hashes elsewhere.
 const (
@@ -188,7 +198,7 @@ func FieldStatisticsColumns(service string, probes Source, labels []string, weig
 	enc := probe.EncodingOf(service)
 	names := fieldNamesSeen(enc, probes)
 	for _, c := range cols.Fields {
-		if !slices.Contains(names, c.Name) {
+		if !slices.Contains(names, c.Name) && c.seen(len(cols.Row)) {
 			names = append(names, c.Name)
 		}
 	}
@@ -198,9 +208,14 @@ func FieldStatisticsColumns(service string, probes Source, labels []string, weig
 		fieldIdx[n] = i
 	}
 	column := make([]bool, len(names)) // counted from cols, not from the rows
+	var counted []Column               // the columns of fields some probe has
 	for _, c := range cols.Fields {
-		column[fieldIdx[c.Name]] = true
+		if fi, ok := fieldIdx[c.Name]; ok {
+			column[fi] = true
+			counted = append(counted, c)
+		}
 	}
+	cols.Fields = counted
 
 	orgIdx := map[string]int32{}
 	var orgOf []int32 // per attributed row

@@ -240,6 +240,14 @@ func TestPerConnectionValuesCut(t *testing.T) {
 		}
 	}
 
+	// No probe has a session id: the tables have no such field either.
+	bare := make([]probe.Probe, len(probes))
+	for i, p := range probes {
+		p.Fields = slices.DeleteFunc(slices.Clone(p.Fields), func(f probe.Field) bool { return f.Name == "handshake_sessionid" })
+		bare[i] = p
+	}
+	checkCompactSeries(t, "tls", cutSeries("tls", bare, orgs), bare, orgs, classes, Default(1))
+
 	// Any layout that encodes a per-connection field reads it back.
 	s = cutSeries("tls", probes, orgs)
 	l, err := feature.BuildLayout("tls", probes, feature.LayoutConfig{Fields: []string{"handshake_sessionid", "tls_version"}, MinCount: 1})
