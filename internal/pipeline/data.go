@@ -84,8 +84,9 @@ func (t *interned[T]) id(v T) uint32 {
 // record is one probe: its time (Unix nanoseconds), source and destination
 // (tables.addrs), its distinct input (inputs.list; inputs.of reads it),
 // its organisation at probe time (tables.orgs), its ports and its place in
-// the load (inputs.pos: what indexes its per-connection values, wherever
-// slices and copies of the records take it).
+// its service's load (pos: what indexes its per-connection values and,
+// once they are read again, its input, wherever slices and copies of the
+// records take it).
 type record struct {
 	t           int64
 	src, dst    uint32
@@ -164,7 +165,7 @@ func newInputs(svc string, identity func(string) probe.Identity) *inputs {
 
 // cutPerProbe makes in leave the service's per-connection fields out, each
 // in a column; reload reads the service's probes again, in the order they
-// are added to the series that loads them (setLoaded). A field with an
+// were added (the loader sets loaded once they all are). A field with an
 // identity rule is kept whole: its counted value depends on the
 // destination, which a hash of the value misses (no service declares such
 // a field per connection).
@@ -203,7 +204,8 @@ func (in *inputs) cuts(names []string) bool {
 
 // reveal puts the per-connection values back: it reads the service again
 // and interns every probe whole, checking that the store gives the same
-// probes in the same order (their values hash as the columns say).
+// probes in the same order (sameProbe). Encodings made before keep
+// reading the inputs they were made from (encoding.byPos).
 func (in *inputs) reveal() error {
 	if in.cut == nil {
 		return nil
@@ -228,7 +230,7 @@ func (in *inputs) reveal() error {
 		return fmt.Errorf("pipeline: %s: the store gave %d probes, %d were loaded; load again", in.svc, len(byPos), in.n)
 	}
 	in.list, in.index, in.fields = whole.list, whole.index, whole.fields
-	in.byPos, in.cut = byPos, nil
+	in.byPos, in.cut, in.reload, in.loaded = byPos, nil, nil, nil
 	return nil
 }
 
@@ -626,7 +628,10 @@ func (d *Data) S(svc string) *Series {
 // artifact's SD25 DNS arrays held honeypot responses as probes).
 type honeypotFilter func(netip.Addr) bool
 
-// Load reads the probes of services in [from, to) and labels them.
+// Load reads the probes of services in [from, to) and labels them. It
+// keeps hashes of the per-connection values (inputs) and reads a service
+// again where a layout encodes one, so st must stay open while the data is
+// trained on or identified.
 func Load(ctx context.Context, st store.Store, services []string, from, to time.Time, labelOf Labeler) (*Data, error) {
 	return LoadQuery(ctx, st, services, store.ProbeQuery{From: from, To: to}, labelOf)
 }
