@@ -35,14 +35,14 @@ func analysisInput(title string, models map[string]*ServiceModel, data *Data, at
 		if sm == nil || ser.Len() == 0 {
 			continue
 		}
-		enc, err := encodeSeries(sm.Layout, ser)
-		if err != nil {
-			return in, nil, err
-		}
 		// The fields shown per cluster are those analysts recognise tools
 		// by, as the service declares them, whatever the models selected.
 		keyFields := probe.EncodingOf(svc).KeyFields
 		if err := ser.reads(keyFields); err != nil {
+			return in, nil, err
+		}
+		enc, err := encodeSeries(sm.Layout, ser)
+		if err != nil {
 			return in, nil, err
 		}
 		preds, err := sm.Model.Predict(enc.imgs)
