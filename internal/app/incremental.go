@@ -162,7 +162,9 @@ func Update(ctx context.Context, st store.Store, cfg UpdateConfig) (*pipeline.Ma
 		if err := inc.TrainWeek(ctx, week, ws, weekIters(cfg.WeekIters)); err != nil {
 			return nil, nil, err
 		}
-		inc.RelearnEvidence(history)
+		if err := inc.RelearnEvidence(history); err != nil {
+			return nil, nil, err
+		}
 	}
 	inc.LabelsFingerprint = labels
 	man, err := inc.Save(cfg.Dst)

@@ -8,7 +8,9 @@
 //   - FieldStatistics (coverage, distinct values, mutual information with the
 //     organisation label, adjusted mutual information) ranks the fields and
 //     FieldTable.Select picks the encoded ones, the paper's way or the
-//     improved default;
+//     improved default; FieldStatisticsColumns counts per-connection fields
+//     from a hash a probe, so that the rest of a probe is counted once per
+//     distinct row;
 //   - a Layout places the selected fields on a square canvas and encodes a
 //     probe into pixels; it is versioned, saved as JSON, and only ever grows
 //     by appending pixels, so a model trained on last week's layout still

@@ -60,8 +60,12 @@ type FieldTable struct {
 
 	// codes holds, per field (same order as Fields), the label-encoded
 	// encoder view of every attributed probe, for the redundancy test of
-	// Select.
-	codes [][]int32
+	// Select: per attributed row, or, for a field counted from Columns
+	// (perProbe), per attributed probe, probeRows giving each one's
+	// attributed row (nil when Select cannot need them, AMI < MinAMI).
+	codes     [][]int32
+	perProbe  []bool
+	probeRows []int32
 }
 
 // FieldStatistics computes coverage, distinct values, MI and AMI for every
@@ -92,6 +96,93 @@ func SliceSource(probes []probe.Probe) Source {
 // one of the expanded probes, bit for bit, as long as the rows are in the
 // order of their first probe (value and org codes follow first sightings).
 func FieldStatisticsWeighted(service string, probes Source, labels []string, weights []int) (*FieldTable, error) {
+	return FieldStatisticsColumns(service, probes, labels, weights, Columns{})
+}
+
+// Columns are fields counted from one hash per probe instead of from the
+// rows: a per-connection value (a TLS random) differs in every probe, so
+// rows that held it would be one per probe; with it in a column, the rows
+// stay one per distinct rest of the probe and the value costs 8 bytes a
+// probe. Distinct values, MI and AMI need only equality of values, which
+// equal hashes stand for (a 64-bit collision among n values has odds of
+// about n²/2⁶⁵).
+type Columns struct {
+	// Row is the row of each probe, in probe order: row r stands for the
+	// weights[r] probes whose Row is r.
+	Row []int32
+	// Fields are the columns. The rows may carry a field of a column (its
+	// name counts as seen), but its values there are ignored.
+	Fields []Column
+}
+
+// Column is one field's values, per probe in Columns.Row order.
+type Column struct {
+	Name string
+	// Value is probe i's ValueHash of the field's first occurrence
+	// (AbsentHash when it has none).
+	Value func(i int) uint64
+	// View is probe i's ViewHash at the field's width, for a string field
+	// (what the AMI compares); unused for other kinds.
+	View func(i int) uint64
+}
+
+// seen reports whether one of n probes has the field.
+func (c Column) seen(n int) bool {
+	for i := range n {
+		if c.Value(i) != AbsentHash {
+			return true
+		}
+	}
+	return false
+}
+
+// Hash values: AbsentHash is a probe without the field and NotAvailable's
+// hash is naHash, both the N/A code; any other value hashes elsewhere.
+const (
+	AbsentHash uint64 = 0
+	naHash     uint64 = 1
+)
+
+// ValueHash is the column hash of a field value: FNV-1a, finished with a
+// mixer (FNV alone leaves short values, a DNS id, in few high bits), fixed
+// across runs so that a collision, however unlikely, is the same every
+// time.
+func ValueHash(v string) uint64 {
+	if v == probe.NotAvailable {
+		return naHash
+	}
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(v); i++ {
+		h ^= uint64(v[i])
+		h *= 1099511628211
+	}
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	if h <= naHash {
+		h += 2 // 0 and 1 are taken
+	}
+	return h
+}
+
+// ViewHash is ValueHash of what the encoder sees of a string field of
+// width bytes: the value cut to its width.
+func ViewHash(v string, width int) uint64 { return ValueHash(stringView(v, width)) }
+
+// stringView is a string field's value as the encoder sees it: cut to its
+// width (N/A stays N/A).
+func stringView(v string, width int) string {
+	if v != probe.NotAvailable && len(v) > width {
+		return v[:width]
+	}
+	return v
+}
+
+// FieldStatisticsColumns is FieldStatisticsWeighted where the fields of
+// cols are counted from their columns: the table is the one of the
+// expanded probes, bit for bit, as long as the rows are in the order of
+// their first probe and the columns in probe order.
+func FieldStatisticsColumns(service string, probes Source, labels []string, weights []int, cols Columns) (*FieldTable, error) {
 	if labels != nil && len(labels) != probes.N {
 		return nil, fmt.Errorf("feature: %d labels for %d probes", len(labels), probes.N)
 	}
@@ -106,14 +197,28 @@ func FieldStatisticsWeighted(service string, probes Source, labels []string, wei
 	}
 	enc := probe.EncodingOf(service)
 	names := fieldNamesSeen(enc, probes)
+	for _, c := range cols.Fields {
+		if !slices.Contains(names, c.Name) && c.seen(len(cols.Row)) {
+			names = append(names, c.Name)
+		}
+	}
 	slices.Sort(names)
 	fieldIdx := make(map[string]int, len(names))
 	for i, n := range names {
 		fieldIdx[n] = i
 	}
+	column := make([]bool, len(names)) // counted from cols, not from the rows
+	var counted []Column               // the columns of fields some probe has
+	for _, c := range cols.Fields {
+		if fi, ok := fieldIdx[c.Name]; ok {
+			column[fi] = true
+			counted = append(counted, c)
+		}
+	}
+	cols.Fields = counted
 
 	orgIdx := map[string]int32{}
-	var orgOf []int32 // per attributed probe
+	var orgOf []int32 // per attributed row
 	var attributed []int
 	var attrWeights []int // per attributed probe (nil: all 1)
 	total, labelled := 0, 0
@@ -166,7 +271,7 @@ func FieldStatisticsWeighted(service string, probes Source, labels []string, wei
 		p := probes.At(pi)
 		for _, f := range p.Fields {
 			fi := fieldIdx[f.Name]
-			if seen[fi] {
+			if seen[fi] || column[fi] {
 				continue
 			}
 			seen[fi] = true
@@ -187,10 +292,7 @@ func FieldStatisticsWeighted(service string, probes Source, labels []string, wei
 			if isAttr {
 				rawCodes[fi][pos] = code
 				if views[fi] != nil {
-					v := value
-					if v != probe.NotAvailable && len(v) > widths[fi] {
-						v = v[:widths[fi]]
-					}
+					v := stringView(value, widths[fi])
 					vc, ok := views[fi][v]
 					if !ok {
 						vc = int32(len(views[fi]))
@@ -204,13 +306,22 @@ func FieldStatisticsWeighted(service string, probes Source, labels []string, wei
 			pos++
 		}
 	}
+	nvalues := make([]int, len(names)) // distinct values, N/A included
+	for fi := range names {
+		nvalues[fi] = len(values[fi])
+	}
+	if len(cols.Fields) > 0 {
+		if err := t.countColumns(cols, fieldIdx, weights, probes.N, attributed, orgOf, present, nvalues); err != nil {
+			return nil, err
+		}
+	}
 	for fi := range t.Fields {
 		s := &t.Fields[fi]
 		s.Present = present[fi]
 		if total > 0 {
 			s.Coverage = float64(present[fi]) / float64(total)
 		}
-		distinctPresent := len(values[fi]) - 1
+		distinctPresent := nvalues[fi] - 1
 		s.Distinct = distinctPresent
 		if present[fi] < total {
 			s.Distinct++ // N/A is a value
@@ -218,7 +329,7 @@ func FieldStatisticsWeighted(service string, probes Source, labels []string, wei
 		if present[fi] > 0 {
 			s.UniqueRatio = float64(distinctPresent) / float64(present[fi])
 		}
-		if len(attributed) > 0 {
+		if len(attributed) > 0 && !column[fi] { // countColumns scored the columns
 			s.MI, _ = weightedMutualInformation(rawCodes[fi], len(values[fi]), orgOf, len(orgIdx), attrWeights)
 			nv := len(values[fi])
 			if views[fi] != nil {
@@ -228,6 +339,110 @@ func FieldStatisticsWeighted(service string, probes Source, labels []string, wei
 		}
 	}
 	return t, nil
+}
+
+// countColumns counts the fields of cols over the probes behind the rows,
+// as the row loop counts the others over the rows: value codes in the
+// order of first sighting over all probes, encoder-view codes over the
+// attributed ones, N/A (and absence) code 0. It sets each column's
+// present and nvalues entries, MI and AMI, and its codes for the
+// redundancy test of Select, which only a field with AMI ≥ MinAMI can meet
+// (kept per attributed probe, with probeRows to read the row fields' codes
+// alongside).
+func (t *FieldTable) countColumns(cols Columns, fieldIdx map[string]int, weights []int, nRows int, attributed []int, orgOf []int32, present, nvalues []int) error {
+	attrOf := make([]int32, nRows) // row → its index among attributed rows (-1: none)
+	for r := range attrOf {
+		attrOf[r] = -1
+	}
+	for k, r := range attributed {
+		attrOf[r] = int32(k)
+	}
+	per := make([]int, nRows)
+	for _, r := range cols.Row {
+		if r < 0 || int(r) >= nRows {
+			return fmt.Errorf("feature: a probe of row %d among %d rows", r, nRows)
+		}
+		per[r]++
+	}
+	for r, n := range per {
+		w := 1
+		if weights != nil {
+			w = weights[r]
+		}
+		if n != w {
+			return fmt.Errorf("feature: row %d has weight %d but %d probes in the columns", r, w, n)
+		}
+	}
+	var orgs, rowOf []int32 // per attributed probe: its org code and attributed row
+	for _, r := range cols.Row {
+		if a := attrOf[r]; a >= 0 {
+			orgs = append(orgs, orgOf[a])
+			rowOf = append(rowOf, a)
+		}
+	}
+	enc := probe.EncodingOf(t.Service)
+	for _, c := range cols.Fields {
+		fi := fieldIdx[c.Name]
+		r := enc.RuleFor(c.Name)
+		values := map[uint64]int32{} // N/A and absence are code 0
+		var views map[uint64]int32
+		if r.Kind == probe.KindString {
+			views = map[uint64]int32{}
+		}
+		raw := make([]int32, 0, len(orgs))
+		var viewCodes []int32
+		if views != nil {
+			viewCodes = make([]int32, 0, len(orgs))
+		}
+		for i, row := range cols.Row {
+			code := int32(0)
+			if h := c.Value(i); h > naHash {
+				present[fi]++
+				var ok bool
+				if code, ok = values[h]; !ok {
+					code = int32(len(values) + 1)
+					values[h] = code
+				}
+			}
+			if attrOf[row] < 0 {
+				continue
+			}
+			raw = append(raw, code)
+			if views != nil {
+				vc := int32(0)
+				if h := c.View(i); h > naHash {
+					var ok bool
+					if vc, ok = views[h]; !ok {
+						vc = int32(len(views) + 1)
+						views[h] = vc
+					}
+				}
+				viewCodes = append(viewCodes, vc)
+			}
+		}
+		nvalues[fi] = len(values) + 1
+		codes, nv := raw, nvalues[fi]
+		if views != nil {
+			codes, nv = viewCodes, len(views)+1
+		}
+		s := &t.Fields[fi]
+		if len(attributed) > 0 {
+			s.MI, _ = weightedMutualInformation(raw, nvalues[fi], orgs, t.Orgs, nil)
+			_, s.AMI = weightedMutualInformation(codes, nv, orgs, t.Orgs, nil)
+		}
+		if t.perProbe == nil {
+			t.perProbe = make([]bool, len(t.Fields))
+		}
+		t.perProbe[fi] = true
+		t.codes[fi] = nil
+		if s.AMI >= MinAMI {
+			// Select compares only fields this good: keep the codes (4
+			// bytes an attributed probe) for them alone.
+			t.codes[fi] = codes
+			t.probeRows = rowOf
+		}
+	}
+	return nil
 }
 
 // mutualInformation returns MI (nats) and AMI (arithmetic normalisation)
@@ -437,7 +652,7 @@ func (t *FieldTable) Select(mode SelectMode) ([]string, error) {
 			if t.Fields[i].AMI < MinAMI {
 				break
 			}
-			if slices.ContainsFunc(chosen, func(j int) bool { return samePartition(t.codes[i], t.codes[j]) }) {
+			if slices.ContainsFunc(chosen, func(j int) bool { return t.samePartition(i, j) }) {
 				continue
 			}
 			chosen = append(chosen, i)
@@ -471,6 +686,25 @@ func (t *FieldTable) ranked(score func(FieldStats) float64) []int {
 		return cmp.Compare(a.Field, b.Field)
 	})
 	return order
+}
+
+// samePartition reports whether fields i and j group the attributed
+// probes identically. A field counted per probe (Columns) is compared per
+// probe, the other field's row codes spelt out for each probe of the row.
+func (t *FieldTable) samePartition(i, j int) bool {
+	u, v := t.codes[i], t.codes[j]
+	if t.perProbe == nil || t.perProbe[i] == t.perProbe[j] {
+		return samePartition(u, v)
+	}
+	if t.perProbe[j] {
+		u, v = v, u
+	}
+	// u per probe, v per row
+	byProbe := make([]int32, len(t.probeRows))
+	for k, r := range t.probeRows {
+		byProbe[k] = v[r]
+	}
+	return samePartition(u, byProbe)
 }
 
 // samePartition reports whether two encodings group the probes identically

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/scannergrouper/scannergrouper/internal/probe"
@@ -240,4 +241,82 @@ func TestDefaultDNSDropsChanceFields(t *testing.T) {
 	if len(paper) != len(dnsFields) {
 		t.Errorf("paper mode kept %d DNS fields, want all %d", len(paper), len(dnsFields))
 	}
+}
+
+// TestFieldStatisticsColumns: the per-connection fields of synthetic TLS
+// traffic counted from hash columns, the rest from rows with the fields
+// left in as holes and merged by (rest, org) with weights, give the table
+// of every probe, and the same selections.
+func TestFieldStatisticsColumns(t *testing.T) {
+	ps, labels := synthTLS(rand.New(rand.NewPCG(1, 2)), 3000)
+	want, err := FieldStatistics(ServiceTLS, ps, labels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	perProbe := probe.EncodingOf(ServiceTLS).PerProbe
+	var rows []probe.Probe
+	var rowLabels []string
+	var weights []int
+	rowOf := make([]int32, len(ps))
+	index := map[string]int{}
+	for i, p := range ps {
+		var key strings.Builder
+		holed := probe.Probe{Service: p.Service}
+		for _, f := range p.Fields {
+			if slices.Contains(perProbe, f.Name) {
+				f = probe.Field{Name: f.Name, Value: "hole"}
+			}
+			holed.Fields = append(holed.Fields, f)
+			fmt.Fprintf(&key, "%q=%q;", f.Name, f.Value)
+		}
+		fmt.Fprintf(&key, "org=%q", labels[i])
+		j, ok := index[key.String()]
+		if !ok {
+			j = len(rows)
+			index[key.String()] = j
+			rows, rowLabels, weights = append(rows, holed), append(rowLabels, labels[i]), append(weights, 0)
+		}
+		weights[j]++
+		rowOf[i] = int32(j)
+	}
+	first := func(p probe.Probe, name string) (string, bool) {
+		for _, f := range p.Fields {
+			if f.Name == name {
+				return f.Value, true
+			}
+		}
+		return "", false
+	}
+	cols := Columns{Row: rowOf}
+	for _, name := range perProbe {
+		width := probe.EncodingOf(ServiceTLS).RuleFor(name).Width
+		cols.Fields = append(cols.Fields, Column{Name: name,
+			Value: func(i int) uint64 {
+				if v, ok := first(ps[i], name); ok {
+					return ValueHash(v)
+				}
+				return AbsentHash
+			},
+			View: func(i int) uint64 {
+				if v, ok := first(ps[i], name); ok {
+					return ViewHash(v, width)
+				}
+				return AbsentHash
+			}})
+	}
+	got, err := FieldStatisticsColumns(ServiceTLS, SliceSource(rows), rowLabels, weights, cols)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got.Fields, want.Fields) || got.Probes != want.Probes || got.Labelled != want.Labelled {
+		t.Fatalf("%d rows and %d columns give\n%+v\nwant\n%+v", len(rows), len(cols.Fields), got.Fields, want.Fields)
+	}
+	for _, mode := range []SelectMode{SelectDefault, SelectPaper} {
+		g, _ := got.Select(mode)
+		w, _ := want.Select(mode)
+		if !slices.Equal(g, w) {
+			t.Errorf("%s selection: %v, want %v", mode, g, w)
+		}
+	}
+	t.Logf("%d probes as %d rows", len(ps), len(rows))
 }

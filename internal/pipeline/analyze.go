@@ -35,14 +35,20 @@ func analysisInput(title string, models map[string]*ServiceModel, data *Data, at
 		if sm == nil || ser.Len() == 0 {
 			continue
 		}
-		enc := encodeSeries(sm.Layout, ser)
+		// The fields shown per cluster are those analysts recognise tools
+		// by, as the service declares them, whatever the models selected.
+		keyFields := probe.EncodingOf(svc).KeyFields
+		if err := ser.reads(keyFields); err != nil {
+			return in, nil, err
+		}
+		enc, err := encodeSeries(sm.Layout, ser)
+		if err != nil {
+			return in, nil, err
+		}
 		preds, err := sm.Model.Predict(enc.imgs)
 		if err != nil {
 			return in, nil, err
 		}
-		// The fields shown per cluster are those analysts recognise tools
-		// by, as the service declares them, whatever the models selected.
-		keyFields := probe.EncodingOf(svc).KeyFields
 		si := analysis.ServiceInput{Service: svc, KeyFields: keyFields, KnownClass: &analysis.KnownClassInput{}}
 		for i := range ser.recs {
 			ip := ser.SrcIP(i).String()

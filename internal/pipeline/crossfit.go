@@ -54,13 +54,20 @@ func crossFitPredictions(ctx context.Context, train *Data, classes *Classes, opt
 			if err != nil {
 				return nil, err
 			}
-			inImages := encodeSeries(sm.Layout, in.S(svc))
+			inImages, err := encodeSeries(sm.Layout, in.S(svc))
+			if err != nil {
+				return nil, err
+			}
 			if err := trainService(ctx, sm, inImages, classes, opts, opts.Iterations); err != nil {
 				return nil, err
 			}
 			sm.Background = newBackground(opts)
 			sm.Background.addEncoding(inImages, classes)
-			p, err := predictProbeVotes(sm, encodeSeries(sm.Layout, ser.with(heldRecs)), classes)
+			held, err := encodeSeries(sm.Layout, ser.with(heldRecs))
+			if err != nil {
+				return nil, err
+			}
+			p, err := predictProbeVotes(sm, held, classes)
 			if err != nil {
 				return nil, err
 			}

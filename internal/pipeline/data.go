@@ -82,14 +82,18 @@ func (t *interned[T]) id(v T) uint32 {
 }
 
 // record is one probe: its time (Unix nanoseconds), source and destination
-// (tables.addrs), its distinct input (inputs.list), its organisation at
-// probe time (tables.orgs) and its ports.
+// (tables.addrs), its distinct input (inputs.list; inputs.of reads it),
+// its organisation at probe time (tables.orgs), its ports and its place in
+// its service's load (pos: what indexes its per-connection values and,
+// once they are read again, its input, wherever slices and copies of the
+// records take it).
 type record struct {
 	t           int64
 	src, dst    uint32
 	in          uint32
 	org         uint32
-	sport, port uint16 // source and destination ports (they fit the padding)
+	sport, port uint16 // source and destination ports
+	pos         uint32 // (it fits the padding: a record is still 32 bytes)
 }
 
 // inputs are a service's distinct encodable inputs, in the order first
@@ -98,9 +102,16 @@ type record struct {
 // identity-bearing field has the same view of its own destination
 // (feature.IdentityView), so they encode alike and count alike in the
 // field statistics, whatever their destinations. An input holds its
-// fields as indexes into a table of distinct fields: a per-connection
-// value (a TLS random, a DNS id) makes a probe's input its own, yet its
-// other fields are stored once for all probes.
+// fields as indexes into a table of distinct fields.
+//
+// A per-connection value (probe.Encoding.PerProbe: a TLS random, a DNS
+// id) would make every probe's input its own. Inputs loaded for training
+// therefore leave those fields' values out (cut): the field stays, its
+// value replaced by PerProbeHole, and the value's hashes go to a column
+// indexed by the probe's load position, from which the field statistics
+// count it. The values come back (reveal) only when a layout encodes such
+// a field: the service is read again from the store, the inputs rebuilt
+// with every value, and each load position mapped to its new input.
 type inputs struct {
 	svc    string
 	list   []input
@@ -112,6 +123,34 @@ type inputs struct {
 	key, other []byte
 	ids        []uint32
 	buf        probe.Fields
+
+	n   uint32      // probes added: the next load position
+	cut []cutColumn // per-connection fields left out of the inputs (nil: none)
+	// byPos is, once revealed, each load position's input (records keep
+	// the input they had with the values cut).
+	byPos []uint32
+	// reload reads the service's probes again, in load order (nil: the
+	// values cannot be revealed); loaded is the series as loaded, whose
+	// record k the probe read again at load position k must match.
+	reload func(yield func(*probe.Probe) error) error
+	loaded *Series
+}
+
+// PerProbeHole stands for a per-connection value in the inputs of a
+// training load (Series.Probe shows it): only its field's column has it.
+const PerProbeHole = "\x00per-connection value"
+
+// cutColumn is one per-connection field of the probes, by load position:
+// feature.ValueHash of its first value (feature.AbsentHash when the probe
+// lacks it), and for a string field feature.ViewHash at its width.
+type cutColumn struct {
+	name   string
+	width  int
+	str    bool
+	values []uint64
+	views  []uint64
+	hole   uint32 // the field with PerProbeHole (fieldTable), once holed
+	holed  bool
 }
 
 // input is one distinct input: what a layout reads of a probe.
@@ -122,6 +161,122 @@ type input struct {
 
 func newInputs(svc string, identity func(string) probe.Identity) *inputs {
 	return &inputs{svc: svc, identity: identity}
+}
+
+// cutPerProbe makes in leave the service's per-connection fields out, each
+// in a column; reload reads the service's probes again, in the order they
+// were added (the loader sets loaded once they all are). A field with an
+// identity rule is kept whole: its counted value depends on the
+// destination, which a hash of the value misses (no service declares such
+// a field per connection).
+func (in *inputs) cutPerProbe(reload func(yield func(*probe.Probe) error) error) {
+	enc := probe.EncodingOf(in.svc)
+	for _, name := range enc.PerProbe {
+		r := enc.RuleFor(name)
+		if r.Identity != probe.IdentityNone {
+			continue
+		}
+		in.cut = append(in.cut, cutColumn{name: name, width: r.Width, str: r.Kind == probe.KindString})
+	}
+	in.reload = reload
+}
+
+// of is the input of r.
+func (in *inputs) of(r *record) uint32 { return inputAt(in.byPos, r) }
+
+// inputAt is the input of r given the inputs' byPos.
+func inputAt(byPos []uint32, r *record) uint32 {
+	if byPos != nil {
+		return byPos[r.pos]
+	}
+	return r.in
+}
+
+// cuts reports whether some field of names is left out of the inputs.
+func (in *inputs) cuts(names []string) bool {
+	for _, c := range in.cut {
+		if slices.Contains(names, c.name) {
+			return true
+		}
+	}
+	return false
+}
+
+// reveal puts the per-connection values back: it reads the service again
+// and interns every probe whole, checking that the store gives the same
+// probes in the same order (sameProbe). Encodings made before keep
+// reading the inputs they were made from (encoding.byPos).
+func (in *inputs) reveal() error {
+	if in.cut == nil {
+		return nil
+	}
+	if in.reload == nil {
+		return fmt.Errorf("pipeline: %s: per-connection values are needed but cannot be read again", in.svc)
+	}
+	whole := newInputs(in.svc, in.identity)
+	byPos := make([]uint32, 0, in.n)
+	err := in.reload(func(p *probe.Probe) error {
+		k := len(byPos)
+		if k >= int(in.n) || !in.sameProbe(k, p) {
+			return fmt.Errorf("pipeline: %s: the store no longer holds the probes loaded (probe %d differs); load again", in.svc, k)
+		}
+		byPos = append(byPos, whole.intern(p))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if len(byPos) != int(in.n) {
+		return fmt.Errorf("pipeline: %s: the store gave %d probes, %d were loaded; load again", in.svc, len(byPos), in.n)
+	}
+	in.list, in.index, in.fields = whole.list, whole.index, whole.fields
+	in.byPos, in.cut, in.reload, in.loaded = byPos, nil, nil, nil
+	return nil
+}
+
+// cutOf is the column of a cut field (nil when name is not cut).
+func (in *inputs) cutOf(name string) *cutColumn {
+	for i := range in.cut {
+		if in.cut[i].name == name {
+			return &in.cut[i]
+		}
+	}
+	return nil
+}
+
+// sameProbe reports whether p is the probe loaded at position k: the same
+// time, addresses and ports (the store's order, which breaks ties on
+// them), and per-connection values that hash alike.
+func (in *inputs) sameProbe(k int, p *probe.Probe) bool {
+	if in.loaded == nil || k >= len(in.loaded.recs) {
+		return false
+	}
+	r, addrs := &in.loaded.recs[k], in.loaded.tab.addrs.list
+	if r.pos != uint32(k) || r.t != p.Time.UnixNano() || addrs[r.src] != p.SrcIP || addrs[r.dst] != p.DstIP || r.sport != p.SrcPort || r.port != p.DstPort {
+		return false
+	}
+	for i := range in.cut {
+		c := &in.cut[i]
+		v, view := c.hashes(p)
+		if c.values[k] != v || c.str && c.views[k] != view {
+			return false
+		}
+	}
+	return true
+}
+
+// hashes are the column entries of p: the hashes of its first value of
+// the field (feature.AbsentHash for both when it has none).
+func (c *cutColumn) hashes(p *probe.Probe) (value, view uint64) {
+	for _, f := range p.Fields {
+		if f.Name == c.name {
+			if c.str {
+				view = feature.ViewHash(f.Value, c.width)
+			}
+			return feature.ValueHash(f.Value), view
+		}
+	}
+	return feature.AbsentHash, feature.AbsentHash
 }
 
 // probe is input i as a probe of the service, its fields in a slice of
@@ -181,11 +336,29 @@ func (in *inputs) inputKey(b []byte, ids []uint32, dst netip.Addr) []byte {
 	return b
 }
 
-// intern returns the input of p, adding it when new.
+// intern returns the input of p, adding it when new, and gives p the next
+// load position (its per-connection values go to the columns).
 func (in *inputs) intern(p *probe.Probe) uint32 {
+	in.n++
 	ids := in.ids[:0]
 	for i := range p.Fields {
-		ids = append(ids, in.fields.id(&p.Fields[i]))
+		f := &p.Fields[i]
+		if c := in.cutOf(f.Name); c != nil {
+			if !c.holed {
+				c.hole, c.holed = in.fields.id(&probe.Field{Name: c.name, Value: PerProbeHole}), true
+			}
+			ids = append(ids, c.hole)
+			continue
+		}
+		ids = append(ids, in.fields.id(f))
+	}
+	for i := range in.cut {
+		c := &in.cut[i]
+		v, view := c.hashes(p)
+		c.values = append(c.values, v)
+		if c.str {
+			c.views = append(c.views, view)
+		}
 	}
 	in.ids = ids
 	in.key = in.inputKey(in.key[:0], ids, p.DstIP)
@@ -301,15 +474,38 @@ func (s *Series) Org(i int) string { return s.tab.orgs.list[s.recs[i].org] }
 func (s *Series) DstPort(i int) uint16 { return s.recs[i].port }
 
 // Probe is probe i as far as Data keeps it: time, addresses, ports,
-// service and fields (its input's fields: equal to its own).
+// service and fields (its input's fields: equal to its own, but for the
+// per-connection values of a training load, PerProbeHole until a layout
+// needs them).
 func (s *Series) Probe(i int) probe.Probe {
 	r := &s.recs[i]
 	return probe.Probe{Time: s.Time(i), SrcIP: s.tab.addrs.list[r.src], SrcPort: r.sport, DstIP: s.tab.addrs.list[r.dst], DstPort: r.port,
-		Service: s.svc, Fields: s.in.probe(r.in).Fields}
+		Service: s.svc, Fields: s.in.probe(s.in.of(r)).Fields}
 }
 
 // Input is probe i's distinct input (its fields, as Probe).
-func (s *Series) Input(i int) probe.Probe { return s.in.probe(s.recs[i].in) }
+func (s *Series) Input(i int) probe.Probe { return s.in.probe(s.in.of(&s.recs[i])) }
+
+// reads makes sure that the inputs hold every field of names whole,
+// reading the per-connection values again if some are cut (inputs).
+func (s *Series) reads(names []string) error {
+	if !s.in.cuts(names) {
+		return nil
+	}
+	return s.in.reveal()
+}
+
+// readsLayout is reads of the fields l encodes.
+func (s *Series) readsLayout(l *feature.Layout) error { return s.reads(layoutNames(l)) }
+
+// layoutNames names the fields l encodes.
+func layoutNames(l *feature.Layout) []string {
+	names := make([]string, len(l.Fields))
+	for i, f := range l.Fields {
+		names[i] = f.Name
+	}
+	return names
+}
 
 // Probes returns every probe of the series (Probe), for small data and
 // tests: it costs what the compact form saves.
@@ -350,22 +546,54 @@ func (s *Series) hasKnownLabel(classes *Classes) bool {
 // each group's first probe: inputs and organisations then first appear in
 // the order they do among the probes, which is what keeps statistics over
 // the rows equal to those over the probes.
-func (s *Series) distinctRows() (probes feature.Source, orgs []string, counts []int) {
+//
+// With per-connection values cut from the inputs, rowOf is each probe's
+// row (nil otherwise), which the columns need.
+func (s *Series) distinctRows() (probes feature.Source, orgs []string, counts []int, rowOf []int32) {
 	index := map[[2]uint32]int{}
 	var rows []uint32 // input of each row
-	for _, r := range s.recs {
-		k := [2]uint32{r.in, r.org}
+	if s.in.cut != nil {
+		rowOf = make([]int32, len(s.recs))
+	}
+	for i := range s.recs {
+		r := &s.recs[i]
+		in := s.in.of(r)
+		k := [2]uint32{in, r.org}
 		j, ok := index[k]
 		if !ok {
 			j = len(rows)
 			index[k] = j
-			rows = append(rows, r.in)
+			rows = append(rows, in)
 			orgs = append(orgs, s.tab.orgs.list[r.org])
 			counts = append(counts, 0)
 		}
 		counts[j]++
+		if rowOf != nil {
+			rowOf[i] = int32(j)
+		}
 	}
-	return s.in.source(rows), orgs, counts
+	return s.in.source(rows), orgs, counts, rowOf
+}
+
+// fieldStatistics is the field statistics of the series' probes
+// (feature.FieldStatistics of every probe, labelled with its
+// organisation), counted once per distinct row, and the per-connection
+// values cut from the inputs from their columns.
+func (s *Series) fieldStatistics() (*feature.FieldTable, error) {
+	rows, orgs, counts, rowOf := s.distinctRows()
+	if s.in.cut == nil {
+		return feature.FieldStatisticsWeighted(s.svc, rows, orgs, counts)
+	}
+	cols := feature.Columns{Row: rowOf}
+	for i := range s.in.cut {
+		c := &s.in.cut[i]
+		col := feature.Column{Name: c.name, Value: func(j int) uint64 { return c.values[s.recs[j].pos] }}
+		if c.str {
+			col.View = func(j int) uint64 { return c.views[s.recs[j].pos] }
+		}
+		cols.Fields = append(cols.Fields, col)
+	}
+	return feature.FieldStatisticsColumns(s.svc, rows, orgs, counts, cols)
 }
 
 // distinctInputs lists the inputs the series uses in the order of their
@@ -376,13 +604,14 @@ func (s *Series) distinctInputs() (probes feature.Source, counts []int) {
 		local[i] = -1
 	}
 	var used []uint32
-	for _, r := range s.recs {
-		if local[r.in] < 0 {
-			local[r.in] = int32(len(used))
-			used = append(used, r.in)
+	for i := range s.recs {
+		in := s.in.of(&s.recs[i])
+		if local[in] < 0 {
+			local[in] = int32(len(used))
+			used = append(used, in)
 			counts = append(counts, 0)
 		}
-		counts[local[r.in]]++
+		counts[local[in]]++
 	}
 	return s.in.source(used), counts
 }
@@ -399,7 +628,10 @@ func (d *Data) S(svc string) *Series {
 // artifact's SD25 DNS arrays held honeypot responses as probes).
 type honeypotFilter func(netip.Addr) bool
 
-// Load reads the probes of services in [from, to) and labels them.
+// Load reads the probes of services in [from, to) and labels them. It
+// keeps hashes of the per-connection values (inputs) and reads a service
+// again where a layout encodes one, so st must stay open while the data is
+// trained on or identified.
 func Load(ctx context.Context, st store.Store, services []string, from, to time.Time, labelOf Labeler) (*Data, error) {
 	return LoadQuery(ctx, st, services, store.ProbeQuery{From: from, To: to}, labelOf)
 }
@@ -455,6 +687,9 @@ func layoutIdentity(l *feature.Layout) func(string) probe.Identity {
 // loadQuery is LoadQuery keeping, when models is set, only the fields
 // models[service]'s layout encodes of each probe. The probes are interned
 // as they stream from the store: the full probe list never exists.
+// Without models, the per-connection values are cut from the inputs (as
+// inputs explains) and read again, for a service, only if a layout comes
+// to encode one: the store must stay open as long as the data is used.
 func loadQuery(ctx context.Context, st store.Store, services []string, q store.ProbeQuery, labelOf Labeler, models map[string]*ServiceModel) (*Data, error) {
 	d := &Data{series: map[string]*Series{}, tab: newTables()}
 	q.Limit = 0
@@ -468,6 +703,20 @@ func loadQuery(ctx context.Context, st store.Store, services []string, q store.P
 		}
 		s := &Series{svc: svc, in: newInputs(svc, identity), tab: d.tab}
 		q.Service = svc
+		if models == nil {
+			q := q
+			s.in.cutPerProbe(func(yield func(*probe.Probe) error) error {
+				for p, err := range st.Probes(ctx, q) {
+					if err != nil {
+						return err
+					}
+					if err := yield(&p); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		}
 		for p, err := range st.Probes(ctx, q) {
 			if err != nil {
 				return nil, err
@@ -476,6 +725,9 @@ func loadQuery(ctx context.Context, st store.Store, services []string, q store.P
 				p.Fields = keepFields(p.Fields, keep)
 			}
 			s.add(&p, labelOf(p.SrcIP, p.Time))
+		}
+		if s.in.cut != nil {
+			s.in.loaded = s.with(s.recs)
 		}
 		d.series[svc] = s
 	}
@@ -491,8 +743,9 @@ func layoutOf(sm *ServiceModel) *feature.Layout {
 
 // add appends p, labelled org, to the series.
 func (s *Series) add(p *probe.Probe, org string) {
+	pos := s.in.n
 	s.recs = append(s.recs, record{t: p.Time.UnixNano(), src: s.tab.addrs.id(p.SrcIP), dst: s.tab.addrs.id(p.DstIP),
-		in: s.in.intern(p), org: s.tab.orgs.id(org), sport: p.SrcPort, port: p.DstPort})
+		in: s.in.intern(p), org: s.tab.orgs.id(org), sport: p.SrcPort, port: p.DstPort, pos: pos})
 }
 
 // keepFields returns the fields of fs named in keep, in a slice of their

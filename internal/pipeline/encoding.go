@@ -15,26 +15,34 @@ import (
 type encoding struct {
 	s     *Series
 	local []int32 // input → index in imgs (-1: the series does not use it)
+	// byPos is the inputs' byPos when encoded: a later reveal renumbers
+	// the inputs, and this encoding keeps reading the numbers it used.
+	byPos []uint32
 	imgs  [][]uint8
 	keys  []feature.ImageKey
 }
 
 // encodeSeries encodes s's distinct inputs with l. Inputs that differ in
 // what l does not read (another field, a per-connection value) share an
-// image.
-func encodeSeries(l *feature.Layout, s *Series) *encoding {
-	e := &encoding{s: s, local: make([]int32, len(s.in.list))}
+// image. It reads the per-connection values again when l encodes one
+// (Series.reads): the only error.
+func encodeSeries(l *feature.Layout, s *Series) (*encoding, error) {
+	if err := s.readsLayout(l); err != nil {
+		return nil, err
+	}
+	e := &encoding{s: s, local: make([]int32, len(s.in.list)), byPos: s.in.byPos}
 	for i := range e.local {
 		e.local[i] = -1
 	}
 	byKey := map[feature.ImageKey]int32{}
 	scratch := make([]uint8, l.Pixels())
 	var buf probe.Fields
-	for _, r := range s.recs {
-		if e.local[r.in] >= 0 {
+	for i := range s.recs {
+		in := s.in.of(&s.recs[i])
+		if e.local[in] >= 0 {
 			continue
 		}
-		p := s.in.probeInto(r.in, buf)
+		p := s.in.probeInto(in, buf)
 		buf = p.Fields
 		l.Encode(p, scratch)
 		k := feature.KeyOf(scratch)
@@ -45,13 +53,13 @@ func encodeSeries(l *feature.Layout, s *Series) *encoding {
 			e.imgs = append(e.imgs, slices.Clone(scratch))
 			e.keys = append(e.keys, k)
 		}
-		e.local[r.in] = j
+		e.local[in] = j
 	}
-	return e
+	return e, nil
 }
 
 // row is the index in imgs of probe i's image.
-func (e *encoding) row(i int) int32 { return e.local[e.s.recs[i].in] }
+func (e *encoding) row(i int) int32 { return e.local[inputAt(e.byPos, &e.s.recs[i])] }
 
 // img is probe i's image.
 func (e *encoding) img(i int) []uint8 { return e.imgs[e.row(i)] }

@@ -74,14 +74,18 @@ func (s *evidenceState) learn(data *Data, images map[string]*encoding, classes *
 
 // encodeData encodes the distinct inputs of the services that have a
 // model.
-func encodeData(models map[string]*ServiceModel, data *Data) map[string]*encoding {
+func encodeData(models map[string]*ServiceModel, data *Data) (map[string]*encoding, error) {
 	out := map[string]*encoding{}
 	for _, svc := range Services {
 		if sm := models[svc]; sm != nil && data.S(svc).Len() > 0 {
-			out[svc] = encodeSeries(sm.Layout, data.S(svc))
+			enc, err := encodeSeries(sm.Layout, data.S(svc))
+			if err != nil {
+				return nil, err
+			}
+			out[svc] = enc
 		}
 	}
-	return out
+	return out, nil
 }
 
 // ipEvidence is the evidence about every IP of data: rows in IP order, the
@@ -282,7 +286,9 @@ func trainModels(ctx context.Context, train *Data, classes *Classes, opts Option
 		if err != nil {
 			return nil, nil, err
 		}
-		images[svc] = encodeSeries(sm.Layout, train.S(svc))
+		if images[svc], err = encodeSeries(sm.Layout, train.S(svc)); err != nil {
+			return nil, nil, err
+		}
 		timing["encode"] += time.Since(t0).Seconds()
 		t0 = time.Now()
 		if err := trainService(ctx, sm, images[svc], classes, opts, opts.Iterations); err != nil {
@@ -324,7 +330,11 @@ func fitCombiner(ctx context.Context, train *Data, classes *Classes, nets Networ
 	state := newEvidenceState(classes)
 	state.addNetworks(classes, nets, valCut)
 	state.learn(early, earlyImages, classes)
-	ev, err := gatherForFit(models, state, val, encodeData(models, val))
+	valImages, err := encodeData(models, val)
+	if err != nil {
+		return nil, err
+	}
+	ev, err := gatherForFit(models, state, val, valImages)
 	if err != nil {
 		return nil, err
 	}
@@ -372,7 +382,10 @@ func trainFullEvidence(ctx context.Context, data *Data, cut time.Time, classes *
 	}
 	res.TestData = test
 	t0 = time.Now()
-	testImages := encodeData(res.Models, test)
+	testImages, err := encodeData(res.Models, test)
+	if err != nil {
+		return nil, err
+	}
 	ev, err := gatherEvidence(res.Models, state, test, testImages)
 	if err != nil {
 		return nil, err

@@ -130,7 +130,10 @@ func (m *Models) Explain(data *Data) ([]Explanation, error) {
 		return nil, errors.New("these models combine per-service votes (--ensemble vote), which name no evidence; explanations need models trained with the evidence combiner (the default)")
 	}
 	state := m.windowState(data)
-	images := encodeData(m.Services, data)
+	images, err := encodeData(m.Services, data)
+	if err != nil {
+		return nil, err
+	}
 	g, err := groupByIP(m.Services, data, images)
 	if err != nil {
 		return nil, err

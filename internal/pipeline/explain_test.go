@@ -25,7 +25,10 @@ func TestIncrementalEvidenceMatchesTodaysEncodings(t *testing.T) {
 	if _, _, err := inc.TrainWeeks(context.Background(), data, weeks, 100, false); err != nil {
 		t.Fatal(err)
 	}
-	images := encodeData(inc.Res.Models, data)
+	images, err := encodeData(inc.Res.Models, data)
+	if err != nil {
+		t.Fatal(err)
+	}
 	checked := 0
 	for svc, enc := range images {
 		for i := range enc.s.recs {

@@ -288,7 +288,11 @@ func TrainFull(ctx context.Context, data *Data, fullyDisclosed func(string) bool
 		if trainPreds[svc], err = predictProbeVotes(sm, trainImages[svc], classes); err != nil {
 			return nil, err
 		}
-		if testPreds[svc], err = predictProbeVotes(sm, encodeSeries(sm.Layout, test.S(svc)), classes); err != nil {
+		testImages, err := encodeSeries(sm.Layout, test.S(svc))
+		if err != nil {
+			return nil, err
+		}
+		if testPreds[svc], err = predictProbeVotes(sm, testImages, classes); err != nil {
 			return nil, err
 		}
 		timing["identify"] += time.Since(t0).Seconds()
@@ -358,8 +362,7 @@ func dayStart(t time.Time) time.Time { return t.UTC().Truncate(24 * time.Hour) }
 // probes of one service.
 func buildServiceModel(svc string, train *Data, classes *Classes, opts Options, mode feature.Mode) (*ServiceModel, error) {
 	s := train.S(svc)
-	rows, orgs, counts := s.distinctRows()
-	table, err := feature.FieldStatisticsWeighted(svc, rows, orgs, counts)
+	table, err := s.fieldStatistics()
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: %s field statistics: %w", svc, err)
 	}
@@ -367,10 +370,27 @@ func buildServiceModel(svc string, train *Data, classes *Classes, opts Options, 
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: %s field selection: %w", svc, err)
 	}
-	inputs, weights := s.distinctInputs()
-	layout, err := feature.BuildLayoutWeighted(svc, inputs, weights, feature.LayoutConfig{Fields: fields, Mode: mode})
+	build := func() (*feature.Layout, error) {
+		inputs, weights := s.distinctInputs()
+		layout, err := feature.BuildLayoutWeighted(svc, inputs, weights, feature.LayoutConfig{Fields: fields, Mode: mode})
+		if err != nil {
+			return nil, fmt.Errorf("pipeline: %s layout: %w", svc, err)
+		}
+		return layout, nil
+	}
+	layout, err := build()
 	if err != nil {
-		return nil, fmt.Errorf("pipeline: %s layout: %w", svc, err)
+		return nil, err
+	}
+	if s.in.cuts(layoutNames(layout)) {
+		// The layout encodes a per-connection field (the paper's selection
+		// by MI picks them): lay it out again from the values themselves.
+		if err := s.in.reveal(); err != nil {
+			return nil, err
+		}
+		if layout, err = build(); err != nil {
+			return nil, err
+		}
 	}
 	opts.Log().Info("layout", "service", svc, "fields", strings.Join(fields, ","), "side", layout.Side, "pixels_used", layout.Used)
 	return &ServiceModel{Service: svc, Fields: fields, Layout: layout}, nil

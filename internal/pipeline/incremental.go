@@ -82,7 +82,10 @@ func TrainIncremental(ctx context.Context, data *Data, fullyDisclosed func(strin
 		return nil, errors.New("pipeline: no training week had labelled probes")
 	}
 	t0 := time.Now()
-	testImages := encodeData(res.Models, test)
+	testImages, err := encodeData(res.Models, test)
+	if err != nil {
+		return nil, err
+	}
 	testPreds, err := predictAll(res, testImages)
 	if err != nil {
 		return nil, err
@@ -142,7 +145,11 @@ func (inc *Incremental) TrainWeeks(ctx context.Context, data *Data, starts []tim
 		if res.Options.Evidence {
 			// scored by TrainWeek, below
 		} else if score && res.Ensemble != nil {
-			if s, ok, err := scoreWeek(week, encodeData(res.Models, week), res, classes, res.Ensemble, ws); err != nil {
+			images, err := encodeData(res.Models, week)
+			if err != nil {
+				return nil, nil, err
+			}
+			if s, ok, err := scoreWeek(week, images, res, classes, res.Ensemble, ws); err != nil {
 				return nil, nil, err
 			} else if ok {
 				weekly = append(weekly, s)
@@ -153,7 +160,9 @@ func (inc *Incremental) TrainWeeks(ctx context.Context, data *Data, starts []tim
 			return nil, nil, err
 		}
 		if inc.needsHistory {
-			inc.RelearnEvidence(data.Slice(time.Time{}, ws.Add(inc.Period())))
+			if err := inc.RelearnEvidence(data.Slice(time.Time{}, ws.Add(inc.Period()))); err != nil {
+				return nil, nil, err
+			}
 		} else if inc.layoutExtended {
 			inc.relearnPayloads()
 		}
@@ -262,21 +271,29 @@ func (inc *Incremental) Overlap(from, to time.Time) (time.Time, bool) {
 // labelled as history is. A layout that gained pixels encodes some old
 // payloads differently (a value first seen this week now has its own
 // pixel), so senders learnt under the old encoding would never match
-// again; and labels imported since relabel the memory of past weeks.
-func (inc *Incremental) RelearnEvidence(history *Data) {
+// again; and labels imported since relabel the memory of past weeks. Its
+// only error is reading per-connection values again (Series.reads).
+func (inc *Incremental) RelearnEvidence(history *Data) error {
 	res := inc.Res
 	if !res.Options.Evidence || inc.state == nil {
-		return
+		return nil
 	}
 	st := newEvidenceState(res.Classes)
 	for _, w := range inc.Weeks {
 		st.addNetworks(res.Classes, res.Options.Networks, w)
 	}
-	st.learn(history, encodeData(res.Models, history), res.Classes)
+	images, err := encodeData(res.Models, history)
+	if err != nil {
+		return err
+	}
+	st.learn(history, images, res.Classes)
 	inc.state, res.state = st, st
 	inc.sources = newEvidenceSources()
-	inc.sources.add(res.Models, history, res.Classes)
+	if err := inc.sources.add(res.Models, history, res.Classes); err != nil {
+		return err
+	}
 	inc.layoutExtended, inc.needsHistory = false, false
+	return nil
 }
 
 // relearnPayloads recounts the payload senders from the sources with the
@@ -310,7 +327,9 @@ func (inc *Incremental) Continue(ctx context.Context, week *Data, ws time.Time, 
 		if err != nil {
 			return err
 		}
-		inc.RelearnEvidence(h)
+		if err := inc.RelearnEvidence(h); err != nil {
+			return err
+		}
 	} else if inc.layoutExtended {
 		inc.relearnPayloads()
 	}
@@ -342,7 +361,11 @@ func (inc *Incremental) TrainWeek(ctx context.Context, week *Data, ws time.Time,
 		// What the models and the evidence of the weeks before say about
 		// this week's IPs: out-of-sample rows for the combiner, and the
 		// week's score.
-		ev, err := gatherForFit(res.Models, inc.state, week, encodeData(res.Models, week))
+		weekImages, err := encodeData(res.Models, week)
+		if err != nil {
+			return err
+		}
+		ev, err := gatherForFit(res.Models, inc.state, week, weekImages)
 		if err != nil {
 			return err
 		}
@@ -374,12 +397,18 @@ func (inc *Incremental) TrainWeek(ctx context.Context, week *Data, ws time.Time,
 			// periods' too, which the sources never saw encoded.
 			inc.needsHistory = inc.needsHistory || len(inc.Weeks) > 0
 		} else if ser.Len() > 0 {
+			if err := ser.readsLayout(sm.Layout); err != nil {
+				return err
+			}
 			if added := sm.Layout.ExtendWeighted(ser.distinctInputs()); added > 0 {
 				inc.layoutExtended = true
 				opts.Log().Info("layout extended", "service", svc, "week", ws.Format("2006-01-02"), "pixels_added", added, "pixels_used", sm.Layout.Used)
 			}
 		}
-		enc := encodeSeries(sm.Layout, ser)
+		enc, err := encodeSeries(sm.Layout, ser)
+		if err != nil {
+			return err
+		}
 		if ser.Len() > 0 {
 			images[svc] = enc
 		}
@@ -392,7 +421,6 @@ func (inc *Incremental) TrainWeek(ctx context.Context, week *Data, ws time.Time,
 			sm.Background = newBackground(opts)
 		}
 		sm.Background.addEncoding(enc, classes)
-		var err error
 		if preds[svc], err = predictProbeVotes(sm, enc, classes); err != nil {
 			return err
 		}
@@ -421,7 +449,9 @@ func (inc *Incremental) TrainWeek(ctx context.Context, week *Data, ws time.Time,
 		inc.state.addNetworks(classes, opts.Networks, ws)
 		inc.state.learn(week, images, classes)
 		if inc.sources != nil {
-			inc.sources.add(res.Models, week, classes)
+			if err := inc.sources.add(res.Models, week, classes); err != nil {
+				return err
+			}
 		}
 		res.state = inc.state
 		if len(inc.Examples) > 0 {

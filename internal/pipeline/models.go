@@ -206,7 +206,10 @@ func readJSON(path string, v any) error {
 func (m *Models) Identify(data *Data) ([]Attribution, error) {
 	if m.Combiner != nil {
 		state := m.windowState(data)
-		images := encodeData(m.Services, data)
+		images, err := encodeData(m.Services, data)
+		if err != nil {
+			return nil, err
+		}
 		ev, err := gatherEvidence(m.Services, state, data, images)
 		if err != nil {
 			return nil, err
@@ -215,7 +218,11 @@ func (m *Models) Identify(data *Data) ([]Attribution, error) {
 	}
 	preds := map[string][]int{}
 	for svc, sm := range m.Services {
-		p, err := predictProbeVotes(sm, encodeSeries(sm.Layout, data.S(svc)), m.Classes)
+		enc, err := encodeSeries(sm.Layout, data.S(svc))
+		if err != nil {
+			return nil, err
+		}
+		p, err := predictProbeVotes(sm, enc, m.Classes)
 		if err != nil {
 			return nil, err
 		}

@@ -45,12 +45,24 @@ func tinyWorldWeeks(t *testing.T, weeks int) string {
 // an empty store).
 func loadWorld(t *testing.T, world string, opts *Options) (*Data, func(string) bool) {
 	t.Helper()
+	st, labelOf, fullyDisclosed := openWorld(t, world, opts)
+	data, err := Load(context.Background(), st, Services, time.Time{}, time.Time{}, labelOf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data, fullyDisclosed
+}
+
+// openWorld is loadWorld up to the load: the store (open until the test
+// ends, as the data may read per-connection values again) and the labels.
+func openWorld(t *testing.T, world string, opts *Options) (store.Store, Labeler, func(string) bool) {
+	t.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "world.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	t.Cleanup(func() { st.Close() })
 	if _, err := ingest.Run(ctx, st, ingest.Capture, []string{filepath.Join(world, "pcap")}, capture.Options{}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -68,14 +80,11 @@ func loadWorld(t *testing.T, world string, opts *Options) (*Data, func(string) b
 		}
 		return out
 	}
-	data, err := Load(ctx, st, Services, time.Time{}, time.Time{}, func(a netip.Addr, at time.Time) string {
+	labelOf := func(a netip.Addr, at time.Time) string {
 		org, _ := resolver.Lookup(a, at)
 		return org
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
-	return data, reg.FullyDisclosed
+	return st, labelOf, reg.FullyDisclosed
 }
 
 // trainWorld ingests a simulated world, labels it with its labels.csv and

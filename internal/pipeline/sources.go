@@ -61,8 +61,9 @@ func layoutReads(l *feature.Layout) (names map[string]bool, dst bool) {
 }
 
 // add records data's probes of the services with a model, labelled as
-// data is, in data's (time) order.
-func (s *evidenceSources) add(models map[string]*ServiceModel, data *Data, classes *Classes) {
+// data is, in data's (time) order. Its only error is reading
+// per-connection values again (Series.reads).
+func (s *evidenceSources) add(models map[string]*ServiceModel, data *Data, classes *Classes) error {
 	var key strings.Builder
 	for _, svc := range Services {
 		sm := models[svc]
@@ -75,6 +76,9 @@ func (s *evidenceSources) add(models map[string]*ServiceModel, data *Data, class
 			ss = &serviceSources{index: map[string]int{}}
 			s.services[svc] = ss
 		}
+		if err := ser.readsLayout(sm.Layout); err != nil {
+			return err
+		}
 		names, needDst := layoutReads(sm.Layout)
 		var buf probe.Fields // the fields kept are copied out of it
 		for i, r := range ser.recs {
@@ -82,7 +86,7 @@ func (s *evidenceSources) add(models map[string]*ServiceModel, data *Data, class
 			if needDst {
 				dst = ser.tab.addrs.list[r.dst]
 			}
-			p := ser.in.probeInto(r.in, buf)
+			p := ser.in.probeInto(ser.in.of(&r), buf)
 			buf = p.Fields
 			contentKey(&key, p.Fields, names, dst)
 			j, ok := ss.index[key.String()]
@@ -106,6 +110,7 @@ func (s *evidenceSources) add(models map[string]*ServiceModel, data *Data, class
 			c.Senders = append(c.Senders, sourceSender{IP: ip, First: r.t, Class: evidenceClass(classes, ser.Org(i))})
 		}
 	}
+	return nil
 }
 
 // payloads counts the payload senders of every service with a model as

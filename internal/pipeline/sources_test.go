@@ -59,7 +59,9 @@ func TestIncrementalEvidenceIsTheFullRebuild(t *testing.T) {
 	}
 	incremental := evidence.Save(loaded.state.mem, loaded.state.pay)
 	history := data.Slice(weeks[0], lastWeek.Add(loaded.Period()))
-	loaded.RelearnEvidence(history)
+	if err := loaded.RelearnEvidence(history); err != nil {
+		t.Fatal(err)
+	}
 	full := evidence.Save(loaded.state.mem, loaded.state.pay)
 	if !reflect.DeepEqual(incremental, full) {
 		diffSaved(t, incremental, full)
@@ -72,7 +74,9 @@ func TestIncrementalEvidenceIsTheFullRebuild(t *testing.T) {
 		t.Fatal(err)
 	}
 	inOne := evidence.Save(one.state.mem, one.state.pay)
-	one.RelearnEvidence(history)
+	if err := one.RelearnEvidence(history); err != nil {
+		t.Fatal(err)
+	}
 	if full := evidence.Save(one.state.mem, one.state.pay); !reflect.DeepEqual(inOne, full) {
 		diffSaved(t, inOne, full)
 	}
