@@ -23,6 +23,9 @@ type Payloads struct {
 	// the closest seen payload of a never-seen one (see Nearest).
 	images  map[string]map[Digest][]uint8
 	nearest map[string]map[Digest]nearHit
+	// bySum is each service's seen images ordered by pixel sum, built
+	// when Nearest first needs it after a change (nil: stale).
+	bySum map[string]*sumIndex
 }
 
 type nearHit struct {
@@ -44,6 +47,7 @@ func (p *Payloads) Remember(service string, d Digest, img []uint8) {
 	if _, ok := p.images[service][d]; !ok {
 		p.images[service][d] = append([]uint8(nil), img...)
 		delete(p.nearest, service) // a new image may be closer
+		delete(p.bySum, service)
 	}
 }
 
@@ -52,36 +56,119 @@ func (p *Payloads) Remember(service string, d Digest, img []uint8) {
 // pixel opposite) and that distance; ok false when none of the same size
 // was seen. A template an organisation varies (another URL path, a newer
 // User-Agent) lands next to its siblings, so their senders speak for it.
+//
+// The answer is the exact nearest image (ties to the smaller digest), found
+// without comparing img with every seen image: the L1 distance of two
+// images is at least the difference of their pixel sums, so the seen images
+// are searched outward from img's sum and the search stops once that
+// difference exceeds the best distance found. Random DNS query names make
+// the never-seen payloads of a month number in the tens of thousands, and
+// comparing each with every seen one grew with the square of the traffic.
 func (p *Payloads) Nearest(service string, d Digest, img []uint8) (Digest, float64, bool) {
 	if h, ok := p.nearest[service][d]; ok {
 		return h.d, h.dist, true
 	}
-	best, bestDist, found := Digest{}, math.Inf(1), false
-	for k, seen := range p.images[service] {
-		if len(seen) != len(img) || len(img) == 0 {
-			continue
+	if len(img) == 0 {
+		return Digest{}, 0, false
+	}
+	idx := p.sumIndex(service)
+	sum := pixelSum(img)
+	hi, _ := slices.BinarySearchFunc(idx.entries, sum, func(e sumEntry, s int) int { return cmp.Compare(e.sum, s) })
+	lo := hi - 1
+	best, bestDist, found := Digest{}, 0, false
+	consider := func(e *sumEntry) {
+		if len(e.img) != len(img) {
+			return
 		}
-		dist := 0
-		for i, v := range img {
-			if v > seen[i] {
-				dist += int(v - seen[i])
-			} else {
-				dist += int(seen[i] - v)
-			}
+		limit := math.MaxInt
+		if found {
+			limit = bestDist
 		}
-		x := float64(dist) / (255 * float64(len(img)))
-		if x < bestDist || (x == bestDist && bytesLess(k[:], best[:])) {
-			best, bestDist, found = k, x, true
+		dist, ok := l1Within(img, e.img, limit)
+		if ok && (!found || dist < bestDist || bytesLess(e.d[:], best[:])) {
+			best, bestDist, found = e.d, dist, true
+		}
+	}
+	for lo >= 0 || hi < len(idx.entries) {
+		// Visit the side whose next sum is closer to img's.
+		useHi := lo < 0 || (hi < len(idx.entries) && idx.entries[hi].sum-sum <= sum-idx.entries[lo].sum)
+		var gap int
+		if useHi {
+			gap = idx.entries[hi].sum - sum
+		} else {
+			gap = sum - idx.entries[lo].sum
+		}
+		if found && gap > bestDist {
+			break // every image left is farther than the best one
+		}
+		if useHi {
+			consider(&idx.entries[hi])
+			hi++
+		} else {
+			consider(&idx.entries[lo])
+			lo--
 		}
 	}
 	if !found {
 		return Digest{}, 0, false
 	}
+	x := float64(bestDist) / (255 * float64(len(img)))
 	if p.nearest[service] == nil {
 		p.nearest[service] = map[Digest]nearHit{}
 	}
-	p.nearest[service][d] = nearHit{best, bestDist}
-	return best, bestDist, true
+	p.nearest[service][d] = nearHit{best, x}
+	return best, x, true
+}
+
+// sumIndex is a service's seen images ordered by pixel sum.
+type sumIndex struct{ entries []sumEntry }
+
+type sumEntry struct {
+	sum int
+	d   Digest
+	img []uint8
+}
+
+// sumIndex returns service's index, building it when stale.
+func (p *Payloads) sumIndex(service string) *sumIndex {
+	if idx := p.bySum[service]; idx != nil {
+		return idx
+	}
+	idx := &sumIndex{entries: make([]sumEntry, 0, len(p.images[service]))}
+	for d, img := range p.images[service] {
+		idx.entries = append(idx.entries, sumEntry{pixelSum(img), d, img})
+	}
+	slices.SortFunc(idx.entries, func(a, b sumEntry) int { return cmp.Compare(a.sum, b.sum) })
+	if p.bySum == nil {
+		p.bySum = map[string]*sumIndex{}
+	}
+	p.bySum[service] = idx
+	return idx
+}
+
+func pixelSum(img []uint8) int {
+	s := 0
+	for _, v := range img {
+		s += int(v)
+	}
+	return s
+}
+
+// l1Within returns the L1 distance of two images of one size, and false as
+// soon as it exceeds limit (a tie with limit still counts).
+func l1Within(a, b []uint8, limit int) (int, bool) {
+	dist := 0
+	for i, v := range a {
+		if v > b[i] {
+			dist += int(v - b[i])
+		} else {
+			dist += int(b[i] - v)
+		}
+		if dist > limit {
+			return dist, false
+		}
+	}
+	return dist, true
 }
 
 func bytesLess(a, b []byte) bool {
