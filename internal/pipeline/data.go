@@ -717,7 +717,7 @@ func loadQuery(ctx context.Context, st store.Store, services []string, q store.P
 				return nil
 			})
 		}
-		for p, err := range st.Probes(ctx, q) {
+		for p, err := range prefetch(st.Probes(ctx, q)) {
 			if err != nil {
 				return nil, err
 			}
