@@ -23,9 +23,10 @@ const (
 
 // batchSize trades transaction overhead against work lost on a crash and
 // memory (two batches are all ingest holds, one being written and one being
-// filled: ≈ 32 MB of probes, however large the input). Both stores run at their best with many thousand rows per
-// transaction: each transaction rewrites the index pages it touches. (A
-// variable only so that tests can make batches small.)
+// filled: ≈ 32 MB of probes, however large the input). Both stores run at
+// their best with many thousand rows per transaction: each transaction
+// rewrites the index pages it touches. (A variable only so that tests can
+// make batches small.)
 var batchSize = 16384
 
 // Result reports what an ingest did.
