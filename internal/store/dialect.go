@@ -33,6 +33,9 @@ type dialect struct {
 	// SQLite's index hint (its planner prefers the time index for the
 	// ORDER BY), nothing for PostgreSQL.
 	byAddress string
+	// indexesAddressesByHour: the address index leads with the probe's
+	// hour (indexAddressesByHour).
+	indexesAddressesByHour bool
 	// compact gives the space of deleted rows back (after prune).
 	compact func(ctx context.Context, db *sql.DB) error
 	// full reports an error that says the database's disk (or its size
