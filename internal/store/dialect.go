@@ -36,6 +36,9 @@ type dialect struct {
 	// indexesAddressesByHour: the address index leads with the probe's
 	// hour (indexAddressesByHour).
 	indexesAddressesByHour bool
+	// interleavesQueries: a connection can run a query while it reads
+	// another's rows (SQLite; not PostgreSQL's wire protocol).
+	interleavesQueries bool
 	// compact gives the space of deleted rows back (after prune).
 	compact func(ctx context.Context, db *sql.DB) error
 	// full reports an error that says the database's disk (or its size

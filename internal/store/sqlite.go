@@ -23,6 +23,7 @@ var sqliteDialect = dialect{
 	insertProbes:           sqliteInsertProbes,
 	byAddress:              " INDEXED BY probes_hour_src_ip",
 	indexesAddressesByHour: true,
+	interleavesQueries:     true,
 	compact: func(ctx context.Context, db *sql.DB) error {
 		_, err := db.ExecContext(ctx, `VACUUM`)
 		return err

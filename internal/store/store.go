@@ -629,7 +629,7 @@ func (s *SQL) Probes(ctx context.Context, q ProbeQuery) iter.Seq2[probe.Probe, e
 		defer rows.Close()
 		var dec probe.FieldsDecoder
 		for rows.Next() {
-			p, err := scanProbe(rows, payloads, &dec)
+			p, err := scanProbe(ctx, rows, payloads, &dec)
 			if !yield(p, err) || err != nil {
 				return
 			}
@@ -649,15 +649,17 @@ type storedPayload struct {
 
 // payloadsReadWhole bounds the payload rows Probes reads without asking
 // which ones the selection refers to.
-const payloadsReadWhole = 1 << 14
+var payloadsReadWhole int64 = 1 << 14 // a variable for tests
 
 // readPayloads reads the payload rows q's probes refer to, each one's
 // fields decoded once (without payloads when q.NoPayload). A store's
 // payload rows are few: when there are at most payloadsReadWhole, a
 // selection of every probe of a period reads them all (those of q's
-// service); one of some addresses, or limited, or in a store of more, reads
-// those its probes refer to, which costs a second pass over the probes.
-func (s *SQL) readPayloads(ctx context.Context, tx *sql.Tx, q ProbeQuery, src probeSource, limit string) (map[int64]*storedPayload, error) {
+// service). Otherwise SQLite reads each row when a probe first refers to
+// it (one lookup by id, on the same connection as the probes' query),
+// and PostgreSQL, whose connection runs one query at a time, reads those
+// the selection refers to first, in a second pass over the probes.
+func (s *SQL) readPayloads(ctx context.Context, tx *sql.Tx, q ProbeQuery, src probeSource, limit string) (*payloadSource, error) {
 	payload := "payload"
 	if q.NoPayload {
 		payload = "NULL"
@@ -668,12 +670,20 @@ func (s *SQL) readPayloads(ctx context.Context, tx *sql.Tx, q ProbeQuery, src pr
 	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) FROM payloads`).Scan(&last); err != nil {
 		return nil, fmt.Errorf("store: count payloads: %w", err)
 	}
+	out := &payloadSource{rows: map[int64]*storedPayload{}}
 	switch {
 	case last <= payloadsReadWhole && limit == "" && len(q.addresses()) == 0:
 		if q.Service != "" {
 			query += ` WHERE service = ?`
 			args = append(args, q.Service)
 		}
+	case s.d.interleavesQueries:
+		stmt, err := tx.PrepareContext(ctx, query+` WHERE id = ?`)
+		if err != nil {
+			return nil, fmt.Errorf("store: query payloads: %w", err)
+		}
+		out.byID = stmt
+		return out, nil
 	default:
 		ids := `SELECT payload_id FROM ` + src.from + src.where
 		if limit != "" {
@@ -687,21 +697,10 @@ func (s *SQL) readPayloads(ctx context.Context, tx *sql.Tx, q ProbeQuery, src pr
 		return nil, fmt.Errorf("store: query payloads: %w", err)
 	}
 	defer rows.Close()
-	var dec probe.FieldsDecoder
-	out := map[int64]*storedPayload{}
 	for rows.Next() {
-		var (
-			id  int64
-			fjs sql.RawBytes
-			p   storedPayload
-		)
-		if err := rows.Scan(&id, &fjs, &p.parseError, &p.payload); err != nil {
-			return nil, fmt.Errorf("store: scan payload: %w", err)
+		if err := out.scan(rows); err != nil {
+			return nil, err
 		}
-		if p.fields, err = dec.Decode(fjs); err != nil {
-			return nil, fmt.Errorf("store: bad fields JSON of payload %d: %w", id, err)
-		}
-		out[id] = &p
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: read payloads: %w", err)
@@ -709,7 +708,55 @@ func (s *SQL) readPayloads(ctx context.Context, tx *sql.Tx, q ProbeQuery, src pr
 	return out, nil
 }
 
-func scanProbe(rows *sql.Rows, payloads map[int64]*storedPayload, dec *probe.FieldsDecoder) (probe.Probe, error) {
+// payloadSource gives Probes the payload rows its probes refer to: read
+// before the probes, or, when byID is set, each on first use.
+type payloadSource struct {
+	rows map[int64]*storedPayload
+	byID *sql.Stmt // the payloads query for one id; closed with its transaction
+	dec  probe.FieldsDecoder
+}
+
+// scan decodes one row of the payloads query (id, fields, parse error,
+// payload) into ps.rows.
+func (ps *payloadSource) scan(rows *sql.Rows) error {
+	var (
+		id  int64
+		fjs sql.RawBytes
+		p   storedPayload
+	)
+	if err := rows.Scan(&id, &fjs, &p.parseError, &p.payload); err != nil {
+		return fmt.Errorf("store: scan payload: %w", err)
+	}
+	var err error
+	if p.fields, err = ps.dec.Decode(fjs); err != nil {
+		return fmt.Errorf("store: bad fields JSON of payload %d: %w", id, err)
+	}
+	ps.rows[id] = &p
+	return nil
+}
+
+// get returns payload row id, or nil when it is not stored.
+func (ps *payloadSource) get(ctx context.Context, id int64) (*storedPayload, error) {
+	if p := ps.rows[id]; p != nil || ps.byID == nil {
+		return p, nil
+	}
+	rows, err := ps.byID.QueryContext(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("store: read payload %d: %w", id, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := ps.scan(rows); err != nil {
+			return nil, err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: read payload %d: %w", id, err)
+	}
+	return ps.rows[id], nil
+}
+
+func scanProbe(ctx context.Context, rows *sql.Rows, payloads *payloadSource, dec *probe.FieldsDecoder) (probe.Probe, error) {
 	var (
 		p             probe.Probe
 		ts, pid, plen int64
@@ -728,7 +775,10 @@ func scanProbe(rows *sql.Rows, payloads map[int64]*storedPayload, dec *probe.Fie
 	if p.DstIP, err = netip.ParseAddr(dst); err != nil {
 		return p, fmt.Errorf("store: bad dst_ip %q: %w", dst, err)
 	}
-	shared := payloads[pid]
+	shared, err := payloads.get(ctx, pid)
+	if err != nil {
+		return p, err
+	}
 	if shared == nil {
 		return p, fmt.Errorf("store: probe of %s at %s refers to payload %d, which is not stored", src, p.Time.Format(time.RFC3339Nano), pid)
 	}

@@ -501,3 +501,41 @@ func TestAddressLookupsUseTheHourIndex(t *testing.T) {
 		}
 	}
 }
+
+// TestProbesOfAStoreOfManyPayloads reads every probe of a period from a
+// store of more payload rows than Probes reads whole: SQLite then reads
+// each payload row when a probe first refers to it, PostgreSQL those the
+// selection refers to, first. Either way each probe comes back as stored.
+func TestProbesOfAStoreOfManyPayloads(t *testing.T) {
+	defer func(n int64) { payloadsReadWhole = n }(payloadsReadWhole)
+	payloadsReadWhole = 8
+	forEachBackend(t, func(t *testing.T, b backend) {
+		s := b.open(t)
+		all := manyProbes(0, 300, "")
+		for i := range all {
+			uri := fmt.Sprintf("/%d", i%40) // 40 payload rows, each used by several probes
+			all[i].Payload = []byte("GET " + uri + " HTTP/1.1\r\n\r\n")
+			all[i].Fields = probe.Fields{{Name: "Method", Value: "GET"}, {Name: "Url", Value: uri}}
+		}
+		if _, err := s.InsertProbes(context.Background(), all); err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range []ProbeQuery{{}, {NoPayload: true}, {From: all[100].Time, To: all[200].Time}} {
+			got := collect(t, s, q)
+			want := all
+			if !q.From.IsZero() {
+				want = all[100:200]
+			}
+			if len(got) != len(want) {
+				t.Fatalf("%+v: %d probes, want %d", q, len(got), len(want))
+			}
+			for i, p := range got {
+				w := want[i]
+				if !p.Time.Equal(w.Time) || p.Fields.Value("Url") != w.Fields.Value("Url") ||
+					(q.NoPayload != (p.Payload == nil)) || !q.NoPayload && string(p.Payload) != string(w.Payload) {
+					t.Fatalf("%+v: probe %d = %s %q %q, want %s %q %q", q, i, p.Time, p.Fields.Value("Url"), p.Payload, w.Time, w.Fields.Value("Url"), w.Payload)
+				}
+			}
+		}
+	})
+}
