@@ -694,6 +694,13 @@ func loadQuery(ctx context.Context, st store.Store, services []string, q store.P
 	d := &Data{series: map[string]*Series{}, tab: newTables()}
 	q.Limit = 0
 	q.NoPayload = true // the fields carry what the models need
+	// The services are read in one pass over the period: the store keeps
+	// probes in time order, so a query per service would read every page
+	// once per service. Each series interns addresses and organisations in
+	// tables of its own meanwhile and then, service by service, takes ids
+	// in the shared ones (adopt): the same ids as a pass per service gives.
+	series := make(map[string]*Series, len(services))
+	keeps := make(map[string]map[string]bool, len(services))
 	for _, svc := range services {
 		var keep map[string]bool
 		identity := identityRules(svc)
@@ -702,6 +709,11 @@ func loadQuery(ctx context.Context, st store.Store, services []string, q store.P
 			identity = layoutIdentity(layoutOf(models[svc]))
 		}
 		s := &Series{svc: svc, in: newInputs(svc, identity), tab: d.tab}
+		if len(services) > 1 {
+			s.tab = newTables()
+		}
+		series[svc], keeps[svc] = s, keep
+		q := q
 		q.Service = svc
 		if models == nil {
 			q := q
@@ -717,21 +729,54 @@ func loadQuery(ctx context.Context, st store.Store, services []string, q store.P
 				return nil
 			})
 		}
-		for p, err := range prefetch(st.Probes(ctx, q)) {
-			if err != nil {
-				return nil, err
-			}
-			if keep != nil {
-				p.Fields = keepFields(p.Fields, keep)
-			}
-			s.add(&p, labelOf(p.SrcIP, p.Time))
+	}
+	q.Service = ""
+	if len(services) == 1 {
+		q.Service = services[0]
+	}
+	for p, err := range prefetch(st.Probes(ctx, q)) {
+		if err != nil {
+			return nil, err
 		}
+		s := series[p.Service]
+		if s == nil {
+			continue // a service not asked for
+		}
+		if keep := keeps[p.Service]; keep != nil {
+			p.Fields = keepFields(p.Fields, keep)
+		}
+		s.add(&p, labelOf(p.SrcIP, p.Time))
+	}
+	for _, svc := range services {
+		s := series[svc]
+		s.adopt(d.tab)
 		if s.in.cut != nil {
 			s.in.loaded = s.with(s.recs)
 		}
 		d.series[svc] = s
 	}
 	return d, nil
+}
+
+// adopt moves s's records from tables of its own to shared: each address
+// and organisation takes its id in shared in the order s first saw it.
+func (s *Series) adopt(shared *tables) {
+	if s.tab == shared {
+		return
+	}
+	addrs := make([]uint32, len(s.tab.addrs.list))
+	for i, a := range s.tab.addrs.list {
+		addrs[i] = shared.addrs.id(a)
+	}
+	orgs := make([]uint32, len(s.tab.orgs.list))
+	for i, o := range s.tab.orgs.list {
+		orgs[i] = shared.orgs.id(o)
+	}
+	for i := range s.recs {
+		r := &s.recs[i]
+		r.src, r.dst, r.org = addrs[r.src], addrs[r.dst], orgs[r.org]
+	}
+	s.tab = shared
 }
 
 func layoutOf(sm *ServiceModel) *feature.Layout {

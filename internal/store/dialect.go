@@ -33,6 +33,12 @@ type dialect struct {
 	// SQLite's index hint (its planner prefers the time index for the
 	// ORDER BY), nothing for PostgreSQL.
 	byAddress string
+	// indexesAddressesByHour: the address index leads with the probe's
+	// hour (indexAddressesByHour).
+	indexesAddressesByHour bool
+	// interleavesQueries: a connection can run a query while it reads
+	// another's rows (SQLite; not PostgreSQL's wire protocol).
+	interleavesQueries bool
 	// compact gives the space of deleted rows back (after prune).
 	compact func(ctx context.Context, db *sql.DB) error
 	// full reports an error that says the database's disk (or its size

@@ -15,13 +15,15 @@ import (
 // sqliteDialect: the statements as written, one connection, multi-row
 // inserts.
 var sqliteDialect = dialect{
-	name:           "SQLite",
-	bind:           sameText,
-	text:           sameText,
-	ddl:            sameText,
-	lockMigrations: func(context.Context, *sql.Tx) error { return nil }, // one writer at a time already
-	insertProbes:   sqliteInsertProbes,
-	byAddress:      " INDEXED BY probes_src_ip",
+	name:                   "SQLite",
+	bind:                   sameText,
+	text:                   sameText,
+	ddl:                    sameText,
+	lockMigrations:         func(context.Context, *sql.Tx) error { return nil }, // one writer at a time already
+	insertProbes:           sqliteInsertProbes,
+	byAddress:              " INDEXED BY probes_hour_src_ip",
+	indexesAddressesByHour: true,
+	interleavesQueries:     true,
 	compact: func(ctx context.Context, db *sql.DB) error {
 		_, err := db.ExecContext(ctx, `VACUUM`)
 		return err

@@ -307,12 +307,52 @@ var coreSchema = []string{
 	`DROP TABLE probes;
 	ALTER TABLE probes_v2 RENAME TO probes;
 	CREATE INDEX probes_src_ip ON probes (src_ip);`,
+	// Version 4: SQLite's address index leads with the probe's hour (Go
+	// code only: indexAddressesByHour).
+	"",
 }
 
 // migrationCode is Go code that runs after a step's SQL, in its
 // transaction: per component, per version.
 var migrationCode = map[string]map[int]func(ctx context.Context, s *SQL, tx *sql.Tx) error{
-	"core": {2: moveProbesToPayloads},
+	"core": {2: moveProbesToPayloads, 4: indexAddressesByHour},
+}
+
+// hourNs is the width of the buckets that lead SQLite's address index.
+const hourNs = int64(time.Hour)
+
+// indexAddressesByHour replaces SQLite's index on src_ip by one on (hour
+// of ts_ns, src_ip). Ingest writes probes in about time order, so the new
+// entries of a batch land in the current hour's few pages of the index,
+// where an index on src_ip alone takes them at random places of a B-tree
+// that outgrows the page cache: every batch then rewrote tens of
+// thousands of its pages, and ingest slowed down as the store grew.
+//
+// A lookup of one address uses the index by skip-scan, one seek per hour
+// held (a month: 720), which SQLite's planner does only when its
+// statistics say an hour holds many rows. The statistics are written here
+// by hand, as SQLite documents (sqlite_stat1 "N R 2": R rows an hour), so
+// that no ANALYZE of the whole table is needed, and reloaded.
+//
+// PostgreSQL keeps its index on src_ip: its B-tree has no skip-scan
+// before version 18, and its server's buffers take the random inserts.
+func indexAddressesByHour(ctx context.Context, s *SQL, tx *sql.Tx) error {
+	if !s.d.indexesAddressesByHour {
+		return nil
+	}
+	for _, q := range []string{
+		`DROP INDEX IF EXISTS probes_src_ip`,
+		fmt.Sprintf(`CREATE INDEX probes_hour_src_ip ON probes ((ts_ns / %d), src_ip)`, hourNs),
+		`ANALYZE schema_migrations`, // a small table; creates sqlite_stat1
+		`DELETE FROM sqlite_stat1 WHERE idx = 'probes_hour_src_ip'`,
+		`INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES ('probes', 'probes_hour_src_ip', '100000000 100000 2')`,
+		`ANALYZE sqlite_schema`,
+	} {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("index addresses by hour: %w", err)
+		}
+	}
+	return nil
 }
 
 // migrate applies the steps of component whose index is not yet recorded,
@@ -356,8 +396,10 @@ func (s *SQL) migrateStep(ctx context.Context, component string, steps []string)
 		return true, tx.Commit()
 	}
 	v := have + 1
-	if _, err := tx.ExecContext(ctx, s.d.ddl(steps[v-1])); err != nil {
-		return false, fmt.Errorf("store: migrate %s to version %d: %w", component, v, err)
+	if steps[v-1] != "" { // "": a step of Go code only
+		if _, err := tx.ExecContext(ctx, s.d.ddl(steps[v-1])); err != nil {
+			return false, fmt.Errorf("store: migrate %s to version %d: %w", component, v, err)
+		}
 	}
 	if code := migrationCode[component][v]; code != nil {
 		if err := code(ctx, s, tx); err != nil {
@@ -587,7 +629,7 @@ func (s *SQL) Probes(ctx context.Context, q ProbeQuery) iter.Seq2[probe.Probe, e
 		defer rows.Close()
 		var dec probe.FieldsDecoder
 		for rows.Next() {
-			p, err := scanProbe(rows, payloads, &dec)
+			p, err := scanProbe(ctx, rows, payloads, &dec)
 			if !yield(p, err) || err != nil {
 				return
 			}
@@ -607,15 +649,17 @@ type storedPayload struct {
 
 // payloadsReadWhole bounds the payload rows Probes reads without asking
 // which ones the selection refers to.
-const payloadsReadWhole = 1 << 14
+var payloadsReadWhole int64 = 1 << 14 // a variable for tests
 
 // readPayloads reads the payload rows q's probes refer to, each one's
 // fields decoded once (without payloads when q.NoPayload). A store's
 // payload rows are few: when there are at most payloadsReadWhole, a
 // selection of every probe of a period reads them all (those of q's
-// service); one of some addresses, or limited, or in a store of more, reads
-// those its probes refer to, which costs a second pass over the probes.
-func (s *SQL) readPayloads(ctx context.Context, tx *sql.Tx, q ProbeQuery, src probeSource, limit string) (map[int64]*storedPayload, error) {
+// service). Otherwise SQLite reads each row when a probe first refers to
+// it (one lookup by id, on the same connection as the probes' query),
+// and PostgreSQL, whose connection runs one query at a time, reads those
+// the selection refers to first, in a second pass over the probes.
+func (s *SQL) readPayloads(ctx context.Context, tx *sql.Tx, q ProbeQuery, src probeSource, limit string) (*payloadSource, error) {
 	payload := "payload"
 	if q.NoPayload {
 		payload = "NULL"
@@ -626,12 +670,20 @@ func (s *SQL) readPayloads(ctx context.Context, tx *sql.Tx, q ProbeQuery, src pr
 	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) FROM payloads`).Scan(&last); err != nil {
 		return nil, fmt.Errorf("store: count payloads: %w", err)
 	}
+	out := &payloadSource{rows: map[int64]*storedPayload{}}
 	switch {
 	case last <= payloadsReadWhole && limit == "" && len(q.addresses()) == 0:
 		if q.Service != "" {
 			query += ` WHERE service = ?`
 			args = append(args, q.Service)
 		}
+	case s.d.interleavesQueries:
+		stmt, err := tx.PrepareContext(ctx, query+` WHERE id = ?`)
+		if err != nil {
+			return nil, fmt.Errorf("store: query payloads: %w", err)
+		}
+		out.byID = stmt
+		return out, nil
 	default:
 		ids := `SELECT payload_id FROM ` + src.from + src.where
 		if limit != "" {
@@ -645,21 +697,10 @@ func (s *SQL) readPayloads(ctx context.Context, tx *sql.Tx, q ProbeQuery, src pr
 		return nil, fmt.Errorf("store: query payloads: %w", err)
 	}
 	defer rows.Close()
-	var dec probe.FieldsDecoder
-	out := map[int64]*storedPayload{}
 	for rows.Next() {
-		var (
-			id  int64
-			fjs sql.RawBytes
-			p   storedPayload
-		)
-		if err := rows.Scan(&id, &fjs, &p.parseError, &p.payload); err != nil {
-			return nil, fmt.Errorf("store: scan payload: %w", err)
+		if err := out.scan(rows); err != nil {
+			return nil, err
 		}
-		if p.fields, err = dec.Decode(fjs); err != nil {
-			return nil, fmt.Errorf("store: bad fields JSON of payload %d: %w", id, err)
-		}
-		out[id] = &p
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: read payloads: %w", err)
@@ -667,7 +708,55 @@ func (s *SQL) readPayloads(ctx context.Context, tx *sql.Tx, q ProbeQuery, src pr
 	return out, nil
 }
 
-func scanProbe(rows *sql.Rows, payloads map[int64]*storedPayload, dec *probe.FieldsDecoder) (probe.Probe, error) {
+// payloadSource gives Probes the payload rows its probes refer to: read
+// before the probes, or, when byID is set, each on first use.
+type payloadSource struct {
+	rows map[int64]*storedPayload
+	byID *sql.Stmt // the payloads query for one id; closed with its transaction
+	dec  probe.FieldsDecoder
+}
+
+// scan decodes one row of the payloads query (id, fields, parse error,
+// payload) into ps.rows.
+func (ps *payloadSource) scan(rows *sql.Rows) error {
+	var (
+		id  int64
+		fjs sql.RawBytes
+		p   storedPayload
+	)
+	if err := rows.Scan(&id, &fjs, &p.parseError, &p.payload); err != nil {
+		return fmt.Errorf("store: scan payload: %w", err)
+	}
+	var err error
+	if p.fields, err = ps.dec.Decode(fjs); err != nil {
+		return fmt.Errorf("store: bad fields JSON of payload %d: %w", id, err)
+	}
+	ps.rows[id] = &p
+	return nil
+}
+
+// get returns payload row id, or nil when it is not stored.
+func (ps *payloadSource) get(ctx context.Context, id int64) (*storedPayload, error) {
+	if p := ps.rows[id]; p != nil || ps.byID == nil {
+		return p, nil
+	}
+	rows, err := ps.byID.QueryContext(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("store: read payload %d: %w", id, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := ps.scan(rows); err != nil {
+			return nil, err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: read payload %d: %w", id, err)
+	}
+	return ps.rows[id], nil
+}
+
+func scanProbe(ctx context.Context, rows *sql.Rows, payloads *payloadSource, dec *probe.FieldsDecoder) (probe.Probe, error) {
 	var (
 		p             probe.Probe
 		ts, pid, plen int64
@@ -686,7 +775,10 @@ func scanProbe(rows *sql.Rows, payloads map[int64]*storedPayload, dec *probe.Fie
 	if p.DstIP, err = netip.ParseAddr(dst); err != nil {
 		return p, fmt.Errorf("store: bad dst_ip %q: %w", dst, err)
 	}
-	shared := payloads[pid]
+	shared, err := payloads.get(ctx, pid)
+	if err != nil {
+		return p, err
+	}
 	if shared == nil {
 		return p, fmt.Errorf("store: probe of %s at %s refers to payload %d, which is not stored", src, p.Time.Format(time.RFC3339Nano), pid)
 	}

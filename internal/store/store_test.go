@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -426,6 +427,115 @@ func TestProbesOfManyAddresses(t *testing.T) {
 			t.Fatalf("SrcIP with SrcIPs: %d probes, want %d", len(both), len(want))
 		} else if both[0].Payload != nil || both[0].Fields.Value("Method") != "GET" {
 			t.Fatalf("NoPayload: payload %q, fields %v", both[0].Payload, both[0].Fields)
+		}
+	})
+}
+
+// TestAddressLookupsUseTheHourIndex: SQLite finds an address's probes
+// through the (hour, src_ip) index by skip-scan, one seek an hour, in every
+// shape of lookup of given addresses (Probes, IPHistory), and on a
+// reader's new connection too: the statistics that make the planner do it
+// are stored with the index. Without them each lookup scans the whole
+// table. (SensorAttributions, which joins every verdict with the probes,
+// is left to SQLite: it builds a temporary index in one pass.)
+func TestAddressLookupsUseTheHourIndex(t *testing.T) {
+	ctx := context.Background()
+	path := t.TempDir() + "/t.db"
+	s, err := OpenSQLite(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	// Six hours, a probe every 2 s, from 40 addresses in turn: each
+	// address in every hour.
+	var all []probe.Probe
+	for k := range 6 * 1800 {
+		p := testProbe(int64(1_700_000_000+2*k), fmt.Sprintf("198.51.0.%d", k%40+1))
+		p.Sensor = "hp-a"
+		all = append(all, p)
+	}
+	if _, err := s.InsertProbes(ctx, all); err != nil {
+		t.Fatal(err)
+	}
+	a := netip.MustParseAddr("198.51.0.7")
+	got := collect(t, s, ProbeQuery{SrcIP: a})
+	if len(got) != len(all)/40 || got[0].Time.Hour() == got[len(got)-1].Time.Hour() {
+		t.Fatalf("%d probes of %s, want %d over six hours", len(got), a, len(all)/40)
+	}
+	if h, err := s.IPHistory(ctx, a); err != nil || h.Probes != len(all)/40 {
+		t.Fatalf("history: %d probes, %v; want %d", h.Probes, err, len(all)/40)
+	}
+	reader, err := OpenReader(ctx, path, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	for name, db := range map[string]*sql.DB{"writer": s.db, "reader": reader.(*SQL).db} {
+		for _, q := range []string{
+			`SELECT * FROM probes WHERE src_ip = ? ORDER BY ts_ns`,
+			`SELECT service, sensor, dst_port, COUNT(*), MIN(ts_ns), MAX(ts_ns) FROM probes WHERE src_ip = ? GROUP BY service, sensor, dst_port`,
+			`SELECT * FROM probes WHERE src_ip IN (?, ?) AND service = ?`,
+		} {
+			args := make([]any, strings.Count(q, "?"))
+			for i := range args {
+				args[i] = "198.51.0.7"
+			}
+			rows, err := db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q, args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var plan []string
+			for rows.Next() {
+				var id, parent, unused int
+				var detail string
+				if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+					t.Fatal(err)
+				}
+				plan = append(plan, detail)
+			}
+			rows.Close()
+			text := strings.Join(plan, "; ")
+			if !strings.Contains(text, "USING INDEX probes_hour_src_ip (ANY(") || strings.Contains(text, "SCAN probes") {
+				t.Errorf("%s: %s\nplan: %s", name, q, text)
+			}
+		}
+	}
+}
+
+// TestProbesOfAStoreOfManyPayloads reads every probe of a period from a
+// store of more payload rows than Probes reads whole: SQLite then reads
+// each payload row when a probe first refers to it, PostgreSQL those the
+// selection refers to, first. Either way each probe comes back as stored.
+func TestProbesOfAStoreOfManyPayloads(t *testing.T) {
+	defer func(n int64) { payloadsReadWhole = n }(payloadsReadWhole)
+	payloadsReadWhole = 8
+	forEachBackend(t, func(t *testing.T, b backend) {
+		s := b.open(t)
+		all := manyProbes(0, 300, "")
+		for i := range all {
+			uri := fmt.Sprintf("/%d", i%40) // 40 payload rows, each used by several probes
+			all[i].Payload = []byte("GET " + uri + " HTTP/1.1\r\n\r\n")
+			all[i].Fields = probe.Fields{{Name: "Method", Value: "GET"}, {Name: "Url", Value: uri}}
+		}
+		if _, err := s.InsertProbes(context.Background(), all); err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range []ProbeQuery{{}, {NoPayload: true}, {From: all[100].Time, To: all[200].Time}} {
+			got := collect(t, s, q)
+			want := all
+			if !q.From.IsZero() {
+				want = all[100:200]
+			}
+			if len(got) != len(want) {
+				t.Fatalf("%+v: %d probes, want %d", q, len(got), len(want))
+			}
+			for i, p := range got {
+				w := want[i]
+				if !p.Time.Equal(w.Time) || p.Fields.Value("Url") != w.Fields.Value("Url") ||
+					(q.NoPayload != (p.Payload == nil)) || !q.NoPayload && string(p.Payload) != string(w.Payload) {
+					t.Fatalf("%+v: probe %d = %s %q %q, want %s %q %q", q, i, p.Time, p.Fields.Value("Url"), p.Payload, w.Time, w.Fields.Value("Url"), w.Payload)
+				}
+			}
 		}
 	})
 }
