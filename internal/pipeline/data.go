@@ -700,7 +700,6 @@ func loadQuery(ctx context.Context, st store.Store, services []string, q store.P
 	// tables of its own meanwhile and then, service by service, takes ids
 	// in the shared ones (adopt): the same ids as a pass per service gives.
 	series := make(map[string]*Series, len(services))
-	keeps := make(map[string]map[string]bool, len(services))
 	for _, svc := range services {
 		var keep map[string]bool
 		identity := identityRules(svc)
@@ -712,11 +711,19 @@ func loadQuery(ctx context.Context, st store.Store, services []string, q store.P
 		if len(services) > 1 {
 			s.tab = newTables()
 		}
-		series[svc], keeps[svc] = s, keep
-		q := q
-		q.Service = svc
+		series[svc] = s
+		if keep != nil {
+			// The store cuts each payload row's fields once, not each
+			// probe's, and leaves per-connection values undecoded unless
+			// the layout encodes one.
+			if q.Keep == nil {
+				q.Keep = map[string]map[string]bool{}
+			}
+			q.Keep[svc] = keep
+		}
 		if models == nil {
 			q := q
+			q.Service = svc
 			s.in.cutPerProbe(func(yield func(*probe.Probe) error) error {
 				for p, err := range st.Probes(ctx, q) {
 					if err != nil {
@@ -741,9 +748,6 @@ func loadQuery(ctx context.Context, st store.Store, services []string, q store.P
 		s := series[p.Service]
 		if s == nil {
 			continue // a service not asked for
-		}
-		if keep := keeps[p.Service]; keep != nil {
-			p.Fields = keepFields(p.Fields, keep)
 		}
 		s.add(&p, labelOf(p.SrcIP, p.Time))
 	}
@@ -791,27 +795,6 @@ func (s *Series) add(p *probe.Probe, org string) {
 	pos := s.in.n
 	s.recs = append(s.recs, record{t: p.Time.UnixNano(), src: s.tab.addrs.id(p.SrcIP), dst: s.tab.addrs.id(p.DstIP),
 		in: s.in.intern(p), org: s.tab.orgs.id(org), sport: p.SrcPort, port: p.DstPort, pos: pos})
-}
-
-// keepFields returns the fields of fs named in keep, in a slice of their
-// own (fs itself when it keeps them all).
-func keepFields(fs probe.Fields, keep map[string]bool) probe.Fields {
-	n := 0
-	for _, f := range fs {
-		if keep[f.Name] {
-			n++
-		}
-	}
-	if n == len(fs) {
-		return fs
-	}
-	out := make(probe.Fields, 0, n)
-	for _, f := range fs {
-		if keep[f.Name] {
-			out = append(out, f)
-		}
-	}
-	return out
 }
 
 // Scanners is the number of distinct source addresses.

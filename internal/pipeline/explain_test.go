@@ -85,7 +85,7 @@ func TestIncrementalEvidenceMatchesTodaysEncodings(t *testing.T) {
 		ls := lean.S(svc)
 		for i, p := range ser.Probes() {
 			before := len(p.Fields)
-			p.Fields = keepFields(p.Fields, keep[svc])
+			p.Fields = p.Fields.Keep(keep[svc])
 			dropped += before - len(p.Fields)
 			ls.add(&p, ser.Org(i))
 		}

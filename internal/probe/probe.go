@@ -80,6 +80,27 @@ func (fs Fields) Get(name string) (Field, bool) {
 	return Field{}, false
 }
 
+// Keep returns the fields of fs named in names, in their order, in a slice
+// of their own (fs itself when it keeps them all).
+func (fs Fields) Keep(names map[string]bool) Fields {
+	n := 0
+	for _, f := range fs {
+		if names[f.Name] {
+			n++
+		}
+	}
+	if n == len(fs) {
+		return fs
+	}
+	out := make(Fields, 0, n)
+	for _, f := range fs {
+		if names[f.Name] {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
 // Value returns the value of the named field, or NotAvailable.
 func (fs Fields) Value(name string) string {
 	if f, ok := fs.Get(name); ok {

@@ -281,3 +281,40 @@ func TestPayloadDiff(t *testing.T) {
 		}
 	}
 }
+
+// TestKeepCutsFieldsOncePerPayloadRow: with ProbeQuery.Keep each probe of
+// a kept service comes back with only the fields named, in their order,
+// its per-connection values filled in when one of them is kept, and the
+// other services' probes whole; on both backends, and whether the payload
+// rows are read first or on first use.
+func TestKeepCutsFieldsOncePerPayloadRow(t *testing.T) {
+	defer func(n int64) { payloadsReadWhole = n }(payloadsReadWhole)
+	for _, whole := range []int64{1 << 14, 1} {
+		payloadsReadWhole = whole
+		forEachBackend(t, func(t *testing.T, b backend) {
+			s := b.open(t)
+			all := variedProbes()
+			if _, err := s.InsertProbes(context.Background(), all); err != nil {
+				t.Fatal(err)
+			}
+			for _, keep := range []map[string]bool{
+				{"ja3": true, "handshake_version": true},                       // no per-connection field
+				{"handshake_random_bytes": true, "ja3": true, "missing": true}, // one
+			} {
+				got := collect(t, s, ProbeQuery{Keep: map[string]map[string]bool{"tls": keep}})
+				if len(got) != len(all) {
+					t.Fatalf("%d probes, want %d", len(got), len(all))
+				}
+				for i, p := range got {
+					want := all[i].Fields
+					if p.Service == "tls" {
+						want = want.Keep(keep)
+					}
+					if !slices.EqualFunc(p.Fields, want, sameField) {
+						t.Fatalf("keep %v, probe %d (%s): fields %v, want %v", keep, i, p.Service, p.Fields, want)
+					}
+				}
+			}
+		})
+	}
+}

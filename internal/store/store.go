@@ -64,6 +64,11 @@ type ProbeQuery struct {
 	// NoPayload leaves each probe's Payload nil (not read): the fields
 	// are what the models and explanations need.
 	NoPayload bool
+	// Keep, per service, names the only fields wanted of its probes (in
+	// their order; a service not in it keeps all). The store cuts each
+	// payload row's fields once, not each probe's, and does not decode a
+	// probe's per-connection values unless one of them is kept.
+	Keep map[string]map[string]bool
 }
 
 // ServiceCount summarises one service.
@@ -645,6 +650,12 @@ type storedPayload struct {
 	fields     probe.Fields
 	parseError string
 	payload    []byte
+	// With ProbeQuery.Keep for its service: the names kept, the fields
+	// cut to them, and whether a per-connection field is among them (then
+	// each probe's fields are filled in, then cut).
+	keep         map[string]bool
+	kept         probe.Fields
+	perProbeKept bool
 }
 
 // payloadsReadWhole bounds the payload rows Probes reads without asking
@@ -664,13 +675,13 @@ func (s *SQL) readPayloads(ctx context.Context, tx *sql.Tx, q ProbeQuery, src pr
 	if q.NoPayload {
 		payload = "NULL"
 	}
-	query := `SELECT id, fields, parse_error, ` + payload + ` FROM payloads`
+	query := `SELECT id, service, fields, parse_error, ` + payload + ` FROM payloads`
 	var args []any
 	var last int64
 	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) FROM payloads`).Scan(&last); err != nil {
 		return nil, fmt.Errorf("store: count payloads: %w", err)
 	}
-	out := &payloadSource{rows: map[int64]*storedPayload{}}
+	out := &payloadSource{rows: map[int64]*storedPayload{}, keep: q.Keep}
 	switch {
 	case last <= payloadsReadWhole && limit == "" && len(q.addresses()) == 0:
 		if q.Service != "" {
@@ -712,24 +723,33 @@ func (s *SQL) readPayloads(ctx context.Context, tx *sql.Tx, q ProbeQuery, src pr
 // before the probes, or, when byID is set, each on first use.
 type payloadSource struct {
 	rows map[int64]*storedPayload
-	byID *sql.Stmt // the payloads query for one id; closed with its transaction
+	byID *sql.Stmt                  // the payloads query for one id; closed with its transaction
+	keep map[string]map[string]bool // ProbeQuery.Keep
 	dec  probe.FieldsDecoder
 }
 
-// scan decodes one row of the payloads query (id, fields, parse error,
-// payload) into ps.rows.
+// scan decodes one row of the payloads query (id, service, fields, parse
+// error, payload) into ps.rows.
 func (ps *payloadSource) scan(rows *sql.Rows) error {
 	var (
-		id  int64
-		fjs sql.RawBytes
-		p   storedPayload
+		id      int64
+		service string
+		fjs     sql.RawBytes
+		p       storedPayload
 	)
-	if err := rows.Scan(&id, &fjs, &p.parseError, &p.payload); err != nil {
+	if err := rows.Scan(&id, &service, &fjs, &p.parseError, &p.payload); err != nil {
 		return fmt.Errorf("store: scan payload: %w", err)
 	}
 	var err error
 	if p.fields, err = ps.dec.Decode(fjs); err != nil {
 		return fmt.Errorf("store: bad fields JSON of payload %d: %w", id, err)
+	}
+	p.keep = ps.keep[service]
+	if p.keep != nil {
+		p.kept = p.fields.Keep(p.keep)
+		for _, name := range probe.EncodingOf(service).PerProbe {
+			p.perProbeKept = p.perProbeKept || p.keep[name]
+		}
 	}
 	ps.rows[id] = &p
 	return nil
@@ -794,8 +814,15 @@ func scanProbe(ctx context.Context, rows *sql.Rows, payloads *payloadSource, dec
 	default:
 		p.Payload = shared.payload
 	}
+	if shared.keep != nil && !shared.perProbeKept {
+		p.Fields = shared.kept
+		return p, nil
+	}
 	if p.Fields, err = joinFields(shared.fields, own, dec); err != nil {
 		return p, fmt.Errorf("store: bad fields JSON: %w", err)
+	}
+	if shared.keep != nil {
+		p.Fields = p.Fields.Keep(shared.keep)
 	}
 	return p, nil
 }
