@@ -693,7 +693,7 @@ func layoutIdentity(l *feature.Layout) func(string) probe.Identity {
 func loadQuery(ctx context.Context, st store.Store, services []string, q store.ProbeQuery, labelOf Labeler, models map[string]*ServiceModel) (*Data, error) {
 	d := &Data{series: map[string]*Series{}, tab: newTables()}
 	q.Limit = 0
-	q.NoPayload = true // the fields carry what the models need
+	q.NoPayload, q.Brief = true, true // the fields carry what the models need
 	// The services are read in one pass over the period: the store keeps
 	// probes in time order, so a query per service would read every page
 	// once per service. Each series interns addresses and organisations in
@@ -1052,7 +1052,7 @@ func LoadIPs(ctx context.Context, st store.Store, services []string, ips []netip
 	}
 	for lo := 0; lo < len(ips); lo += loadIPsChunk {
 		chunk := ips[lo:min(lo+loadIPsChunk, len(ips))]
-		for p, err := range st.Probes(ctx, store.ProbeQuery{SrcIPs: chunk, From: from, To: to, NoPayload: true}) {
+		for p, err := range st.Probes(ctx, store.ProbeQuery{SrcIPs: chunk, From: from, To: to, NoPayload: true, Brief: true}) {
 			if err != nil {
 				return nil, err
 			}

@@ -318,3 +318,31 @@ func TestKeepCutsFieldsOncePerPayloadRow(t *testing.T) {
 		})
 	}
 }
+
+// TestBriefReadsWhatModelsRead: a Brief query gives each probe's time,
+// addresses, ports, service, fields and parse error as stored, and leaves
+// what the models do not read empty.
+func TestBriefReadsWhatModelsRead(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		s := b.open(t)
+		all := variedProbes()
+		if _, err := s.InsertProbes(context.Background(), all); err != nil {
+			t.Fatal(err)
+		}
+		got := collect(t, s, ProbeQuery{Brief: true})
+		if len(got) != len(all) {
+			t.Fatalf("%d probes, want %d", len(got), len(all))
+		}
+		for i, p := range got {
+			w := all[i]
+			if !p.Time.Equal(w.Time) || p.SrcIP != w.SrcIP || p.SrcPort != w.SrcPort || p.DstIP != w.DstIP || p.DstPort != w.DstPort ||
+				p.Service != w.Service || strings.ReplaceAll(p.ParseError, "\uFFFD", "\x00") != w.ParseError || // PostgreSQL text has no NUL
+				!slices.EqualFunc(p.Fields, w.Fields, sameField) {
+				t.Fatalf("probe %d: %+v, want %+v", i, p, w)
+			}
+			if p.Payload != nil || p.Transport != "" || p.Sensor != "" || p.SourceFile != "" || p.Offset != 0 {
+				t.Fatalf("probe %d: brief read more than it says: %+v", i, p)
+			}
+		}
+	})
+}

@@ -64,6 +64,11 @@ type ProbeQuery struct {
 	// NoPayload leaves each probe's Payload nil (not read): the fields
 	// are what the models and explanations need.
 	NoPayload bool
+	// Brief reads only what the models read: time, addresses, ports,
+	// service, fields and parse error. Payload is nil and Transport,
+	// Sensor, SourceFile and Offset are left empty: each column less is
+	// work less per probe, on the slowest path of a large window.
+	Brief bool
 	// Keep, per service, names the only fields wanted of its probes (in
 	// their order; a service not in it keeps all). The store cuts each
 	// payload row's fields once, not each probe's, and does not decode a
@@ -624,8 +629,12 @@ func (s *SQL) Probes(ctx context.Context, q ProbeQuery) iter.Seq2[probe.Probe, e
 		if q.NoPayload {
 			payload = "NULL, NULL"
 		}
-		query := `SELECT ` + src.ts + `, src_ip, src_port, dst_ip, dst_port, transport, service, sensor, payload_id, fields, ` + payload +
-			`, payload_len, source_file, source_off FROM ` + src.from + src.where + probeOrder + limit
+		columns := src.ts + `, src_ip, src_port, dst_ip, dst_port, transport, service, sensor, payload_id, fields, ` + payload +
+			`, payload_len, source_file, source_off`
+		if q.Brief {
+			columns = src.ts + `, src_ip, src_port, dst_ip, dst_port, service, payload_id, fields`
+		}
+		query := `SELECT ` + columns + ` FROM ` + src.from + src.where + probeOrder + limit
 		rows, err := tx.QueryContext(ctx, s.d.bind(query), src.args...)
 		if err != nil {
 			yield(probe.Probe{}, fmt.Errorf("store: query probes: %w", err))
@@ -634,7 +643,7 @@ func (s *SQL) Probes(ctx context.Context, q ProbeQuery) iter.Seq2[probe.Probe, e
 		defer rows.Close()
 		var dec probe.FieldsDecoder
 		for rows.Next() {
-			p, err := scanProbe(ctx, rows, payloads, &dec)
+			p, err := scanProbe(ctx, rows, q.Brief, payloads, &dec)
 			if !yield(p, err) || err != nil {
 				return
 			}
@@ -776,19 +785,24 @@ func (ps *payloadSource) get(ctx context.Context, id int64) (*storedPayload, err
 	return ps.rows[id], nil
 }
 
-func scanProbe(ctx context.Context, rows *sql.Rows, payloads *payloadSource, dec *probe.FieldsDecoder) (probe.Probe, error) {
+func scanProbe(ctx context.Context, rows *sql.Rows, brief bool, payloads *payloadSource, dec *probe.FieldsDecoder) (probe.Probe, error) {
 	var (
 		p             probe.Probe
 		ts, pid, plen int64
 		src, dst, tr  string
 		own, diff     sql.RawBytes
 	)
-	if err := rows.Scan(&ts, &src, &p.SrcPort, &dst, &p.DstPort, &tr, &p.Service, &p.Sensor, &pid, &own, &p.Payload, &diff, &plen, &p.SourceFile, &p.Offset); err != nil {
+	var err error
+	if brief {
+		err = rows.Scan(&ts, &src, &p.SrcPort, &dst, &p.DstPort, &p.Service, &pid, &own)
+	} else {
+		err = rows.Scan(&ts, &src, &p.SrcPort, &dst, &p.DstPort, &tr, &p.Service, &p.Sensor, &pid, &own, &p.Payload, &diff, &plen, &p.SourceFile, &p.Offset)
+	}
+	if err != nil {
 		return p, fmt.Errorf("store: scan probe: %w", err)
 	}
 	p.Time = time.Unix(0, ts).UTC()
 	p.Transport = probe.Transport(tr)
-	var err error
 	if p.SrcIP, err = netip.ParseAddr(src); err != nil {
 		return p, fmt.Errorf("store: bad src_ip %q: %w", src, err)
 	}
