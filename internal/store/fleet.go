@@ -147,9 +147,17 @@ func (s *SQL) SensorAttributions(ctx context.Context, org, sensor string) ([]Att
 	if err := s.db.QueryRowContext(ctx, s.d.bind(`SELECT COALESCE(MAX(clock_offset_ns), 0) FROM sensors WHERE name = ?`), sensor).Scan(&off); err != nil {
 		return nil, fmt.Errorf("store: clock offset of %s: %w", sensor, err)
 	}
-	q := attributionColumns + ` WHERE EXISTS (SELECT 1 FROM probes WHERE probes.src_ip = attributions.ip AND probes.sensor = ?
-		AND probes.ts_ns >= attributions.window_start - ? AND probes.ts_ns < attributions.window_end - ?)`
-	args := []any{sensor, off, off}
+	// The sensor's probes are read window by window along the time key,
+	// one pass over the windows' probes, and matched with the verdicts. A
+	// lookup per verdict would seek every hour of SQLite's address index
+	// for each; "|| ''" keeps SQLite from building a temporary index over
+	// every probe's sensor instead of reading the windows (at 7.8 M
+	// probes: 8 s, against 82 s and 18 s with the old index on src_ip).
+	q := attributionColumns + ` WHERE (ip, window_start, window_end) IN (
+		SELECT DISTINCT p.src_ip, w.window_start, w.window_end
+		FROM (SELECT DISTINCT window_start, window_end FROM attributions) AS w
+		JOIN probes AS p ON p.ts_ns >= w.window_start - ? AND p.ts_ns < w.window_end - ? AND p.sensor || '' = ?)`
+	args := []any{off, off, sensor}
 	if org != "" {
 		q += ` AND org = ?`
 		args = append(args, org)
