@@ -641,9 +641,8 @@ func (s *SQL) Probes(ctx context.Context, q ProbeQuery) iter.Seq2[probe.Probe, e
 			return
 		}
 		defer rows.Close()
-		var dec probe.FieldsDecoder
 		for rows.Next() {
-			p, err := scanProbe(ctx, rows, q.Brief, payloads, &dec)
+			p, err := scanProbe(ctx, rows, q.Brief, payloads)
 			if !yield(p, err) || err != nil {
 				return
 			}
@@ -681,7 +680,7 @@ var payloadsReadWhole int64 = 1 << 14 // a variable for tests
 // the selection refers to first, in a second pass over the probes.
 func (s *SQL) readPayloads(ctx context.Context, tx *sql.Tx, q ProbeQuery, src probeSource, limit string) (*payloadSource, error) {
 	payload := "payload"
-	if q.NoPayload {
+	if q.NoPayload || q.Brief {
 		payload = "NULL"
 	}
 	query := `SELECT id, service, fields, parse_error, ` + payload + ` FROM payloads`
@@ -734,7 +733,7 @@ type payloadSource struct {
 	rows map[int64]*storedPayload
 	byID *sql.Stmt                  // the payloads query for one id; closed with its transaction
 	keep map[string]map[string]bool // ProbeQuery.Keep
-	dec  probe.FieldsDecoder
+	dec  probe.FieldsDecoder        // the payload rows' fields and the probes' own
 }
 
 // scan decodes one row of the payloads query (id, service, fields, parse
@@ -785,7 +784,7 @@ func (ps *payloadSource) get(ctx context.Context, id int64) (*storedPayload, err
 	return ps.rows[id], nil
 }
 
-func scanProbe(ctx context.Context, rows *sql.Rows, brief bool, payloads *payloadSource, dec *probe.FieldsDecoder) (probe.Probe, error) {
+func scanProbe(ctx context.Context, rows *sql.Rows, brief bool, payloads *payloadSource) (probe.Probe, error) {
 	var (
 		p             probe.Probe
 		ts, pid, plen int64
@@ -832,7 +831,7 @@ func scanProbe(ctx context.Context, rows *sql.Rows, brief bool, payloads *payloa
 		p.Fields = shared.kept
 		return p, nil
 	}
-	if p.Fields, err = joinFields(shared.fields, own, dec); err != nil {
+	if p.Fields, err = joinFields(shared.fields, own, &payloads.dec); err != nil {
 		return p, fmt.Errorf("store: bad fields JSON: %w", err)
 	}
 	if shared.keep != nil {
