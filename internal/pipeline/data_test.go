@@ -33,7 +33,7 @@ func TestInputsShareOnlyEqualEncodings(t *testing.T) {
 	s.add(host("100.64.0.1", "100.64.0.1"), "")  // as the third: shares
 	s.add(host("example.org", "100.64.0.1"), "") // another value: new
 	want := []uint32{0, 0, 1, 2, 1, 3}
-	for i, r := range s.recs {
+	for i, r := range s.recs.all() {
 		if r.in != want[i] {
 			t.Errorf("probe %d has input %d, want %d", i, r.in, want[i])
 		}
@@ -220,8 +220,8 @@ func TestPerConnectionValuesCut(t *testing.T) {
 		orgs = append(orgs, org)
 	}
 	s := cutSeries("tls", probes, orgs)
-	if s.recs[1].in != s.recs[2].in {
-		t.Errorf("two probes that differ only in per-connection values have inputs %d and %d", s.recs[1].in, s.recs[2].in)
+	if s.recs.at(1).in != s.recs.at(2).in {
+		t.Errorf("two probes that differ only in per-connection values have inputs %d and %d", s.recs.at(1).in, s.recs.at(2).in)
 	}
 	if len(s.in.list) > 4 {
 		t.Errorf("%d distinct inputs, want at most 4 (version × session id present)", len(s.in.list))
