@@ -1,8 +1,11 @@
 package store
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
@@ -65,6 +68,61 @@ func FuzzBriefKey(f *testing.F) {
 		pid2, err := b.parse([]byte(again), &q)
 		if err != nil || pid2 != pid || q.SrcIP != p.SrcIP || q.DstIP != p.DstIP || q.Service != p.Service || q.SrcPort != p.SrcPort || q.DstPort != p.DstPort {
 			t.Fatalf("%q parsed as %+v %d, spelt %q, read again as %+v %d (%v)", key, p, pid, again, q, pid2, err)
+		}
+	})
+}
+
+// TestBriefReadAcrossBatches reads more probes than a reader's batches
+// hold, in order, stops one read half-way (the store then takes a write at
+// once: the read let its snapshot go), and ends one whose context is
+// cancelled with the context's error, a few batches later at most.
+func TestBriefReadAcrossBatches(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		s := b.open(t)
+		const n = 10*briefBatchRows + 17
+		all := manyProbes(0, n, "")
+		if _, err := s.InsertProbes(ctx, all); err != nil {
+			t.Fatal(err)
+		}
+		got := collect(t, s, ProbeQuery{Brief: true})
+		if len(got) != n {
+			t.Fatalf("%d probes, want %d", len(got), n)
+		}
+		for i, p := range got {
+			if w := all[i]; !p.Time.Equal(w.Time) || p.SrcIP != w.SrcIP || p.SrcPort != w.SrcPort || !slices.EqualFunc(p.Fields, w.Fields, sameField) {
+				t.Fatalf("probe %d: %+v, want %+v", i, p, w)
+			}
+		}
+
+		k := 0
+		for _, err := range s.Probes(ctx, ProbeQuery{Brief: true}) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if k++; k == briefBatchRows+5 {
+				break
+			}
+		}
+		if _, err := s.InsertProbes(ctx, manyProbes(n, 10, "")); err != nil {
+			t.Fatalf("write after a read stopped half-way: %v", err)
+		}
+
+		cctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		k = 0
+		var last error
+		for _, err := range s.Probes(cctx, ProbeQuery{Brief: true}) {
+			if err != nil {
+				last = err
+				break
+			}
+			if k++; k == briefBatchRows {
+				cancel()
+			}
+		}
+		if !errors.Is(last, context.Canceled) || k > 5*briefBatchRows {
+			t.Fatalf("a read cancelled after %d probes ended with %v, want context.Canceled", k, last)
 		}
 	})
 }

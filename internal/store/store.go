@@ -7,7 +7,6 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -15,7 +14,6 @@ import (
 	"iter"
 	"net/netip"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -633,10 +631,8 @@ func (s *SQL) Probes(ctx context.Context, q ProbeQuery) iter.Seq2[probe.Probe, e
 		}
 		columns := src.ts + `, src_ip, src_port, dst_ip, dst_port, transport, service, sensor, payload_id, fields, ` + payload +
 			`, payload_len, source_file, source_off`
-		var brief *briefKeys
 		if q.Brief {
 			columns = src.ts + `, ` + briefKey + `, fields`
-			brief = &briefKeys{}
 		}
 		query := `SELECT ` + columns + ` FROM ` + src.from + src.where + probeOrder + limit
 		rows, err := tx.QueryContext(ctx, s.d.bind(query), src.args...)
@@ -645,8 +641,12 @@ func (s *SQL) Probes(ctx context.Context, q ProbeQuery) iter.Seq2[probe.Probe, e
 			return
 		}
 		defer rows.Close()
+		if q.Brief {
+			readBrief(ctx, rows, payloads, yield)
+			return
+		}
 		for rows.Next() {
-			p, err := scanProbe(ctx, rows, brief, payloads)
+			p, err := scanProbe(ctx, rows, payloads)
 			if !yield(p, err) || err != nil {
 				return
 			}
@@ -655,78 +655,6 @@ func (s *SQL) Probes(ctx context.Context, q ProbeQuery) iter.Seq2[probe.Probe, e
 			yield(probe.Probe{}, fmt.Errorf("store: read probes: %w", err))
 		}
 	}
-}
-
-// briefKey is what a brief read takes of a probe besides its time and
-// its own fields, in one column: the pure-Go SQLite locks the connection
-// for each column of each row, which made reading the columns one by one
-// cost twice what stepping through the rows and reading this one does.
-const briefKey = `src_ip || ' ' || dst_ip || ' ' || service || ' ' || src_port || ' ' || dst_port || ' ' || payload_id`
-
-// briefKeys reads the rows of a brief read (time, briefKey, fields) into
-// scratch of its own, one per query: a row's values are copied out before
-// the next is read, and nothing is allocated per row but what the probe
-// keeps.
-type briefKeys struct {
-	ts       int64
-	key, own sql.RawBytes
-	services map[string]string
-}
-
-// scan reads the next row: the probe (no fields, payload or parse error
-// yet), its payload row's id; own holds its fields until the next scan.
-func (b *briefKeys) scan(rows *sql.Rows) (p probe.Probe, pid int64, err error) {
-	if err := rows.Scan(&b.ts, &b.key, &b.own); err != nil {
-		return p, 0, err
-	}
-	p.Time = time.Unix(0, b.ts).UTC()
-	pid, err = b.parse(b.key, &p)
-	return p, pid, err
-}
-
-// parse reads a briefKey value into p's addresses, ports and service, and
-// returns the payload row's id.
-func (b *briefKeys) parse(key []byte, p *probe.Probe) (pid int64, err error) {
-	var parts [6][]byte
-	rest := key
-	for i := range parts {
-		sep := bytes.IndexByte(rest, ' ')
-		if i == len(parts)-1 {
-			sep = len(rest)
-		}
-		if sep < 0 {
-			return 0, fmt.Errorf("bad probe key %q: want 6 parts", key)
-		}
-		parts[i], rest = rest[:sep], rest[min(sep+1, len(rest)):]
-	}
-	if p.SrcIP, err = netip.ParseAddr(string(parts[0])); err != nil {
-		return 0, fmt.Errorf("bad src_ip: %w", err)
-	}
-	if p.DstIP, err = netip.ParseAddr(string(parts[1])); err != nil {
-		return 0, fmt.Errorf("bad dst_ip: %w", err)
-	}
-	sport, err1 := strconv.ParseUint(string(parts[3]), 10, 16)
-	dport, err2 := strconv.ParseUint(string(parts[4]), 10, 16)
-	pid, err3 := strconv.ParseInt(string(parts[5]), 10, 64)
-	if err := errors.Join(err1, err2, err3); err != nil {
-		return 0, fmt.Errorf("bad probe key %q: %w", key, err)
-	}
-	p.Service = b.service(parts[2])
-	p.SrcPort, p.DstPort = uint16(sport), uint16(dport)
-	return pid, nil
-}
-
-// service is s as a string shared by every probe of the service.
-func (b *briefKeys) service(s []byte) string {
-	if v, ok := b.services[string(s)]; ok {
-		return v
-	}
-	if b.services == nil {
-		b.services = map[string]string{}
-	}
-	v := string(s)
-	b.services[v] = v
-	return v
 }
 
 // storedPayload is a payload row as Probes reads it.
@@ -860,14 +788,7 @@ func (ps *payloadSource) get(ctx context.Context, id int64) (*storedPayload, err
 	return ps.rows[id], nil
 }
 
-func scanProbe(ctx context.Context, rows *sql.Rows, brief *briefKeys, payloads *payloadSource) (probe.Probe, error) {
-	if brief != nil {
-		p, pid, err := brief.scan(rows)
-		if err != nil {
-			return p, fmt.Errorf("store: scan probe: %w", err)
-		}
-		return p, payloads.complete(ctx, &p, pid, brief.own, nil, 0) // (no payload: a brief read has none)
-	}
+func scanProbe(ctx context.Context, rows *sql.Rows, payloads *payloadSource) (probe.Probe, error) {
 	var (
 		p             probe.Probe
 		ts, pid, plen int64
