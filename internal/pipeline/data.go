@@ -143,7 +143,26 @@ type inputs struct {
 	// record k the probe read again at load position k must match.
 	reload func(yield func(*probe.Probe) error) error
 	loaded *Series
+	// shared, when not nil, is the input of each fields slice seen with
+	// a destination. The store hands the probes of one payload row one
+	// slice of fields, read only: most probes of a load are then a map
+	// lookup away from their input. Only loads from the store set it
+	// (other callers may reuse a slice for different fields), and only
+	// where no field is cut (a cut field's value is each probe's own).
+	shared map[sharedFields]uint32
 }
+
+// sharedFields is a fields slice (its first field and length) and a
+// destination.
+type sharedFields struct {
+	first *probe.Field
+	n     int
+	dst   netip.Addr
+}
+
+// maxSharedFields bounds inputs.shared: probes whose slices are their
+// own (a kept per-connection field) would otherwise add one each.
+const maxSharedFields = 1 << 16
 
 // PerProbeHole stands for a per-connection value in the inputs of a
 // training load (Series.Probe shows it): only its field's column has it.
@@ -349,6 +368,23 @@ func (in *inputs) inputKey(b []byte, ids []uint32, dst netip.Addr) []byte {
 // load position (its per-connection values go to the columns).
 func (in *inputs) intern(p *probe.Probe) uint32 {
 	in.n++
+	if in.shared == nil || len(p.Fields) == 0 || in.cut != nil {
+		return in.internFields(p)
+	}
+	k := sharedFields{&p.Fields[0], len(p.Fields), p.DstIP}
+	if i, ok := in.shared[k]; ok {
+		return i
+	}
+	if len(in.shared) >= maxSharedFields {
+		clear(in.shared)
+	}
+	i := in.internFields(p)
+	in.shared[k] = i
+	return i
+}
+
+// internFields is intern but for the load position and shared.
+func (in *inputs) internFields(p *probe.Probe) uint32 {
 	ids := in.ids[:0]
 	for i := range p.Fields {
 		f := &p.Fields[i]
@@ -716,6 +752,7 @@ func loadQuery(ctx context.Context, st store.Store, services []string, q store.P
 			identity = layoutIdentity(layoutOf(models[svc]))
 		}
 		s := &Series{svc: svc, in: newInputs(svc, identity), tab: d.tab}
+		s.in.shared = map[sharedFields]uint32{}
 		if len(services) > 1 {
 			s.tab = newTables()
 		}
@@ -761,6 +798,7 @@ func loadQuery(ctx context.Context, st store.Store, services []string, q store.P
 	}
 	for _, svc := range services {
 		s := series[svc]
+		s.in.shared = nil // (it holds the store's slices)
 		s.adopt(d.tab)
 		if s.in.cut != nil {
 			s.in.loaded = s.with(s.recs)

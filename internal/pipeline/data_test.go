@@ -43,6 +43,44 @@ func TestInputsShareOnlyEqualEncodings(t *testing.T) {
 	}
 }
 
+// TestSharedFieldsKeepInputs: a load from the store looks inputs up by the
+// fields slice a payload row's probes share, with the destination; the
+// inputs are those interning each probe gives.
+func TestSharedFieldsKeepInputs(t *testing.T) {
+	at := time.Date(2024, 2, 1, 0, 0, 0, 0, time.UTC)
+	byName := probe.Fields{{Name: "Method", Value: "GET"}, {Name: "Host", Value: "example.com"}}
+	byAddr := probe.Fields{{Name: "Method", Value: "GET"}, {Name: "Host", Value: "100.64.0.1"}}
+	sameAsByAddr := slices.Clone(byAddr)
+	type sent struct {
+		fields probe.Fields
+		dst    string
+	}
+	order := []sent{{byName, "100.64.0.1"}, {byAddr, "100.64.0.1"}, {byName, "100.64.0.2"}, {byAddr, "100.64.0.2"},
+		{byAddr, "100.64.0.1"}, {sameAsByAddr, "100.64.0.2"}, {byName[:1], "100.64.0.1"}, {byAddr, "100.64.0.2"}}
+	load := func(memo bool) []uint32 {
+		d := &Data{series: map[string]*Series{}, tab: newTables()}
+		s := d.S("http")
+		if memo {
+			s.in.shared = map[sharedFields]uint32{}
+		}
+		for _, o := range order {
+			s.add(&probe.Probe{Time: at, Service: "http", SrcIP: netip.MustParseAddr("192.0.2.9"), DstIP: netip.MustParseAddr(o.dst), Fields: o.fields}, "")
+		}
+		var ins []uint32
+		for _, r := range s.recs.all() {
+			ins = append(ins, r.in)
+		}
+		return ins
+	}
+	want, got := load(false), load(true)
+	if !slices.Equal(got, want) {
+		t.Errorf("inputs %v looked up by shared fields, %v interned one by one", got, want)
+	}
+	if want[1] == want[3] || want[0] != want[2] || want[3] != want[5] {
+		t.Errorf("inputs %v: the Host's identity view is not in them", want)
+	}
+}
+
 // TestCompactDataTrainsAsEveryProbe guards the compact form against the
 // per-probe one it replaced, on the tiny world: every probe's own
 // encoding equals its input's image, and the field statistics, layouts
