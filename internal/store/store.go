@@ -762,6 +762,12 @@ func (ps *payloadSource) scan(rows *sql.Rows) error {
 		for _, name := range probe.EncodingOf(service).PerProbe {
 			p.perProbeKept = p.perProbeKept || p.keep[name]
 		}
+		if !p.perProbeKept {
+			// only the kept fields are read: a month's random DNS names
+			// make hundreds of thousands of payload rows, all held
+			// until the query ends
+			p.fields = nil
+		}
 	}
 	ps.rows[id] = &p
 	return nil
