@@ -82,6 +82,9 @@ func minArgs(n int) cobra.PositionalArgs {
 }
 
 func main() {
+	if _, err := limitMemory(); err != nil {
+		fmt.Fprintf(os.Stderr, "scannergrouper: no memory limit for the garbage collector: %v\n", err)
+	}
 	os.Exit(run(os.Args[1:]))
 }
 

@@ -50,7 +50,7 @@ func analysisInput(title string, models map[string]*ServiceModel, data *Data, at
 			return in, nil, err
 		}
 		si := analysis.ServiceInput{Service: svc, KeyFields: keyFields, KnownClass: &analysis.KnownClassInput{}}
-		for i := range ser.recs {
+		for i := range ser.Len() {
 			ip := ser.SrcIP(i).String()
 			org := ser.Org(i)
 			att := attributed[ip]

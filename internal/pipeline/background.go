@@ -71,7 +71,7 @@ func (b *Background) Add(images [][]uint8, probes []probe.Probe, orgs []string, 
 func (b *Background) addEncoding(enc *encoding, classes *Classes) {
 	labels := classes.orgLabels(enc.s.tab)
 	b.add(enc.s.Len(), func(i int) (feature.ImageKey, netip.Addr, int) {
-		return enc.key(i), enc.s.SrcIP(i), labels[enc.s.recs[i].org]
+		return enc.key(i), enc.s.SrcIP(i), labels[enc.s.recs.at(i).org]
 	})
 }
 

@@ -27,16 +27,16 @@ func crossFitPredictions(ctx context.Context, train *Data, classes *Classes, opt
 		out := make([]int, ser.Len())
 		for fold := 0; fold < crossFitFolds; fold++ {
 			var heldIdx []int
-			var heldRecs, inRecs []record
-			for i, r := range ser.recs {
+			var heldRecs, inRecs records
+			for i, r := range ser.recs.all() {
 				if ipFold(ser.SrcIP(i)) == fold {
 					heldIdx = append(heldIdx, i)
-					heldRecs = append(heldRecs, r)
+					heldRecs.add(*r)
 				} else {
-					inRecs = append(inRecs, r)
+					inRecs.add(*r)
 				}
 			}
-			if len(heldRecs) == 0 {
+			if heldRecs.len() == 0 {
 				continue
 			}
 			in := &Data{series: map[string]*Series{svc: ser.with(inRecs)}, tab: train.tab}

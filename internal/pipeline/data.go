@@ -6,7 +6,6 @@ package pipeline
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -96,6 +95,16 @@ type record struct {
 	pos         uint32 // (it fits the padding: a record is still 32 bytes)
 }
 
+// records are a series' records, in chunks (chunked).
+type records = chunked[record]
+
+// byTime sorts records by time (sort.Interface).
+type byTime struct{ *records }
+
+func (b byTime) Len() int           { return b.len() }
+func (b byTime) Less(i, j int) bool { return b.at(i).t < b.at(j).t }
+func (b byTime) Swap(i, j int)      { *b.at(i), *b.at(j) = *b.at(j), *b.at(i) }
+
 // inputs are a service's distinct encodable inputs, in the order first
 // seen: each is the fields and destination of the first probe that had it.
 // Two probes share an input only when every field is equal and every
@@ -134,7 +143,26 @@ type inputs struct {
 	// record k the probe read again at load position k must match.
 	reload func(yield func(*probe.Probe) error) error
 	loaded *Series
+	// shared, when not nil, is the input of each fields slice seen with
+	// a destination. The store hands the probes of one payload row one
+	// slice of fields, read only: most probes of a load are then a map
+	// lookup away from their input. Only loads from the store set it
+	// (other callers may reuse a slice for different fields), and only
+	// where no field is cut (a cut field's value is each probe's own).
+	shared map[sharedFields]uint32
 }
+
+// sharedFields is a fields slice (its first field and length) and a
+// destination.
+type sharedFields struct {
+	first *probe.Field
+	n     int
+	dst   netip.Addr
+}
+
+// maxSharedFields bounds inputs.shared: probes whose slices are their
+// own (a kept per-connection field) would otherwise add one each.
+const maxSharedFields = 1 << 16
 
 // PerProbeHole stands for a per-connection value in the inputs of a
 // training load (Series.Probe shows it): only its field's column has it.
@@ -147,8 +175,8 @@ type cutColumn struct {
 	name   string
 	width  int
 	str    bool
-	values []uint64
-	views  []uint64
+	values chunked[uint64]
+	views  chunked[uint64]
 	hole   uint32 // the field with PerProbeHole (fieldTable), once holed
 	holed  bool
 }
@@ -248,17 +276,17 @@ func (in *inputs) cutOf(name string) *cutColumn {
 // time, addresses and ports (the store's order, which breaks ties on
 // them), and per-connection values that hash alike.
 func (in *inputs) sameProbe(k int, p *probe.Probe) bool {
-	if in.loaded == nil || k >= len(in.loaded.recs) {
+	if in.loaded == nil || k >= in.loaded.recs.len() {
 		return false
 	}
-	r, addrs := &in.loaded.recs[k], in.loaded.tab.addrs.list
+	r, addrs := in.loaded.recs.at(k), in.loaded.tab.addrs.list
 	if r.pos != uint32(k) || r.t != p.Time.UnixNano() || addrs[r.src] != p.SrcIP || addrs[r.dst] != p.DstIP || r.sport != p.SrcPort || r.port != p.DstPort {
 		return false
 	}
 	for i := range in.cut {
 		c := &in.cut[i]
 		v, view := c.hashes(p)
-		if c.values[k] != v || c.str && c.views[k] != view {
+		if *c.values.at(k) != v || c.str && *c.views.at(k) != view {
 			return false
 		}
 	}
@@ -340,6 +368,23 @@ func (in *inputs) inputKey(b []byte, ids []uint32, dst netip.Addr) []byte {
 // load position (its per-connection values go to the columns).
 func (in *inputs) intern(p *probe.Probe) uint32 {
 	in.n++
+	if in.shared == nil || len(p.Fields) == 0 || in.cut != nil {
+		return in.internFields(p)
+	}
+	k := sharedFields{&p.Fields[0], len(p.Fields), p.DstIP}
+	if i, ok := in.shared[k]; ok {
+		return i
+	}
+	if len(in.shared) >= maxSharedFields {
+		clear(in.shared)
+	}
+	i := in.internFields(p)
+	in.shared[k] = i
+	return i
+}
+
+// internFields is intern but for the load position and shared.
+func (in *inputs) internFields(p *probe.Probe) uint32 {
 	ids := in.ids[:0]
 	for i := range p.Fields {
 		f := &p.Fields[i]
@@ -355,9 +400,9 @@ func (in *inputs) intern(p *probe.Probe) uint32 {
 	for i := range in.cut {
 		c := &in.cut[i]
 		v, view := c.hashes(p)
-		c.values = append(c.values, v)
+		c.values.add(v)
 		if c.str {
-			c.views = append(c.views, view)
+			c.views.add(view)
 		}
 	}
 	in.ids = ids
@@ -454,37 +499,37 @@ func appendString(b []byte, s string) []byte {
 type Series struct {
 	svc  string
 	in   *inputs
-	recs []record
+	recs records
 	tab  *tables
 }
 
 // Len is the number of probes.
-func (s *Series) Len() int { return len(s.recs) }
+func (s *Series) Len() int { return s.recs.len() }
 
 // Time is probe i's time.
-func (s *Series) Time(i int) time.Time { return time.Unix(0, s.recs[i].t).UTC() }
+func (s *Series) Time(i int) time.Time { return time.Unix(0, s.recs.at(i).t).UTC() }
 
 // SrcIP is probe i's source address.
-func (s *Series) SrcIP(i int) netip.Addr { return s.tab.addrs.list[s.recs[i].src] }
+func (s *Series) SrcIP(i int) netip.Addr { return s.tab.addrs.list[s.recs.at(i).src] }
 
 // Org is probe i's organisation at its time ("" unattributed).
-func (s *Series) Org(i int) string { return s.tab.orgs.list[s.recs[i].org] }
+func (s *Series) Org(i int) string { return s.tab.orgs.list[s.recs.at(i).org] }
 
 // DstPort is probe i's destination port.
-func (s *Series) DstPort(i int) uint16 { return s.recs[i].port }
+func (s *Series) DstPort(i int) uint16 { return s.recs.at(i).port }
 
 // Probe is probe i as far as Data keeps it: time, addresses, ports,
 // service and fields (its input's fields: equal to its own, but for the
 // per-connection values of a training load, PerProbeHole until a layout
 // needs them).
 func (s *Series) Probe(i int) probe.Probe {
-	r := &s.recs[i]
+	r := s.recs.at(i)
 	return probe.Probe{Time: s.Time(i), SrcIP: s.tab.addrs.list[r.src], SrcPort: r.sport, DstIP: s.tab.addrs.list[r.dst], DstPort: r.port,
 		Service: s.svc, Fields: s.in.probe(s.in.of(r)).Fields}
 }
 
 // Input is probe i's distinct input (its fields, as Probe).
-func (s *Series) Input(i int) probe.Probe { return s.in.probe(s.in.of(&s.recs[i])) }
+func (s *Series) Input(i int) probe.Probe { return s.in.probe(s.in.of(s.recs.at(i))) }
 
 // reads makes sure that the inputs hold every field of names whole,
 // reading the per-connection values again if some are cut (inputs).
@@ -510,7 +555,7 @@ func layoutNames(l *feature.Layout) []string {
 // Probes returns every probe of the series (Probe), for small data and
 // tests: it costs what the compact form saves.
 func (s *Series) Probes() []probe.Probe {
-	out := make([]probe.Probe, len(s.recs))
+	out := make([]probe.Probe, s.recs.len())
 	for i := range out {
 		out[i] = s.Probe(i)
 	}
@@ -519,7 +564,7 @@ func (s *Series) Probes() []probe.Probe {
 
 // Orgs returns every probe's organisation (Org).
 func (s *Series) Orgs() []string {
-	out := make([]string, len(s.recs))
+	out := make([]string, s.recs.len())
 	for i := range out {
 		out[i] = s.Org(i)
 	}
@@ -527,14 +572,14 @@ func (s *Series) Orgs() []string {
 }
 
 // with returns a series over recs with s's service and tables.
-func (s *Series) with(recs []record) *Series {
+func (s *Series) with(recs records) *Series {
 	return &Series{svc: s.svc, in: s.in, recs: recs, tab: s.tab}
 }
 
 // hasKnownLabel reports whether some probe is labelled with a known class.
 func (s *Series) hasKnownLabel(classes *Classes) bool {
 	known := classes.orgLabels(s.tab)
-	for _, r := range s.recs {
+	for _, r := range s.recs.all() {
 		if known[r.org] >= 0 {
 			return true
 		}
@@ -553,10 +598,9 @@ func (s *Series) distinctRows() (probes feature.Source, orgs []string, counts []
 	index := map[[2]uint32]int{}
 	var rows []uint32 // input of each row
 	if s.in.cut != nil {
-		rowOf = make([]int32, len(s.recs))
+		rowOf = make([]int32, s.recs.len())
 	}
-	for i := range s.recs {
-		r := &s.recs[i]
+	for i, r := range s.recs.all() {
 		in := s.in.of(r)
 		k := [2]uint32{in, r.org}
 		j, ok := index[k]
@@ -587,9 +631,9 @@ func (s *Series) fieldStatistics() (*feature.FieldTable, error) {
 	cols := feature.Columns{Row: rowOf}
 	for i := range s.in.cut {
 		c := &s.in.cut[i]
-		col := feature.Column{Name: c.name, Value: func(j int) uint64 { return c.values[s.recs[j].pos] }}
+		col := feature.Column{Name: c.name, Value: func(j int) uint64 { return *c.values.at(int(s.recs.at(j).pos)) }}
 		if c.str {
-			col.View = func(j int) uint64 { return c.views[s.recs[j].pos] }
+			col.View = func(j int) uint64 { return *c.views.at(int(s.recs.at(j).pos)) }
 		}
 		cols.Fields = append(cols.Fields, col)
 	}
@@ -604,8 +648,8 @@ func (s *Series) distinctInputs() (probes feature.Source, counts []int) {
 		local[i] = -1
 	}
 	var used []uint32
-	for i := range s.recs {
-		in := s.in.of(&s.recs[i])
+	for _, r := range s.recs.all() {
+		in := s.in.of(r)
 		if local[in] < 0 {
 			local[in] = int32(len(used))
 			used = append(used, in)
@@ -708,6 +752,7 @@ func loadQuery(ctx context.Context, st store.Store, services []string, q store.P
 			identity = layoutIdentity(layoutOf(models[svc]))
 		}
 		s := &Series{svc: svc, in: newInputs(svc, identity), tab: d.tab}
+		s.in.shared = map[sharedFields]uint32{}
 		if len(services) > 1 {
 			s.tab = newTables()
 		}
@@ -753,6 +798,7 @@ func loadQuery(ctx context.Context, st store.Store, services []string, q store.P
 	}
 	for _, svc := range services {
 		s := series[svc]
+		s.in.shared = nil // (it holds the store's slices)
 		s.adopt(d.tab)
 		if s.in.cut != nil {
 			s.in.loaded = s.with(s.recs)
@@ -776,8 +822,7 @@ func (s *Series) adopt(shared *tables) {
 	for i, o := range s.tab.orgs.list {
 		orgs[i] = shared.orgs.id(o)
 	}
-	for i := range s.recs {
-		r := &s.recs[i]
+	for _, r := range s.recs.all() {
 		r.src, r.dst, r.org = addrs[r.src], addrs[r.dst], orgs[r.org]
 	}
 	s.tab = shared
@@ -793,7 +838,7 @@ func layoutOf(sm *ServiceModel) *feature.Layout {
 // add appends p, labelled org, to the series.
 func (s *Series) add(p *probe.Probe, org string) {
 	pos := s.in.n
-	s.recs = append(s.recs, record{t: p.Time.UnixNano(), src: s.tab.addrs.id(p.SrcIP), dst: s.tab.addrs.id(p.DstIP),
+	s.recs.add(record{t: p.Time.UnixNano(), src: s.tab.addrs.id(p.SrcIP), dst: s.tab.addrs.id(p.DstIP),
 		in: s.in.intern(p), org: s.tab.orgs.id(org), sport: p.SrcPort, port: p.DstPort, pos: pos})
 }
 
@@ -805,7 +850,7 @@ func (d *Data) ips() map[netip.Addr]bool {
 	seen := make([]bool, len(d.tab.addrs.list))
 	out := map[netip.Addr]bool{}
 	for _, s := range d.series {
-		for _, r := range s.recs {
+		for _, r := range s.recs.all() {
 			if !seen[r.src] {
 				seen[r.src] = true
 				out[d.tab.addrs.list[r.src]] = true
@@ -822,7 +867,7 @@ func (d *Data) scannersPerClass(classes *Classes) []int {
 	out := make([]int, classes.Unknown)
 	labels := classes.orgLabels(d.tab)
 	for _, svc := range slices.Sorted(maps.Keys(d.series)) {
-		for _, r := range d.series[svc].recs {
+		for _, r := range d.series[svc].recs.all() {
 			if c := labels[r.org]; c >= 0 && !seen[r.src] {
 				seen[r.src] = true
 				out[c]++
@@ -836,7 +881,7 @@ func (d *Data) scannersPerClass(classes *Classes) []int {
 func (d *Data) Count() int {
 	n := 0
 	for _, s := range d.series {
-		n += len(s.recs)
+		n += s.recs.len()
 	}
 	return n
 }
@@ -846,7 +891,7 @@ func (d *Data) Count() int {
 func (d *Data) orgs() []string {
 	used := make([]bool, len(d.tab.orgs.list))
 	for _, s := range d.series {
-		for _, r := range s.recs {
+		for _, r := range s.recs.all() {
 			used[r.org] = true
 		}
 	}
@@ -862,7 +907,7 @@ func (d *Data) orgs() []string {
 // Labelled reports whether some probe has an organisation.
 func (d *Data) Labelled() bool {
 	for _, s := range d.series {
-		for _, r := range s.recs {
+		for _, r := range s.recs.all() {
 			if r.org != 0 {
 				return true
 			}
@@ -874,13 +919,13 @@ func (d *Data) Labelled() bool {
 // Span returns the first and last probe time.
 func (d *Data) Span() (first, last time.Time) {
 	for _, s := range d.series {
-		if len(s.recs) == 0 {
+		if s.recs.len() == 0 {
 			continue
 		}
 		if f := s.Time(0); first.IsZero() || f.Before(first) {
 			first = f
 		}
-		if l := s.Time(len(s.recs) - 1); l.After(last) {
+		if l := s.Time(s.recs.len() - 1); l.After(last) {
 			last = l
 		}
 	}
@@ -893,7 +938,7 @@ func (d *Data) Span() (first, last time.Time) {
 func (d *Data) SplitTime(share float64) (time.Time, error) {
 	var times []int64
 	for _, s := range d.series {
-		for _, r := range s.recs {
+		for _, r := range s.recs.all() {
 			times = append(times, r.t)
 		}
 	}
@@ -932,21 +977,21 @@ func (d *Data) SpanCut(share float64, loc *time.Location) (time.Time, error) {
 func (d *Data) Slice(from, to time.Time) *Data {
 	out := &Data{series: map[string]*Series{}, tab: d.tab}
 	for svc, s := range d.series {
-		recs := s.recs
+		recs := &s.recs
 		lo := 0
 		if !from.IsZero() {
 			f := from.UnixNano()
-			lo = sort.Search(len(recs), func(i int) bool { return recs[i].t >= f })
+			lo = sort.Search(recs.len(), func(i int) bool { return recs.at(i).t >= f })
 		}
-		hi := len(recs)
+		hi := recs.len()
 		if !to.IsZero() {
 			t := to.UnixNano()
-			hi = sort.Search(len(recs), func(i int) bool { return recs[i].t >= t })
+			hi = sort.Search(recs.len(), func(i int) bool { return recs.at(i).t >= t })
 		}
 		if hi < lo {
 			hi = lo
 		}
-		out.series[svc] = s.with(recs[lo:hi:hi])
+		out.series[svc] = s.with(recs.slice(lo, hi))
 	}
 	return out
 }
@@ -1067,7 +1112,7 @@ func LoadIPs(ctx context.Context, st store.Store, services []string, ips []netip
 	for _, s := range d.series {
 		// one chunk after another: put each service back in time order, as
 		// Load returns it and the window slicing expects
-		slices.SortStableFunc(s.recs, func(a, b record) int { return cmp.Compare(a.t, b.t) })
+		sort.Stable(byTime{&s.recs})
 	}
 	return d, nil
 }

@@ -33,13 +33,51 @@ func TestInputsShareOnlyEqualEncodings(t *testing.T) {
 	s.add(host("100.64.0.1", "100.64.0.1"), "")  // as the third: shares
 	s.add(host("example.org", "100.64.0.1"), "") // another value: new
 	want := []uint32{0, 0, 1, 2, 1, 3}
-	for i, r := range s.recs {
+	for i, r := range s.recs.all() {
 		if r.in != want[i] {
 			t.Errorf("probe %d has input %d, want %d", i, r.in, want[i])
 		}
 	}
 	if got := s.Probe(1).DstIP; got != netip.MustParseAddr("100.64.0.2") {
 		t.Errorf("probe 1 keeps destination %v, want its own", got)
+	}
+}
+
+// TestSharedFieldsKeepInputs: a load from the store looks inputs up by the
+// fields slice a payload row's probes share, with the destination; the
+// inputs are those interning each probe gives.
+func TestSharedFieldsKeepInputs(t *testing.T) {
+	at := time.Date(2024, 2, 1, 0, 0, 0, 0, time.UTC)
+	byName := probe.Fields{{Name: "Method", Value: "GET"}, {Name: "Host", Value: "example.com"}}
+	byAddr := probe.Fields{{Name: "Method", Value: "GET"}, {Name: "Host", Value: "100.64.0.1"}}
+	sameAsByAddr := slices.Clone(byAddr)
+	type sent struct {
+		fields probe.Fields
+		dst    string
+	}
+	order := []sent{{byName, "100.64.0.1"}, {byAddr, "100.64.0.1"}, {byName, "100.64.0.2"}, {byAddr, "100.64.0.2"},
+		{byAddr, "100.64.0.1"}, {sameAsByAddr, "100.64.0.2"}, {byName[:1], "100.64.0.1"}, {byAddr, "100.64.0.2"}}
+	load := func(memo bool) []uint32 {
+		d := &Data{series: map[string]*Series{}, tab: newTables()}
+		s := d.S("http")
+		if memo {
+			s.in.shared = map[sharedFields]uint32{}
+		}
+		for _, o := range order {
+			s.add(&probe.Probe{Time: at, Service: "http", SrcIP: netip.MustParseAddr("192.0.2.9"), DstIP: netip.MustParseAddr(o.dst), Fields: o.fields}, "")
+		}
+		var ins []uint32
+		for _, r := range s.recs.all() {
+			ins = append(ins, r.in)
+		}
+		return ins
+	}
+	want, got := load(false), load(true)
+	if !slices.Equal(got, want) {
+		t.Errorf("inputs %v looked up by shared fields, %v interned one by one", got, want)
+	}
+	if want[1] == want[3] || want[0] != want[2] || want[3] != want[5] {
+		t.Errorf("inputs %v: the Host's identity view is not in them", want)
 	}
 }
 
@@ -220,8 +258,8 @@ func TestPerConnectionValuesCut(t *testing.T) {
 		orgs = append(orgs, org)
 	}
 	s := cutSeries("tls", probes, orgs)
-	if s.recs[1].in != s.recs[2].in {
-		t.Errorf("two probes that differ only in per-connection values have inputs %d and %d", s.recs[1].in, s.recs[2].in)
+	if s.recs.at(1).in != s.recs.at(2).in {
+		t.Errorf("two probes that differ only in per-connection values have inputs %d and %d", s.recs.at(1).in, s.recs.at(2).in)
 	}
 	if len(s.in.list) > 4 {
 		t.Errorf("%d distinct inputs, want at most 4 (version × session id present)", len(s.in.list))

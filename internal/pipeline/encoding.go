@@ -37,8 +37,8 @@ func encodeSeries(l *feature.Layout, s *Series) (*encoding, error) {
 	byKey := map[feature.ImageKey]int32{}
 	scratch := make([]uint8, l.Pixels())
 	var buf probe.Fields
-	for i := range s.recs {
-		in := s.in.of(&s.recs[i])
+	for _, r := range s.recs.all() {
+		in := s.in.of(r)
 		if e.local[in] >= 0 {
 			continue
 		}
@@ -59,7 +59,7 @@ func encodeSeries(l *feature.Layout, s *Series) (*encoding, error) {
 }
 
 // row is the index in imgs of probe i's image.
-func (e *encoding) row(i int) int32 { return e.local[inputAt(e.byPos, &e.s.recs[i])] }
+func (e *encoding) row(i int) int32 { return e.local[inputAt(e.byPos, e.s.recs.at(i))] }
 
 // img is probe i's image.
 func (e *encoding) img(i int) []uint8 { return e.imgs[e.row(i)] }
@@ -69,7 +69,7 @@ func (e *encoding) key(i int) feature.ImageKey { return e.keys[e.row(i)] }
 
 // perProbe spreads values per image (parallel to imgs) over the probes.
 func (e *encoding) perProbe(v []int) []int {
-	out := make([]int, len(e.s.recs))
+	out := make([]int, e.s.Len())
 	for i := range out {
 		out[i] = v[e.row(i)]
 	}

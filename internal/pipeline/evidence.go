@@ -59,7 +59,7 @@ func (s *evidenceState) addNetworks(classes *Classes, nets Networks, t time.Time
 func (s *evidenceState) learn(data *Data, images map[string]*encoding, classes *Classes) {
 	for _, svc := range Services {
 		ser, enc := data.S(svc), images[svc]
-		for i := range ser.recs {
+		for i := range ser.Len() {
 			ip := ser.SrcIP(i)
 			c := evidenceClass(classes, ser.Org(i))
 			s.mem.Add(ip, c)
@@ -171,7 +171,7 @@ func groupByIP(models map[string]*ServiceModel, data *Data, images map[string]*e
 	}
 	count := make([]int, len(data.tab.addrs.list)) // probes per address
 	for _, svc := range Services {
-		for _, r := range data.S(svc).recs {
+		for _, r := range data.S(svc).recs.all() {
 			count[r.src]++
 		}
 	}
@@ -191,7 +191,7 @@ func groupByIP(models map[string]*ServiceModel, data *Data, images map[string]*e
 	}
 	g.refs = make([]groupRef, g.start[len(order)])
 	for si, svc := range Services {
-		for i, r := range data.S(svc).recs {
+		for i, r := range data.S(svc).recs.all() {
 			g.refs[next[r.src]] = groupRef{uint8(si), uint32(i)}
 			next[r.src]++
 		}

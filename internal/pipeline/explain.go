@@ -159,7 +159,7 @@ func seenSummary(data *Data) map[netip.Addr]*ipSeen {
 	out := map[netip.Addr]*ipSeen{}
 	for _, svc := range Services {
 		ser := data.S(svc)
-		for i := range ser.recs {
+		for i := range ser.Len() {
 			ip, t := ser.SrcIP(i), ser.Time(i)
 			s := out[ip]
 			if s == nil {

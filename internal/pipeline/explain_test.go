@@ -31,7 +31,7 @@ func TestIncrementalEvidenceMatchesTodaysEncodings(t *testing.T) {
 	}
 	checked := 0
 	for svc, enc := range images {
-		for i := range enc.s.recs {
+		for i := range enc.s.Len() {
 			img := enc.img(i)
 			c := evidenceClass(classes, data.S(svc).Org(i))
 			if c < 0 || c >= classes.Unknown {

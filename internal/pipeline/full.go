@@ -408,7 +408,7 @@ func datasetOf(layout *feature.Layout, enc *encoding, classes *Classes) openset.
 	}
 	labels := classes.orgLabels(enc.s.tab)
 	index := map[row]int{}
-	for i, r := range enc.s.recs {
+	for i, r := range enc.s.recs.all() {
 		j := enc.row(i)
 		y := labels[r.org]
 		key := row{enc.keys[j], y}
@@ -545,7 +545,7 @@ func voteRows(data *Data, preds map[string][]int, classes *Classes, window ensem
 		}
 		s := data.S(svc)
 		ipStr := make([]string, len(s.tab.addrs.list)) // each address spelt once
-		for i, r := range s.recs {
+		for i, r := range s.recs.all() {
 			ip := ipStr[r.src]
 			if ip == "" {
 				ip = s.tab.addrs.list[r.src].String()
@@ -613,7 +613,7 @@ func Evaluate(mode string, atts []Attribution, data *Data, preds map[string][]in
 	for _, svc := range Services {
 		var t, p []int
 		s := data.S(svc)
-		for i := range s.recs {
+		for i := range s.Len() {
 			if preds[svc] == nil {
 				break
 			}

@@ -242,7 +242,7 @@ func (m *Models) windowState(data *Data) *evidenceState {
 	state.addNetworks(m.Classes, m.Networks, first)
 	for _, svc := range Services {
 		ser := data.S(svc)
-		for i, r := range ser.recs {
+		for i, r := range ser.recs.all() {
 			if r.org != 0 {
 				state.mem.Add(ser.SrcIP(i), evidenceClass(m.Classes, ser.Org(i)))
 			}

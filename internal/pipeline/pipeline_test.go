@@ -113,7 +113,7 @@ func TestCrossFitVotesAreOutOfSample(t *testing.T) {
 	// Folds follow the address, so one scanner's probes share a fold.
 	folds := map[int]bool{}
 	for _, ser := range res.TestData.series {
-		for i := range ser.recs {
+		for i := range ser.Len() {
 			folds[ipFold(ser.SrcIP(i))] = true
 		}
 	}

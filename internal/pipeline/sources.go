@@ -81,12 +81,12 @@ func (s *evidenceSources) add(models map[string]*ServiceModel, data *Data, class
 		}
 		names, needDst := layoutReads(sm.Layout)
 		var buf probe.Fields // the fields kept are copied out of it
-		for i, r := range ser.recs {
+		for i, r := range ser.recs.all() {
 			var dst netip.Addr
 			if needDst {
 				dst = ser.tab.addrs.list[r.dst]
 			}
-			p := ser.in.probeInto(ser.in.of(&r), buf)
+			p := ser.in.probeInto(ser.in.of(r), buf)
 			buf = p.Fields
 			contentKey(&key, p.Fields, names, dst)
 			j, ok := ss.index[key.String()]

@@ -632,7 +632,7 @@ func (s *SQL) Probes(ctx context.Context, q ProbeQuery) iter.Seq2[probe.Probe, e
 		columns := src.ts + `, src_ip, src_port, dst_ip, dst_port, transport, service, sensor, payload_id, fields, ` + payload +
 			`, payload_len, source_file, source_off`
 		if q.Brief {
-			columns = src.ts + `, src_ip, src_port, dst_ip, dst_port, service, payload_id, fields`
+			columns = src.ts + `, ` + briefKey + `, fields`
 		}
 		query := `SELECT ` + columns + ` FROM ` + src.from + src.where + probeOrder + limit
 		rows, err := tx.QueryContext(ctx, s.d.bind(query), src.args...)
@@ -641,8 +641,12 @@ func (s *SQL) Probes(ctx context.Context, q ProbeQuery) iter.Seq2[probe.Probe, e
 			return
 		}
 		defer rows.Close()
+		if q.Brief {
+			readBrief(ctx, rows, payloads, yield)
+			return
+		}
 		for rows.Next() {
-			p, err := scanProbe(ctx, rows, q.Brief, payloads)
+			p, err := scanProbe(ctx, rows, payloads)
 			if !yield(p, err) || err != nil {
 				return
 			}
@@ -758,6 +762,12 @@ func (ps *payloadSource) scan(rows *sql.Rows) error {
 		for _, name := range probe.EncodingOf(service).PerProbe {
 			p.perProbeKept = p.perProbeKept || p.keep[name]
 		}
+		if !p.perProbeKept {
+			// only the kept fields are read: a month's random DNS names
+			// make hundreds of thousands of payload rows, all held
+			// until the query ends
+			p.fields = nil
+		}
 	}
 	ps.rows[id] = &p
 	return nil
@@ -784,36 +794,38 @@ func (ps *payloadSource) get(ctx context.Context, id int64) (*storedPayload, err
 	return ps.rows[id], nil
 }
 
-func scanProbe(ctx context.Context, rows *sql.Rows, brief bool, payloads *payloadSource) (probe.Probe, error) {
+func scanProbe(ctx context.Context, rows *sql.Rows, payloads *payloadSource) (probe.Probe, error) {
 	var (
 		p             probe.Probe
 		ts, pid, plen int64
 		src, dst, tr  string
 		own, diff     sql.RawBytes
 	)
-	var err error
-	if brief {
-		err = rows.Scan(&ts, &src, &p.SrcPort, &dst, &p.DstPort, &p.Service, &pid, &own)
-	} else {
-		err = rows.Scan(&ts, &src, &p.SrcPort, &dst, &p.DstPort, &tr, &p.Service, &p.Sensor, &pid, &own, &p.Payload, &diff, &plen, &p.SourceFile, &p.Offset)
-	}
-	if err != nil {
+	if err := rows.Scan(&ts, &src, &p.SrcPort, &dst, &p.DstPort, &tr, &p.Service, &p.Sensor, &pid, &own, &p.Payload, &diff, &plen, &p.SourceFile, &p.Offset); err != nil {
 		return p, fmt.Errorf("store: scan probe: %w", err)
 	}
 	p.Time = time.Unix(0, ts).UTC()
 	p.Transport = probe.Transport(tr)
+	var err error
 	if p.SrcIP, err = netip.ParseAddr(src); err != nil {
 		return p, fmt.Errorf("store: bad src_ip %q: %w", src, err)
 	}
 	if p.DstIP, err = netip.ParseAddr(dst); err != nil {
 		return p, fmt.Errorf("store: bad dst_ip %q: %w", dst, err)
 	}
+	return p, payloads.complete(ctx, &p, pid, own, diff, plen)
+}
+
+// complete gives p what its payload row holds: fields (joined with the
+// probe's own, own), parse error and payload (the probe's own, or the
+// row's patched by diff, or nothing when plen is 0).
+func (payloads *payloadSource) complete(ctx context.Context, p *probe.Probe, pid int64, own, diff []byte, plen int64) error {
 	shared, err := payloads.get(ctx, pid)
 	if err != nil {
-		return p, err
+		return err
 	}
 	if shared == nil {
-		return p, fmt.Errorf("store: probe of %s at %s refers to payload %d, which is not stored", src, p.Time.Format(time.RFC3339Nano), pid)
+		return fmt.Errorf("store: probe of %s at %s refers to payload %d, which is not stored", p.SrcIP, p.Time.Format(time.RFC3339Nano), pid)
 	}
 	p.ParseError = shared.parseError
 	switch {
@@ -822,22 +834,22 @@ func scanProbe(ctx context.Context, rows *sql.Rows, brief bool, payloads *payloa
 	case p.Payload != nil:
 	case diff != nil && shared.payload != nil:
 		if p.Payload, err = applyDiff(shared.payload, diff); err != nil {
-			return p, fmt.Errorf("store: probe of %s at %s: %w", src, p.Time.Format(time.RFC3339Nano), err)
+			return fmt.Errorf("store: probe of %s at %s: %w", p.SrcIP, p.Time.Format(time.RFC3339Nano), err)
 		}
 	default:
 		p.Payload = shared.payload
 	}
 	if shared.keep != nil && !shared.perProbeKept {
 		p.Fields = shared.kept
-		return p, nil
+		return nil
 	}
 	if p.Fields, err = joinFields(shared.fields, own, &payloads.dec); err != nil {
-		return p, fmt.Errorf("store: bad fields JSON: %w", err)
+		return fmt.Errorf("store: bad fields JSON: %w", err)
 	}
 	if shared.keep != nil {
 		p.Fields = p.Fields.Keep(shared.keep)
 	}
-	return p, nil
+	return nil
 }
 
 // ServiceCounts counts probes and distinct source IPs per service.

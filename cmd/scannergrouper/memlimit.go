@@ -1,0 +1,22 @@
+package main
+
+import (
+	"github.com/KimMachineGun/automemlimit/memlimit"
+)
+
+// memoryShare is the share of the machine's memory (or of the cgroup's
+// limit, in a container) the Go heap aims to stay under.
+const memoryShare = 0.9
+
+// limitMemory gives the garbage collector a soft limit: memoryShare of
+// the cgroup's memory limit, or of the machine's memory outside one.
+// Training and identification hold every probe of a period as a small
+// record; the collector's default lets the heap grow to twice what is
+// live, which on a month of a large sensor fleet is more than the machine
+// has. Near the limit the collector runs sooner instead. GOMEMLIMIT, when
+// set, wins; AUTOMEMLIMIT=off leaves the default, AUTOMEMLIMIT=0.7 sets
+// another share.
+func limitMemory() (int64, error) {
+	return memlimit.Set(memlimit.WithRatio(memoryShare),
+		memlimit.WithProvider(memlimit.ApplyFallback(memlimit.FromCgroup, memlimit.FromSystem)))
+}
