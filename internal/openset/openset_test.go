@@ -365,13 +365,21 @@ func TestLoadRestoresPredictionsAndMeta(t *testing.T) {
 	}
 }
 
-func TestPredictCacheAndValidation(t *testing.T) {
+// trainedTiny is a tiny MLP trained 3 steps on synthetic 6×6 images, with
+// test images and the training set.
+func trainedTiny(t *testing.T) (*Model, [][]uint8, Dataset) {
+	t.Helper()
 	rng := rand.New(rand.NewPCG(9, 10))
 	ds, test, _ := synthetic(rng, 3, 10, 0.5, 6, 6)
 	m, _ := NewModel(tinyConfig(BackboneMLP, 3), 6, 6)
 	if err := m.Train(context.Background(), ds, 3, nil); err != nil {
 		t.Fatal(err)
 	}
+	return m, test, ds
+}
+
+func TestPredictCacheAndValidation(t *testing.T) {
+	m, test, ds := trainedTiny(t)
 	cached, _ := m.Predict(test)
 	direct := m.infer(test)
 	for i := range test {
@@ -594,12 +602,7 @@ func TestPredictCacheByContent(t *testing.T) {
 // Classify answers what Predict answers, without the projection, and both
 // fill and read the one cache.
 func TestClassifyMatchesPredict(t *testing.T) {
-	rng := rand.New(rand.NewPCG(9, 10))
-	ds, test, _ := synthetic(rng, 3, 10, 0.5, 6, 6)
-	m, _ := NewModel(tinyConfig(BackboneMLP, 3), 6, 6)
-	if err := m.Train(context.Background(), ds, 3, nil); err != nil {
-		t.Fatal(err)
-	}
+	m, test, _ := trainedTiny(t)
 	verdicts, err := m.Classify(test)
 	if err != nil {
 		t.Fatal(err)
