@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"testing"
 
 	"github.com/scannergrouper/scannergrouper/internal/nn"
@@ -364,13 +365,21 @@ func TestLoadRestoresPredictionsAndMeta(t *testing.T) {
 	}
 }
 
-func TestPredictCacheAndValidation(t *testing.T) {
+// trainedTiny is a tiny MLP trained 3 steps on synthetic 6×6 images, with
+// test images and the training set.
+func trainedTiny(t *testing.T) (*Model, [][]uint8, Dataset) {
+	t.Helper()
 	rng := rand.New(rand.NewPCG(9, 10))
 	ds, test, _ := synthetic(rng, 3, 10, 0.5, 6, 6)
 	m, _ := NewModel(tinyConfig(BackboneMLP, 3), 6, 6)
 	if err := m.Train(context.Background(), ds, 3, nil); err != nil {
 		t.Fatal(err)
 	}
+	return m, test, ds
+}
+
+func TestPredictCacheAndValidation(t *testing.T) {
+	m, test, ds := trainedTiny(t)
 	cached, _ := m.Predict(test)
 	direct := m.infer(test)
 	for i := range test {
@@ -587,6 +596,41 @@ func TestPredictCacheByContent(t *testing.T) {
 	}
 	if p[0].Proj != p[2].Proj || p[1].Proj != p[3].Proj || p[0].Proj == p[1].Proj {
 		t.Fatal("predictions not per content")
+	}
+}
+
+// Classify answers what Predict answers, without the projection, and both
+// fill and read the one cache.
+func TestClassifyMatchesPredict(t *testing.T) {
+	m, test, _ := trainedTiny(t)
+	verdicts, err := m.Classify(test)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.cache) == 0 {
+		t.Fatal("Classify cached nothing")
+	}
+	preds, _ := m.Predict(append(test, test[0]))
+	direct := m.infer(test)
+	for i := range test {
+		if verdicts[i].Class != preds[i].Class || !slices.Equal(verdicts[i].Probs, preds[i].Probs) || !slices.Equal(verdicts[i].Probs, direct[i].Probs) {
+			t.Fatalf("image %d: Classify %v, Predict %v %v", i, verdicts[i], preds[i].Class, preds[i].Probs)
+		}
+		if preds[i].Proj != direct[i].Proj {
+			t.Fatalf("image %d: projection differs", i)
+		}
+	}
+	if preds[len(test)].Proj != preds[0].Proj {
+		t.Fatal("a repeated image has another projection")
+	}
+	// Callers own their probabilities: changing them changes no later answer.
+	verdicts[0].Probs[0] = 7
+	again, _ := m.Classify(test[:1])
+	if again[0].Probs[0] == 7 {
+		t.Fatal("Classify handed out the cache's probabilities")
+	}
+	if _, err := m.Classify([][]uint8{make([]uint8, 5)}); err == nil {
+		t.Fatal("wrong image size accepted")
 	}
 }
 

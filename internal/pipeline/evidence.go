@@ -158,7 +158,7 @@ func groupByIP(models map[string]*ServiceModel, data *Data, images map[string]*e
 	g := &ipGroups{data: data, images: images, probs: map[string][][]float32{}}
 	for _, svc := range Services {
 		if sm := models[svc]; sm != nil && data.S(svc).Len() > 0 {
-			preds, err := sm.Model.Predict(images[svc].imgs)
+			preds, err := sm.Model.Classify(images[svc].imgs)
 			if err != nil {
 				return nil, fmt.Errorf("%s classifier: %w", svc, err)
 			}
@@ -435,7 +435,7 @@ func (o Options) cut(data *Data) (time.Time, error) {
 func probePredictions(models map[string]*ServiceModel, state *evidenceState, images map[string]*encoding, classes *Classes) (map[string][]int, error) {
 	out := map[string][]int{}
 	for svc, enc := range images {
-		preds, err := models[svc].Model.Predict(enc.imgs)
+		preds, err := models[svc].Model.Classify(enc.imgs)
 		if err != nil {
 			return nil, err
 		}

@@ -487,10 +487,10 @@ func trainService(ctx context.Context, sm *ServiceModel, enc *encoding, classes 
 // its open-set class, made unknown or weak by the service's Background
 // (Background.vote).
 func predictVotes(sm *ServiceModel, images [][]uint8, classes *Classes) ([]int, error) {
-	var preds []openset.Prediction
+	var preds []openset.Verdict
 	if len(images) > 0 {
 		var err error
-		if preds, err = sm.Model.Predict(images); err != nil {
+		if preds, err = sm.Model.Classify(images); err != nil {
 			return nil, err
 		}
 	}
