@@ -11,6 +11,7 @@ import (
 	"github.com/scannergrouper/scannergrouper/internal/probe"
 
 	"modernc.org/sqlite" // registers the "sqlite" driver
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // sqliteDialect: the statements as written, one connection, multi-row
@@ -41,9 +42,6 @@ const (
 	sqliteIOErrWrite = 10 | 3<<8
 )
 
-// sqliteBusyCode is SQLITE_BUSY (the primary code).
-const sqliteBusyCode = 5
-
 // pingSQLite opens db's connection, which sets its pragmas. Processes
 // that create a store at the same moment can get SQLITE_BUSY from them at
 // once, busy_timeout notwithstanding (seen within 30 ms with the timeout at
@@ -55,7 +53,7 @@ func pingSQLite(ctx context.Context, db *sql.DB) error {
 	for i := 0; ; i++ {
 		err := db.PingContext(ctx)
 		var e *sqlite.Error
-		if err == nil || i == tries-1 || !errors.As(err, &e) || e.Code()&0xff != sqliteBusyCode {
+		if err == nil || i == tries-1 || !errors.As(err, &e) || e.Code()&0xff != sqlite3.SQLITE_BUSY {
 			return err
 		}
 		select {
