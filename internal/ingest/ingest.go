@@ -185,7 +185,7 @@ func (b *batcher) finish(ctx context.Context, runErr error) error {
 // k is known when batch k+1 is handed over.
 type writer struct {
 	st    store.Store
-	jobs  chan []probe.Probe
+	jobs  chan job
 	spare chan []probe.Probe // written batches, emptied, for reuse
 	done  chan struct{}
 	busy  sync.WaitGroup
@@ -195,19 +195,41 @@ type writer struct {
 	err    error // the first failure: later batches are not stored
 }
 
+// job is a batch handed to the writer, prepared when the store can be.
+type job struct {
+	batch    []probe.Probe
+	prepared *store.PreparedProbes
+}
+
+// preparer is a store that makes a batch into rows before its transaction
+// (store.SQL): the batcher does that on the extracting goroutine while the
+// writer stores the batch before, so the writer, which sets ingest's pace,
+// has less to do.
+type preparer interface {
+	PrepareProbes(probes []probe.Probe) *store.PreparedProbes
+	InsertPrepared(ctx context.Context, b *store.PreparedProbes) (int, error)
+}
+
 func startWriter(st store.Store) *writer {
-	w := &writer{st: st, jobs: make(chan []probe.Probe), spare: make(chan []probe.Probe, 1), done: make(chan struct{})}
+	w := &writer{st: st, jobs: make(chan job), spare: make(chan []probe.Probe, 1), done: make(chan struct{})}
 	go w.run()
 	return w
 }
 
 func (w *writer) run() {
 	defer close(w.done)
-	for batch := range w.jobs {
+	for j := range w.jobs {
+		batch := j.batch
 		if w.failure() == nil {
 			// Not cancellable: a batch handed over is stored whole even
 			// when the run is being stopped (SIGINT).
-			n, err := w.st.InsertProbes(context.Background(), batch)
+			var n int
+			var err error
+			if j.prepared != nil {
+				n, err = w.st.(preparer).InsertPrepared(context.Background(), j.prepared)
+			} else {
+				n, err = w.st.InsertProbes(context.Background(), batch)
+			}
 			w.mu.Lock()
 			w.stored += int64(n)
 			w.err = err
@@ -225,8 +247,12 @@ func (w *writer) run() {
 // hand gives batch to the writer and returns an empty batch to fill next,
 // and the store's failure if one is known by then.
 func (w *writer) hand(batch []probe.Probe) ([]probe.Probe, error) {
+	j := job{batch: batch}
+	if p, ok := w.st.(preparer); ok && w.failure() == nil {
+		j.prepared = p.PrepareProbes(batch)
+	}
 	w.busy.Add(1)
-	w.jobs <- batch
+	w.jobs <- j
 	var next []probe.Probe
 	select {
 	case next = <-w.spare:

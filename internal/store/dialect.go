@@ -6,8 +6,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-
-	"github.com/scannergrouper/scannergrouper/internal/probe"
 )
 
 // dialect is everything that differs between the two backends. Every other
@@ -28,7 +26,7 @@ type dialect struct {
 	lockMigrations func(ctx context.Context, tx *sql.Tx) error
 	// insertProbes stores a batch in one transaction and returns how many
 	// probes were new: multi-row INSERTs for SQLite, COPY for PostgreSQL.
-	insertProbes func(ctx context.Context, s *SQL, probes []probe.Probe) (int, error)
+	insertProbes func(ctx context.Context, s *SQL, b *PreparedProbes) (int, error)
 	// byAddress follows "FROM probes" in a query for one source address:
 	// SQLite's index hint (its planner prefers the time index for the
 	// ORDER BY), nothing for PostgreSQL.

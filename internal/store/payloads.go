@@ -84,11 +84,11 @@ func (c *payloadCache) lookup(h uint64, p *probe.Probe, perProbe []string) *payl
 // sharedHash hashes what p stores in its payload row: its service, parse
 // error and fields, per-probe ones as holes. It walks the fields as they
 // are (no JSON): most probes are found in the cache by it.
-func (c *payloadCache) sharedHash(p *probe.Probe, perProbe []string) uint64 {
+func sharedHash(seed maphash.Seed, p *probe.Probe, perProbe []string) uint64 {
 	// Texts end in a 0 byte: "ab","c" and "a","bc" still hash apart
 	// unless a text holds a 0, and a collision only costs a comparison.
 	var h maphash.Hash
-	h.SetSeed(c.seed)
+	h.SetSeed(seed)
 	h.WriteString(p.Service)
 	h.WriteByte(0)
 	h.WriteString(p.ParseError)
@@ -201,11 +201,15 @@ func (c *payloadCache) splitProbes(probes []probe.Probe, lengths []int64) []prob
 	// The first row of each content the cache does not know: the batch's
 	// other rows of it share its content.
 	misses := map[uint64][]*probeRow{}
+	// The cache is locked probe by probe, not for the batch: ingest splits
+	// the next batch while the writer resolves and remembers this one's
+	// payloads.
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.seed == (maphash.Seed{}) {
 		c.seed = maphash.MakeSeed()
 	}
+	seed := c.seed
+	c.mu.Unlock()
 	for i := range probes {
 		p := &probes[i]
 		r := &rows[i]
@@ -214,9 +218,12 @@ func (c *payloadCache) splitProbes(probes []probe.Probe, lengths []int64) []prob
 		if lengths != nil {
 			r.length = max(r.length, lengths[i])
 		}
+		c.mu.Lock()
 		perProbe := c.perProbeFields(p.Service)
-		r.hash = c.sharedHash(p, perProbe)
-		if e := c.lookup(r.hash, p, perProbe); e != nil {
+		r.hash = sharedHash(seed, p, perProbe)
+		e := c.lookup(r.hash, p, perProbe)
+		c.mu.Unlock()
+		if e != nil {
 			r.useEntry(e, &diffs)
 		} else if first := sameMiss(misses[r.hash], p, perProbe); first != nil {
 			r.content, r.shared = first.content, first.shared

@@ -156,6 +156,35 @@ func TestPayloadRowsRoundTrip(t *testing.T) {
 	})
 }
 
+// Batches prepared before the one ahead of them is stored (as ingest does:
+// it prepares batch k+1 while batch k is written) share their new contents'
+// payload rows and read back as stored, and the cache then knows them.
+func TestBatchesPreparedAhead(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		s := openDSN(t, b.newDSN(t))
+		all := variedProbes()
+		half := len(all) / 2
+		// Both halves hold ClientHellos, HTTP requests and DNS queries: the
+		// second's contents are new when it is prepared.
+		first, second := s.PrepareProbes(all[:half]), s.PrepareProbes(all[half:])
+		for _, p := range []*PreparedProbes{first, second} {
+			if n, err := s.InsertPrepared(ctx, p); err != nil || n != len(p.probes) {
+				t.Fatalf("stored %d of %d: %v", n, len(p.probes), err)
+			}
+		}
+		checkProbes(t, s, all)
+		if n := countRows(t, s, "payloads"); n != 6 {
+			t.Errorf("%d payload rows, want 6 (as stored in one batch)", n)
+		}
+		for _, r := range s.PrepareProbes(all).rows {
+			if r.payloadID == 0 {
+				t.Fatalf("%s probe at %s: content not cached after both batches were stored", r.p.Service, r.p.Time)
+			}
+		}
+	})
+}
+
 // A payload row another process pruned is stored again, not referred to,
 // and its id is never given to another content.
 func TestPrunedPayloadIsStoredAgain(t *testing.T) {

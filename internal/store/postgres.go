@@ -14,8 +14,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
-
-	"github.com/scannergrouper/scannergrouper/internal/probe"
 )
 
 // postgresDialect: numbered placeholders, PostgreSQL's column types, an
@@ -114,14 +112,20 @@ var pgMerge = `INSERT INTO probes (` + strings.Join(probeColumns, ", ") + `) SEL
 // moves it into probes in one INSERT that skips the probes already stored,
 // all in one transaction: the unique key decides, so concurrent writers of
 // the same probe store it once.
-func pgInsertProbes(ctx context.Context, s *SQL, probes []probe.Probe) (int, error) {
+func pgInsertProbes(ctx context.Context, s *SQL, b *PreparedProbes) (int, error) {
+	probes, rows := b.probes, b.rows
 	// A pooled connection whose server went away while it was idle fails
 	// at BEGIN, before anything was sent: it is dropped and the batch tried
 	// on the next, up to a fresh one. Two writers storing the same probes in
 	// different orders can deadlock; the server aborts one, whose whole
 	// transaction is undone, and it tries again.
 	for attempt := 0; ; attempt++ {
-		n, err := pgCopyProbes(ctx, s, probes)
+		if attempt > 0 {
+			// The failed try resolved payload ids in a transaction that
+			// was undone: start from the cache again.
+			rows = s.cache.splitProbes(probes, nil)
+		}
+		n, err := pgCopyProbes(ctx, s, rows)
 		var pgErr *pgconn.PgError
 		if (errors.Is(err, driver.ErrBadConn) || errors.As(err, &pgErr) && pgErr.Code == pgDeadlock) && attempt < pgMaxConns {
 			continue
@@ -133,8 +137,7 @@ func pgInsertProbes(ctx context.Context, s *SQL, probes []probe.Probe) (int, err
 	}
 }
 
-func pgCopyProbes(ctx context.Context, s *SQL, probes []probe.Probe) (int, error) {
-	rows := s.cache.splitProbes(probes, nil)
+func pgCopyProbes(ctx context.Context, s *SQL, rows []probeRow) (int, error) {
 	var added []*payloadEntry
 	conn, err := s.db.Conn(ctx)
 	if err != nil {

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/scannergrouper/scannergrouper/internal/probe"
-
 	"modernc.org/sqlite" // registers the "sqlite" driver
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -120,8 +118,8 @@ const sqliteIgnore = "INSERT OR IGNORE INTO probes"
 
 // sqliteInsertProbes stores probes in one transaction, their new payload
 // contents first, then the probes, 64 rows a statement.
-func sqliteInsertProbes(ctx context.Context, s *SQL, probes []probe.Probe) (int, error) {
-	rows := s.cache.splitProbes(probes, nil)
+func sqliteInsertProbes(ctx context.Context, s *SQL, b *PreparedProbes) (int, error) {
+	rows := b.rows
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, err
