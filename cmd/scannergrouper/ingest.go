@@ -69,6 +69,7 @@ first probe once it went silent for --flush-idle, prints counters every
 			return minArgs(1)(cmd, args)
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			collectLessOften()
 			opts := capture.Options{Sensor: sensor, RequireHandshake: requireHandshake, MaxFlows: maxFlows}
 			if live.iface != "" && !cmd.Flags().Changed("max-flows") {
 				opts.MaxFlows = liveMaxFlows

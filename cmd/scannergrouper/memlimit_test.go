@@ -39,3 +39,19 @@ func TestLimitMemory(t *testing.T) {
 		t.Errorf("with GOMEMLIMIT set: limit %d, %v; want it left at %d", limit, err, 123<<20)
 	}
 }
+
+// Ingest collects less often unless GOGC says otherwise.
+func TestCollectLessOften(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	t.Setenv("GOGC", "")
+	collectLessOften()
+	if got := debug.SetGCPercent(100); got != streamGCPercent {
+		t.Errorf("GOGC %d, want %d", got, streamGCPercent)
+	}
+	t.Setenv("GOGC", "150")
+	debug.SetGCPercent(150) // what the runtime read from it at start
+	collectLessOften()
+	if got := debug.SetGCPercent(100); got != 150 {
+		t.Errorf("with GOGC=150 set: GOGC %d, want it left at 150", got)
+	}
+}

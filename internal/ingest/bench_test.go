@@ -50,6 +50,56 @@ func BenchmarkExtractSD24(b *testing.B) {
 	b.ReportMetric(float64(st.Probes)*float64(b.N)/b.Elapsed().Seconds(), "probes/s")
 }
 
+// c23Payloads generates one two-hundredth of the 360 Company-23-shaped
+// world (390 k probes in 30 daily payload CSVs, as the 360 data comes) once
+// per benchmark.
+func c23Payloads(b *testing.B) []string {
+	b.Helper()
+	dir := b.TempDir()
+	if _, err := simulate.GenerateStream(context.Background(), simulate.C23Config(1, 0.005), dir); err != nil {
+		b.Fatal(err)
+	}
+	files, err := capture.ListPayloadCSV([]string{filepath.Join(dir, "payload")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return files
+}
+
+// BenchmarkExtractPayloadCSV is reading and parsing payload CSVs alone:
+// the most probes per CPU-second an ingest of them can reach, whatever
+// the store costs.
+func BenchmarkExtractPayloadCSV(b *testing.B) {
+	files := c23Payloads(b)
+	b.ResetTimer()
+	m := benchutil.Start()
+	var probes int64
+	for i := 0; i < b.N; i++ {
+		probes = 0
+		for _, f := range files {
+			st, err := capture.ExtractPayloadCSV(context.Background(), f, capture.Options{}, func(probe.Probe) error { return nil })
+			if err != nil {
+				b.Fatal(err)
+			}
+			probes += st.Probes
+		}
+	}
+	m.Report(b, float64(probes)*float64(b.N), "probes")
+}
+
+// BenchmarkIngestPayloadCSV is the whole ingest of the same CSVs into a
+// fresh store (for PostgreSQL, this process's CPU only).
+func BenchmarkIngestPayloadCSV(b *testing.B) {
+	files := c23Payloads(b)
+	ingest := func(st store.Store) (Result, error) {
+		return Run(context.Background(), st, PayloadCSV, files, capture.Options{}, nil)
+	}
+	b.Run("sqlite", func(b *testing.B) { benchIngest(b, ingest) })
+	b.Run("postgres", func(b *testing.B) {
+		benchIngestInto(b, func() string { return sharedtest.PostgresDSN(b) }, ingest)
+	})
+}
+
 // BenchmarkIngestSD24 is the whole ingest into a fresh store: a SQLite
 // file, and a PostgreSQL database when SCANNERGROUPER_TEST_POSTGRES names a
 // server (this process's CPU only; the server's is not counted here, see
