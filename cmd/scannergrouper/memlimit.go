@@ -24,17 +24,23 @@ func limitMemory() (int64, error) {
 		memlimit.WithProvider(memlimit.ApplyFallback(memlimit.FromCgroup, memlimit.FromSystem)))
 }
 
-// streamGCPercent is GOGC for ingest, which streams: it holds two batches
-// of probes (a few hundred MB) but allocates for every probe it parses. At
-// the default of 100 the collector took a tenth of an ingest's CPU, and
-// while marking one of two cores. At 400 an ingest of 7.8 M probes used
-// about a tenth less CPU (BENCHMARKS.md) for twice the memory, 0.4 → 0.8 GB;
-// the soft memory limit still bounds the heap on a small machine.
+// streamGCPercent is GOGC for ingest, which streams: its heap is small
+// and bounded (two batches of probes and the payload cache) but it
+// allocates for every probe it parses, so at the default of 100 the
+// collector runs every few tens of MB and, while marking, takes one of two
+// cores from the parse-and-write pipeline. 400 costs a few hundred MB
+// (0.4 → 0.8 GB ingesting 7.8 M probes) for 10–25 % less CPU
+// (BENCHMARKS.md); the soft memory limit still bounds the heap on a small
+// machine.
 const streamGCPercent = 400
 
-// collectLessOften sets GOGC to streamGCPercent unless GOGC is set.
-func collectLessOften() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(streamGCPercent)
+// collectLessOften sets GOGC to streamGCPercent unless GOGC is set, and
+// returns what puts the previous value back (tests run commands in one
+// process).
+func collectLessOften() (restore func()) {
+	if os.Getenv("GOGC") != "" {
+		return func() {}
 	}
+	prev := debug.SetGCPercent(streamGCPercent)
+	return func() { debug.SetGCPercent(prev) }
 }

@@ -40,17 +40,22 @@ func TestLimitMemory(t *testing.T) {
 	}
 }
 
-// Ingest collects less often unless GOGC says otherwise.
+// Ingest collects less often unless GOGC says otherwise, and puts the
+// previous setting back when it ends.
 func TestCollectLessOften(t *testing.T) {
 	defer debug.SetGCPercent(debug.SetGCPercent(100))
 	t.Setenv("GOGC", "")
-	collectLessOften()
-	if got := debug.SetGCPercent(100); got != streamGCPercent {
+	restore := collectLessOften()
+	if got := debug.SetGCPercent(streamGCPercent); got != streamGCPercent {
 		t.Errorf("GOGC %d, want %d", got, streamGCPercent)
+	}
+	restore()
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("GOGC %d after restore, want 100", got)
 	}
 	t.Setenv("GOGC", "150")
 	debug.SetGCPercent(150) // what the runtime read from it at start
-	collectLessOften()
+	collectLessOften()()
 	if got := debug.SetGCPercent(100); got != 150 {
 		t.Errorf("with GOGC=150 set: GOGC %d, want it left at 150", got)
 	}
